@@ -1,0 +1,153 @@
+"""SQLAlchemy 2 models.
+
+No column holds personal data in the clear: subject identifiers are keyed hashes (HMAC) for lookup,
+assessment content and case references are AES-256-GCM ciphertext under the subject's data key.
+Stored formats only grow: add columns, never repurpose them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Client(Base):
+    """An agency's OAuth client: it authenticates with a signed JWT (RFC 7523 private_key_jwt)."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    jwks_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Subject(Base):
+    """A person. Holds only their wrapped data key; erasing it crypto-shreds their content."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    master_key_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SubjectIdentifier(Base):
+    """Lookup of a subject by a keyed hash of one identifier (system: nhs-number, pnc-id, ...)."""
+
+    __tablename__ = "subject_identifiers"
+    __table_args__ = (UniqueConstraint("system", "value_hmac", name="uq_subject_identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    system: Mapped[str] = mapped_column(String(32))
+    value_hmac: Mapped[str] = mapped_column(String(64))
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("publisher_agency_id", "local_reference_hmac", name="uq_assessment_local_ref"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    publisher_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    local_reference_hmac: Mapped[str] = mapped_column(String(64))
+    current_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AssessmentVersion(Base):
+    """One immutable version: the canonical JSON, encrypted (nonce || ciphertext || tag)."""
+
+    __tablename__ = "assessment_versions"
+
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseLink(Base):
+    """A legitimate relationship: this agency has a case about this subject."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "agency_id", "case_reference_hmac", name="uq_case_link"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_reference_hmac: Mapped[str] = mapped_column(String(64))
+    case_reference_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DisclosureLogEntry(Base):
+    """One row of the append-only disclosure log; ``entry`` is the canonical leaf content.
+
+    ``seq`` is dense from 0 and assigned under the log lock; ``leaf_hash`` is RFC 9162's
+    SHA-256(0x00 || canonical entry bytes), and the entry carries the previous leaf hash, so
+    any edit, deletion or reordering breaks verification.
+    """
+
+    __tablename__ = "disclosure_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    disclosure_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    entry: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogHead(Base):
+    """A single row (id=1) locked for each append, so concurrent writers get one linear order."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
