@@ -1,0 +1,1 @@
+"""Canonical assessments: field catalogue, identifier validation, schema validation, encrypted storage."""
