@@ -58,6 +58,8 @@ def _truncate_all(engine: Engine) -> None:
     tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # The migration's seed row, as a fresh database has it.
+        conn.execute(text("INSERT INTO log_head (id, size, head_hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

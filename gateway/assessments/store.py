@@ -1,0 +1,258 @@
+"""Encrypted storage of canonical assessments, subjects and case links (the I/O side).
+
+Nothing personal is stored in the clear. Identifiers are stored as keyed hashes (for lookup), and the
+canonical JSON and case references as AES-256-GCM ciphertext under the subject's data key. Destroying
+that one wrapped key erases everything readable about the person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.db.models import Agency, Assessment, AssessmentVersion, CaseLink, Subject, SubjectIdentifier
+from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
+
+# Identifier systems used in the lookup table, in matching order: an NHS number decides first, then
+# the PNC ID. Names and dates of birth are never used to match (DOMAIN.md: never merge on them alone).
+NHS_NUMBER = "nhs-number"
+PNC_ID = "pnc-id"
+_MATCH_ORDER = ((NHS_NUMBER, "nhs_number"), (PNC_ID, "pnc_id"))
+
+
+class StoreError(Exception):
+    """A publish that cannot be stored as given; ``problems`` are (expression, message) pairs."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(m for _, m in problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Published:
+    assessment_id: str
+    version: int
+    subject_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class StoredAssessment:
+    assessment_id: str
+    version: int
+    subject_id: str
+    publisher_agency_id: int
+    content: dict[str, Any]
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _content_aad(assessment_id: str, version: int) -> bytes:
+    return f"assessment:{assessment_id}:{version}".encode()
+
+
+def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
+    if subject.wrapped_key is None:
+        raise LookupError("subject erased")
+    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
+
+
+def find_subject_id(session: Session, keyring: KeyRing, system: str, value: str) -> str | None:
+    digest = keyring.identifier_hmac(system, value)
+    return session.execute(
+        select(SubjectIdentifier.subject_id).where(
+            SubjectIdentifier.system == system, SubjectIdentifier.value_hmac == digest
+        )
+    ).scalar_one_or_none()
+
+
+def _resolve_subject(session: Session, keyring: KeyRing, subject: Mapping[str, Any]) -> str | None:
+    found: dict[str, str] = {}
+    for system, key in _MATCH_ORDER:
+        value = subject.get(key)
+        if value:
+            subject_id = find_subject_id(session, keyring, system, value)
+            if subject_id:
+                found[system] = subject_id
+    if len(set(found.values())) > 1:
+        raise StoreError(
+            [("subject", "the NHS number and PNC ID belong to different people on record; "
+                         "an L&D administrator must review the records before this can be published")]
+        )
+    return next(iter(found.values()), None)
+
+
+def publish(
+    session: Session,
+    keyring: KeyRing,
+    *,
+    publisher: Agency,
+    document: Mapping[str, Any],
+    now: datetime,
+) -> Published:
+    """Store a validated, normalised canonical assessment: new assessment, or new version of one.
+
+    Runs inside the caller's transaction; on any error nothing of it is kept.
+    """
+    agencies = _agencies_for_links(session, document["case_links"])
+    subject_id = _resolve_subject(session, keyring, document["subject"])
+    if subject_id is None:
+        subject_id = str(uuid.uuid4())
+        session.add(
+            Subject(
+                id=subject_id,
+                wrapped_key=wrap_key(keyring.master_key, new_data_key(), subject_id),
+                master_key_id=keyring.master_key_id,
+                created_at=now,
+            )
+        )
+        session.flush()
+    subject = session.get(Subject, subject_id)
+    assert subject is not None
+    data_key = _subject_data_key(keyring, subject)
+    _record_identifiers(session, keyring, subject_id, document["subject"])
+
+    local_ref = keyring.identifier_hmac(f"local-reference:{publisher.code}", document["local_reference"])
+    assessment = session.execute(
+        select(Assessment).where(
+            Assessment.publisher_agency_id == publisher.id, Assessment.local_reference_hmac == local_ref
+        )
+    ).scalar_one_or_none()
+    created = assessment is None
+    if assessment is None:
+        assessment = Assessment(
+            id=str(uuid.uuid4()),
+            subject_id=subject_id,
+            publisher_agency_id=publisher.id,
+            local_reference_hmac=local_ref,
+            current_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(assessment)
+    else:
+        if assessment.subject_id != subject_id:
+            raise StoreError([("local_reference", "this record was published before for a different person")])
+        assessment.current_version += 1
+        assessment.updated_at = now
+    session.flush()
+
+    plaintext = _canonical(document)
+    session.add(
+        AssessmentVersion(
+            assessment_id=assessment.id,
+            version=assessment.current_version,
+            ciphertext=encrypt(data_key, plaintext, _content_aad(assessment.id, assessment.current_version)),
+            content_sha256=hashlib.sha256(plaintext).hexdigest(),
+            created_at=now,
+        )
+    )
+    for link, agency in zip(document["case_links"], agencies, strict=True):
+        _record_case_link(session, keyring, data_key, subject_id, agency, link["case_reference"], now)
+    session.flush()
+    return Published(assessment.id, assessment.current_version, subject_id, created)
+
+
+def _agencies_for_links(session: Session, links: Sequence[Mapping[str, str]]) -> list[Agency]:
+    codes = [link["agency_code"] for link in links]
+    known = {a.code: a for a in session.execute(select(Agency).where(Agency.code.in_(codes))).scalars()}
+    problems = [
+        (f"case_links[{i}].agency_code", "no agency with this code is registered with the gateway")
+        for i, code in enumerate(codes)
+        if code not in known
+    ]
+    if problems:
+        raise StoreError(problems)
+    return [known[code] for code in codes]
+
+
+def _record_identifiers(
+    session: Session, keyring: KeyRing, subject_id: str, subject: Mapping[str, Any]
+) -> None:
+    for system, key in _MATCH_ORDER:
+        value = subject.get(key)
+        if value and find_subject_id(session, keyring, system, value) is None:
+            session.add(
+                SubjectIdentifier(
+                    subject_id=subject_id, system=system, value_hmac=keyring.identifier_hmac(system, value)
+                )
+            )
+
+
+def _record_case_link(
+    session: Session,
+    keyring: KeyRing,
+    data_key: bytes,
+    subject_id: str,
+    agency: Agency,
+    case_reference: str,
+    now: datetime,
+) -> None:
+    digest = keyring.identifier_hmac(f"case-reference:{agency.code}", case_reference)
+    exists = session.execute(
+        select(CaseLink.id).where(
+            CaseLink.subject_id == subject_id,
+            CaseLink.agency_id == agency.id,
+            CaseLink.case_reference_hmac == digest,
+        )
+    ).first()
+    if exists:
+        return
+    session.add(
+        CaseLink(
+            subject_id=subject_id,
+            agency_id=agency.id,
+            case_reference_hmac=digest,
+            case_reference_ciphertext=encrypt(
+                data_key, case_reference.encode(), f"case-reference:{subject_id}:{agency.id}".encode()
+            ),
+            created_at=now,
+        )
+    )
+
+
+def has_case_link(session: Session, subject_id: str, agency_id: int) -> bool:
+    return (
+        session.execute(
+            select(CaseLink.id).where(CaseLink.subject_id == subject_id, CaseLink.agency_id == agency_id)
+        ).first()
+        is not None
+    )
+
+
+def assessment_ids_for_subject(session: Session, subject_id: str) -> list[str]:
+    return list(
+        session.execute(
+            select(Assessment.id).where(Assessment.subject_id == subject_id).order_by(Assessment.created_at)
+        ).scalars()
+    )
+
+
+def load_current(session: Session, keyring: KeyRing, assessment_id: str) -> StoredAssessment | None:
+    """The latest version, decrypted; ``None`` when absent or erased."""
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        return None
+    subject = session.get(Subject, assessment.subject_id)
+    version = session.get(AssessmentVersion, (assessment.id, assessment.current_version))
+    if subject is None or subject.wrapped_key is None or version is None or version.ciphertext is None:
+        return None
+    data_key = _subject_data_key(keyring, subject)
+    plaintext = decrypt(data_key, version.ciphertext, _content_aad(assessment.id, version.version))
+    return StoredAssessment(
+        assessment_id=assessment.id,
+        version=version.version,
+        subject_id=assessment.subject_id,
+        publisher_agency_id=assessment.publisher_agency_id,
+        content=json.loads(plaintext),
+    )

@@ -1,0 +1,1 @@
+"""The disclosure log: append-only, hash-linked, verifiable."""

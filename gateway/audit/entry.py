@@ -1,0 +1,57 @@
+"""The canonical form of one log entry (pure: no I/O).
+
+The entry is what the leaf hash covers. It carries no personal data: the subject appears only as a
+keyed hash, the response only as its SHA-256. Canonical JSON = sorted keys, no insignificant white
+space, UTF-8; any change to a value changes the bytes and so the leaf hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class WithheldField:
+    field: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    prev_hash: str
+    disclosure_id: str
+    event: str
+    outcome: str
+    created_at: datetime
+    client_id: str | None = None
+    agency_code: str | None = None
+    agency_type: str | None = None
+    purpose: str | None = None
+    subject_key: str | None = None
+    assessment_id: str | None = None
+    assessment_version: int | None = None
+    released: Sequence[str] = field(default=())
+    withheld: Sequence[WithheldField] = field(default=())
+    policy_revision: str | None = None
+    decision_id: str | None = None
+    body_sha256: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["released"] = list(self.released)
+        data["withheld"] = [asdict(w) if isinstance(w, WithheldField) else dict(w) for w in self.withheld]
+        return data
+
+
+def canonical_bytes(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,17 @@
+"""Names of the events the disclosure log records: ``source:subject:action``. Stored values only grow."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEvent(StrEnum):
+    BUNDLE_RELEASED = "disclosure:bundle:released"
+    BUNDLE_DENIED = "disclosure:bundle:denied"
+    TOKEN_DENIED = "auth:token:denied"
+    PUBLISH_DENIED = "ingest:assessment:denied"
+
+
+class Outcome(StrEnum):
+    RELEASED = "released"
+    DENIED = "denied"

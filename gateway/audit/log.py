@@ -1,0 +1,107 @@
+"""Appending to and reading the disclosure log (the I/O side).
+
+Appends serialise: on PostgreSQL a transaction-scoped row lock on ``log_head`` (``SELECT ... FOR
+UPDATE``), on SQLite the database write lock every transaction takes at ``BEGIN IMMEDIATE``. Either way
+the lock is held until the caller's transaction commits, so the order of ``seq`` is the commit order
+and two processes can never read the same head. The append joins the caller's transaction: the entry
+and the response it describes commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
+from gateway.audit.rfc9162 import leaf_hash
+from gateway.audit.verify import StoredRow
+from gateway.db.models import DisclosureLogEntry, LogHead
+
+
+class LogUnavailable(RuntimeError):
+    """The log head is missing: the database was not initialised (or was tampered with)."""
+
+
+def new_disclosure_id() -> str:
+    return str(uuid.uuid4())
+
+
+def append(session: Session, entry: LogEntry | None = None, /, **fields: object) -> DisclosureLogEntry:
+    """Append one entry; ``seq`` and ``prev_hash`` are assigned here under the log lock.
+
+    Pass the entry's fields as keywords (everything of :class:`LogEntry` but ``seq`` and ``prev_hash``).
+    """
+    head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        raise LogUnavailable("disclosure log head is missing; run `ld-gateway init`")
+    if entry is None:
+        entry = LogEntry(seq=head.size, prev_hash=head.head_hash, **fields)  # type: ignore[arg-type]
+    else:
+        entry = LogEntry(**{**entry.__dict__, "seq": head.size, "prev_hash": head.head_hash})
+    data = entry.to_json()
+    raw = canonical_bytes(data)
+    digest = leaf_hash(raw).hex()
+    row = DisclosureLogEntry(
+        seq=entry.seq,
+        disclosure_id=entry.disclosure_id,
+        event=entry.event,
+        created_at=entry.created_at,
+        client_id=entry.client_id,
+        agency_code=entry.agency_code,
+        purpose=entry.purpose,
+        subject_key=entry.subject_key,
+        outcome=entry.outcome,
+        entry=raw.decode("utf-8"),
+        prev_hash=entry.prev_hash,
+        leaf_hash=digest,
+    )
+    session.add(row)
+    head.size = entry.seq + 1
+    head.head_hash = digest
+    session.flush()
+    return row
+
+
+def iter_rows(session: Session, batch: int = 5000) -> Iterator[StoredRow]:
+    """Every stored row in ``seq`` order, streamed in batches (keyset pagination)."""
+    last = -1
+    while True:
+        query = (
+            select(DisclosureLogEntry)
+            .where(DisclosureLogEntry.seq > last)
+            .order_by(DisclosureLogEntry.seq)
+            .limit(batch)
+        )
+        rows = session.execute(query).scalars().all()
+        if not rows:
+            return
+        for row in rows:
+            yield StoredRow(
+                seq=row.seq,
+                disclosure_id=row.disclosure_id,
+                event=row.event,
+                client_id=row.client_id,
+                agency_code=row.agency_code,
+                purpose=row.purpose,
+                subject_key=row.subject_key,
+                outcome=row.outcome,
+                created_at=row.created_at,
+                entry=row.entry,
+                prev_hash=row.prev_hash,
+                leaf_hash=row.leaf_hash,
+            )
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def read_head(session: Session) -> tuple[int, str] | None:
+    head = session.get(LogHead, 1)
+    return None if head is None else (head.size, head.head_hash)
+
+
+__all__ = ["GENESIS_HASH", "LogUnavailable", "append", "iter_rows", "new_disclosure_id", "read_head"]
+
+
