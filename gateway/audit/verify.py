@@ -99,7 +99,7 @@ def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> Veri
     for row in rows:
         problem = _check_row(row, count, prev)
         if problem:
-            return VerifyResult(count, prev, VerifyFailure(row.seq, row.disclosure_id, problem))
+            return VerifyResult(count, prev, VerifyFailure(count, row.disclosure_id, problem))
         prev = row.leaf_hash
         count += 1
     if head is None:

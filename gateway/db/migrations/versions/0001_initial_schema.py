@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-        op.create_table('agencies',
+    op.create_table('agencies',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
