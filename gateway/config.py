@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     def token_url(self) -> str:
         return self.issuer.rstrip("/") + "/oauth2/token"
 
+    @property
+    def resource_audience(self) -> str:
+        """The ``aud`` of access tokens: the FHIR API of this gateway (RFC 9068 section 2.2)."""
+        return self.issuer.rstrip("/") + "/fhir"
+
     def resolved_policy_dir(self) -> Path:
         return self.policy_dir or _project_root() / "policies"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "GATEWAY_TEST_DATABASE_URL"
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to head."""
+def create_pg_database() -> tuple[str, Callable[[], None]]:
+    """A new, empty PostgreSQL database on the server at GATEWAY_TEST_DATABASE_URL, and its dropper.
+
+    Skips the calling test (with the reason) when no server is configured or reachable.
+    """
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
@@ -40,18 +42,29 @@ def pg_database_url() -> Iterator[str]:
     except Exception as exc:  # the server is down or refuses us: say so, don't fail obscurely
         admin.dispose()
         pytest.skip(f"PostgreSQL at {PG_ENV} is not usable: {exc.__class__.__name__}: {exc}")
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = :n AND pid <> pg_backend_pid()"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return make_url(base).set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head."""
+    url, drop = create_pg_database()
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     yield url
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    drop()
 
 
 def _truncate_all(engine: Engine) -> None:

@@ -1,0 +1,1 @@
+"""Edges of the gateway: inbound (case-system exports) and outbound (a reference agency client)."""

@@ -1,0 +1,42 @@
+"""``python -m adapters.agency_client``: pull what the gateway releases to your agency."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from adapters.agency_client.client import AgencyClient, load_private_key
+
+app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
+
+
+@app.command()
+def pull(
+    client_id: str = typer.Option(..., help="Your client_id, as `ld-gateway client add` printed it."),
+    key: Path = typer.Option(..., exists=True, help="Your private key (PEM)."),
+    purpose: str = typer.Option(..., help="charging, case-management, sentencing or health-referral."),
+    nhs_number: str = typer.Option(..., help="The person's NHS number."),
+    gateway: str = typer.Option("http://127.0.0.1:8000", help="The gateway's base URL."),
+    out: Path | None = typer.Option(None, help="Save the response body here."),
+) -> None:
+    """Search for a person's assessment bundles and summarise what was released."""
+    client = AgencyClient(gateway, client_id, load_private_key(key))
+    result = client.search(purpose, nhs_number)
+    if out:
+        out.write_bytes(result.raw)
+    typer.echo(f"HTTP {result.status}  disclosure id(s): {', '.join(result.disclosure_ids)}")
+    if result.status != 200:
+        typer.echo(json.dumps(result.body, indent=2))
+        raise typer.Exit(1)
+    for entry in result.body.get("entry", []):
+        document = entry["resource"]
+        composition = document["entry"][0]["resource"]
+        typer.echo(f"Document {document['id']}: {composition.get('title', '')}")
+        for section in composition.get("section", []):
+            typer.echo(f"  - {section.get('title')}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,47 @@
+"""``POST /assessments``: an L&D service publishes a canonical assessment."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from gateway.api.context import gateway_of
+from gateway.api.responses import outcome_response
+from gateway.api.security import require_publisher
+from gateway.assessments import store
+from gateway.assessments.validation import validate_assessment
+from gateway.db.models import Agency
+
+router = APIRouter(tags=["assessments"])
+
+
+@router.post("/assessments", status_code=201)
+async def publish_assessment(request: Request) -> Response:
+    ctx = require_publisher(request)
+    gw = gateway_of(request)
+    raw = await request.body()
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    normalised, problems = validate_assessment(document, gw.assessment_schema)
+    if problems or normalised is None:
+        issues = [("error", p.code, p.message, p.expression) for p in problems]
+        return outcome_response(422, issues)
+    try:
+        with gw.sessions.begin() as session:
+            publisher = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one()
+            published = store.publish(
+                session, gw.keyring, publisher=publisher, document=normalised, now=datetime.now(UTC)
+            )
+    except store.StoreError as exc:
+        return outcome_response(422, [("error", "invariant", msg, expr) for expr, msg in exc.problems])
+    return JSONResponse(
+        {"id": published.assessment_id, "version": published.version, "created": published.created},
+        status_code=201,
+        headers={"Location": f"/fhir/Bundle/{published.assessment_id}"},
+    )

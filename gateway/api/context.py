@@ -1,0 +1,32 @@
+"""What the routes need, built once by the app factory and kept on ``app.state.gateway``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.assessments.catalogue import Catalogue
+from gateway.auth.signing import SigningKey
+from gateway.config import Settings
+from gateway.disclosure.service import DisclosureService
+from gateway.keys import KeyRing
+from gateway.policy.engine import PolicyEngine
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    keyring: KeyRing
+    signing_key: SigningKey
+    policy: PolicyEngine
+    catalogue: Catalogue
+    assessment_schema: dict[str, Any]
+    disclosures: DisclosureService
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]

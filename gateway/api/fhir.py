@@ -1,0 +1,51 @@
+"""FHIR routes: CapabilityStatement and the document bundles agencies pull."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.api.context import gateway_of
+from gateway.api.responses import FHIR_JSON, disclosure_response
+from gateway.api.security import require_access
+from gateway.audit.events import AuditEvent
+from gateway.fhir import capability_statement, document_bytes, operation_outcome
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+
+@router.get("/metadata")
+def metadata(request: Request) -> Response:
+    gw = gateway_of(request)
+    from gateway import __version__
+
+    body = capability_statement(gw.settings.issuer.rstrip("/") + "/fhir", gw.settings.token_url, __version__)
+    return Response(document_bytes(body), media_type=FHIR_JSON)
+
+
+@router.get("/Bundle")
+def search_bundles(request: Request) -> Response:
+    ctx = require_access(request)
+    gw = gateway_of(request)
+    params = request.query_params
+    unknown = sorted(set(params) - {"patient.identifier"})
+    identifiers = params.getlist("patient.identifier")
+    problems = [("error", "not-supported", f"search parameter {name} is not supported", name) for name in unknown]
+    if len(identifiers) != 1 or "|" not in identifiers[0]:
+        problems.append(
+            ("error", "required", "give exactly one patient.identifier as SYSTEM|VALUE", "patient.identifier")
+        )
+    if problems:
+        body = document_bytes(operation_outcome(problems))
+        result = gw.disclosures.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body)
+        return disclosure_response(result)
+    system, _, value = identifiers[0].partition("|")
+    # The self link leaves the identifier out: response bytes carry only what the policy released.
+    result = gw.disclosures.search(ctx, system, value, str(request.url.replace(query="")))
+    return disclosure_response(result)
+
+
+@router.get("/Bundle/{bundle_id}")
+def read_bundle(bundle_id: str, request: Request) -> Response:
+    ctx = require_access(request)
+    result = gateway_of(request).disclosures.read(ctx, bundle_id)
+    return disclosure_response(result)

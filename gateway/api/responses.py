@@ -1,0 +1,31 @@
+"""Response helpers shared by the routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import Response
+
+from gateway.disclosure.service import DisclosureResult
+from gateway.fhir import document_bytes, operation_outcome
+
+FHIR_JSON = "application/fhir+json"
+
+
+def fhir_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    base = {"Cache-Control": "no-store"}
+    return Response(content=body, status_code=status, media_type=FHIR_JSON, headers={**base, **(headers or {})})
+
+
+def outcome_response(
+    status: int, issues: Sequence[tuple[str, str, str, str | None]], headers: dict[str, str] | None = None
+) -> Response:
+    return fhir_response(status, document_bytes(operation_outcome(issues)), headers)
+
+
+def disclosure_response(result: DisclosureResult, headers: dict[str, str] | None = None) -> Response:
+    """The exact bytes that were hashed into the log, with the ids of their log entries."""
+    extra = {"X-Disclosure-Id": ",".join(result.disclosure_ids)}
+    if result.policy_revision:
+        extra["X-Policy-Revision"] = result.policy_revision
+    return fhir_response(result.status, result.body, {**extra, **(headers or {})})

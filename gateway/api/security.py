@@ -1,0 +1,61 @@
+"""Authenticating resource requests. Every refusal is logged before the caller hears of it."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from sqlalchemy import select
+
+from gateway.api.context import Gateway, gateway_of
+from gateway.api.responses import disclosure_response
+from gateway.audit.events import AuditEvent
+from gateway.auth.dependencies import bearer_token
+from gateway.auth.errors import InvalidToken
+from gateway.auth.rfc9068 import AccessContext, validate_access_token
+from gateway.db.models import Client
+from gateway.fhir import document_bytes, operation_outcome
+
+
+class Refused(Exception):
+    """Raised by route helpers; the app turns it into its (already logged) response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _client_active(gw: Gateway, client_id: str) -> bool:
+    with gw.sessions() as session:
+        revoked = session.execute(select(Client.revoked_at).where(Client.client_id == client_id)).one_or_none()
+    return revoked is not None and revoked[0] is None
+
+
+def require_access(request: Request, event: AuditEvent = AuditEvent.BUNDLE_DENIED) -> AccessContext:
+    gw = gateway_of(request)
+    try:
+        return validate_access_token(
+            bearer_token(request),
+            signing_key=gw.signing_key,
+            issuer=gw.settings.issuer,
+            audience=gw.settings.resource_audience,
+            is_client_active=lambda client_id: _client_active(gw, client_id),
+        )
+    except InvalidToken as exc:
+        # The caller learns only that the token is not acceptable; the log keeps the precise reason.
+        issue = ("error", "login", "The access token is missing, invalid or expired.", None)
+        body = document_bytes(operation_outcome([issue]))
+        result = gw.disclosures.refuse(None, event, f"invalid_token:{exc.reason}", 401, body)
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        raise Refused(disclosure_response(result, headers)) from None
+
+
+def require_publisher(request: Request) -> AccessContext:
+    """An L&D service client, with a token for the ``ld-service`` purpose."""
+    ctx = require_access(request, AuditEvent.PUBLISH_DENIED)
+    if ctx.agency_type == "ld-service" and ctx.purpose == "ld-service":
+        return ctx
+    gw = gateway_of(request)
+    issue = ("error", "forbidden", "Only an L&D service may publish assessments.", None)
+    result = gw.disclosures.refuse(
+        ctx, AuditEvent.PUBLISH_DENIED, "not-a-publisher", 403, document_bytes(operation_outcome([issue]))
+    )
+    raise Refused(disclosure_response(result))

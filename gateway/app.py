@@ -1,0 +1,124 @@
+"""The FastAPI application factory: the one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import __version__
+from gateway.api import assessments, fhir, health
+from gateway.api.context import Gateway
+from gateway.api.responses import outcome_response
+from gateway.api.security import Refused
+from gateway.assessments.catalogue import load_catalogue
+from gateway.assessments.validation import load_schema
+from gateway.audit import log
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.auth.router import build_router as build_auth_router
+from gateway.auth.signing import load_or_create_signing_key
+from gateway.config import Settings, get_settings
+from gateway.db.engine import make_engine, make_session_factory
+from gateway.disclosure.service import DisclosureService
+from gateway.keys import load_keyring
+from gateway.logs import install_request_logging
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.loader import load_engine
+
+logger = logging.getLogger("gateway")
+
+
+def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    keyring = load_keyring(settings.keys_dir)  # fails loudly until `ld-gateway init` has run
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
+    policy = policy or load_engine(settings, catalogue.ids)
+    signing_key = load_or_create_signing_key(settings.keys_dir)
+    gw = Gateway(
+        settings=settings,
+        sessions=sessions,
+        keyring=keyring,
+        signing_key=signing_key,
+        policy=policy,
+        catalogue=catalogue,
+        assessment_schema=load_schema(settings.resolved_schema_dir()),
+        disclosures=DisclosureService(sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue),
+    )
+
+    def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
+        with sessions.begin() as session:
+            log.append(
+                session,
+                disclosure_id=log.new_disclosure_id(),
+                event=str(AuditEvent.TOKEN_DENIED),
+                outcome=str(Outcome.DENIED),
+                created_at=_now(),
+                client_id=client_id,
+                reason=f"{error}:{reason}",
+            )
+
+    app = FastAPI(
+        title="ld-gateway",
+        version=__version__,
+        description="Secure information sharing for Liaison and Diversion services.",
+    )
+    app.state.gateway = gw
+    app.include_router(
+        build_auth_router(
+            settings=settings, session_factory=sessions, signing_key=signing_key, on_token_denied=on_token_denied
+        )
+    )
+    app.include_router(assessments.router)
+    app.include_router(fhir.router)
+    app.include_router(health.router)
+    _install_error_handlers(app)
+    _install_body_limit(app, settings.max_body_bytes)
+    install_request_logging(app)
+    return app
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> Response:
+        return exc.response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        issues = [
+            ("error", "invalid", str(err.get("msg")), ".".join(str(p) for p in err.get("loc", ())))
+            for err in exc.errors()
+        ]
+        return outcome_response(400, issues)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not-found" if exc.status_code == 404 else "processing"
+        return outcome_response(exc.status_code, [("error", code, str(exc.detail), None)])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        # Fail closed with no detail to the caller. The log line names the type only: exception
+        # messages can carry data from the request.
+        logger.error("unhandled error: %s", exc.__class__.__name__)
+        return outcome_response(503, [("error", "transient", "The gateway could not complete the request.", None)])
+
+
+def _install_body_limit(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return outcome_response(
+                413, [("error", "too-costly", f"request bodies are limited to {limit} bytes", None)]
+            )
+        return await call_next(request)

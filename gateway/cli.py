@@ -1,0 +1,208 @@
+"""The ``ld-gateway`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from gateway.config import get_settings
+
+app = typer.Typer(
+    help="ld-gateway: secure information sharing for Liaison and Diversion services.", no_args_is_help=True
+)
+agency_app = typer.Typer(help="Partner agencies (police forces, courts, probation regions, ...).", no_args_is_help=True)
+client_app = typer.Typer(help="Agencies' OAuth clients (signed-JWT client credentials).", no_args_is_help=True)
+audit_app = typer.Typer(help="The disclosure log.", no_args_is_help=True)
+policy_app = typer.Typer(help="The disclosure policy (Rego).", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+app.add_typer(client_app, name="client")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+
+console = Console()
+
+
+@app.command()
+def init() -> None:
+    """Create the database (Alembic upgrade) and the gateway's keys under GATEWAY_DATA_DIR. Idempotent."""
+    from gateway.setup import initialise
+
+    settings = get_settings()
+    initialise(settings)
+    console.print(f"Initialised: database {_safe_url(settings.database_url)}, keys in {settings.keys_dir}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the API (uvicorn)."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+
+    configure_logging()
+    # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
+    # it stays off, and gateway.logs logs requests without them.
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Set up and print the tour, but do not serve."),
+) -> None:
+    """Initialise, load demo agencies, clients (keys under GATEWAY_DATA_DIR/demo-keys/) and assessments,
+    print what to try, and serve."""
+    from gateway.demo import load_demo, tour
+
+    settings = get_settings()
+    loaded = load_demo(settings)
+    console.print(tour(loaded, f"http://{host}:{port}"), soft_wrap=True, highlight=False, markup=False)
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+@agency_app.command("add")
+def agency_add(
+    code: str = typer.Option(..., help="Short unique code, e.g. POL-NE."),
+    name: str = typer.Option(..., help="The agency's name."),
+    type_: str = typer.Option(..., "--type", help="police|cps|court|probation|yot|health|ld-service"),
+) -> None:
+    """Register a partner agency."""
+    from gateway.auth import registry
+
+    with _session() as session:
+        agency = registry.add_agency(session, code, name, type_)
+        session.commit()
+        console.print(f"Agency {agency.code} ({agency.type}) added.")
+
+
+@client_app.command("add")
+def client_add(
+    agency: str = typer.Option(..., help="The agency's code."),
+    purpose: list[str] = typer.Option(..., help="A purpose of use this client may ask for; repeat for more."),
+    jwks_file: Path | None = typer.Option(None, exists=True, help="A JWKS file with the client's public key(s)."),
+    jwks_url: str | None = typer.Option(None, help="An HTTPS URL where the client publishes its JWKS."),
+    generate_key: Path | None = typer.Option(None, help="Generate a key pair; write the private key (PEM) here."),
+) -> None:
+    """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
+    from gateway.auth import registry
+
+    chosen = [x for x in (jwks_file, jwks_url, generate_key) if x is not None]
+    if len(chosen) != 1:
+        raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
+    jwks = None
+    if jwks_file is not None:
+        jwks = json.loads(jwks_file.read_text())
+    elif generate_key is not None:
+        jwks = {"keys": [registry.generate_client_key(generate_key)]}
+        console.print(f"Private key written to {generate_key} (keep it secret; the gateway keeps only the public key).")
+    with _session() as session:
+        client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url)
+        session.commit()
+        typer.echo(client.client_id)
+
+
+@client_app.command("revoke")
+def client_revoke(client_id: str = typer.Argument(..., help="The client to revoke.")) -> None:
+    """Revoke a client: it can get no new tokens, and its live tokens stop working."""
+    from gateway.auth import registry
+
+    with _session() as session:
+        registry.revoke_client(session, client_id)
+        session.commit()
+    console.print(f"Client {client_id} revoked.")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Verify the whole disclosure log. Exit 0 when intact; non-zero naming the first bad entry."""
+    from gateway.audit import log
+    from gateway.audit.verify import verify_rows
+
+    with _session() as session:
+        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    if as_json:
+        failure = result.failure
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "head_hash": result.head_hash,
+                    "first_bad_entry": None
+                    if failure is None
+                    else {"seq": failure.seq, "disclosure_id": failure.disclosure_id, "problem": failure.problem},
+                }
+            )
+        )
+    elif result.ok:
+        console.print(f"Disclosure log intact: {result.entries} entries, head {result.head_hash}")
+    else:
+        console.print(f"[red]Disclosure log FAILED verification[/red] at {result.failure}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@policy_app.command("test")
+def policy_test() -> None:
+    """Run the Rego unit tests of the disclosure policy."""
+    from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy.rego_tests import format_report, run_rego_tests
+
+    settings = get_settings()
+    catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
+    report = run_rego_tests(settings.resolved_policy_dir(), catalogue.ids)
+    for line in format_report(report):
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@policy_app.command("matrix")
+def policy_matrix(as_json: bool = typer.Option(False, "--json", help="A JSON list of rows.")) -> None:
+    """Which fields each agency type sees at each purpose, by consent and age group."""
+    from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy.loader import load_engine
+    from gateway.policy.matrix import compute_matrix
+
+    settings = get_settings()
+    catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
+    rows = compute_matrix(load_engine(settings, catalogue.ids))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Released fields by agency type, purpose, consent and age group")
+    for column in ("agency type", "purpose", "consent", "age", "released", "withheld"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["agency_type"],
+            row["purpose"],
+            row["consent"],
+            row["age_group"],
+            ", ".join(row["released"]) or "(refused)",
+            str(len(row["withheld"])),
+        )
+    console.print(table)
+
+
+def _session() -> Session:
+    from gateway.db.engine import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(get_settings().database_url))()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

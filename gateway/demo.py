@@ -1,0 +1,122 @@
+"""``ld-gateway demo``: fictional agencies, clients and assessments for a five-minute tour."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gateway.assessments import store
+from gateway.assessments.validation import load_schema, validate_assessment
+from gateway.auth import registry
+from gateway.config import Settings
+from gateway.db.engine import make_engine, make_session_factory
+from gateway.db.models import Agency, Client
+from gateway.keys import load_keyring
+from gateway.setup import initialise
+
+DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("POL-NE", "Northshire Police", "police", ("charging",)),
+    ("MC-NE", "Northshire Magistrates' Court", "court", ("case-management", "sentencing")),
+    ("PROB-NE", "Probation Service, Northshire region", "probation", ("case-management", "sentencing")),
+    ("YOT-NE", "Northshire Youth Offending Team", "yot", ("case-management", "sentencing")),
+    ("LD-NE", "Northshire Liaison and Diversion Service", "ld-service", ("ld-service",)),
+    ("MHT-NE", "Northshire Mental Health NHS Trust", "health", ("health-referral",)),
+)
+PUBLISHER = "LD-NE"
+EXAMPLES = ("adult.json", "child.json")
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    keys_dir: Path
+    clients: dict[str, str]  # agency code → client_id
+    nhs_numbers: dict[str, str]  # example name → NHS number
+    published: int
+
+
+def load_demo(settings: Settings) -> DemoSetup:
+    initialise(settings)
+    keys_dir = settings.data_dir / "demo-keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    record = keys_dir / "clients.json"
+    known: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    clients: dict[str, str] = {}
+    with sessions.begin() as session:
+        for code, name, type_, purposes in DEMO_AGENCIES:
+            if session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none() is None:
+                registry.add_agency(session, code, name, type_)
+            key_path = keys_dir / f"{code}.pem"
+            client_id = known.get(code)
+            if client_id and key_path.exists() and session.get(Client, client_id) is not None:
+                clients[code] = client_id
+                continue
+            key_path.unlink(missing_ok=True)
+            jwk = registry.generate_client_key(key_path)
+            clients[code] = registry.add_client(session, code, list(purposes), jwks={"keys": [jwk]}).client_id
+    record.write_text(json.dumps(clients, indent=2))
+
+    keyring = load_keyring(settings.keys_dir)
+    schema = load_schema(settings.resolved_schema_dir())
+    nhs_numbers: dict[str, str] = {}
+    published = 0
+    for example in EXAMPLES:
+        document = json.loads((settings.resolved_schema_dir() / "examples" / example).read_text())
+        normalised, problems = validate_assessment(document, schema)
+        if normalised is None:
+            raise RuntimeError(f"demo example {example} is invalid: {problems}")
+        nhs_numbers[example] = normalised["subject"]["nhs_number"]
+        with sessions.begin() as session:
+            if store.find_subject_id(session, keyring, store.NHS_NUMBER, nhs_numbers[example]):
+                continue  # already loaded by an earlier run
+            publisher = session.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
+            store.publish(session, keyring, publisher=publisher, document=normalised, now=datetime.now(UTC))
+            published += 1
+    engine.dispose()
+    return DemoSetup(keys_dir, clients, nhs_numbers, published)
+
+
+def tour(setup: DemoSetup, base_url: str) -> str:
+    keys = setup.keys_dir
+    adult = setup.nhs_numbers["adult.json"]
+    child = setup.nhs_numbers["child.json"]
+
+    def pull(code: str, purpose: str, nhs: str) -> str:
+        return (
+            f".venv/bin/python -m adapters.agency_client pull --gateway {base_url} "
+            f"--client-id {setup.clients[code]} --key {keys / (code + '.pem')} "
+            f"--purpose {purpose} --nhs-number {nhs}"
+        )
+
+    return "\n".join(
+        [
+            "",
+            "ld-gateway demo: six fictional agencies, their clients and two fictional assessments are loaded.",
+            f"Client keys are in {keys}/ (one PEM per agency; client ids in clients.json).",
+            "",
+            "In a second terminal, try:",
+            "",
+            "1. Police at charging: identity, needs, fitness to interview, diversion, risk; no diagnoses:",
+            "   " + pull("POL-NE", "charging", adult),
+            "",
+            "2. Probation at sentencing, same person: diagnoses (consent given) and treatment requirements:",
+            "   " + pull("PROB-NE", "sentencing", adult),
+            "",
+            "3. The youth offending team for the 15-year-old:",
+            "   " + pull("YOT-NE", "sentencing", child),
+            "",
+            "4. The mental health trust has no case with the adult, so the person does not exist for it (404):",
+            "   " + pull("MHT-NE", "health-referral", adult),
+            "",
+            "5. Every one of those, releases and refusals alike, is in the disclosure log:",
+            "   .venv/bin/ld-gateway audit verify",
+            "",
+            f"API docs: {base_url}/docs    FHIR capability statement: {base_url}/fhir/metadata",
+            "",
+        ]
+    )

@@ -1,0 +1,1 @@
+"""The disclosure hot path: relationship, decision, projection, rendering, log, response."""

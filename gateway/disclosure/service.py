@@ -1,0 +1,326 @@
+"""The disclosure hot path, one straight line per request (see ../shared/DESIGN.md).
+
+    authenticate (route) → relationship → load + decrypt → decide → project → render → log → respond
+
+Every request ends in exactly one of two ways: a committed transaction holding the log entries for
+everything in the response body, or no body at all. Refusals are logged too, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.assessments import store
+from gateway.assessments.catalogue import Catalogue
+from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number
+from gateway.audit import log
+from gateway.audit.entry import WithheldField
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.auth.rfc9068 import AccessContext
+from gateway.db.models import Agency
+from gateway.disclosure.projection import project
+from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
+from gateway.keys import KeyRing
+from gateway.policy.decision import Decision
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.input import build_input
+
+# Search systems we accept, mapped to the lookup table's system names.
+SEARCH_SYSTEMS = {NHS_NUMBER_SYSTEM: store.NHS_NUMBER, PNC_ID_SYSTEM: store.PNC_ID}
+
+NOT_FOUND_TEXT = "No assessment is available to you for this person."
+
+
+@dataclass(frozen=True)
+class DisclosureResult:
+    status: int
+    body: bytes
+    disclosure_ids: tuple[str, ...]
+    policy_revision: str | None = None
+
+
+def _outcome_body(code: str, diagnostics: str, expression: str | None = None) -> bytes:
+    return document_bytes(operation_outcome([("error", code, diagnostics, expression)]))
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class DisclosureService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        keyring: KeyRing,
+        engine: PolicyEngine,
+        catalogue: Catalogue,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._keyring = keyring
+        self._engine = engine
+        self._catalogue = catalogue
+        self._clock = clock
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def search(self, ctx: AccessContext, system: str, value: str, self_url: str) -> DisclosureResult:
+        """``GET /fhir/Bundle?patient.identifier=SYSTEM|VALUE``: a searchset of document bundles."""
+        lookup_system = SEARCH_SYSTEMS.get(system)
+        problem = None
+        if lookup_system is None:
+            problem = "patient.identifier system must be the NHS number or PNC ID system"
+        elif lookup_system == store.NHS_NUMBER:
+            value = value.replace(" ", "")
+            if not is_valid_nhs_number(value):
+                problem = "patient.identifier is not a valid NHS number"
+        if problem:
+            return self.refuse(
+                ctx,
+                AuditEvent.BUNDLE_DENIED,
+                "bad-search-parameter",
+                400,
+                _outcome_body("invalid", problem, "patient.identifier"),
+            )
+        assert lookup_system is not None
+        with self._sessions.begin() as session:
+            subject_id = store.find_subject_id(session, self._keyring, lookup_system, value)
+            if subject_id is None:
+                key = self._keyring.identifier_hmac(lookup_system, value)
+                return self._deny_in(
+                    session, ctx, key, "unknown-subject", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
+                )
+            return self._disclose_subject(session, ctx, subject_id, None, self_url)
+
+    def read(self, ctx: AccessContext, bundle_id: str) -> DisclosureResult:
+        """``GET /fhir/Bundle/{id}``: the document for one assessment (its current version)."""
+        with self._sessions.begin() as session:
+            stored = store.load_current(session, self._keyring, bundle_id)
+            if stored is None:
+                return self._deny_in(
+                    session, ctx, None, "unknown-bundle", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
+                )
+            return self._disclose_subject(session, ctx, stored.subject_id, stored, None)
+
+    def refuse(
+        self,
+        ctx: AccessContext | None,
+        event: AuditEvent,
+        reason: str,
+        status: int,
+        body: bytes,
+        *,
+        client_id: str | None = None,
+    ) -> DisclosureResult:
+        """Log a refusal that happened before any data was touched (bad token, bad parameter)."""
+        with self._sessions.begin() as session:
+            return self._deny_in(session, ctx, None, reason, status, body, event=event, client_id=client_id)
+
+    # -- the path -----------------------------------------------------------------------------------
+
+    def _disclose_subject(
+        self,
+        session: Session,
+        ctx: AccessContext,
+        subject_id: str,
+        only: store.StoredAssessment | None,
+        self_url: str | None,
+    ) -> DisclosureResult:
+        subject_key = self._keyring.identifier_hmac("subject", subject_id)
+        agency = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
+        # Legitimate relationship first: without a case link the person does not exist for this caller,
+        # and the answer is the same as for a person nobody knows (no existence oracle).
+        if agency is None or not store.has_case_link(session, subject_id, agency.id):
+            return self._deny_in(
+                session, ctx, subject_key, "no-case-link", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
+            )
+
+        assessments = (
+            [only]
+            if only
+            else [
+                a
+                for a in (
+                    store.load_current(session, self._keyring, i)
+                    for i in store.assessment_ids_for_subject(session, subject_id)
+                )
+                if a is not None
+            ]
+        )
+        if not assessments:
+            return self._deny_in(
+                session, ctx, subject_key, "no-assessment", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
+            )
+
+        now = self._clock()
+        documents: list[bytes] = []
+        ids: list[str] = []
+        refusals: list[str] = []
+        revision = None
+        for stored in assessments:
+            decision = self._decide(ctx, stored, now)
+            revision = decision.policy_revision
+            disclosure_id = log.new_disclosure_id()
+            if not decision.allowed:
+                refusals.append(decision.deny_reason or "policy-denied")
+                self._append(
+                    session,
+                    ctx,
+                    disclosure_id,
+                    AuditEvent.BUNDLE_DENIED,
+                    Outcome.DENIED,
+                    now,
+                    subject_key=subject_key,
+                    stored=stored,
+                    decision=decision,
+                    reason=decision.deny_reason or "policy-denied",
+                    body_sha256=None,
+                )
+                ids.append(disclosure_id)
+                continue
+            body = self._render(session, ctx, stored, decision, disclosure_id, now)
+            self._append(
+                session,
+                ctx,
+                disclosure_id,
+                AuditEvent.BUNDLE_RELEASED,
+                Outcome.RELEASED,
+                now,
+                subject_key=subject_key,
+                stored=stored,
+                decision=decision,
+                reason=None,
+                body_sha256=_sha256(body),
+            )
+            documents.append(body)
+            ids.append(disclosure_id)
+
+        if not documents:
+            reasons = ", ".join(sorted(set(refusals)))
+            body = _outcome_body("forbidden", f"Disclosure refused by the sharing policy ({reasons}).")
+            return DisclosureResult(403, body, tuple(ids), revision)
+        if self_url is None:
+            return DisclosureResult(200, documents[0], tuple(ids), revision)
+        return DisclosureResult(200, searchset_bytes(documents, self_url), tuple(ids), revision)
+
+    def _decide(self, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
+        content = stored.content
+        assessed_on = datetime.fromisoformat(content["context"]["assessed_at"].replace("Z", "+00:00")).date()
+        # Child or adult is judged at the assessment: what was gathered about a child stays a child's data.
+        policy_input = build_input(
+            agency_type=ctx.agency_type,
+            agency_code=ctx.agency_code,
+            purpose=ctx.purpose,
+            date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
+            on=assessed_on,
+            consent=content.get("consent", {}),
+        )
+        return self._engine.decide(policy_input)
+
+    def _render(
+        self,
+        session: Session,
+        ctx: AccessContext,
+        stored: store.StoredAssessment,
+        decision: Decision,
+        disclosure_id: str,
+        now: datetime,
+    ) -> bytes:
+        projection = project(stored.content, self._catalogue, decision.released)
+        publisher = session.get(Agency, stored.publisher_agency_id)
+        assert publisher is not None
+        meta = DocumentMeta(
+            bundle_id=stored.assessment_id,
+            disclosure_id=disclosure_id,
+            assessment_id=stored.assessment_id,
+            assessment_version=stored.version,
+            timestamp=now,
+            publisher_name=publisher.name,
+            publisher_code=publisher.code,
+            recipient_agency_code=ctx.agency_code,
+            recipient_agency_type=ctx.agency_type,
+            purpose=ctx.purpose,
+            obligations=decision.obligations,
+            withheld_count=len(decision.withheld),
+        )
+        labels = {fid: self._catalogue.get(fid).labels for fid in projection}
+        return document_bytes(render_document(projection, meta, labels))
+
+    # -- logging ------------------------------------------------------------------------------------
+
+    def _append(
+        self,
+        session: Session,
+        ctx: AccessContext | None,
+        disclosure_id: str,
+        event: AuditEvent,
+        outcome: Outcome,
+        now: datetime,
+        *,
+        subject_key: str | None,
+        stored: store.StoredAssessment | None = None,
+        decision: Decision | None = None,
+        reason: str | None,
+        body_sha256: str | None,
+        client_id: str | None = None,
+    ) -> None:
+        log.append(
+            session,
+            disclosure_id=disclosure_id,
+            event=str(event),
+            outcome=str(outcome),
+            created_at=now,
+            client_id=ctx.client_id if ctx else client_id,
+            agency_code=ctx.agency_code if ctx else None,
+            agency_type=ctx.agency_type if ctx else None,
+            purpose=ctx.purpose if ctx else None,
+            subject_key=subject_key,
+            assessment_id=stored.assessment_id if stored else None,
+            assessment_version=stored.version if stored else None,
+            released=tuple(decision.released) if decision and decision.allowed else (),
+            withheld=_withheld(decision),
+            policy_revision=decision.policy_revision if decision else None,
+            decision_id=decision.decision_id if decision else None,
+            body_sha256=body_sha256,
+            reason=reason,
+        )
+
+    def _deny_in(
+        self,
+        session: Session,
+        ctx: AccessContext | None,
+        subject_key: str | None,
+        reason: str,
+        status: int,
+        body: bytes,
+        *,
+        event: AuditEvent = AuditEvent.BUNDLE_DENIED,
+        client_id: str | None = None,
+    ) -> DisclosureResult:
+        disclosure_id = log.new_disclosure_id()
+        self._append(
+            session,
+            ctx,
+            disclosure_id,
+            event,
+            Outcome.DENIED,
+            self._clock(),
+            subject_key=subject_key,
+            reason=reason,
+            body_sha256=_sha256(body),
+            client_id=client_id,
+        )
+        return DisclosureResult(status, body, (disclosure_id,))
+
+
+def _withheld(decision: Decision | None) -> Sequence[WithheldField]:
+    if decision is None:
+        return ()
+    return tuple(WithheldField(w.field, w.rule, w.reason) for w in decision.withheld)

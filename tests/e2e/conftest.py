@@ -1,0 +1,99 @@
+"""A real gateway: the ``ld-gateway`` command sets it up, and ``ld-gateway serve`` runs it on a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.db.engine import make_engine
+from tests.conftest import ROOT, create_pg_database
+
+CLI = str(Path(sys.executable).with_name("ld-gateway"))
+
+
+@dataclass
+class LiveGateway:
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+    database_url: str
+    clients: dict[str, str]
+    server_log: Path
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, check=check, timeout=120)
+
+    def key(self, agency_code: str) -> Path:
+        return self.data_dir / "demo-keys" / f"{agency_code}.pem"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gateway did not become ready:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    workdir = tmp_path_factory.mktemp(f"live-{request.param}")
+    drop = None
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'gateway.db'}"
+    else:
+        database_url, drop = create_pg_database()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_DATA_DIR": str(workdir / "var"),
+        "GATEWAY_ISSUER": base_url,
+        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
+        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
+    }
+    setup = subprocess.run(
+        [CLI, "demo", "--no-serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert setup.returncode == 0, setup.stderr + setup.stdout
+    clients = json.loads((workdir / "var" / "demo-keys" / "clients.json").read_text())
+    log = workdir / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
+    try:
+        _wait_ready(base_url, process, log)
+        yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        make_engine(database_url).dispose()
+        if drop:
+            drop()
+        shutil.rmtree(workdir / "var" / "keys", ignore_errors=True)
