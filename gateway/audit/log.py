@@ -103,5 +103,3 @@ def read_head(session: Session) -> tuple[int, str] | None:
 
 
 __all__ = ["GENESIS_HASH", "LogUnavailable", "append", "iter_rows", "new_disclosure_id", "read_head"]
-
-

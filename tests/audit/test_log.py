@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from datetime import UTC, datetime
@@ -59,7 +60,7 @@ def test_entries_link_and_hash_per_rfc9162(session_factory):
         rows = list(log.iter_rows(session))
     assert [r.seq for r in rows] == [0, 1, 2]
     assert rows[0].prev_hash == "0" * 64
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after.prev_hash == before.leaf_hash
     for row in rows:
         assert row.leaf_hash == leaf_hash(row.entry.encode()).hex()
@@ -98,7 +99,7 @@ def test_rewritten_entry_with_recomputed_hash_still_detected(session_factory, db
     """An attacker who edits an entry and recomputes its leaf hash breaks the next link."""
     _append(session_factory, 4)
     with session_factory() as session:
-        row = [r for r in log.iter_rows(session) if r.seq == 1][0]
+        row = next(r for r in log.iter_rows(session) if r.seq == 1)
     forged = row.entry.replace("POL-NE", "MC-NE")
     with db_engine.begin() as conn:
         conn.execute(

@@ -1,0 +1,378 @@
+"""Validation of a published canonical assessment (``docs/canonical-assessment.md``).
+
+:func:`validate_assessment` normalises a copy of the document (NHS number spaces removed; PNC ID, CRO
+number and CRN in upper case), checks it against ``schemas/assessment.schema.json`` and then applies the
+rules a JSON Schema cannot express: identifier check digits and letters (``identifiers``), and the age
+rule (10 or over on the date of assessment; date of birth not in the future). It reports *every* problem
+found, not just the first, so that a sender can fix a document in one go.
+
+Problem messages never repeat submitted values: a gateway log or an error response must not become a
+second copy of the person's identifiers. Only the location (``expression``) and the rule are given.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+
+from gateway.assessments.identifiers import (
+    is_valid_crn,
+    is_valid_cro_number,
+    is_valid_nhs_number,
+    is_valid_pnc_id,
+    normalise_nhs_number,
+)
+
+SCHEMA_FILE: Final = "assessment.schema.json"
+MINIMUM_AGE: Final = 10  # the age of criminal responsibility in England and Wales
+
+ROOT_EXPRESSION: Final = "$"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a document was refused.
+
+    ``expression`` locates the element, e.g. ``subject.nhs_number`` or ``case_links[0].agency_code``
+    (``$`` for the document itself); ``code`` is a FHIR ``IssueType`` code (``required``, ``structure``,
+    ``value``, ``code-invalid``, ``too-long``, ``invariant``, ``business-rule``, ``invalid``).
+    """
+
+    expression: str
+    message: str
+    code: str
+
+
+# --------------------------------------------------------------------------------------------- dates
+
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_date(value: str) -> date:
+    """Parse an RFC 3339 ``full-date`` (``YYYY-MM-DD`` only; no week dates or compact forms)."""
+    if not _DATE_RE.fullmatch(value):
+        raise ValueError("not a YYYY-MM-DD date")
+    return date.fromisoformat(value)
+
+
+def parse_date_time(value: str) -> datetime:
+    """Parse an RFC 3339 ``date-time``; the time zone (``Z`` or ``±hh:mm``) is required."""
+    if not _DATE_TIME_RE.fullmatch(value):
+        raise ValueError("not an RFC 3339 date-time")
+    text = value.upper()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+_FORMAT_CHECKER: Final = FormatChecker(formats=())
+
+
+@_FORMAT_CHECKER.checks("date", raises=ValueError)
+def _is_date(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(parse_date(instance))
+
+
+@_FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(parse_date_time(instance))
+
+
+def age_on(dob: date, on: date) -> int:
+    """Age in whole years on ``on`` for someone born on ``dob`` (negative if ``on`` precedes ``dob``).
+
+    Exact birthday arithmetic: a year is counted on the birthday itself. Someone born on 29 February
+    becomes a year older on 1 March in a common year, as in English law.
+    """
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+# ------------------------------------------------------------------------------------------- schema
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """``pattern`` with ECMA-262 meaning of a final ``$``: the end of the string, not before a final newline.
+
+    Python's ``re.search`` lets ``^X$`` match ``"X\\n"``; JSON Schema patterns are ECMA-262 regular
+    expressions, where it does not.
+    """
+    if not validator.is_type(instance, "string"):
+        return
+    regex = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+    if re.search(regex, instance) is None:
+        yield ValidationError("does not match the pattern")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+def load_schema(schema_dir: Path) -> dict[str, Any]:
+    """Read ``assessment.schema.json`` from ``schema_dir`` and check that it is a valid 2020-12 schema."""
+    schema = json.loads((schema_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _expression(path: Iterable[str | int]) -> str:
+    """``case_links[0].agency_code``; a submitted (unknown) key is cut to 64 characters."""
+    out = ""
+    for step in path:
+        if isinstance(step, str) and len(step) > 64:
+            step = step[:61] + "..."
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif _IDENTIFIER.fullmatch(step):
+            out += f".{step}" if out else step
+        else:
+            out += f"[{json.dumps(step)}]"
+    return out or ROOT_EXPRESSION
+
+
+_TYPE_NAMES: Final = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "null": "null",
+    "integer": "a whole number",
+    "number": "a number",
+}
+
+_PATTERN_MESSAGES: Final = {
+    r"\S": "must not be blank",
+    r"^\S(.*\S)?$": "must be a single line with no leading or trailing spaces",
+    r"^[1-9][0-9]{5,17}$": "must be a SNOMED CT concept id (6 to 18 digits)",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$": (
+        "must be a code of up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    ),
+}
+
+_FIELD_FORMATS: Final = {
+    "nhs_number": "NHS number must be 10 digits",
+    "pnc_id": "PNC ID must have the form YYYY/NNNNNNNL (year, serial of up to 7 digits, check letter)",
+    "cro_number": "CRO number must have the form NNNNNN/YYL (serial of up to 6 digits, year, check letter)",
+    "crn": "CRN must be one letter followed by 6 digits",
+    "local_reference": (
+        "local reference must be up to 100 letters, digits, '.', '_', ':' or '-', "
+        "starting with a letter or digit"
+    ),
+}
+
+_FORMAT_MESSAGES: Final = {
+    "date": "must be a date in the form YYYY-MM-DD",
+    "date-time": "must be a date and time with a time zone, e.g. 2026-11-20T10:15:00Z",
+}
+
+
+def _describe(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str | int | float | bool) or value is None else "a value"
+
+
+def _is_single_required(branch: Any) -> bool:
+    return isinstance(branch, Mapping) and set(branch) == {"required"} and len(branch["required"]) == 1
+
+
+def _problems_from_error(error: ValidationError) -> Iterator[Problem]:
+    """Turn one jsonschema error into problems, without repeating the submitted value."""
+    path = list(error.absolute_path)
+    where = _expression(path)
+    keyword = error.validator
+    value = error.validator_value
+    instance = error.instance
+
+    if keyword == "required":
+        present = instance if isinstance(instance, Mapping) else {}
+        for name in value:
+            if name not in present:
+                yield Problem(_expression([*path, name]), "is required", "required")
+    elif keyword in ("additionalProperties", "unevaluatedProperties"):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else set()
+        extras = [k for k in instance if k not in known] if isinstance(instance, Mapping) else []
+        for name in extras:
+            yield Problem(
+                _expression([*path, name]),
+                "is not a recognised property (check the spelling against the canonical assessment)",
+                "structure",
+            )
+        if not extras:
+            yield Problem(where, "contains an unrecognised property", "structure")
+    elif keyword == "type":
+        types = [value] if isinstance(value, str) else list(value)
+        yield Problem(where, "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types), "structure")
+    elif keyword == "enum":
+        yield Problem(where, "must be one of: " + ", ".join(_describe(v) for v in value), "code-invalid")
+    elif keyword == "const":
+        yield Problem(where, f"must be {_describe(value)}", "value")
+    elif keyword == "pattern":
+        leaf = path[-1] if path and isinstance(path[-1], str) else None
+        message = (
+            _PATTERN_MESSAGES.get(value) or _FIELD_FORMATS.get(leaf or "") or "is not in the expected format"
+        )
+        yield Problem(where, message, "value")
+    elif keyword == "format":
+        yield Problem(where, _FORMAT_MESSAGES.get(value, f"must be a valid {value}"), "value")
+    elif keyword == "minLength":
+        message = "must not be empty" if value == 1 else f"must be at least {value} characters"
+        yield Problem(where, message, "value")
+    elif keyword == "maxLength":
+        yield Problem(where, f"must be at most {value} characters", "too-long")
+    elif keyword == "minItems":
+        yield Problem(where, f"must have at least {value} item{'s' if value != 1 else ''}", "required")
+    elif keyword == "maxItems":
+        yield Problem(where, f"must have at most {value} items", "too-long")
+    elif keyword == "uniqueItems":
+        yield Problem(where, "must not contain the same item twice", "value")
+    elif keyword == "anyOf" and all(_is_single_required(branch) for branch in value):
+        names = [branch["required"][0] for branch in value]
+        yield Problem(where, "at least one of " + " or ".join(names) + " is required", "invariant")
+    else:
+        yield Problem(where, f"does not satisfy the '{keyword}' rule of the assessment schema", "invalid")
+
+
+# -------------------------------------------------------------------------------------- normalising
+
+
+MAX_DEPTH: Final = 32  # a valid assessment nests 5 deep; anything far deeper is refused before copying
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _copy_json(value: Any, depth: int = 0) -> Any:
+    """Deep copy of parsed JSON, refusing absurd nesting (``copy.deepcopy`` would hit the recursion limit)."""
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, dict):
+        return {key: _copy_json(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item, depth + 1) for item in value]
+    return value  # str, int, float, bool, None: immutable
+
+
+def _normalise(document: Any) -> Any:
+    """A deep copy with identifiers in their canonical form (the input is never modified)."""
+    doc = _copy_json(document)
+    subject = doc.get("subject") if isinstance(doc, dict) else None
+    if isinstance(subject, dict):
+        nhs = subject.get("nhs_number")
+        if isinstance(nhs, str):
+            subject["nhs_number"] = normalise_nhs_number(nhs)
+        for key in ("pnc_id", "cro_number", "crn"):
+            value = subject.get(key)
+            # ASCII only: str.upper() maps a few non-ASCII letters onto ASCII ones
+            # (U+017F, the long s, becomes "S").
+            if isinstance(value, str) and value.isascii():
+                subject[key] = value.upper()
+    return doc
+
+
+# ------------------------------------------------------------------------------------ domain rules
+
+_IDENTIFIER_RULES: Final = (
+    ("nhs_number", is_valid_nhs_number, re.compile(r"[0-9]{10}"), "NHS number fails the modulus 11 check"),
+    (
+        "pnc_id",
+        is_valid_pnc_id,
+        re.compile(r"[0-9]{4}/[0-9]{1,7}[A-Z]"),
+        "PNC ID check letter does not match its year and serial number",
+    ),
+    (
+        "cro_number",
+        is_valid_cro_number,
+        re.compile(r"[0-9]{1,6}/[0-9]{2}[A-Z]"),
+        "CRO number check letter does not match its serial number and year",
+    ),
+    ("crn", is_valid_crn, re.compile(r"[A-Z][0-9]{6}"), None),
+)
+
+
+def _identifier_problems(subject: Mapping[str, Any]) -> Iterator[Problem]:
+    for key, is_valid, shape, check_message in _IDENTIFIER_RULES:
+        value = subject.get(key)
+        if not isinstance(value, str) or is_valid(value):
+            continue
+        expression = _expression(["subject", key])
+        if shape.fullmatch(value) and check_message is not None:
+            yield Problem(expression, check_message, "value")
+        else:
+            yield Problem(expression, _FIELD_FORMATS[key], "value")
+
+
+def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]:
+    subject = document.get("subject")
+    context = document.get("context")
+    if not isinstance(subject, Mapping):
+        return
+    try:
+        dob = parse_date(subject["date_of_birth"])
+    except (KeyError, TypeError, ValueError):
+        return  # missing or malformed: the schema has said so
+    where = _expression(["subject", "date_of_birth"])
+    if dob > today:
+        yield Problem(where, "date of birth is in the future", "value")
+        return
+    if not isinstance(context, Mapping):
+        return
+    try:
+        assessed_at = parse_date_time(context["assessed_at"])
+    except (KeyError, TypeError, ValueError):
+        return
+    # The calendar date as the sender wrote it, in the time zone offset they gave.
+    if age_on(dob, assessed_at.date()) < MINIMUM_AGE:
+        yield Problem(
+            where,
+            f"the person must be {MINIMUM_AGE} or older on the date of assessment (context.assessed_at): "
+            f"{MINIMUM_AGE} is the age of criminal responsibility",
+            "business-rule",
+        )
+
+
+# --------------------------------------------------------------------------------------------- API
+
+
+def validate_assessment(
+    document: Any, schema: dict[str, Any], *, today: date | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Validate a published assessment.
+
+    Returns ``(normalised_document, [])`` when it is acceptable, otherwise ``(None, problems)`` with every
+    problem found: schema errors, identifier check failures and the age rule together. ``today`` (the
+    current UTC date by default) is what "in the future" is measured against.
+    """
+    today = today or datetime.now(UTC).date()
+    try:
+        doc = _normalise(document)
+    except _TooDeep:
+        return None, [Problem(ROOT_EXPRESSION, f"is nested more than {MAX_DEPTH} levels deep", "too-costly")]
+    problems: list[Problem] = []
+    validator = _Validator(schema, format_checker=_FORMAT_CHECKER)
+    for error in validator.iter_errors(doc):
+        problems.extend(_problems_from_error(error))
+
+    if isinstance(doc, dict):
+        flagged = {p.expression for p in problems}
+        subject = doc.get("subject")
+        if isinstance(subject, Mapping):
+            problems.extend(p for p in _identifier_problems(subject) if p.expression not in flagged)
+        problems.extend(p for p in _age_problems(doc, today) if p.expression not in flagged)
+
+    unique = list(dict.fromkeys(problems))
+    if unique:
+        return None, unique
+    return doc, []
