@@ -1,0 +1,33 @@
+"""Disclosure policy: the engine interface, the embedded Rego engines, and the input, revision,
+unit-test and matrix helpers around them."""
+
+from gateway.policy.decision import Decision, Withheld
+from gateway.policy.engine import (
+    EmbeddedRegoEngine,
+    PolicyEngine,
+    PolicyLoadError,
+    RegorusEngine,
+    decision_from_result,
+)
+from gateway.policy.input import build_input
+from gateway.policy.matrix import compute_matrix, format_matrix
+from gateway.policy.rego_tests import RegoTestReport, RegoTestResult, format_report, run_rego_tests
+from gateway.policy.revision import compute_revision
+
+__all__ = [
+    "Decision",
+    "EmbeddedRegoEngine",
+    "PolicyEngine",
+    "PolicyLoadError",
+    "RegoTestReport",
+    "RegoTestResult",
+    "RegorusEngine",
+    "Withheld",
+    "build_input",
+    "compute_matrix",
+    "compute_revision",
+    "decision_from_result",
+    "format_matrix",
+    "format_report",
+    "run_rego_tests",
+]

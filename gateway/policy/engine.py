@@ -1,0 +1,362 @@
+"""Policy engines: the :class:`PolicyEngine` interface and its embedded Rego implementations.
+
+:class:`EmbeddedRegoEngine` is the production engine (regopy, Microsoft rego-cpp). It compiles the
+policy once, at construction, and evaluates the compiled bundle with one interpreter per thread:
+a regopy interpreter shared between threads crashes the process.
+
+:class:`RegorusEngine` evaluates the same policy with regorus (Rust). It is the engine the Rego unit
+tests run on, because regopy crashes the whole process on unit tests that use ``with``; the test suite
+also compares the two engines on every agency, purpose, consent and age combination, so a difference
+between the interpreters cannot hide behind tests that ran on the other one.
+
+A broken policy directory (a syntax error, a missing ``data.json``, a policy that does not answer a
+probe decision) fails at construction with :class:`PolicyLoadError`: the gateway refuses to start
+rather than deny every request for a reason nobody sees. Once constructed, :meth:`decide` never
+raises: an exception, an undefined or malformed result, or an unknown field id becomes a denial
+(:func:`decision_from_result`), so callers always get a :class:`Decision` (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import regopy
+import regorus
+from regopy.rego_shared import (
+    rego_bundle_query_entrypoint,
+    rego_free_output,
+    rego_output_ok,
+    rego_output_string,
+)
+
+from gateway.policy.decision import Decision, Withheld
+from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
+
+ENTRYPOINT = "gateway/disclosure/decision"
+QUERY = "data.gateway.disclosure.decision"
+
+DEFAULT_DENY_RULE = "default-deny"
+DEFAULT_DENY_REASON = "No policy rule decided this field, so it is withheld."
+
+# Stable denial codes for answers the engine could not trust (the policy's own codes pass through).
+POLICY_ERROR = "policy-error"
+POLICY_UNDEFINED = "policy-undefined"
+POLICY_MALFORMED = "policy-malformed"
+POLICY_UNKNOWN_FIELD = "policy-unknown-field"
+POLICY_CONTRADICTION = "policy-contradiction"
+POLICY_DENIED = "policy-denied"
+
+_DECISION_KEYS = frozenset({"allow", "released", "withheld", "obligations", "deny_reason"})
+
+# A decision the loaded policy must answer cleanly before the engine accepts it.
+_PROBE_INPUT: dict[str, Any] = {
+    "recipient": {"agency_type": "police", "agency_code": "PROBE"},
+    "purpose": "charging",
+    "subject": {"age": 30, "age_group": "adult"},
+    "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [],
+                "gillick_competent": None},
+}
+
+
+class PolicyEngine(Protocol):
+    """Answers one disclosure question; never raises (every failure is a denial)."""
+
+    revision: str
+
+    def decide(self, policy_input: Mapping[str, Any]) -> Decision: ...
+
+
+class PolicyLoadError(Exception):
+    """The policy directory cannot be loaded: the message says which file and what is wrong."""
+
+
+class EngineError(Exception):
+    """An evaluation failed inside the Rego interpreter."""
+
+
+def load_policy_data(policy_dir: Path, catalogue_ids: Sequence[str]) -> dict[str, Any]:
+    """``data.json`` with the catalogue ids added as ``data.gateway.catalogue``."""
+    path = policy_dir / DATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyLoadError(f"{path}: policy data file is missing") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyLoadError(f"{path}: cannot read policy data: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("gateway"), dict):
+        raise PolicyLoadError(f'{path}: policy data must be an object with a "gateway" object')
+    if "catalogue" in data["gateway"]:
+        raise PolicyLoadError(f"{path}: gateway.catalogue comes from the field catalogue; remove it here")
+    if "disclosure" in data["gateway"]:
+        raise PolicyLoadError(f"{path}: gateway.disclosure is the policy package; data may not use it")
+    ids = list(catalogue_ids)
+    if not ids or len(ids) != len(set(ids)) or not all(isinstance(i, str) and i for i in ids):
+        raise PolicyLoadError("the field catalogue must be a non-empty list of distinct field ids")
+    data["gateway"]["catalogue"] = ids
+    return data
+
+
+def read_modules(paths: Sequence[Path], policy_dir: Path) -> list[tuple[str, str]]:
+    """(relative path, source) of each module."""
+    modules = []
+    for path in paths:
+        try:
+            modules.append((path.relative_to(policy_dir).as_posix(), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyLoadError(f"{path}: cannot read policy module: {exc}") from exc
+    return modules
+
+
+def short_error(exc: BaseException) -> str:
+    """An interpreter error without the native stack trace regorus appends."""
+    text = str(exc).split("Stack backtrace:", 1)[0].strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def decision_from_result(
+    result: Any,
+    *,
+    catalogue_ids: Sequence[str],
+    policy_revision: str,
+    decision_id: str,
+) -> Decision:
+    """Turn the policy's answer into a :class:`Decision`, denying anything that is not clean.
+
+    Checked: the shape of every key; released and withheld name only catalogue fields, never the same
+    field twice and never one field both ways. A catalogue field the policy neither released nor
+    withheld is withheld under ``default-deny``.
+    """
+
+    def deny(code: str, *errors: str) -> Decision:
+        return Decision.denied(code, policy_revision=policy_revision, decision_id=decision_id,
+                               errors=tuple(errors))
+
+    if result is None:
+        return deny(POLICY_UNDEFINED, "the policy returned no decision")
+    if not isinstance(result, Mapping):
+        return deny(POLICY_MALFORMED, f"the decision is a {type(result).__name__}, not an object")
+    missing = sorted(_DECISION_KEYS - result.keys())
+    if missing:
+        return deny(POLICY_MALFORMED, f"the decision lacks {', '.join(missing)}")
+    allow = result["allow"]
+    if not isinstance(allow, bool):
+        return deny(POLICY_MALFORMED, "allow is not a boolean")
+    deny_reason = result["deny_reason"]
+    if not allow:
+        if isinstance(deny_reason, str) and deny_reason:
+            return deny(deny_reason)
+        return deny(POLICY_DENIED, "the policy denied without a deny_reason")
+    if deny_reason is not None:
+        return deny(POLICY_MALFORMED, "an allowed decision carries a deny_reason")
+
+    released = result["released"]
+    if not _is_str_list(released):
+        return deny(POLICY_MALFORMED, "released is not a list of field ids")
+    obligations = result["obligations"]
+    if not _is_str_list(obligations):
+        return deny(POLICY_MALFORMED, "obligations is not a list of strings")
+    raw_withheld = result["withheld"]
+    if not isinstance(raw_withheld, list):
+        return deny(POLICY_MALFORMED, "withheld is not a list")
+    withheld: list[Withheld] = []
+    for item in raw_withheld:
+        if not (
+            isinstance(item, Mapping)
+            and all(isinstance(item.get(k), str) and item.get(k) for k in ("field", "rule", "reason"))
+        ):
+            return deny(POLICY_MALFORMED, "a withheld entry lacks field, rule or reason")
+        withheld.append(Withheld(item["field"], item["rule"], item["reason"]))
+
+    catalogue = set(catalogue_ids)
+    withheld_ids = [w.field for w in withheld]
+    unknown = sorted({*released, *withheld_ids} - catalogue)
+    if unknown:
+        return deny(POLICY_UNKNOWN_FIELD, f"not in the field catalogue: {', '.join(unknown)}")
+    duplicated = sorted({f for f in released if released.count(f) > 1}
+                        | {f for f in withheld_ids if withheld_ids.count(f) > 1})
+    if duplicated:
+        return deny(POLICY_MALFORMED, f"named more than once: {', '.join(duplicated)}")
+    both = sorted(set(released) & set(withheld_ids))
+    if both:
+        return deny(POLICY_CONTRADICTION, f"both released and withheld: {', '.join(both)}")
+
+    # Belt and braces: whatever the policy forgot is withheld, never released.
+    decided = set(released) | set(withheld_ids)
+    withheld.extend(Withheld(f, DEFAULT_DENY_RULE, DEFAULT_DENY_REASON)
+                    for f in catalogue_ids if f not in decided)
+    return Decision(
+        allowed=True,
+        released=tuple(sorted(released)),
+        withheld=tuple(sorted(withheld, key=lambda w: w.field)),
+        obligations=tuple(obligations),
+        policy_revision=policy_revision,
+        decision_id=decision_id,
+    )
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+class _RegoEngineBase:
+    """What both embedded engines share: loading, revision, probing and the fail-closed wrapper."""
+
+    revision: str
+    catalogue_ids: tuple[str, ...]
+
+    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
+        self.policy_dir = Path(policy_dir)
+        if not self.policy_dir.is_dir():
+            raise PolicyLoadError(f"{self.policy_dir}: policy directory not found")
+        self.catalogue_ids = tuple(catalogue_ids)
+        revision = compute_revision(self.policy_dir, self.catalogue_ids)
+        self._data = load_policy_data(self.policy_dir, self.catalogue_ids)
+        paths = policy_modules(self.policy_dir)
+        if not paths:
+            raise PolicyLoadError(f"{self.policy_dir}: no Rego modules (*.rego) found")
+        self._modules = read_modules(paths, self.policy_dir)
+        # The revision must name exactly what was loaded: refuse a directory edited mid-load.
+        if compute_revision(self.policy_dir, self.catalogue_ids) != revision:
+            raise PolicyLoadError(f"{self.policy_dir}: the policy changed while it was being loaded")
+        self.revision = revision
+        _check_with_regorus(self._modules, self._data)
+
+    def _probe(self) -> None:
+        decision = self.decide(_PROBE_INPUT)
+        if not decision.allowed:
+            raise PolicyLoadError(
+                f"{self.policy_dir}: the policy does not answer a well-formed probe decision "
+                f"(police, charging, adult, consent given): {decision.deny_reason}"
+                + (f": {'; '.join(decision.errors)}" if decision.errors else "")
+            )
+
+    def decide(self, policy_input: Mapping[str, Any]) -> Decision:
+        """The policy's decision for ``policy_input`` (see gateway/policy/input.py); never raises."""
+        decision_id = str(uuid.uuid4())
+        try:
+            result = self._evaluate(json.dumps(policy_input, allow_nan=False))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # fail closed; pyo3 panics derive from BaseException
+            return Decision.denied(POLICY_ERROR, policy_revision=self.revision, decision_id=decision_id,
+                                   errors=(short_error(exc),))
+        return decision_from_result(result, catalogue_ids=self.catalogue_ids,
+                                    policy_revision=self.revision, decision_id=decision_id)
+
+    def _evaluate(self, input_json: str) -> Any:
+        raise NotImplementedError
+
+
+def _check_with_regorus(modules: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> None:
+    # regorus parses in Rust and reports file:line:col; checking first keeps rego-cpp away from
+    # source it might choke on, and gives operators a readable error.
+    engine = regorus.Engine()
+    engine.add_data(dict(data))
+    for name, source in modules:
+        try:
+            engine.add_policy(name, source)
+        except Exception as exc:
+            raise PolicyLoadError(f"{name}: {short_error(exc)}") from exc
+
+
+class EmbeddedRegoEngine(_RegoEngineBase):
+    """The production engine: regopy, bundle compiled once, one interpreter per thread."""
+
+    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
+        super().__init__(policy_dir, catalogue_ids)
+        builder = regopy.Interpreter()
+        try:
+            builder.add_data_json(json.dumps(self._data))
+            for name, source in self._modules:
+                builder.add_module(name, source)
+            bundle = builder.build(None, [ENTRYPOINT])
+        except regopy.RegoError as exc:
+            raise PolicyLoadError(f"{self.policy_dir}: rego-cpp cannot compile the policy: {exc}") from exc
+        if not bundle.ok():
+            raise PolicyLoadError(f"{self.policy_dir}: rego-cpp built no usable bundle")
+        self._bundle = bundle
+        self._local = threading.local()
+        self._probe()
+
+    def _interpreter(self) -> regopy.Interpreter:
+        interpreter = getattr(self._local, "interpreter", None)
+        if interpreter is None:
+            interpreter = self._local.interpreter = regopy.Interpreter()
+        return interpreter
+
+    def _evaluate(self, input_json: str) -> Any:
+        interpreter = self._interpreter()
+        interpreter.set_input_term(input_json)
+        # regopy's Output parses its text eagerly and raises a bare JSONDecodeError when that text is
+        # an error, losing the message; read the raw output instead.
+        impl = rego_bundle_query_entrypoint(interpreter._impl, self._bundle._impl, ENTRYPOINT)
+        try:
+            ok = rego_output_ok(impl)
+            text = rego_output_string(impl)
+        finally:
+            rego_free_output(impl)
+        if not ok or not text.startswith(("{", "[")):
+            if text.strip() == "undefined":
+                return None
+            raise EngineError(_rego_cpp_error(text))
+        return _single_value([r.get("expressions", []) for r in _as_list(json.loads(text))])
+
+
+class RegorusEngine(_RegoEngineBase):
+    """The same policy on regorus: the unit-test interpreter, and a cross-check for the production one."""
+
+    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
+        super().__init__(policy_dir, catalogue_ids)
+        self._local = threading.local()
+        self._probe()
+
+    def _engine(self) -> Any:
+        # A regorus Engine is pinned to the thread that made it (pyo3 "unsendable"; even clone() from
+        # another thread panics), so each thread parses its own.
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = regorus.Engine()
+            engine.add_data(self._data)
+            for name, source in self._modules:
+                engine.add_policy(name, source)
+            self._local.engine = engine
+        return engine
+
+    def _evaluate(self, input_json: str) -> Any:
+        engine = self._engine()
+        engine.set_input_json(input_json)
+        answer = engine.eval_query(QUERY)
+        return _single_value(
+            [[e.get("value") for e in r.get("expressions", [])] for r in answer.get("result", [])]
+        )
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        raise EngineError("unexpected result shape from the interpreter")
+    return items
+
+
+def _single_value(results: list[list[Any]]) -> Any:
+    """The one value of a one-expression query; ``None`` when undefined; an error when ambiguous."""
+    if not results:
+        return None
+    if len(results) != 1 or len(results[0]) != 1:
+        raise EngineError("the decision query produced more than one value")
+    return results[0][0]
+
+
+_ERRORMSG = re.compile(r"\(errormsg \d+:([^)\n]*)")
+
+
+def _rego_cpp_error(text: str) -> str:
+    # rego-cpp prints its errors as an AST that also holds the whole input; keep just the messages.
+    messages = _ERRORMSG.findall(text)
+    return "; ".join(m.strip() for m in messages) if messages else "rego-cpp evaluation error"

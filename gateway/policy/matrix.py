@@ -1,0 +1,82 @@
+"""The disclosure matrix: which fields each agency type sees for each purpose (``ld-gateway policy matrix``).
+
+Computed by asking the engine, never by reading the policy data, so the matrix shows what the
+running policy actually does. Every combination is listed, including the ones the policy denies
+(released empty, every field withheld), so an IG reviewer sees the whole picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.input import build_input
+
+AGENCY_TYPES = ("police", "cps", "court", "probation", "yot", "health")
+PURPOSES = ("charging", "case-management", "sentencing", "health-referral")
+CONSENTS = ("given", "declined")
+AGE_GROUPS = ("adult", "child")
+
+# Fixed, made-up dates: the matrix depends on the age group only, never on a real person.
+_ON = date(2026, 1, 1)
+_DATE_OF_BIRTH = {"adult": date(1990, 1, 1), "child": date(2011, 1, 1)}
+
+
+def matrix_input(agency_type: str, purpose: str, consent: str, age_group: str) -> dict[str, Any]:
+    """The policy input for one cell. A child's consent is from a child assessed as Gillick competent,
+    so "given" shows what a consenting child's data allows."""
+    return build_input(
+        agency_type=agency_type,
+        agency_code=f"MATRIX-{agency_type.upper()}",
+        purpose=purpose,
+        date_of_birth=_DATE_OF_BIRTH[age_group],
+        on=_ON,
+        consent={"status": consent, "gillick_competent": True if age_group == "child" else None},
+    )
+
+
+def compute_matrix(
+    engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per agency type x purpose x consent x age group:
+    ``{agency_type, purpose, consent, age_group, released: [ids], withheld: [ids]}``.
+
+    ``catalogue_ids`` (every field, listed as withheld on a denied row) defaults to the engine's own.
+    """
+    ids = catalogue_ids if catalogue_ids is not None else getattr(engine, "catalogue_ids", None)
+    if ids is None:
+        raise ValueError("compute_matrix needs catalogue_ids for an engine that does not expose them")
+    every_field = sorted(ids)
+    rows = []
+    for agency_type in AGENCY_TYPES:
+        for purpose in PURPOSES:
+            for consent in CONSENTS:
+                for age_group in AGE_GROUPS:
+                    decision = engine.decide(matrix_input(agency_type, purpose, consent, age_group))
+                    if decision.allowed:
+                        released = sorted(decision.released)
+                        withheld = sorted(w.field for w in decision.withheld)
+                    else:
+                        released, withheld = [], every_field
+                    rows.append({
+                        "agency_type": agency_type,
+                        "purpose": purpose,
+                        "consent": consent,
+                        "age_group": age_group,
+                        "released": released,
+                        "withheld": list(withheld),
+                    })
+    return rows
+
+
+def format_matrix(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Human-readable lines, one per row that releases anything (denied combinations are left out)."""
+    lines = []
+    for row in rows:
+        if not row["released"]:
+            continue
+        head = f"{row['agency_type']:<9} {row['purpose']:<15} {row['consent']:<8} {row['age_group']:<5}"
+        lines.append(f"{head} {len(row['released']):>2}: {', '.join(row['released'])}")
+    return lines

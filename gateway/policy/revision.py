@@ -1,0 +1,58 @@
+"""The policy revision: one hash naming exactly the policy that made a decision.
+
+Every decision carries it, so an IG reviewer can later say which rules and data released a field.
+The hash covers every production ``.rego`` module, ``data.json`` and the field catalogue ids, because
+all three change what is released. Unit tests (``*_test.rego``) are left out: they change no decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+DATA_FILE = "data.json"
+TEST_SUFFIX = "_test.rego"
+
+# Bumped only if the way of hashing changes, so old and new revisions can never collide.
+_DOMAIN = b"ld-gateway/policy-revision/v1\n"
+
+
+def policy_modules(policy_dir: Path) -> list[Path]:
+    """Every production Rego module under ``policy_dir``, in a stable order (tests excluded)."""
+    return sorted(
+        (p for p in policy_dir.rglob("*.rego") if p.is_file() and not p.name.endswith(TEST_SUFFIX)),
+        key=lambda p: p.relative_to(policy_dir).as_posix(),
+    )
+
+
+def rego_test_modules(policy_dir: Path) -> list[Path]:
+    """Every Rego unit-test module (``*_test.rego``) under ``policy_dir``, in a stable order."""
+    return sorted(
+        (p for p in policy_dir.rglob("*" + TEST_SUFFIX) if p.is_file()),
+        key=lambda p: p.relative_to(policy_dir).as_posix(),
+    )
+
+
+def compute_revision(policy_dir: Path, catalogue_ids: Sequence[str]) -> str:
+    """``sha256:<hex>`` over the sorted (relative path, bytes) of each module and data.json, then the catalogue.
+
+    Each part is length-prefixed, so no two different policies can produce the same byte stream.
+    """
+    files = [*policy_modules(policy_dir)]
+    data_file = policy_dir / DATA_FILE
+    if data_file.is_file():
+        files.append(data_file)
+    entries = sorted((p.relative_to(policy_dir).as_posix(), p.read_bytes()) for p in files)
+
+    digest = hashlib.sha256(_DOMAIN)
+    for rel, content in entries:
+        name = rel.encode("utf-8")
+        digest.update(b"file %d %d\n" % (len(name), len(content)))
+        digest.update(name)
+        digest.update(content)
+    catalogue = json.dumps(list(catalogue_ids), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    digest.update(b"catalogue %d\n" % len(catalogue))
+    digest.update(catalogue)
+    return "sha256:" + digest.hexdigest()

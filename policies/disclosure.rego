@@ -1,0 +1,242 @@
+# Which fields of an L&D assessment summary a recipient may see, and why the rest are withheld.
+#
+# Entrypoint: data.gateway.disclosure.decision (bundle entrypoint "gateway/disclosure/decision").
+#
+# Input (built by gateway/policy/input.py; it carries no personal data):
+#   {"recipient": {"agency_type", "agency_code"}, "purpose",
+#    "subject": {"age", "age_group": "adult" | "child"},
+#    "consent": {"status", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent"}}
+#
+# Output:
+#   {"allow": bool, "released": [field id, sorted], "withheld": [{"field", "rule", "reason"}],
+#    "obligations": [string], "deny_reason": string | null}
+#
+# What may be seen is DATA (policies/data.json, "What recipients need, by decision stage" in DOMAIN.md);
+# this module only combines it. data.gateway.catalogue (every disclosable field id) is supplied by the
+# engine from schemas/field-catalogue.json, so a field nobody names here is withheld (default deny).
+#
+# How a decision is made:
+#   1. Deny outright (allow false, one deny_reason) for an unknown agency type, purpose or age group, a
+#      purpose the agency type may not use, or a child subject asked about by probation (under-18s go to
+#      the YOT: "child-subject-yot-not-probation").
+#   2. Otherwise a field is released when a permission grants it for (purpose, agency type) and no
+#      restriction removes it. The most restrictive answer wins:
+#        - prohibitions (data "prohibitions") remove a field whatever else says;
+#        - grants in "permissions_with_consent" need effective consent (below);
+#        - without effective consent only "minimum_without_consent" survives.
+#      One exception: "always_for_children" (the police always learn that a child needs an appropriate
+#      adult: every under-18 in custody gets one under PACE Code C) survives the consent minimum, though
+#      never a prohibition.
+#   3. Every other catalogue field is withheld with exactly one rule id: the first applicable one in the
+#      order of data "rules" (most specific first; "not-needed-for-purpose" last).
+#
+# Consent (DOMAIN.md, "Law and governance"): consent is the normal route. When it is declined, withdrawn
+# or not possible (lacks capacity), when none is recorded, when a child's consent is relied on without a
+# Gillick competence assessment, or when the person limited it to other agencies or purposes, sharing
+# rests on another lawful basis (safeguarding, prevention of crime, serious harm) and only the minimum is
+# shared. The minimum is what keeps the person safe and the process fair: who they are (identity), the
+# plain-language vulnerability summary, appropriate adult and communication needs, fitness to be
+# interviewed, and risk and safeguarding. We add consent.status (the recipient must know consent was not
+# given, and on what basis) and assessment.context (who assessed, where and when); neither is clinical.
+# The minimum only ever narrows: a field the purpose does not need stays withheld without consent too.
+# A child's "given" consent counts only when the child was assessed Gillick competent (true); false or
+# null gives the minimum ("child-consent-not-competent").
+#
+# Where the DOMAIN.md table left a choice, data.json encodes:
+#   - court at case management: clinical.diagnoses only, and only with consent ("only if relevant");
+#     never clinical.detail;
+#   - YOT at sentencing mirrors probation (treatment requirements, referrals, and diagnoses and clinical
+#     detail with consent): for under-18s the YOT writes the pre-sentence report probation would;
+#   - clinical.* never goes to police or CPS, for anyone ("clinical-never-to-police-cps"), which also
+#     covers the rule for children;
+#   - third_party.information goes to health at referral only; "minimised" is the L&D service's job when
+#     it writes the field, which exists for health and social care.
+#
+# rego-cpp (regopy) pitfalls met here: never read data.gateway whole (it contains this package, so
+# evaluation reports recursion), and avoid `some i, x in ...` inside array comprehensions (rego-cpp
+# does not parse it). Functions are slow in rego-cpp; prefer comprehensions over data.
+#
+# Obligations: "refrain:NORDSCLCD" (no redisclosure without consent) always, and one confidentiality code:
+# "confidentiality:R" (restricted) for adults, "confidentiality:V" (very restricted) for children, whose
+# data gets stricter defaults (ICO data sharing code).
+package gateway.disclosure
+
+import rego.v1
+
+catalogue := {f | some f in data.gateway.catalogue}
+
+minimum := {f | some f in data.gateway.minimum_without_consent}
+
+agency_type := input.recipient.agency_type
+
+purpose := input.purpose
+
+age_group := input.subject.age_group
+
+is_child if input.subject.age_group == "child"
+
+# -- 1. Denials ------------------------------------------------------------------------------------
+
+deny_reasons contains "unknown-agency-type" if not agency_type in data.gateway.agency_types
+
+deny_reasons contains "unknown-purpose" if not purpose in data.gateway.purposes
+
+deny_reasons contains "unknown-age-group" if not age_group in data.gateway.age_groups
+
+deny_reasons contains "purpose-not-permitted-for-agency-type" if {
+	agency_type in data.gateway.agency_types
+	purpose in data.gateway.purposes
+	not purpose in data.gateway.purposes_by_agency_type[agency_type]
+}
+
+deny_reasons contains reason if {
+	is_child
+	reason := data.gateway.agency_types_denied_for_children[agency_type]
+}
+
+# The first denial in data "deny_precedence" is the one reported.
+deny_reason := [r | some r in data.gateway.deny_precedence; r in deny_reasons][0]
+
+# -- 2. Consent ------------------------------------------------------------------------------------
+
+# Each reason why the consent on record does not cover this disclosure; none means effective consent.
+consent_gaps contains "consent-declined-minimum" if input.consent.status in data.gateway.consent_refused_statuses
+
+consent_gaps contains "consent-not-recorded-minimum" if {
+	not input.consent.status == "given"
+	not input.consent.status in data.gateway.consent_refused_statuses
+}
+
+consent_gaps contains "child-consent-not-competent" if {
+	is_child
+	input.consent.status == "given"
+	not input.consent.gillick_competent == true
+}
+
+consent_gaps contains "consent-limited-to-other-agency" if {
+	count(input.consent.limited_to_agencies) > 0
+	not input.recipient.agency_code in input.consent.limited_to_agencies
+}
+
+consent_gaps contains "consent-limited-to-other-purpose" if {
+	count(input.consent.limited_to_purposes) > 0
+	not purpose in input.consent.limited_to_purposes
+}
+
+consent_effective if count(consent_gaps) == 0
+
+# -- 3. Grants and restrictions --------------------------------------------------------------------
+
+granted contains f if some f in data.gateway.permissions[purpose][agency_type]
+
+consent_granted contains f if some f in data.gateway.permissions_with_consent[purpose][agency_type]
+
+permitted contains f if some f in granted
+
+permitted contains f if {
+	consent_effective
+	some f in consent_granted
+}
+
+prohibited contains {"field": f, "rule": p.rule} if {
+	some p in data.gateway.prohibitions
+	agency_type in p.agency_types
+	some f in p.fields
+}
+
+prohibited contains {"field": f, "rule": p.rule} if {
+	some p in data.gateway.prohibitions
+	agency_type in p.agency_types
+	some prefix in p.field_prefixes
+	some f in catalogue
+	startswith(f, prefix)
+}
+
+prohibited_fields := {p.field | some p in prohibited}
+
+removed contains f if some f in prohibited_fields
+
+removed contains f if {
+	not consent_effective
+	some f in catalogue
+	not f in minimum
+}
+
+always_released contains f if {
+	is_child
+	some f in data.gateway.always_for_children[agency_type]
+	not f in prohibited_fields
+}
+
+released_fields := {f |
+	some f in permitted
+	f in catalogue
+	not f in removed
+} | {f |
+	some f in always_released
+	f in catalogue
+}
+
+# -- 4. Why each other field is withheld -----------------------------------------------------------
+
+withheld_candidates contains p if some p in prohibited
+
+withheld_candidates contains {"field": f, "rule": "clinical-needs-consent"} if {
+	not consent_effective
+	some f in consent_granted
+}
+
+withheld_candidates contains {"field": f, "rule": r} if {
+	some f in granted
+	not f in minimum
+	some r in consent_gaps
+}
+
+rule_rank := {r.id: i | some i, r in data.gateway.rules}
+
+# Index into data "rules" of the most specific rule that withholds each field; a field that no
+# specific rule names is simply not needed for this purpose.
+withheld_rank := {f: min(ranks) |
+	some f in catalogue
+	not f in released_fields
+	specific := [rule_rank[c.rule] | some c in withheld_candidates; c.field == f]
+	ranks := array.concat(specific, [rule_rank["not-needed-for-purpose"]])
+}
+
+withheld := [w |
+	some f in sort(catalogue)
+	rule := data.gateway.rules[withheld_rank[f]]
+	w := {"field": f, "rule": rule.id, "reason": rule.reason}
+]
+
+# -- 5. Obligations and the decision ---------------------------------------------------------------
+
+obligations := array.concat(data.gateway.obligations.always, [data.gateway.obligations.confidentiality[age_group]])
+
+default decision := {
+	"allow": false,
+	"released": [],
+	"withheld": [],
+	"obligations": [],
+	"deny_reason": "undefined",
+}
+
+decision := {
+	"allow": false,
+	"released": [],
+	"withheld": [],
+	"obligations": [],
+	"deny_reason": deny_reason,
+} if {
+	count(deny_reasons) > 0
+}
+
+decision := {
+	"allow": true,
+	"released": sort(released_fields),
+	"withheld": withheld,
+	"obligations": obligations,
+	"deny_reason": null,
+} if {
+	count(deny_reasons) == 0
+}

@@ -1,0 +1,401 @@
+# Unit tests for gateway.disclosure. Run with `ld-gateway policy test` (regorus).
+#
+# Kept in their own package and file, and never loaded into the production engine: rego-cpp (regopy)
+# crashes the process on tests that use `with input as`.
+package gateway.disclosure_test
+
+import rego.v1
+
+import data.gateway.disclosure
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+request(agency_type, purpose) := {
+	"recipient": {"agency_type": agency_type, "agency_code": "AGENCY-1"},
+	"purpose": purpose,
+	"subject": {"age": 34, "age_group": "adult"},
+	"consent": {
+		"status": "given",
+		"limited_to_agencies": [],
+		"limited_to_purposes": [],
+		"gillick_competent": null,
+	},
+}
+
+with_consent(req, consent) := object.union(req, {"consent": consent})
+
+as_child(req, gillick) := object.union(req, {
+	"subject": {"age": 15, "age_group": "child"},
+	"consent": {"gillick_competent": gillick},
+})
+
+decide(req) := d if {
+	d := disclosure.decision with input as req
+}
+
+rule_for(d, field) := [w.rule | some w in d.withheld; w.field == field][0]
+
+allowed_pairs contains [agency, purpose] if {
+	some agency, purposes in data.gateway.purposes_by_agency_type
+	some purpose in purposes
+}
+
+consents := [
+	{"status": "given"},
+	{"status": "declined"},
+	{"status": "withdrawn"},
+	{"status": "not-possible"},
+	{"status": "given", "limited_to_agencies": ["SOMEONE-ELSE"]},
+]
+
+# -- police and CPS at charging --------------------------------------------------------------------
+
+test_police_charging_releases_appropriate_adult_and_communication_needs if {
+	d := decide(request("police", "charging"))
+	d.allow
+	"needs.appropriate_adult" in d.released
+	"needs.communication" in d.released
+	"needs.intermediary" in d.released
+	"fitness.interview" in d.released
+	"diversion.suitability" in d.released
+}
+
+test_police_charging_never_gets_diagnoses_or_third_party if {
+	d := decide(request("police", "charging"))
+	not "clinical.diagnoses" in d.released
+	not "clinical.detail" in d.released
+	not "third_party.information" in d.released
+	rule_for(d, "clinical.diagnoses") == "clinical-never-to-police-cps"
+	rule_for(d, "clinical.detail") == "clinical-never-to-police-cps"
+	rule_for(d, "third_party.information") == "third-party-never-to-cjs"
+}
+
+test_cps_charging_matches_police if {
+	police := decide(request("police", "charging"))
+	cps := decide(request("cps", "charging"))
+	cps.allow
+	cps.released == police.released
+}
+
+test_treatment_requirements_not_needed_at_charging if {
+	d := decide(request("cps", "charging"))
+	rule_for(d, "treatment.requirements") == "not-needed-for-purpose"
+}
+
+# Most restrictive wins: a prohibition beats a permission, even one mistakenly added to the data.
+test_prohibition_beats_a_permission if {
+	granted := array.concat(data.gateway.permissions.charging.police, ["clinical.diagnoses", "third_party.information"])
+	d := disclosure.decision with input as request("police", "charging")
+		with data.gateway.permissions.charging.police as granted
+	not "clinical.diagnoses" in d.released
+	not "third_party.information" in d.released
+	rule_for(d, "clinical.diagnoses") == "clinical-never-to-police-cps"
+}
+
+# -- courts, probation and YOTs --------------------------------------------------------------------
+
+test_court_case_management_gets_diagnoses_with_consent_but_never_detail if {
+	d := decide(request("court", "case-management"))
+	"clinical.diagnoses" in d.released
+	not "clinical.detail" in d.released
+	rule_for(d, "clinical.detail") == "not-needed-for-purpose"
+	"needs.appropriate_adult" in d.released
+	"fitness.plead" in d.released
+	not "referrals.made" in d.released
+}
+
+test_court_case_management_without_consent_withholds_diagnoses if {
+	d := decide(with_consent(request("court", "case-management"), {"status": "declined"}))
+	not "clinical.diagnoses" in d.released
+	rule_for(d, "clinical.diagnoses") == "clinical-needs-consent"
+}
+
+test_court_sentencing_gets_treatment_requirements_but_no_clinical if {
+	d := decide(request("court", "sentencing"))
+	"treatment.requirements" in d.released
+	"referrals.made" in d.released
+	not "clinical.diagnoses" in d.released
+	not "needs.appropriate_adult" in d.released
+	rule_for(d, "clinical.diagnoses") == "not-needed-for-purpose"
+}
+
+test_probation_sentencing_with_consent_gets_diagnoses_and_detail if {
+	d := decide(request("probation", "sentencing"))
+	d.allow
+	"clinical.diagnoses" in d.released
+	"clinical.detail" in d.released
+	"treatment.requirements" in d.released
+}
+
+test_probation_sentencing_without_consent_gets_no_diagnoses if {
+	d := decide(with_consent(request("probation", "sentencing"), {"status": "declined"}))
+	d.allow
+	not "clinical.diagnoses" in d.released
+	not "clinical.detail" in d.released
+	rule_for(d, "clinical.diagnoses") == "clinical-needs-consent"
+	rule_for(d, "treatment.requirements") == "consent-declined-minimum"
+}
+
+test_probation_case_management_gets_referrals_but_no_clinical if {
+	d := decide(request("probation", "case-management"))
+	"referrals.made" in d.released
+	"referrals.engagement" in d.released
+	not "clinical.diagnoses" in d.released
+}
+
+test_third_party_never_to_criminal_justice if {
+	every agency in ["police", "cps", "court", "probation", "yot"] {
+		every purpose in data.gateway.purposes_by_agency_type[agency] {
+			d := decide(request(agency, purpose))
+			rule_for(d, "third_party.information") == "third-party-never-to-cjs"
+		}
+	}
+}
+
+# -- health ----------------------------------------------------------------------------------------
+
+test_health_referral_gets_clinical_and_minimised_third_party if {
+	d := decide(request("health", "health-referral"))
+	"clinical.diagnoses" in d.released
+	"clinical.detail" in d.released
+	"treatment.requirements" in d.released
+	"third_party.information" in d.released
+	not "diversion.suitability" in d.released
+	not "fitness.interview" in d.released
+}
+
+# -- consent ---------------------------------------------------------------------------------------
+
+minimum_for(req) := {f |
+	some f in data.gateway.permissions[req.purpose][req.recipient.agency_type]
+	f in data.gateway.minimum_without_consent
+}
+
+test_consent_declined_releases_only_the_minimum if {
+	every pair in allowed_pairs {
+		req := with_consent(request(pair[0], pair[1]), {"status": "declined"})
+		d := decide(req)
+		d.allow
+		{f | some f in d.released} == minimum_for(req)
+	}
+}
+
+test_consent_withdrawn_and_not_possible_behave_as_declined if {
+	declined := decide(with_consent(request("probation", "sentencing"), {"status": "declined"}))
+	every status in ["withdrawn", "not-possible"] {
+		d := decide(with_consent(request("probation", "sentencing"), {"status": status}))
+		d.released == declined.released
+		rule_for(d, "referrals.made") == "consent-declined-minimum"
+	}
+}
+
+test_consent_not_recorded_is_minimum if {
+	req := object.remove(request("yot", "sentencing"), ["consent"])
+	d := decide(req)
+	d.allow
+	{f | some f in d.released} == minimum_for(req)
+	rule_for(d, "referrals.made") == "consent-not-recorded-minimum"
+}
+
+test_consent_limited_to_another_agency_gives_minimum if {
+	req := with_consent(request("probation", "sentencing"), {"limited_to_agencies": ["SOMEONE-ELSE"]})
+	d := decide(req)
+	d.allow
+	{f | some f in d.released} == minimum_for(req)
+	rule_for(d, "referrals.made") == "consent-limited-to-other-agency"
+	rule_for(d, "clinical.diagnoses") == "clinical-needs-consent"
+}
+
+test_consent_limited_to_this_agency_gives_everything if {
+	full := decide(request("probation", "sentencing"))
+	d := decide(with_consent(request("probation", "sentencing"), {"limited_to_agencies": ["AGENCY-1"]}))
+	d.released == full.released
+}
+
+test_consent_limited_to_another_purpose_gives_minimum if {
+	req := with_consent(request("court", "sentencing"), {"limited_to_purposes": ["health-referral"]})
+	d := decide(req)
+	{f | some f in d.released} == minimum_for(req)
+	rule_for(d, "treatment.requirements") == "consent-limited-to-other-purpose"
+}
+
+# -- children --------------------------------------------------------------------------------------
+
+test_child_is_never_disclosed_to_probation if {
+	every purpose in ["case-management", "sentencing"] {
+		d := decide(as_child(request("probation", purpose), true))
+		not d.allow
+		d.deny_reason == "child-subject-yot-not-probation"
+		d.released == []
+	}
+}
+
+test_child_is_disclosed_to_the_yot_instead if {
+	d := decide(as_child(request("yot", "sentencing"), true))
+	d.allow
+	"clinical.diagnoses" in d.released
+	"treatment.requirements" in d.released
+}
+
+test_child_appropriate_adult_always_released_to_police if {
+	every consent in consents {
+		d := decide(with_consent(as_child(request("police", "charging"), false), consent))
+		"needs.appropriate_adult" in d.released
+	}
+}
+
+test_child_appropriate_adult_survives_a_data_edit_to_the_minimum if {
+	d := disclosure.decision with input as with_consent(as_child(request("police", "charging"), true), {"status": "declined"})
+		with data.gateway.minimum_without_consent as ["identity.name"]
+	"needs.appropriate_adult" in d.released
+	not "needs.communication" in d.released
+}
+
+test_child_clinical_never_to_police_or_cps if {
+	every agency in ["police", "cps"] {
+		d := decide(as_child(request(agency, "charging"), true))
+		not "clinical.diagnoses" in d.released
+		not "clinical.detail" in d.released
+	}
+}
+
+test_child_consent_without_gillick_competence_gives_minimum if {
+	every gillick in [false, null] {
+		req := as_child(request("yot", "sentencing"), gillick)
+		d := decide(req)
+		d.allow
+		{f | some f in d.released} == minimum_for(req)
+		rule_for(d, "clinical.diagnoses") == "clinical-needs-consent"
+		rule_for(d, "referrals.made") == "child-consent-not-competent"
+	}
+}
+
+test_confidentiality_is_restricted_for_adults_and_very_restricted_for_children if {
+	adult := decide(request("yot", "case-management"))
+	child := decide(as_child(request("yot", "case-management"), true))
+	adult.obligations == ["refrain:NORDSCLCD", "confidentiality:R"]
+	child.obligations == ["refrain:NORDSCLCD", "confidentiality:V"]
+}
+
+# -- denials ---------------------------------------------------------------------------------------
+
+test_unknown_purpose_denies if {
+	d := decide(request("police", "curiosity"))
+	not d.allow
+	d.deny_reason == "unknown-purpose"
+	d.released == []
+	d.obligations == []
+}
+
+test_unknown_agency_type_denies if {
+	d := decide(request("newspaper", "charging"))
+	not d.allow
+	d.deny_reason == "unknown-agency-type"
+}
+
+test_purpose_not_permitted_for_agency_type_denies if {
+	every pair in [["police", "sentencing"], ["cps", "health-referral"], ["court", "charging"], ["health", "case-management"], ["yot", "charging"]] {
+		d := decide(request(pair[0], pair[1]))
+		not d.allow
+		d.deny_reason == "purpose-not-permitted-for-agency-type"
+	}
+}
+
+test_unknown_age_group_denies if {
+	d := decide(object.union(request("court", "sentencing"), {"subject": {"age_group": "unknown"}}))
+	not d.allow
+	d.deny_reason == "unknown-age-group"
+}
+
+test_empty_input_denies if {
+	d := decide({})
+	not d.allow
+	d.deny_reason == "unknown-agency-type"
+}
+
+test_ld_service_is_not_a_recipient if {
+	d := decide(request("ld-service", "ld-service"))
+	not d.allow
+}
+
+# -- invariants over every allowed pair ------------------------------------------------------------
+
+test_released_and_withheld_partition_the_catalogue if {
+	every pair in allowed_pairs {
+		every consent in consents {
+			d := decide(with_consent(request(pair[0], pair[1]), consent))
+			released := {f | some f in d.released}
+			withheld := {w.field | some w in d.withheld}
+			count(released & withheld) == 0
+			released | withheld == {f | some f in data.gateway.catalogue}
+			count(d.withheld) == count(withheld)
+		}
+	}
+}
+
+test_every_withheld_field_has_a_known_rule_and_a_reason if {
+	rule_ids := {r.id | some r in data.gateway.rules}
+	every pair in allowed_pairs {
+		every consent in consents {
+			d := decide(with_consent(request(pair[0], pair[1]), consent))
+			every w in d.withheld {
+				w.rule in rule_ids
+				count(w.reason) > 0
+			}
+		}
+	}
+}
+
+test_released_is_sorted if {
+	d := decide(request("health", "health-referral"))
+	d.released == sort(d.released)
+}
+
+test_a_new_catalogue_field_is_withheld_until_a_rule_names_it if {
+	catalogue := array.concat(data.gateway.catalogue, ["new.section"])
+	d := disclosure.decision with input as request("health", "health-referral")
+		with data.gateway.catalogue as catalogue
+	not "new.section" in d.released
+	rule_for(d, "new.section") == "not-needed-for-purpose"
+}
+
+# -- the data itself -------------------------------------------------------------------------------
+
+test_data_names_only_catalogue_fields if {
+	catalogue := {f | some f in data.gateway.catalogue}
+	every purpose, by_agency in data.gateway.permissions {
+		every agency, fields in by_agency {
+			every f in fields {
+				f in catalogue
+			}
+		}
+	}
+	every purpose, by_agency in data.gateway.permissions_with_consent {
+		every agency, fields in by_agency {
+			every f in fields {
+				f in catalogue
+			}
+		}
+	}
+	every f in data.gateway.minimum_without_consent {
+		f in catalogue
+	}
+}
+
+test_permissions_only_for_allowed_pairs if {
+	every purpose, by_agency in data.gateway.permissions {
+		every agency, _ in by_agency {
+			purpose in data.gateway.purposes_by_agency_type[agency]
+		}
+	}
+}
+
+test_every_rule_id_has_a_reason_and_prohibitions_name_known_rules if {
+	rule_ids := {r.id | some r in data.gateway.rules; count(r.reason) > 0}
+	every p in data.gateway.prohibitions {
+		p.rule in rule_ids
+	}
+	every r in ["clinical-needs-consent", "consent-declined-minimum", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
+		r in rule_ids
+	}
+}

@@ -1,0 +1,38 @@
+"""Policy fixtures: the real policies and catalogue, engines compiled once per session, tmp copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.assessments.catalogue import load_catalogue
+from gateway.policy import EmbeddedRegoEngine, RegorusEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY_DIR = ROOT / "policies"
+CATALOGUE_FILE = ROOT / "schemas" / "field-catalogue.json"
+
+
+@pytest.fixture(scope="session")
+def catalogue_ids() -> tuple[str, ...]:
+    return load_catalogue(CATALOGUE_FILE).ids
+
+
+@pytest.fixture(scope="session")
+def engine(catalogue_ids: tuple[str, ...]) -> EmbeddedRegoEngine:
+    return EmbeddedRegoEngine(POLICY_DIR, catalogue_ids)
+
+
+@pytest.fixture(scope="session")
+def regorus_engine(catalogue_ids: tuple[str, ...]) -> RegorusEngine:
+    return RegorusEngine(POLICY_DIR, catalogue_ids)
+
+
+@pytest.fixture
+def policy_copy(tmp_path: Path) -> Path:
+    """A private copy of policies/ to edit."""
+    target = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, target)
+    return target

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from gateway.policy import format_report, run_rego_tests
+from gateway.policy.rego_tests import find_tests
+
+from .conftest import POLICY_DIR
+
+
+def test_the_policy_unit_tests_pass(catalogue_ids):
+    report = run_rego_tests(POLICY_DIR, catalogue_ids)
+
+    assert report.ok, "\n".join(format_report(report))
+    assert len(report.results) >= 15
+    assert {r.package for r in report.results} == {"gateway.disclosure_test"}
+    assert report.errors == ()
+
+
+def test_every_line_of_the_production_policy_is_exercised(catalogue_ids):
+    report = run_rego_tests(POLICY_DIR, catalogue_ids)
+
+    coverage = {c.file: c for c in report.coverage}
+    assert set(coverage) == {"disclosure.rego"}
+    assert coverage["disclosure.rego"].not_covered == ()
+
+
+def test_a_failing_test_makes_the_report_not_ok_and_is_named(policy_copy, catalogue_ids):
+    (policy_copy / "extra_test.rego").write_text(
+        "package gateway.extra_test\n\nimport rego.v1\n\nimport data.gateway.disclosure\n\n"
+        "test_police_see_diagnoses if {\n"
+        '\td := disclosure.decision with input as {"recipient": {"agency_type": "police", "agency_code": "P"},'
+        ' "purpose": "charging", "subject": {"age": 30, "age_group": "adult"}, "consent": {"status": "given"}}\n'
+        '\t"clinical.diagnoses" in d.released\n'
+        "}\n\n"
+        "test_this_one_passes if true\n"
+    )
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+    lines = format_report(report)
+
+    assert not report.ok
+    assert [r.name for r in report.failed] == ["test_police_see_diagnoses"]
+    assert report.failed[0].file == "extra_test.rego"
+    assert "FAIL extra_test.rego: data.gateway.extra_test.test_police_see_diagnoses (undefined)" in lines
+    assert "PASS extra_test.rego: data.gateway.extra_test.test_this_one_passes" in lines
+    assert lines[-1].startswith("FAILED:")
+
+
+def test_a_test_that_errors_fails_without_hiding_the_others(policy_copy, catalogue_ids):
+    (policy_copy / "error_test.rego").write_text(
+        "package gateway.error_test\n\nimport rego.v1\n\n"
+        "test_conflict if { x := {1: 1}; x[_] == 1 }\n"
+        "value := 1\nvalue := 2\n"
+        "test_reads_a_conflict if value == 1\n"
+    )
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert not report.ok
+    failed = {r.name: r for r in report.failed}
+    assert set(failed) == {"test_reads_a_conflict"}
+    assert failed["test_reads_a_conflict"].error
+    assert report.passed >= 15
+
+
+def test_a_syntax_error_is_reported_not_raised(policy_copy, catalogue_ids):
+    (policy_copy / "broken_test.rego").write_text("package gateway.broken_test\n\ntest_x if {\n")
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert not report.ok
+    assert any(e.startswith("broken_test.rego:") for e in report.errors)
+    assert format_report(report)[-1].startswith("FAILED:")
+
+
+def test_no_tests_at_all_is_not_ok(policy_copy, catalogue_ids):
+    (policy_copy / "disclosure_test.rego").unlink()
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert not report.ok
+    assert report.errors
+
+
+def test_find_tests_reads_package_and_rule_names_once_each():
+    source = "package a.b_test\n\ntest_one if true\ntest_one if false\n  test_indented if true\ntest_two := true\n"
+
+    assert find_tests(source) == ("a.b_test", ["test_one", "test_two"])
