@@ -1,0 +1,41 @@
+"""Token revocation (RFC 7009): the list of revoked access tokens, keyed by ``jti``.
+
+An entry is kept until the token would have expired anyway; after that, validation refuses the
+token on its ``exp`` alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class RevocationList(Protocol):
+    def revoke(self, jti: str, expires_at: float) -> None:
+        """Refuse the token ``jti`` from now until ``expires_at`` (its ``exp``)."""
+        ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+
+class InMemoryRevocationList:
+    """A :class:`RevocationList` for one process. Several gateway processes need a shared one."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._revoked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, jti: str, expires_at: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._revoked = {k: t for k, t in self._revoked.items() if t > now}
+            if expires_at > now:
+                self._revoked[jti] = max(expires_at, self._revoked.get(jti, 0.0))
+
+    def is_revoked(self, jti: str) -> bool:
+        with self._lock:
+            until = self._revoked.get(jti)
+        return until is not None and until > self._clock()
