@@ -19,6 +19,8 @@ from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.validation import load_schema
 from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.auth.dependencies import client_activity
+from gateway.auth.rfc7009 import InMemoryRevocationList
 from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import load_or_create_signing_key
 from gateway.config import Settings, get_settings
@@ -49,6 +51,9 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
         catalogue=catalogue,
         assessment_schema=load_schema(settings.resolved_schema_dir()),
         disclosures=DisclosureService(sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue),
+        # One process's list for now: a database-backed one is the agency-identity issue's work.
+        revocations=InMemoryRevocationList(),
+        client_active=client_activity(sessions),
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
@@ -71,7 +76,11 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     app.state.gateway = gw
     app.include_router(
         build_auth_router(
-            settings=settings, session_factory=sessions, signing_key=signing_key, on_token_denied=on_token_denied
+            settings=settings,
+            session_factory=sessions,
+            signing_key=signing_key,
+            on_token_denied=on_token_denied,
+            revocations=gw.revocations,
         )
     )
     app.include_router(assessments.router)

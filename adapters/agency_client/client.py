@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
 from joserfc.jwk import JWKRegistry, Key
 
@@ -25,8 +27,17 @@ def _algorithm_for(key: Key) -> str:
 
 
 def load_private_key(path: Path) -> Key:
-    key = JWKRegistry.import_key(path.read_bytes())
-    key.ensure_kid()
+    pem = path.read_bytes()
+    private = serialization.load_pem_private_key(pem, password=None)
+    key_type = (
+        "RSA"
+        if isinstance(private, rsa.RSAPrivateKey)
+        else "EC"
+        if isinstance(private, ec.EllipticCurvePrivateKey)
+        else "OKP"
+    )
+    key = JWKRegistry.import_key(pem, key_type)
+    key.ensure_kid()  # RFC 7638 thumbprint: the kid `ld-gateway client add --generate-key` registered
     return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments.catalogue import Catalogue
+from gateway.auth.rfc7009 import RevocationList
 from gateway.auth.signing import SigningKey
 from gateway.config import Settings
 from gateway.disclosure.service import DisclosureService
@@ -26,6 +28,8 @@ class Gateway:
     catalogue: Catalogue
     assessment_schema: dict[str, Any]
     disclosures: DisclosureService
+    revocations: RevocationList
+    client_active: Callable[[str], bool]
 
 
 def gateway_of(request: Request) -> Gateway:

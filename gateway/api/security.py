@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
-from sqlalchemy import select
 
-from gateway.api.context import Gateway, gateway_of
+from gateway.api.context import gateway_of
 from gateway.api.responses import disclosure_response
 from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import bearer_token
 from gateway.auth.errors import InvalidToken
 from gateway.auth.rfc9068 import AccessContext, validate_access_token
-from gateway.db.models import Client
 from gateway.fhir import document_bytes, operation_outcome
 
 
@@ -23,12 +21,6 @@ class Refused(Exception):
         self.response = response
 
 
-def _client_active(gw: Gateway, client_id: str) -> bool:
-    with gw.sessions() as session:
-        revoked = session.execute(select(Client.revoked_at).where(Client.client_id == client_id)).one_or_none()
-    return revoked is not None and revoked[0] is None
-
-
 def require_access(request: Request, event: AuditEvent = AuditEvent.BUNDLE_DENIED) -> AccessContext:
     gw = gateway_of(request)
     try:
@@ -37,7 +29,8 @@ def require_access(request: Request, event: AuditEvent = AuditEvent.BUNDLE_DENIE
             signing_key=gw.signing_key,
             issuer=gw.settings.issuer,
             audience=gw.settings.resource_audience,
-            is_client_active=lambda client_id: _client_active(gw, client_id),
+            is_client_active=gw.client_active,
+            is_token_revoked=gw.revocations.is_revoked,
         )
     except InvalidToken as exc:
         # The caller learns only that the token is not acceptable; the log keeps the precise reason.

@@ -86,8 +86,13 @@ def _resolve_subject(session: Session, keyring: KeyRing, subject: Mapping[str, A
                 found[system] = subject_id
     if len(set(found.values())) > 1:
         raise StoreError(
-            [("subject", "the NHS number and PNC ID belong to different people on record; "
-                         "an L&D administrator must review the records before this can be published")]
+            [
+                (
+                    "subject",
+                    "the NHS number and PNC ID belong to different people on record; "
+                    "an L&D administrator must review the records before this can be published",
+                )
+            ]
         )
     return next(iter(found.values()), None)
 
@@ -176,9 +181,7 @@ def _agencies_for_links(session: Session, links: Sequence[Mapping[str, str]]) ->
     return [known[code] for code in codes]
 
 
-def _record_identifiers(
-    session: Session, keyring: KeyRing, subject_id: str, subject: Mapping[str, Any]
-) -> None:
+def _record_identifiers(session: Session, keyring: KeyRing, subject_id: str, subject: Mapping[str, Any]) -> None:
     for system, key in _MATCH_ORDER:
         value = subject.get(key)
         if value and find_subject_id(session, keyring, system, value) is None:

@@ -100,9 +100,7 @@ def age_on(dob: date, on: date) -> int:
 # ------------------------------------------------------------------------------------------- schema
 
 
-def _pattern(
-    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
-) -> Iterator[ValidationError]:
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
     """``pattern`` with ECMA-262 meaning of a final ``$``: the end of the string, not before a final newline.
 
     Python's ``re.search`` lets ``^X$`` match ``"X\\n"``; JSON Schema patterns are ECMA-262 regular
@@ -168,8 +166,7 @@ _FIELD_FORMATS: Final = {
     "cro_number": "CRO number must have the form NNNNNN/YYL (serial of up to 6 digits, year, check letter)",
     "crn": "CRN must be one letter followed by 6 digits",
     "local_reference": (
-        "local reference must be up to 100 letters, digits, '.', '_', ':' or '-', "
-        "starting with a letter or digit"
+        "local reference must be up to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
     ),
 }
 
@@ -220,9 +217,7 @@ def _problems_from_error(error: ValidationError) -> Iterator[Problem]:
         yield Problem(where, f"must be {_describe(value)}", "value")
     elif keyword == "pattern":
         leaf = path[-1] if path and isinstance(path[-1], str) else None
-        message = (
-            _PATTERN_MESSAGES.get(value) or _FIELD_FORMATS.get(leaf or "") or "is not in the expected format"
-        )
+        message = _PATTERN_MESSAGES.get(value) or _FIELD_FORMATS.get(leaf or "") or "is not in the expected format"
         yield Problem(where, message, "value")
     elif keyword == "format":
         yield Problem(where, _FORMAT_MESSAGES.get(value, f"must be a valid {value}"), "value")

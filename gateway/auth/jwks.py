@@ -38,7 +38,14 @@ _ALGS_BY_CURVE = {
 }
 #: Client assertion algorithms (RFC 7518 / RFC 8037 / RFC 9864). Never ``none``, never HMAC.
 ASSERTION_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "Ed25519",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "ES256",
+    "ES384",
+    "EdDSA",
+    "Ed25519",
 )
 
 _PRIVATE_MEMBERS = {
@@ -93,12 +100,12 @@ def import_public_key(jwk: object, *, where: str = "key") -> Key:
         raise InvalidJwks(f"{where}: kty must be RSA, EC or OKP, not {kty!r}")
     private = sorted(_PRIVATE_MEMBERS[kty] & set(jwk))
     if private:
-        raise InvalidJwks(f"{where}: contains private key material ({', '.join(private)}); "
-                          "register the public key only")
+        raise InvalidJwks(
+            f"{where}: contains private key material ({', '.join(private)}); register the public key only"
+        )
     kid = jwk.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
-        raise InvalidJwks(f"{where}: every key needs a kid (a non-empty string of at most "
-                          f"{MAX_KID_LENGTH} characters)")
+        raise InvalidJwks(f"{where}: every key needs a kid (a non-empty string of at most {MAX_KID_LENGTH} characters)")
     where = f"{where} ({kid})"
     if jwk.get("use", "sig") != "sig":
         raise InvalidJwks(f"{where}: use must be 'sig'")

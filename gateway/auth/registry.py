@@ -152,9 +152,7 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
 
 def is_client_active(session: Session, client_id: str) -> bool:
     """True when the client is registered and not revoked."""
-    revoked_at = session.execute(
-        select(Client.revoked_at).where(Client.client_id == client_id)
-    ).one_or_none()
+    revoked_at = session.execute(select(Client.revoked_at).where(Client.client_id == client_id)).one_or_none()
     return revoked_at is not None and revoked_at[0] is None
 
 
@@ -212,8 +210,9 @@ def _purposes(values: Iterable[str], agency_type: AgencyType) -> list[Purpose]:
         if purpose not in allowed_purposes(agency_type):
             if purpose is Purpose.LD_SERVICE:
                 raise InvalidPurpose("the ld-service purpose is only for ld-service agencies")
-            raise InvalidPurpose(f"an ld-service agency's clients register the ld-service purpose only, "
-                                 f"not {purpose.value!r}")
+            raise InvalidPurpose(
+                f"an ld-service agency's clients register the ld-service purpose only, not {purpose.value!r}"
+            )
         if purpose not in chosen:
             chosen.append(purpose)
     if not chosen:

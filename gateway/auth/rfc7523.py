@@ -183,9 +183,7 @@ def _check_header(header: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check_claims(
-    claims: Mapping[str, Any], params: Mapping[str, str], audience: str, now: float
-) -> str | None:
+def _check_claims(claims: Mapping[str, Any], params: Mapping[str, str], audience: str, now: float) -> str | None:
     iss, sub = claims.get("iss"), claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 64:
         return "sub must be the client_id"

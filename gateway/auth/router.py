@@ -95,8 +95,10 @@ def build_router(
 
     def authenticate(params: Mapping[str, str], request_headers: Mapping[str, str]) -> AuthenticatedClient:
         if "client_assertion" in params and ("client_secret" in params or "authorization" in request_headers):
-            raise InvalidRequest("use one client authentication method: client_assertion",
-                                 reason="more than one client authentication method")
+            raise InvalidRequest(
+                "use one client authentication method: client_assertion",
+                reason="more than one client authentication method",
+            )
         return authenticate_client(
             params,
             audience=settings.token_url,
@@ -203,12 +205,21 @@ def build_router(
 
         return endpoint_function
 
-    router.add_api_route("/oauth2/token", form_endpoint(token, None), methods=["POST"],
-                         summary="Client credentials grant with a signed JWT (RFC 6749, RFC 7523)")
-    router.add_api_route("/oauth2/introspect", form_endpoint(introspect, "introspection"), methods=["POST"],
-                         summary="Token introspection (RFC 7662)")
-    router.add_api_route("/oauth2/revoke", form_endpoint(revoke, "revocation"), methods=["POST"],
-                         summary="Token revocation (RFC 7009)")
+    router.add_api_route(
+        "/oauth2/token",
+        form_endpoint(token, None),
+        methods=["POST"],
+        summary="Client credentials grant with a signed JWT (RFC 6749, RFC 7523)",
+    )
+    router.add_api_route(
+        "/oauth2/introspect",
+        form_endpoint(introspect, "introspection"),
+        methods=["POST"],
+        summary="Token introspection (RFC 7662)",
+    )
+    router.add_api_route(
+        "/oauth2/revoke", form_endpoint(revoke, "revocation"), methods=["POST"], summary="Token revocation (RFC 7009)"
+    )
 
     jwks = signing_key.public_jwks()
     server_metadata = authorization_server_metadata(settings)
@@ -283,15 +294,21 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_FORM_BYTES:
             raise InvalidRequest("the request body is too large", reason=f"body over {MAX_FORM_BYTES} bytes")
     try:
-        pairs = parse_qsl(bytes(body).decode("ascii"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
-                          encoding="utf-8", errors="strict")
+        pairs = parse_qsl(
+            bytes(body).decode("ascii"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
     except ValueError:
         raise InvalidRequest("the form body does not parse", reason="form body does not parse") from None
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in params:
-            raise InvalidRequest(f"parameter {name[:64]!r} appears more than once",
-                                 reason=f"repeated parameter {name[:64]!r}")
+            raise InvalidRequest(
+                f"parameter {name[:64]!r} appears more than once", reason=f"repeated parameter {name[:64]!r}"
+            )
         params[name] = value
     return params
 
@@ -303,12 +320,17 @@ def _purpose(params: Mapping[str, str], client: ClientRecord) -> Purpose:
     try:
         purpose = Purpose(value)
     except ValueError:
-        raise InvalidScope(f"purpose_of_use {value[:64]!r} is not a known purpose",
-                           reason=f"unknown purpose {value[:64]!r}", client_id=client.client_id) from None
+        raise InvalidScope(
+            f"purpose_of_use {value[:64]!r} is not a known purpose",
+            reason=f"unknown purpose {value[:64]!r}",
+            client_id=client.client_id,
+        ) from None
     if purpose not in client.purposes:
-        raise InvalidScope(f"purpose_of_use {purpose.value!r} is not registered for this client",
-                           reason=f"purpose {purpose.value!r} not registered for the client",
-                           client_id=client.client_id)
+        raise InvalidScope(
+            f"purpose_of_use {purpose.value!r} is not registered for this client",
+            reason=f"purpose {purpose.value!r} not registered for the client",
+            client_id=client.client_id,
+        )
     return purpose
 
 
@@ -319,7 +341,9 @@ def _scopes(params: Mapping[str, str], purpose: Purpose, client_id: str) -> froz
         return allowed
     unknown = [s for s in requested if s not in allowed]
     if unknown:
-        raise InvalidScope(f"scope {unknown[0][:64]!r} is not available for purpose {purpose.value!r}",
-                           reason=f"scope {unknown[0][:64]!r} not allowed for {purpose.value!r}",
-                           client_id=client_id)
+        raise InvalidScope(
+            f"scope {unknown[0][:64]!r} is not available for purpose {purpose.value!r}",
+            reason=f"scope {unknown[0][:64]!r} not allowed for {purpose.value!r}",
+            client_id=client_id,
+        )
     return frozenset(Scope(s) for s in requested)

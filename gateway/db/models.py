@@ -78,9 +78,7 @@ class SubjectIdentifier(Base):
 
 class Assessment(Base):
     __tablename__ = "assessments"
-    __table_args__ = (
-        UniqueConstraint("publisher_agency_id", "local_reference_hmac", name="uq_assessment_local_ref"),
-    )
+    __table_args__ = (UniqueConstraint("publisher_agency_id", "local_reference_hmac", name="uq_assessment_local_ref"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
@@ -107,9 +105,7 @@ class CaseLink(Base):
     """A legitimate relationship: this agency has a case about this subject."""
 
     __tablename__ = "case_links"
-    __table_args__ = (
-        UniqueConstraint("subject_id", "agency_id", "case_reference_hmac", name="uq_case_link"),
-    )
+    __table_args__ = (UniqueConstraint("subject_id", "agency_id", "case_reference_hmac", name="uq_case_link"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)

@@ -11,8 +11,9 @@ from gateway.fhir.terminology import OAUTH_URIS_EXTENSION, RESTFUL_SECURITY_SERV
 CAPABILITY_DATE = "2026-11-26"
 
 
-def capability_statement(base_url: str, token_url: str, software_version: str, *,
-                         include_task: bool = False) -> dict[str, Any]:
+def capability_statement(
+    base_url: str, token_url: str, software_version: str, *, include_task: bool = False
+) -> dict[str, Any]:
     """An R4 CapabilityStatement for this gateway instance.
 
     Security is SMART on FHIR (Backend Services: signed-JWT client credentials), so the oauth-uris
@@ -20,34 +21,40 @@ def capability_statement(base_url: str, token_url: str, software_version: str, *
     ``include_task`` adds the real-time request resource (``POST``, ``GET``, ``PATCH /fhir/Task``)
     once those routes are mounted; until then the statement lists only what is served.
     """
-    resources: list[dict[str, Any]] = [{
-        "type": "Bundle",
-        "documentation": (
-            "Liaison and Diversion assessment summaries as FHIR document Bundles, filtered to what the "
-            "caller's agency may see for its purpose of use. Every response carries X-Disclosure-Id."
-        ),
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "versioning": "no-version",
-        "readHistory": False,
-        "updateCreate": False,
-        "searchParam": [{
-            "name": "patient.identifier",
-            "type": "token",
+    resources: list[dict[str, Any]] = [
+        {
+            "type": "Bundle",
             "documentation": (
-                "Identifier of the subject as SYSTEM|VALUE, e.g. https://fhir.nhs.uk/Id/nhs-number|9000000009. "
-                "Results never include a total."
+                "Liaison and Diversion assessment summaries as FHIR document Bundles, filtered to what the "
+                "caller's agency may see for its purpose of use. Every response carries X-Disclosure-Id."
             ),
-        }],
-    }]
-    if include_task:
-        resources.append({
-            "type": "Task",
-            "documentation": "Real-time requests for assessment information (courts, partner agencies).",
-            "interaction": [{"code": "create"}, {"code": "read"}, {"code": "patch"}],
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
             "versioning": "no-version",
             "readHistory": False,
             "updateCreate": False,
-        })
+            "searchParam": [
+                {
+                    "name": "patient.identifier",
+                    "type": "token",
+                    "documentation": (
+                        "Identifier of the subject as SYSTEM|VALUE, e.g. https://fhir.nhs.uk/Id/nhs-number|9000000009. "
+                        "Results never include a total."
+                    ),
+                }
+            ],
+        }
+    ]
+    if include_task:
+        resources.append(
+            {
+                "type": "Task",
+                "documentation": "Real-time requests for assessment information (courts, partner agencies).",
+                "interaction": [{"code": "create"}, {"code": "read"}, {"code": "patch"}],
+                "versioning": "no-version",
+                "readHistory": False,
+                "updateCreate": False,
+            }
+        )
     return {
         "resourceType": "CapabilityStatement",
         "name": "LDGatewayCapabilityStatement",
@@ -57,25 +64,37 @@ def capability_statement(base_url: str, token_url: str, software_version: str, *
         "date": CAPABILITY_DATE,
         "kind": "instance",
         "software": {"name": "ld-gateway", "version": software_version},
-        "implementation": {"description": "Liaison and Diversion information-sharing gateway",
-                           "url": base_url},
+        "implementation": {"description": "Liaison and Diversion information-sharing gateway", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["json"],
-        "rest": [{
-            "mode": "server",
-            "security": {
-                "extension": [{
-                    "url": OAUTH_URIS_EXTENSION,
-                    "extension": [{"url": "token", "valueUri": token_url}],
-                }],
-                "cors": False,
-                "service": [{"coding": [{"system": RESTFUL_SECURITY_SERVICE_SYSTEM, "code": "SMART-on-FHIR",
-                                         "display": "SMART-on-FHIR"}]}],
-                "description": (
-                    "OAuth 2.0 client credentials with a signed JWT client assertion (SMART Backend "
-                    "Services) and a stated purpose_of_use; access tokens live at most 300 seconds."
-                ),
-            },
-            "resource": resources,
-        }],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "extension": [
+                        {
+                            "url": OAUTH_URIS_EXTENSION,
+                            "extension": [{"url": "token", "valueUri": token_url}],
+                        }
+                    ],
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": RESTFUL_SECURITY_SERVICE_SYSTEM,
+                                    "code": "SMART-on-FHIR",
+                                    "display": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": (
+                        "OAuth 2.0 client credentials with a signed JWT client assertion (SMART Backend "
+                        "Services) and a stated purpose_of_use; access tokens live at most 300 seconds."
+                    ),
+                },
+                "resource": resources,
+            }
+        ],
     }

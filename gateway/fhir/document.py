@@ -222,26 +222,43 @@ def _flag(doc: _Doc, key: str, field_id: str, code: str, category: str, detail: 
     concept = t.finding(code)
     if detail:
         concept["text"] = f"{concept['text']} ({detail})"
-    return doc.add(key, {
-        "resourceType": "Flag",
-        "status": "active",
-        "category": [{"coding": [{"system": t.FLAG_CATEGORY_SYSTEM, "code": category,
-                                  "display": t.FLAG_CATEGORY_DISPLAY[category]}]}],
-        "code": concept,
-        "subject": doc.patient_ref,
-        "author": doc.org_ref,
-    }, field_id)
+    return doc.add(
+        key,
+        {
+            "resourceType": "Flag",
+            "status": "active",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": t.FLAG_CATEGORY_SYSTEM,
+                            "code": category,
+                            "display": t.FLAG_CATEGORY_DISPLAY[category],
+                        }
+                    ]
+                }
+            ],
+            "code": concept,
+            "subject": doc.patient_ref,
+            "author": doc.org_ref,
+        },
+        field_id,
+    )
 
 
 def _observation(doc: _Doc, key: str, field_id: str, code: str, **elements: Any) -> dict[str, str]:
-    return doc.add(key, {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": t.finding(code),
-        "subject": doc.patient_ref,
-        "performer": [doc.org_ref],
-        **elements,
-    }, field_id)
+    return doc.add(
+        key,
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": t.finding(code),
+            "subject": doc.patient_ref,
+            "performer": [doc.org_ref],
+            **elements,
+        },
+        field_id,
+    )
 
 
 def _assessment_context(doc: _Doc, fid: str, value: Any) -> _Part:
@@ -260,13 +277,17 @@ def _vulnerability_summary(doc: _Doc, fid: str, value: Any) -> _Part:
     summary = _text(value)
     if summary is None:
         return [], []
-    ref = doc.add("ClinicalImpression/vulnerability", {
-        "resourceType": "ClinicalImpression",
-        "status": "completed",
-        "code": t.finding("vulnerability-assessment"),
-        "subject": doc.patient_ref,
-        "summary": summary,
-    }, fid)
+    ref = doc.add(
+        "ClinicalImpression/vulnerability",
+        {
+            "resourceType": "ClinicalImpression",
+            "status": "completed",
+            "code": t.finding("vulnerability-assessment"),
+            "subject": doc.patient_ref,
+            "summary": summary,
+        },
+        fid,
+    )
     return [f"<p>{_esc(summary)}</p>"], [ref]
 
 
@@ -322,17 +343,29 @@ def _fitness_interview(doc: _Doc, fid: str, value: Any) -> _Part:
         parts.append(_p("Fitness to be interviewed: notes", notes))
     if not parts:
         return [], []
-    value_cc = (t.local_concept(t.INTERVIEW_FITNESS_SYSTEM, status, t.INTERVIEW_FITNESS_LABEL)
-                if status else None)
-    ref = _observation(doc, "Observation/fitness-interview", fid, "fitness-to-interview",
-                       valueCodeableConcept=value_cc, note=_note(notes),
-                       dataAbsentReason=None if status else _unknown())
+    value_cc = t.local_concept(t.INTERVIEW_FITNESS_SYSTEM, status, t.INTERVIEW_FITNESS_LABEL) if status else None
+    ref = _observation(
+        doc,
+        "Observation/fitness-interview",
+        fid,
+        "fitness-to-interview",
+        valueCodeableConcept=value_cc,
+        note=_note(notes),
+        dataAbsentReason=None if status else _unknown(),
+    )
     return parts, [ref]
 
 
 def _unknown() -> dict[str, Any]:
-    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                        "code": "unknown", "display": "Unknown"}]}
+    return {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                "code": "unknown",
+                "display": "Unknown",
+            }
+        ]
+    }
 
 
 def _fitness_plead(doc: _Doc, fid: str, value: Any) -> _Part:
@@ -342,9 +375,15 @@ def _fitness_plead(doc: _Doc, fid: str, value: Any) -> _Part:
     parts = [_p("Concerns about fitness to plead", _yes_no(concerns))]
     if notes:
         parts.append(_p("Fitness to plead: notes", notes))
-    ref = _observation(doc, "Observation/fitness-plead", fid, "fitness-to-plead-concerns",
-                       valueBoolean=concerns, note=_note(notes),
-                       dataAbsentReason=_unknown() if concerns is None else None)
+    ref = _observation(
+        doc,
+        "Observation/fitness-plead",
+        fid,
+        "fitness-to-plead-concerns",
+        valueBoolean=concerns,
+        note=_note(notes),
+        dataAbsentReason=_unknown() if concerns is None else None,
+    )
     return parts, [ref]
 
 
@@ -359,13 +398,22 @@ def _diversion(doc: _Doc, fid: str, value: Any) -> _Part:
     if notes:
         parts.append(_p("Notes", notes))
     components = [
-        {"code": t.finding("diversion-option"),
-         "valueCodeableConcept": t.local_concept(t.DIVERSION_OPTION_SYSTEM, o, t.DIVERSION_OPTION_LABEL)}
+        {
+            "code": t.finding("diversion-option"),
+            "valueCodeableConcept": t.local_concept(t.DIVERSION_OPTION_SYSTEM, o, t.DIVERSION_OPTION_LABEL),
+        }
         for o in options
     ]
-    ref = _observation(doc, "Observation/diversion", fid, "diversion-suitability",
-                       valueBoolean=suitable, component=components or None, note=_note(notes),
-                       dataAbsentReason=_unknown() if suitable is None else None)
+    ref = _observation(
+        doc,
+        "Observation/diversion",
+        fid,
+        "diversion-suitability",
+        valueBoolean=suitable,
+        component=components or None,
+        note=_note(notes),
+        dataAbsentReason=_unknown() if suitable is None else None,
+    )
     return parts, [ref]
 
 
@@ -392,8 +440,14 @@ def _treatment(doc: _Doc, fid: str, value: Any) -> _Part:
         parts.append(_p("Notes", notes))
     if not parts:
         return [], []
-    ref = _observation(doc, "Observation/treatment-requirements", fid, "treatment-requirement-suitability",
-                       component=components or None, note=_note(notes))
+    ref = _observation(
+        doc,
+        "Observation/treatment-requirements",
+        fid,
+        "treatment-requirement-suitability",
+        component=components or None,
+        note=_note(notes),
+    )
     return parts, [ref]
 
 
@@ -413,13 +467,28 @@ def _diagnoses(doc: _Doc, fid: str, value: Any) -> _Part:
         items.append(label)
         coding = _prune({"system": system, "code": code, "display": display}) if code else None
         ver = _mapped(status, t.DIAGNOSIS_VER_STATUS, fid) if status else None
-        refs.append(doc.add(f"Condition/{index}", {
-            "resourceType": "Condition",
-            "verificationStatus": {"coding": [{"system": t.CONDITION_VER_STATUS_SYSTEM, "code": ver,
-                                               "display": t.DIAGNOSIS_VER_DISPLAY[ver]}]} if ver else None,
-            "code": _prune({"coding": [coding] if coding else None, "text": display or code}),
-            "subject": doc.patient_ref,
-        }, fid))
+        refs.append(
+            doc.add(
+                f"Condition/{index}",
+                {
+                    "resourceType": "Condition",
+                    "verificationStatus": {
+                        "coding": [
+                            {
+                                "system": t.CONDITION_VER_STATUS_SYSTEM,
+                                "code": ver,
+                                "display": t.DIAGNOSIS_VER_DISPLAY[ver],
+                            }
+                        ]
+                    }
+                    if ver
+                    else None,
+                    "code": _prune({"coding": [coding] if coding else None, "text": display or code}),
+                    "subject": doc.patient_ref,
+                },
+                fid,
+            )
+        )
     return ([_ul("Diagnoses and identified conditions", items)] if items else []), refs
 
 
@@ -436,29 +505,41 @@ def _risk(doc: _Doc, fid: str, value: Any) -> _Part:
     parts = []
     predictions = []
     levels = []
-    for level, label, outcome in ((to_self, "Risk to self", "harm-to-self"),
-                                  (to_others, "Risk to others", "harm-to-others")):
+    for level, label, outcome in (
+        (to_self, "Risk to self", "harm-to-self"),
+        (to_others, "Risk to others", "harm-to-others"),
+    ):
         if level is None:
             continue
         code = _mapped(level, t.RISK_PROBABILITY, fid)
         parts.append(_p(label, t.RISK_LABEL[level]))
         levels.append(f"{label.removeprefix('Risk ')}: {t.RISK_LABEL[level].lower()}")
-        predictions.append({
-            "outcome": t.finding(outcome),
-            "qualitativeRisk": {"coding": [{"system": t.RISK_PROBABILITY_SYSTEM, "code": code}],
-                                "text": t.RISK_LABEL[level]},
-        })
+        predictions.append(
+            {
+                "outcome": t.finding(outcome),
+                "qualitativeRisk": {
+                    "coding": [{"system": t.RISK_PROBABILITY_SYSTEM, "code": code}],
+                    "text": t.RISK_LABEL[level],
+                },
+            }
+        )
     if summary:
         parts.append(_p("Summary", summary))
     if not parts:
         return [], []
-    refs = [doc.add("RiskAssessment/risk", {
-        "resourceType": "RiskAssessment",
-        "status": "final",
-        "subject": doc.patient_ref,
-        "prediction": predictions or None,
-        "note": _note(summary),
-    }, fid)]
+    refs = [
+        doc.add(
+            "RiskAssessment/risk",
+            {
+                "resourceType": "RiskAssessment",
+                "status": "final",
+                "subject": doc.patient_ref,
+                "prediction": predictions or None,
+                "note": _note(summary),
+            },
+            fid,
+        )
+    ]
     if to_self in ("medium", "high") or to_others in ("medium", "high"):
         refs.append(_flag(doc, "Flag/risk", fid, "risk-of-harm", "safety", "; ".join(levels)))
     return parts, refs
@@ -495,22 +576,40 @@ def _referrals(doc: _Doc, fid: str, value: Any) -> _Part:
         if date:
             bits.append(f"date: {date}")
         items.append("; ".join(bits))
-        refs.append(doc.add(f"ServiceRequest/{index}", {
-            "resourceType": "ServiceRequest",
-            "extension": [{"url": t.REFERRAL_STATUS_EXTENSION, "valueCoding": {
-                "system": t.REFERRAL_STATUS_SYSTEM, "code": status,
-                "display": t.REFERRAL_STATUS_LABEL[status]}}] if status else None,
-            "status": _mapped(status, t.REFERRAL_REQUEST_STATUS, fid) if status else "unknown",
-            "intent": "order",
-            "category": [{"coding": [{"system": t.SNOMED_SYSTEM, "code": "3457005",
-                                      "display": "Patient referral"}]}],
-            "code": {"text": service} if service else None,
-            "subject": doc.patient_ref,
-            "authoredOn": date,
-            "requester": doc.org_ref,
-            "performer": [{"display": service}] if service else None,
-            "reasonCode": [t.local_concept(t.REFERRAL_NEED_SYSTEM, need, t.REFERRAL_NEED_LABEL)] if need else None,
-        }, fid))
+        refs.append(
+            doc.add(
+                f"ServiceRequest/{index}",
+                {
+                    "resourceType": "ServiceRequest",
+                    "extension": [
+                        {
+                            "url": t.REFERRAL_STATUS_EXTENSION,
+                            "valueCoding": {
+                                "system": t.REFERRAL_STATUS_SYSTEM,
+                                "code": status,
+                                "display": t.REFERRAL_STATUS_LABEL[status],
+                            },
+                        }
+                    ]
+                    if status
+                    else None,
+                    "status": _mapped(status, t.REFERRAL_REQUEST_STATUS, fid) if status else "unknown",
+                    "intent": "order",
+                    "category": [
+                        {"coding": [{"system": t.SNOMED_SYSTEM, "code": "3457005", "display": "Patient referral"}]}
+                    ],
+                    "code": {"text": service} if service else None,
+                    "subject": doc.patient_ref,
+                    "authoredOn": date,
+                    "requester": doc.org_ref,
+                    "performer": [{"display": service}] if service else None,
+                    "reasonCode": [t.local_concept(t.REFERRAL_NEED_SYSTEM, need, t.REFERRAL_NEED_LABEL)]
+                    if need
+                    else None,
+                },
+                fid,
+            )
+        )
     return ([_ul("Referrals", items)] if items else []), refs
 
 
@@ -548,30 +647,57 @@ def _consent(doc: _Doc, fid: str, value: Any) -> _Part:
         parts.append(_p("Best-interests decision", best_interests))
     provision = None
     if status == "given" and (agencies or purposes):
-        provision = _prune({
-            "type": "permit",
-            "actor": [{
-                "role": {"coding": [{"system": t.PARTICIPATION_TYPE_SYSTEM, "code": "IRCP",
-                                     "display": "information recipient"}]},
-                "reference": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": a}, "display": a},
-            } for a in agencies] or None,
-            "purpose": [{"system": t.PURPOSE_OF_USE_SYSTEM, "code": p} for p in purposes] or None,
-        })
-    ref = doc.add("Consent/sharing", {
-        "resourceType": "Consent",
-        "extension": [{"url": t.CONSENT_STATUS_EXTENSION, "valueCoding": {
-            "system": t.CONSENT_STATUS_SYSTEM, "code": status, "display": t.CONSENT_LABEL[status]}}],
-        "status": state,
-        "scope": {"coding": [{"system": t.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy",
-                              "display": "Privacy Consent"}]},
-        "category": [{"coding": [{"system": t.LOINC_SYSTEM, "code": "64292-6",
-                                  "display": "Release of information consent"}]}],
-        "patient": doc.patient_ref,
-        "dateTime": recorded,
-        "organization": [doc.org_ref],
-        "policyRule": {"text": "Liaison and Diversion information sharing with the person's consent"},
-        "provision": provision,
-    }, fid)
+        provision = _prune(
+            {
+                "type": "permit",
+                "actor": [
+                    {
+                        "role": {
+                            "coding": [
+                                {
+                                    "system": t.PARTICIPATION_TYPE_SYSTEM,
+                                    "code": "IRCP",
+                                    "display": "information recipient",
+                                }
+                            ]
+                        },
+                        "reference": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": a}, "display": a},
+                    }
+                    for a in agencies
+                ]
+                or None,
+                "purpose": [{"system": t.PURPOSE_OF_USE_SYSTEM, "code": p} for p in purposes] or None,
+            }
+        )
+    ref = doc.add(
+        "Consent/sharing",
+        {
+            "resourceType": "Consent",
+            "extension": [
+                {
+                    "url": t.CONSENT_STATUS_EXTENSION,
+                    "valueCoding": {
+                        "system": t.CONSENT_STATUS_SYSTEM,
+                        "code": status,
+                        "display": t.CONSENT_LABEL[status],
+                    },
+                }
+            ],
+            "status": state,
+            "scope": {
+                "coding": [{"system": t.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy", "display": "Privacy Consent"}]
+            },
+            "category": [
+                {"coding": [{"system": t.LOINC_SYSTEM, "code": "64292-6", "display": "Release of information consent"}]}
+            ],
+            "patient": doc.patient_ref,
+            "dateTime": recorded,
+            "organization": [doc.org_ref],
+            "policyRule": {"text": "Liaison and Diversion information sharing with the person's consent"},
+            "provision": provision,
+        },
+        fid,
+    )
     return parts, [ref]
 
 
@@ -585,20 +711,28 @@ class _Section:
 SECTIONS: tuple[_Section, ...] = (
     _Section("assessment", "Assessment", (("assessment.context", _assessment_context),)),
     _Section("vulnerability", "Vulnerability", (("vulnerability.summary", _vulnerability_summary),)),
-    _Section("needs", "Needs and adjustments", (
-        ("needs.appropriate_adult", _appropriate_adult),
-        ("needs.communication", _communication),
-        ("needs.intermediary", _intermediary),
-    )),
+    _Section(
+        "needs",
+        "Needs and adjustments",
+        (
+            ("needs.appropriate_adult", _appropriate_adult),
+            ("needs.communication", _communication),
+            ("needs.intermediary", _intermediary),
+        ),
+    ),
     _Section("fitness", "Fitness", (("fitness.interview", _fitness_interview), ("fitness.plead", _fitness_plead))),
     _Section("diversion", "Diversion", (("diversion.suitability", _diversion),)),
     _Section("treatment", "Treatment requirements", (("treatment.requirements", _treatment),)),
     _Section("clinical", "Clinical", (("clinical.diagnoses", _diagnoses), ("clinical.detail", _clinical_detail))),
     _Section("risk", "Risk and safeguarding", (("risk.assessment", _risk), ("risk.safeguarding", _safeguarding))),
-    _Section("referrals", "Referrals and engagement", (
-        ("referrals.made", _referrals),
-        ("referrals.engagement", _engagement),
-    )),
+    _Section(
+        "referrals",
+        "Referrals and engagement",
+        (
+            ("referrals.made", _referrals),
+            ("referrals.engagement", _engagement),
+        ),
+    ),
     _Section("third-party", "Third-party information", (("third_party.information", _third_party),)),
     _Section("consent", "Consent", (("consent.status", _consent),)),
 )
@@ -614,54 +748,65 @@ IDENTITY_FIELDS: tuple[str, ...] = (
 )
 
 #: Every catalogue field id the renderer knows how to render.
-RENDERED_FIELDS: frozenset[str] = frozenset(
-    IDENTITY_FIELDS + tuple(fid for s in SECTIONS for fid, _ in s.fields)
-)
+RENDERED_FIELDS: frozenset[str] = frozenset(IDENTITY_FIELDS + tuple(fid for s in SECTIONS for fid, _ in s.fields))
 
 
 def _patient(doc: _Doc, projection: Mapping[str, Any]) -> None:
     identifiers: list[dict[str, Any]] = []
     for fid, system in t.IDENTIFIER_SYSTEMS.items():
         if (value := _text(projection.get(fid))) is not None:
-            identifiers.append(_prune({
-                "use": "official" if fid == "identity.nhs_number" else None,
-                "system": system,
-                "value": value,
-            }))
+            identifiers.append(
+                _prune(
+                    {
+                        "use": "official" if fid == "identity.nhs_number" else None,
+                        "system": system,
+                        "value": value,
+                    }
+                )
+            )
     if "identity.case_references" in projection:
         for link in _objs(projection["identity.case_references"], "identity.case_references"):
             agency = _text(link.get("agency_code"))
             reference = _text(link.get("case_reference"))
             if agency is None or reference is None:
                 continue
-            identifiers.append({
-                "use": "secondary",
-                "type": {"text": "Criminal justice case reference"},
-                "system": t.case_reference_system(agency),
-                "value": reference,
-                "assigner": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": agency}, "display": agency},
-            })
+            identifiers.append(
+                {
+                    "use": "secondary",
+                    "type": {"text": "Criminal justice case reference"},
+                    "system": t.case_reference_system(agency),
+                    "value": reference,
+                    "assigner": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": agency}, "display": agency},
+                }
+            )
     names: list[dict[str, Any]] = []
     if "identity.name" in projection:
         for name in _objs(projection["identity.name"], "identity.name"):
             use = _text(name.get("use"))
-            human = _prune({
-                "use": _mapped(use, t.NAME_USE, "identity.name") if use else None,
-                "family": _text(name.get("family")),
-                "given": _texts(name.get("given")) or None,
-            })
+            human = _prune(
+                {
+                    "use": _mapped(use, t.NAME_USE, "identity.name") if use else None,
+                    "family": _text(name.get("family")),
+                    "given": _texts(name.get("given")) or None,
+                }
+            )
             if "family" in human or "given" in human:
                 names.append(human)
-    doc.add("Patient", {
-        "resourceType": "Patient",
-        "identifier": identifiers or None,
-        "name": names or None,
-        "birthDate": _text(projection.get("identity.date_of_birth")),
-    }, *(fid for fid in IDENTITY_FIELDS if fid in projection))
+    doc.add(
+        "Patient",
+        {
+            "resourceType": "Patient",
+            "identifier": identifiers or None,
+            "name": names or None,
+            "birthDate": _text(projection.get("identity.date_of_birth")),
+        },
+        *(fid for fid in IDENTITY_FIELDS if fid in projection),
+    )
 
 
-def _security(meta: DocumentMeta, projection: Mapping[str, Any],
-              labels: Mapping[str, Sequence[str]]) -> tuple[list[dict[str, Any]], str | None]:
+def _security(
+    meta: DocumentMeta, projection: Mapping[str, Any], labels: Mapping[str, Sequence[str]]
+) -> tuple[list[dict[str, Any]], str | None]:
     codings: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     confidentiality: str | None = None
@@ -689,8 +834,15 @@ def _security(meta: DocumentMeta, projection: Mapping[str, Any],
 
 
 def _check_meta(meta: DocumentMeta) -> None:
-    for name in ("bundle_id", "assessment_id", "publisher_name", "publisher_code",
-                 "recipient_agency_code", "recipient_agency_type", "purpose"):
+    for name in (
+        "bundle_id",
+        "assessment_id",
+        "publisher_name",
+        "publisher_code",
+        "recipient_agency_code",
+        "recipient_agency_type",
+        "purpose",
+    ):
         value = getattr(meta, name)
         if not isinstance(value, str) or not value.strip() or value != value.strip():
             raise ValueError(f"DocumentMeta.{name} must be a non-empty string without surrounding spaces")
@@ -702,8 +854,9 @@ def _check_meta(meta: DocumentMeta) -> None:
         raise ValueError("DocumentMeta.assessment_version must be a positive integer")
 
 
-def render_document(projection: Mapping[str, Any], meta: DocumentMeta,
-                    labels: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def render_document(
+    projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     """Render the released fields in ``projection`` as a FHIR R4 document Bundle (a plain dict).
 
     ``labels`` maps field id to the field's sensitivity labels (``PSY``, ``ETH``, ``SOC``); every
@@ -724,11 +877,14 @@ def render_document(projection: Mapping[str, Any], meta: DocumentMeta,
 
     doc = _Doc(meta, labels)
     _patient(doc, projection)
-    doc.add("Organization/publisher", {
-        "resourceType": "Organization",
-        "identifier": [{"system": t.AGENCY_CODE_SYSTEM, "value": meta.publisher_code}],
-        "name": meta.publisher_name,
-    })
+    doc.add(
+        "Organization/publisher",
+        {
+            "resourceType": "Organization",
+            "identifier": [{"system": t.AGENCY_CODE_SYSTEM, "value": meta.publisher_code}],
+            "name": meta.publisher_name,
+        },
+    )
 
     sections: list[dict[str, Any]] = []
     for section in SECTIONS:
@@ -742,27 +898,39 @@ def render_document(projection: Mapping[str, Any], meta: DocumentMeta,
             refs.extend(entries)
         if not fragments and not refs:
             continue
-        sections.append(_prune({
-            "title": section.title,
-            "code": {"coding": [{"system": t.SECTION_SYSTEM, "code": section.code, "display": section.title}]},
-            "text": {"status": "generated",
-                     "div": f'<div xmlns="{XHTML_NS}">{"".join(fragments)}</div>'} if fragments else None,
-            "entry": refs or None,
-        }))
+        sections.append(
+            _prune(
+                {
+                    "title": section.title,
+                    "code": {"coding": [{"system": t.SECTION_SYSTEM, "code": section.code, "display": section.title}]},
+                    "text": {"status": "generated", "div": f'<div xmlns="{XHTML_NS}">{"".join(fragments)}</div>'}
+                    if fragments
+                    else None,
+                    "entry": refs or None,
+                }
+            )
+        )
 
     composition = {
         "resourceType": "Composition",
         "id": doc.uuid("Composition"),
         "extension": [
             {"url": t.COMPOSITION_VERSION_EXTENSION, "valueString": str(meta.assessment_version)},
-            {"url": t.DISCLOSURE_EXTENSION, "extension": [
-                {"url": "recipient", "valueIdentifier": {"system": t.AGENCY_CODE_SYSTEM,
-                                                         "value": meta.recipient_agency_code}},
-                {"url": "recipientType", "valueCoding": {"system": t.AGENCY_TYPE_SYSTEM,
-                                                         "code": meta.recipient_agency_type}},
-                {"url": "purposeOfUse", "valueCoding": {"system": t.PURPOSE_OF_USE_SYSTEM, "code": meta.purpose}},
-                {"url": "withheldCount", "valueUnsignedInt": meta.withheld_count},
-            ]},
+            {
+                "url": t.DISCLOSURE_EXTENSION,
+                "extension": [
+                    {
+                        "url": "recipient",
+                        "valueIdentifier": {"system": t.AGENCY_CODE_SYSTEM, "value": meta.recipient_agency_code},
+                    },
+                    {
+                        "url": "recipientType",
+                        "valueCoding": {"system": t.AGENCY_TYPE_SYSTEM, "code": meta.recipient_agency_type},
+                    },
+                    {"url": "purposeOfUse", "valueCoding": {"system": t.PURPOSE_OF_USE_SYSTEM, "code": meta.purpose}},
+                    {"url": "withheldCount", "valueUnsignedInt": meta.withheld_count},
+                ],
+            },
         ],
         "identifier": {"system": t.ASSESSMENT_ID_SYSTEM, "value": meta.assessment_id},
         "status": "final",
@@ -776,12 +944,14 @@ def render_document(projection: Mapping[str, Any], meta: DocumentMeta,
         "section": sections or None,
     }
     entries = [{"fullUrl": "urn:uuid:" + composition["id"], "resource": _prune(composition)}, *doc.entries]
-    return _prune({
-        "resourceType": "Bundle",
-        "id": meta.bundle_id,
-        "meta": {"security": security} if security else None,
-        "identifier": {"system": t.URI_SYSTEM, "value": "urn:uuid:" + disclosure_uuid},
-        "type": "document",
-        "timestamp": timestamp,
-        "entry": entries,
-    })
+    return _prune(
+        {
+            "resourceType": "Bundle",
+            "id": meta.bundle_id,
+            "meta": {"security": security} if security else None,
+            "identifier": {"system": t.URI_SYSTEM, "value": "urn:uuid:" + disclosure_uuid},
+            "type": "document",
+            "timestamp": timestamp,
+            "entry": entries,
+        }
+    )

@@ -12,14 +12,41 @@ from typing import Any
 SEVERITIES = frozenset({"fatal", "error", "warning", "information"})
 
 #: R4 IssueType (required binding).
-ISSUE_TYPES = frozenset({
-    "invalid", "structure", "required", "value", "invariant",
-    "security", "login", "unknown", "expired", "forbidden", "suppressed",
-    "processing", "not-supported", "duplicate", "multiple-matches", "not-found", "deleted",
-    "too-long", "code-invalid", "extension", "too-costly", "business-rule", "conflict",
-    "transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled",
-    "informational",
-})
+ISSUE_TYPES = frozenset(
+    {
+        "invalid",
+        "structure",
+        "required",
+        "value",
+        "invariant",
+        "security",
+        "login",
+        "unknown",
+        "expired",
+        "forbidden",
+        "suppressed",
+        "processing",
+        "not-supported",
+        "duplicate",
+        "multiple-matches",
+        "not-found",
+        "deleted",
+        "too-long",
+        "code-invalid",
+        "extension",
+        "too-costly",
+        "business-rule",
+        "conflict",
+        "transient",
+        "lock-error",
+        "no-store",
+        "exception",
+        "timeout",
+        "incomplete",
+        "throttled",
+        "informational",
+    }
+)
 
 
 def operation_outcome(issues: Sequence[tuple[str, str, str, str | None]]) -> dict[str, Any]:

@@ -15,8 +15,7 @@ def _json(value: str) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def searchset_bytes(document_bytes_list: Sequence[bytes], self_url: str, *,
-                    base_url: str | None = None) -> bytes:
+def searchset_bytes(document_bytes_list: Sequence[bytes], self_url: str, *, base_url: str | None = None) -> bytes:
     """The searchset Bundle, as bytes, with each document's exact bytes as an entry's ``resource``.
 
     Each input must be a JSON object with ``resourceType`` ``Bundle`` (as produced by
@@ -24,8 +23,7 @@ def searchset_bytes(document_bytes_list: Sequence[bytes], self_url: str, *,
     produce broken JSON. With ``base_url`` (the FHIR base, e.g. ``https://host/fhir``) each entry
     also gets ``fullUrl`` ``{base_url}/Bundle/{id}``.
     """
-    parts = [b'{"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":',
-             _json(self_url), b'}]']
+    parts = [b'{"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":', _json(self_url), b"}]"]
     for index, raw in enumerate(document_bytes_list):
         try:
             parsed = json.loads(raw)

@@ -109,10 +109,12 @@ SENSITIVITY_CODINGS: dict[str, dict[str, str]] = {
     "PSY": {"system": ACT_CODE_SYSTEM, "code": "PSY", "display": "psychiatry disorder information sensitivity"},
     "ETH": {"system": ACT_CODE_SYSTEM, "code": "ETH", "display": "substance abuse information sensitivity"},
     "BH": {"system": ACT_CODE_SYSTEM, "code": "BH", "display": "behavioral health information sensitivity"},
-    "SUD": {"system": ACT_CODE_SYSTEM, "code": "SUD",
-            "display": "substance use disorder information sensitivity"},
-    "SDV": {"system": ACT_CODE_SYSTEM, "code": "SDV",
-            "display": "sexual assault, abuse, or domestic violence information sensitivity"},
+    "SUD": {"system": ACT_CODE_SYSTEM, "code": "SUD", "display": "substance use disorder information sensitivity"},
+    "SDV": {
+        "system": ACT_CODE_SYSTEM,
+        "code": "SDV",
+        "display": "sexual assault, abuse, or domestic violence information sensitivity",
+    },
     "HIV": {"system": ACT_CODE_SYSTEM, "code": "HIV", "display": "HIV/AIDS information sensitivity"},
     "SOC": {"system": LOCAL_SENSITIVITY_SYSTEM, "code": "SOC", "display": "social services information sensitivity"},
 }

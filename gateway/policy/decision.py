@@ -28,6 +28,5 @@ class Decision:
     errors: tuple[str, ...] = field(default=())
 
     @classmethod
-    def denied(cls, reason: str, *, policy_revision: str, decision_id: str,
-               errors: tuple[str, ...] = ()) -> Decision:
+    def denied(cls, reason: str, *, policy_revision: str, decision_id: str, errors: tuple[str, ...] = ()) -> Decision:
         return cls(False, (), (), (), policy_revision, decision_id, reason, errors)

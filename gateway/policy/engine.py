@@ -59,8 +59,7 @@ _PROBE_INPUT: dict[str, Any] = {
     "recipient": {"agency_type": "police", "agency_code": "PROBE"},
     "purpose": "charging",
     "subject": {"age": 30, "age_group": "adult"},
-    "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [],
-                "gillick_competent": None},
+    "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent": None},
 }
 
 
@@ -134,8 +133,7 @@ def decision_from_result(
     """
 
     def deny(code: str, *errors: str) -> Decision:
-        return Decision.denied(code, policy_revision=policy_revision, decision_id=decision_id,
-                               errors=tuple(errors))
+        return Decision.denied(code, policy_revision=policy_revision, decision_id=decision_id, errors=tuple(errors))
 
     if result is None:
         return deny(POLICY_UNDEFINED, "the policy returned no decision")
@@ -178,8 +176,9 @@ def decision_from_result(
     unknown = sorted({*released, *withheld_ids} - catalogue)
     if unknown:
         return deny(POLICY_UNKNOWN_FIELD, f"not in the field catalogue: {', '.join(unknown)}")
-    duplicated = sorted({f for f in released if released.count(f) > 1}
-                        | {f for f in withheld_ids if withheld_ids.count(f) > 1})
+    duplicated = sorted(
+        {f for f in released if released.count(f) > 1} | {f for f in withheld_ids if withheld_ids.count(f) > 1}
+    )
     if duplicated:
         return deny(POLICY_MALFORMED, f"named more than once: {', '.join(duplicated)}")
     both = sorted(set(released) & set(withheld_ids))
@@ -188,8 +187,7 @@ def decision_from_result(
 
     # Belt and braces: whatever the policy forgot is withheld, never released.
     decided = set(released) | set(withheld_ids)
-    withheld.extend(Withheld(f, DEFAULT_DENY_RULE, DEFAULT_DENY_REASON)
-                    for f in catalogue_ids if f not in decided)
+    withheld.extend(Withheld(f, DEFAULT_DENY_RULE, DEFAULT_DENY_REASON) for f in catalogue_ids if f not in decided)
     return Decision(
         allowed=True,
         released=tuple(sorted(released)),
@@ -244,10 +242,12 @@ class _RegoEngineBase:
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # fail closed; pyo3 panics derive from BaseException
-            return Decision.denied(POLICY_ERROR, policy_revision=self.revision, decision_id=decision_id,
-                                   errors=(short_error(exc),))
-        return decision_from_result(result, catalogue_ids=self.catalogue_ids,
-                                    policy_revision=self.revision, decision_id=decision_id)
+            return Decision.denied(
+                POLICY_ERROR, policy_revision=self.revision, decision_id=decision_id, errors=(short_error(exc),)
+            )
+        return decision_from_result(
+            result, catalogue_ids=self.catalogue_ids, policy_revision=self.revision, decision_id=decision_id
+        )
 
     def _evaluate(self, input_json: str) -> Any:
         raise NotImplementedError
@@ -332,9 +332,7 @@ class RegorusEngine(_RegoEngineBase):
         engine = self._engine()
         engine.set_input_json(input_json)
         answer = engine.eval_query(QUERY)
-        return _single_value(
-            [[e.get("value") for e in r.get("expressions", [])] for r in answer.get("result", [])]
-        )
+        return _single_value([[e.get("value") for e in r.get("expressions", [])] for r in answer.get("result", [])])
 
 
 def _as_list(value: Any) -> list[dict[str, Any]]:

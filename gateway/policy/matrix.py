@@ -37,9 +37,7 @@ def matrix_input(agency_type: str, purpose: str, consent: str, age_group: str) -
     )
 
 
-def compute_matrix(
-    engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
+def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """One row per agency type x purpose x consent x age group:
     ``{agency_type, purpose, consent, age_group, released: [ids], withheld: [ids]}``.
 
@@ -60,14 +58,16 @@ def compute_matrix(
                         withheld = sorted(w.field for w in decision.withheld)
                     else:
                         released, withheld = [], every_field
-                    rows.append({
-                        "agency_type": agency_type,
-                        "purpose": purpose,
-                        "consent": consent,
-                        "age_group": age_group,
-                        "released": released,
-                        "withheld": list(withheld),
-                    })
+                    rows.append(
+                        {
+                            "agency_type": agency_type,
+                            "purpose": purpose,
+                            "consent": consent,
+                            "age_group": age_group,
+                            "released": released,
+                            "withheld": list(withheld),
+                        }
+                    )
     return rows
 
 
