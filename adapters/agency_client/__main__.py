@@ -12,6 +12,11 @@ from adapters.agency_client.client import AgencyClient, load_private_key
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
 
 
+@app.callback()
+def main() -> None:
+    """Reference agency client for ld-gateway: sign assertions, get tokens, pull bundles."""
+
+
 @app.command()
 def pull(
     client_id: str = typer.Option(..., help="Your client_id, as `ld-gateway client add` printed it."),

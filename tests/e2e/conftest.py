@@ -30,6 +30,7 @@ class LiveGateway:
     database_url: str
     clients: dict[str, str]
     server_log: Path
+    tour: str
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, check=check, timeout=120)
@@ -86,7 +87,7 @@ def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
     try:
         _wait_ready(base_url, process, log)
-        yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log)
+        yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log, setup.stdout)
     finally:
         process.terminate()
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -333,3 +335,21 @@ def test_audit_verify_passes_on_the_live_log(live_gateway, published):
     result = live_gateway.cli("audit", "verify", "--json")
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["entries"] > 10
+
+
+def test_the_demo_tour_commands_work(live_gateway):
+    """The commands `ld-gateway demo` prints are the README tour: each must do what it says."""
+    commands = [line.strip() for line in live_gateway.tour.splitlines() if "adapters.agency_client pull" in line]
+    assert len(commands) == 4
+    outputs = []
+    for command in commands:
+        argv = command.split()
+        assert argv[0] == ".venv/bin/python"
+        run = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        outputs.append(run)
+    police, probation, yot, health = outputs
+    assert police.returncode == probation.returncode == yot.returncode == 0, police.stderr + probation.stderr
+    assert "  - Diversion" in police.stdout and "  - Clinical" not in police.stdout
+    assert "  - Clinical" in probation.stdout and "  - Diversion" not in probation.stdout
+    assert "HTTP 200" in yot.stdout
+    assert health.returncode == 1 and "HTTP 404" in health.stdout
