@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     app.include_router(fhir.router)
     app.include_router(health.router)
     _install_error_handlers(app)
-    _install_body_limit(app, settings.max_body_bytes)
+    _install_request_guards(app, settings.max_body_bytes)
     install_request_logging(app)
     return app
 
@@ -122,12 +122,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return outcome_response(503, [("error", "transient", "The gateway could not complete the request.", None)])
 
 
-def _install_body_limit(app: FastAPI, limit: int) -> None:
+def _install_request_guards(app: FastAPI, limit: int) -> None:
     @app.middleware("http")
     async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        if length is None and chunked and request.method in ("POST", "PUT", "PATCH"):
+            # Without a length the limit cannot be enforced before reading: refuse (RFC 9110 411).
+            return outcome_response(411, [("error", "structure", "send Content-Length with the body", None)])
         if length is not None and (not length.isdigit() or int(length) > limit):
             return outcome_response(
                 413, [("error", "too-costly", f"request bodies are limited to {limit} bytes", None)]
             )
-        return await call_next(request)
+        response = await call_next(request)
+        # API responses are data, never pages: no sniffing, no framing, no referrer leaks.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -25,6 +27,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 @app.command()
@@ -46,12 +49,18 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.keys import KeysMissing
     from gateway.logs import configure_logging
 
     configure_logging()
+    try:
+        application = create_app(get_settings())
+    except KeysMissing as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
     # it stays off, and gateway.logs logs requests without them.
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()
@@ -71,6 +80,23 @@ def demo(
         serve(host=host, port=port)
 
 
+@contextmanager
+def _registering() -> Iterator[Session]:
+    """A session for a registration command: commit on success; a refusal is one clear line, exit 1."""
+    from gateway.auth.errors import RegistrationError
+
+    session = _session()
+    try:
+        yield session
+        session.commit()
+    except RegistrationError as exc:
+        session.rollback()
+        err_console.print(f"error: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        session.close()
+
+
 @agency_app.command("add")
 def agency_add(
     code: str = typer.Option(..., help="Short unique code, e.g. POL-NE."),
@@ -80,10 +106,9 @@ def agency_add(
     """Register a partner agency."""
     from gateway.auth import registry
 
-    with _session() as session:
+    with _registering() as session:
         agency = registry.add_agency(session, code, name, type_)
-        session.commit()
-        console.print(f"Agency {agency.code} ({agency.type}) added.")
+    console.print(f"Agency {agency.code} ({agency.type}) added.")
 
 
 @client_app.command("add")
@@ -96,20 +121,27 @@ def client_add(
 ) -> None:
     """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
     from gateway.auth import registry
+    from gateway.auth.errors import UnknownAgency
 
-    chosen = [x for x in (jwks_file, jwks_url, generate_key) if x is not None]
-    if len(chosen) != 1:
+    if sum(x is not None for x in (jwks_file, jwks_url, generate_key)) != 1:
         raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
-    jwks = None
-    if jwks_file is not None:
-        jwks = json.loads(jwks_file.read_text())
-    elif generate_key is not None:
-        jwks = {"keys": [registry.generate_client_key(generate_key)]}
-        console.print(f"Private key written to {generate_key} (keep it secret; the gateway keeps only the public key).")
-    with _session() as session:
-        client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url)
-        session.commit()
-        typer.echo(client.client_id)
+    if generate_key is not None and generate_key.exists():
+        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+    with _registering() as session:
+        if registry.get_agency(session, agency) is None:
+            raise UnknownAgency(f"no agency with code {agency!r}")
+        jwks = json.loads(jwks_file.read_text()) if jwks_file is not None else None
+        if generate_key is not None:
+            jwks = {"keys": [registry.generate_client_key(generate_key)]}
+        try:
+            client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url)
+        except Exception:
+            if generate_key is not None:
+                generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
+            raise
+    if generate_key is not None:
+        console.print(f"Private key written to {generate_key}; keep it secret (the gateway keeps only the public key).")
+    typer.echo(client.client_id)
 
 
 @client_app.command("revoke")
@@ -117,9 +149,8 @@ def client_revoke(client_id: str = typer.Argument(..., help="The client to revok
     """Revoke a client: it can get no new tokens, and its live tokens stop working."""
     from gateway.auth import registry
 
-    with _session() as session:
+    with _registering() as session:
         registry.revoke_client(session, client_id)
-        session.commit()
     console.print(f"Client {client_id} revoked.")
 
 

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
+from gateway.metrics import REQUEST_SECONDS
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -43,6 +45,11 @@ def install_request_logging(app: FastAPI) -> None:
     async def _log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        REQUEST_SECONDS.labels(template, request.method, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
         fields = {
             "method": request.method,
             "path": request.url.path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from gateway import __version__
 from gateway.api.context import gateway_of
 from gateway.api.responses import FHIR_JSON, disclosure_response
 from gateway.api.security import require_access
@@ -16,8 +17,6 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 @router.get("/metadata")
 def metadata(request: Request) -> Response:
     gw = gateway_of(request)
-    from gateway import __version__
-
     body = capability_statement(gw.settings.issuer.rstrip("/") + "/fhir", gw.settings.token_url, __version__)
     return Response(document_bytes(body), media_type=FHIR_JSON)
 

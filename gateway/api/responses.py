@@ -8,6 +8,7 @@ from fastapi import Response
 
 from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import document_bytes, operation_outcome
+from gateway.metrics import DISCLOSURES
 
 FHIR_JSON = "application/fhir+json"
 
@@ -25,6 +26,7 @@ def outcome_response(
 
 def disclosure_response(result: DisclosureResult, headers: dict[str, str] | None = None) -> Response:
     """The exact bytes that were hashed into the log, with the ids of their log entries."""
+    DISCLOSURES.labels("released" if result.status == 200 else "denied").inc(len(result.disclosure_ids))
     extra = {"X-Disclosure-Id": ",".join(result.disclosure_ids)}
     if result.policy_revision:
         extra["X-Policy-Revision"] = result.policy_revision

@@ -10,6 +10,7 @@ from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import bearer_token
 from gateway.auth.errors import InvalidToken
 from gateway.auth.rfc9068 import AccessContext, validate_access_token
+from gateway.auth.vocab import Scope
 from gateway.fhir import document_bytes, operation_outcome
 
 
@@ -21,10 +22,13 @@ class Refused(Exception):
         self.response = response
 
 
-def require_access(request: Request, event: AuditEvent = AuditEvent.BUNDLE_DENIED) -> AccessContext:
+def require_access(
+    request: Request, scope: Scope = Scope.BUNDLE_READ, event: AuditEvent = AuditEvent.BUNDLE_DENIED
+) -> AccessContext:
+    """A valid access token that grants ``scope``; anything else is refused and logged."""
     gw = gateway_of(request)
     try:
-        return validate_access_token(
+        ctx = validate_access_token(
             bearer_token(request),
             signing_key=gw.signing_key,
             issuer=gw.settings.issuer,
@@ -37,13 +41,20 @@ def require_access(request: Request, event: AuditEvent = AuditEvent.BUNDLE_DENIE
         issue = ("error", "login", "The access token is missing, invalid or expired.", None)
         body = document_bytes(operation_outcome([issue]))
         result = gw.disclosures.refuse(None, event, f"invalid_token:{exc.reason}", 401, body)
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        raise Refused(disclosure_response(result, headers)) from None
+        raise Refused(disclosure_response(result, {"WWW-Authenticate": exc.www_authenticate})) from None
+    if not ctx.allows(scope):
+        issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
+        result = gw.disclosures.refuse(
+            ctx, event, f"insufficient_scope:{scope}", 403, document_bytes(operation_outcome([issue]))
+        )
+        headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}
+        raise Refused(disclosure_response(result, headers))
+    return ctx
 
 
 def require_publisher(request: Request) -> AccessContext:
     """An L&D service client, with a token for the ``ld-service`` purpose."""
-    ctx = require_access(request, AuditEvent.PUBLISH_DENIED)
+    ctx = require_access(request, Scope.ASSESSMENTS_WRITE, AuditEvent.PUBLISH_DENIED)
     if ctx.agency_type == "ld-service" and ctx.purpose == "ld-service":
         return ctx
     gw = gateway_of(request)

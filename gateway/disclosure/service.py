@@ -160,55 +160,49 @@ class DisclosureService:
             )
 
         now = self._clock()
-        documents: list[bytes] = []
-        ids: list[str] = []
-        refusals: list[str] = []
-        revision = None
+        decided: list[tuple[store.StoredAssessment, Decision, str]] = []
+        documents: dict[str, bytes] = {}
         for stored in assessments:
-            decision = self._decide(ctx, stored, now)
-            revision = decision.policy_revision
-            disclosure_id = log.new_disclosure_id()
-            if not decision.allowed:
-                refusals.append(decision.deny_reason or "policy-denied")
-                self._append(
-                    session,
-                    ctx,
-                    disclosure_id,
-                    AuditEvent.BUNDLE_DENIED,
-                    Outcome.DENIED,
-                    now,
-                    subject_key=subject_key,
-                    stored=stored,
-                    decision=decision,
-                    reason=decision.deny_reason or "policy-denied",
-                    body_sha256=None,
-                )
-                ids.append(disclosure_id)
-                continue
-            body = self._render(session, ctx, stored, decision, disclosure_id, now)
+            decision, disclosure_id = self._decide(ctx, stored, now), log.new_disclosure_id()
+            if decision.allowed:
+                try:
+                    documents[disclosure_id] = self._render(session, ctx, stored, decision, disclosure_id, now)
+                except ValueError:
+                    # The renderer refuses content it cannot express faithfully: deny, never half-render.
+                    decision = Decision.denied(
+                        "render-error", policy_revision=decision.policy_revision, decision_id=decision.decision_id
+                    )
+            decided.append((stored, decision, disclosure_id))
+        if documents:
+            status = 200
+            body = (
+                next(iter(documents.values()))
+                if self_url is None
+                else searchset_bytes(list(documents.values()), self_url)
+            )
+        else:
+            status = 403
+            reasons = ", ".join(sorted({d.deny_reason or "policy-denied" for _, d, _ in decided}))
+            body = _outcome_body("forbidden", f"Disclosure refused by the sharing policy ({reasons}).")
+        # Each released entry hashes its own document (the bytes a receipt will cover); a refused one
+        # hashes the response its caller actually got.
+        for stored, decision, disclosure_id in decided:
+            released = disclosure_id in documents
             self._append(
                 session,
                 ctx,
                 disclosure_id,
-                AuditEvent.BUNDLE_RELEASED,
-                Outcome.RELEASED,
+                AuditEvent.BUNDLE_RELEASED if released else AuditEvent.BUNDLE_DENIED,
+                Outcome.RELEASED if released else Outcome.DENIED,
                 now,
                 subject_key=subject_key,
                 stored=stored,
                 decision=decision,
-                reason=None,
-                body_sha256=_sha256(body),
+                reason=None if released else decision.deny_reason or "policy-denied",
+                body_sha256=_sha256(documents[disclosure_id] if released else body),
             )
-            documents.append(body)
-            ids.append(disclosure_id)
-
-        if not documents:
-            reasons = ", ".join(sorted(set(refusals)))
-            body = _outcome_body("forbidden", f"Disclosure refused by the sharing policy ({reasons}).")
-            return DisclosureResult(403, body, tuple(ids), revision)
-        if self_url is None:
-            return DisclosureResult(200, documents[0], tuple(ids), revision)
-        return DisclosureResult(200, searchset_bytes(documents, self_url), tuple(ids), revision)
+        revision = decided[0][1].policy_revision
+        return DisclosureResult(status, body, tuple(d for _, _, d in decided), revision)
 
     def _decide(self, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content
@@ -222,7 +216,15 @@ class DisclosureService:
             on=assessed_on,
             consent=content.get("consent", {}),
         )
-        return self._engine.decide(policy_input)
+        try:
+            return self._engine.decide(policy_input)
+        except Exception:
+            # Engines promise never to raise; if one does anyway, that is a denial like any other.
+            return Decision.denied(
+                "policy-error",
+                policy_revision=getattr(self._engine, "revision", "unknown"),
+                decision_id=log.new_disclosure_id(),
+            )
 
     def _render(
         self,

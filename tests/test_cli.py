@@ -1,0 +1,111 @@
+"""The ``ld-gateway`` command: the public names in DESIGN.md, their output and their exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.config import get_settings
+from gateway.db.engine import make_engine, make_session_factory
+from gateway.db.models import Client
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_init_is_idempotent_and_creates_keys(cli, settings):
+    cli("init")
+    keys = sorted(p.name for p in (settings.data_dir / "keys").iterdir())
+    master = (settings.data_dir / "keys" / "master.key").read_bytes()
+    cli("init")
+    assert sorted(p.name for p in (settings.data_dir / "keys").iterdir()) == keys
+    assert (settings.data_dir / "keys" / "master.key").read_bytes() == master
+    assert oct((settings.data_dir / "keys" / "master.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_agency_and_client_registration(cli, settings, tmp_path, database_url):
+    cli("init")
+    cli("agency", "add", "--code", "POL-NE", "--name", "Northshire Police", "--type", "police")
+    duplicate = cli("agency", "add", "--code", "POL-NE", "--name", "Again", "--type", "police", code=1)
+    assert "already registered" in duplicate.output
+    cli("agency", "add", "--code", "X", "--name", "Nobody", "--type", "spies", code=1)
+
+    key = tmp_path / "police.pem"
+    out = cli("client", "add", "--agency", "POL-NE", "--purpose", "charging", "--generate-key", str(key))
+    client_id = out.output.strip().splitlines()[-1]
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    sessions = make_session_factory(make_engine(database_url))
+    with sessions() as session:
+        client = session.execute(select(Client).where(Client.client_id == client_id)).scalar_one()
+        assert client.purposes == ["charging"]
+        assert "d" not in client.jwks["keys"][0], "only the public key is stored"
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(client.jwks))
+    second = cli("client", "add", "--agency", "POL-NE", "--purpose", "charging", "--jwks-file", str(jwks))
+    assert second.output.strip().splitlines()[-1] != client_id
+
+    missing = tmp_path / "nobody.pem"
+    cli("client", "add", "--agency", "NOPE", "--purpose", "charging", "--generate-key", str(missing), code=1)
+    assert not missing.exists(), "no key file is left for a client that was never registered"
+    cli(
+        "client",
+        "add",
+        "--agency",
+        "POL-NE",
+        "--purpose",
+        "sentencing",
+        "--purpose",
+        "bogus",
+        "--generate-key",
+        str(missing),
+        code=1,
+    )
+    assert not missing.exists()
+
+    cli("client", "revoke", client_id)
+    with sessions() as session:
+        assert session.get(Client, client_id).revoked_at is not None
+    cli("client", "revoke", "no-such-client", code=1)
+
+
+def test_policy_test_command_runs_the_rego_tests(cli):
+    out = cli("policy", "test")
+    assert "PASS" in out.output and "FAIL " not in out.output
+
+
+def test_policy_matrix_json_rows(cli):
+    rows = json.loads(cli("policy", "matrix", "--json").output)
+    assert len(rows) == 6 * 4 * 2 * 2
+    assert set(rows[0]) == {"agency_type", "purpose", "consent", "age_group", "released", "withheld"}
+    police = next(
+        r
+        for r in rows
+        if (r["agency_type"], r["purpose"], r["consent"], r["age_group"]) == ("police", "charging", "given", "adult")
+    )
+    assert "needs.appropriate_adult" in police["released"]
+    assert "clinical.diagnoses" in police["withheld"]
+    table = cli("policy", "matrix")
+    assert "police" in table.output
+
+
+def test_serve_without_init_says_what_to_do(cli):
+    out = cli("serve", "--port", "1", code=2)
+    assert "ld-gateway init" in out.output
