@@ -274,13 +274,16 @@ def test_publish_lists_every_problem_and_stores_nothing(live_gateway):
 
 
 def test_only_ld_services_publish(live_gateway):
-    response = client_for(live_gateway, "POL-NE")
-    token = response.token("charging")
+    token = client_for(live_gateway, "POL-NE").token("charging")
     published = httpx.post(
-        live_gateway.base_url + "/assessments", json=example("adult.json"), headers={"Authorization": f"Bearer {token}"}
+        live_gateway.base_url + "/assessments",
+        json=example("adult.json"),
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert published.status_code == 403
-    assert _denials(live_gateway, "not-a-publisher")
+    assert "insufficient_scope" in published.headers["WWW-Authenticate"]
+    refused = [e for e in all_log_entries(live_gateway) if e["event"] == "ingest:assessment:denied"]
+    assert any(e["client_id"] == live_gateway.clients["POL-NE"] for e in refused)
 
 
 def test_cli_registers_agency_and_client(live_gateway, tmp_path):
