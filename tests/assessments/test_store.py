@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import copy
-import json
-from datetime import UTC, datetime
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, text
 
 from gateway.assessments import store
-from gateway.assessments.validation import load_schema, validate_assessment
 from gateway.db.models import Agency, AssessmentVersion, Subject
 from gateway.keys import load_or_create_keyring
-from tests.conftest import ROOT
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from tests.factories import add_agencies, example, publish
 
 
 @pytest.fixture
@@ -26,28 +21,15 @@ def keyring(tmp_path):
 
 @pytest.fixture
 def agencies(session_factory):
-    with session_factory.begin() as session:
-        for code, type_ in (
-            ("LD-NE", "ld-service"),
-            ("POL-NE", "police"),
-            ("MC-NE", "court"),
-            ("PROB-NE", "probation"),
-            ("YOT-NE", "yot"),
-        ):
-            session.add(Agency(code=code, name=code, type=type_, created_at=NOW))
+    add_agencies(session_factory)
 
 
 def _adult():
-    document = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
-    normalised, problems = validate_assessment(document, load_schema(ROOT / "schemas"))
-    assert not problems
-    return normalised
+    return example("adult.json")
 
 
 def _publish(session_factory, keyring, document):
-    with session_factory.begin() as session:
-        publisher = session.execute(select(Agency).where(Agency.code == "LD-NE")).scalar_one()
-        return store.publish(session, keyring, publisher=publisher, document=document, now=NOW)
+    return publish(session_factory, keyring, document)
 
 
 def test_publish_then_load_round_trips(session_factory, keyring, agencies):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,19 +12,18 @@ from sqlalchemy import func, select, text
 from gateway.assessments import store
 from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM
-from gateway.assessments.validation import load_schema, validate_assessment
 from gateway.audit import log
 from gateway.audit.verify import verify_rows
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType, Purpose
-from gateway.db.models import Agency, DisclosureLogEntry
+from gateway.db.models import DisclosureLogEntry
 from gateway.disclosure.service import DisclosureService
 from gateway.keys import load_or_create_keyring
 from gateway.policy import EmbeddedRegoEngine
 from gateway.policy.decision import Decision
 from tests.conftest import ROOT
+from tests.factories import NOW, add_agencies, example, publish
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CATALOGUE = load_catalogue(ROOT / "schemas" / "field-catalogue.json")
 ADULT = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
 NHS = ADULT["subject"]["nhs_number"]
@@ -42,20 +41,8 @@ def keyring(tmp_path):
 
 @pytest.fixture
 def published(session_factory, keyring):
-    with session_factory.begin() as session:
-        for code, type_ in (
-            ("LD-NE", "ld-service"),
-            ("POL-NE", "police"),
-            ("MC-NE", "court"),
-            ("PROB-NE", "probation"),
-            ("MHT-NE", "health"),
-        ):
-            session.add(Agency(code=code, name=code, type=type_, created_at=NOW))
-    normalised, problems = validate_assessment(ADULT, load_schema(ROOT / "schemas"))
-    assert not problems
-    with session_factory.begin() as session:
-        publisher = session.execute(select(Agency).where(Agency.code == "LD-NE")).scalar_one()
-        return store.publish(session, keyring, publisher=publisher, document=normalised, now=NOW)
+    add_agencies(session_factory)
+    return publish(session_factory, keyring, example("adult.json"))
 
 
 def police() -> AccessContext:

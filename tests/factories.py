@@ -1,0 +1,48 @@
+"""Test data factories shared by the storage and hot-path tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.assessments import store
+from gateway.assessments.validation import load_schema, validate_assessment
+from gateway.db.models import Agency
+from gateway.keys import KeyRing
+from tests.conftest import ROOT
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+DEMO_AGENCIES = (
+    ("LD-NE", "ld-service"),
+    ("POL-NE", "police"),
+    ("MC-NE", "court"),
+    ("PROB-NE", "probation"),
+    ("YOT-NE", "yot"),
+    ("MHT-NE", "health"),
+)
+
+
+def add_agencies(sessions: sessionmaker[Session], agencies: tuple[tuple[str, str], ...] = DEMO_AGENCIES) -> None:
+    with sessions.begin() as session:
+        for code, type_ in agencies:
+            session.add(Agency(code=code, name=code, type=type_, created_at=NOW))
+
+
+def example(name: str = "adult.json") -> dict[str, Any]:
+    """A schema example, validated and normalised as the API would store it."""
+    document = json.loads((ROOT / "schemas" / "examples" / name).read_text())
+    normalised, problems = validate_assessment(document, load_schema(ROOT / "schemas"))
+    assert normalised is not None, problems
+    return normalised
+
+
+def publish(
+    sessions: sessionmaker[Session], keyring: KeyRing, document: dict[str, Any], publisher: str = "LD-NE"
+) -> store.Published:
+    with sessions.begin() as session:
+        agency = session.execute(select(Agency).where(Agency.code == publisher)).scalar_one()
+        return store.publish(session, keyring, publisher=agency, document=document, now=NOW)
