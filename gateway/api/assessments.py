@@ -28,9 +28,16 @@ async def publish_assessment(request: Request) -> Response:
         document = json.loads(raw)
     except ValueError:
         return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    if len(raw) > gw.settings.max_body_bytes:
+        return outcome_response(413, [("error", "too-costly", "the assessment is too large", None)])
     normalised, problems = validate_assessment(document, gw.assessment_schema)
     if problems or normalised is None:
+        # Every problem in one answer: the schema's, the identifiers', and unknown agencies in case links.
         issues = [("error", p.code, p.message, p.expression) for p in problems]
+        with gw.sessions() as session:
+            links = document.get("case_links") if isinstance(document, dict) else None
+            unknown = store.unknown_agency_problems(session, links)
+        issues += [("error", "invariant", message, expression) for expression, message in unknown]
         return outcome_response(422, issues)
     try:
         with gw.sessions.begin() as session:

@@ -168,16 +168,27 @@ def publish(
     return Published(assessment.id, assessment.current_version, subject_id, created)
 
 
-def _agencies_for_links(session: Session, links: Sequence[Mapping[str, str]]) -> list[Agency]:
-    codes = [link["agency_code"] for link in links]
-    known = {a.code: a for a in session.execute(select(Agency).where(Agency.code.in_(codes))).scalars()}
-    problems = [
+def unknown_agency_problems(session: Session, links: Any) -> list[tuple[str, str]]:
+    """Case links naming agencies the gateway does not know; tolerant of a document that failed the schema,
+    so a 422 can list these beside the schema's own problems."""
+    if not isinstance(links, list):
+        return []
+    codes = {i: link.get("agency_code") for i, link in enumerate(links) if isinstance(link, Mapping)}
+    wanted = [c for c in codes.values() if isinstance(c, str)]
+    known = set(session.execute(select(Agency.code).where(Agency.code.in_(wanted))).scalars())
+    return [
         (f"case_links[{i}].agency_code", "no agency with this code is registered with the gateway")
-        for i, code in enumerate(codes)
-        if code not in known
+        for i, code in codes.items()
+        if isinstance(code, str) and code not in known
     ]
+
+
+def _agencies_for_links(session: Session, links: Sequence[Mapping[str, str]]) -> list[Agency]:
+    problems = unknown_agency_problems(session, links)
     if problems:
         raise StoreError(problems)
+    codes = [link["agency_code"] for link in links]
+    known = {a.code: a for a in session.execute(select(Agency).where(Agency.code.in_(codes))).scalars()}
     return [known[code] for code in codes]
 
 

@@ -106,9 +106,7 @@ def test_every_object_in_the_schema_refuses_unknown_properties(schema: dict[str,
 
 
 def test_identifiers_are_normalised_on_a_copy(schema: dict[str, Any], adult: dict[str, Any]) -> None:
-    adult["subject"].update(
-        nhs_number="944 930 5552", pnc_id="2020/0000009n", cro_number="123456/08t", crn="x123456"
-    )
+    adult["subject"].update(nhs_number="944 930 5552", pnc_id="2020/0000009n", cro_number="123456/08t", crn="x123456")
     original = copy.deepcopy(adult)
     normalised, problems = _validate(adult, schema)
     assert problems == []
@@ -194,9 +192,7 @@ def test_no_nhs_number_and_no_pnc_id(schema: dict[str, Any], adult: dict[str, An
 
 
 @pytest.mark.parametrize("keep", ["nhs_number", "pnc_id"])
-def test_either_nhs_number_or_pnc_id_is_enough(
-    schema: dict[str, Any], adult: dict[str, Any], keep: str
-) -> None:
+def test_either_nhs_number_or_pnc_id_is_enough(schema: dict[str, Any], adult: dict[str, Any], keep: str) -> None:
     for key in ("nhs_number", "pnc_id", "cro_number", "crn"):
         if key != keep:
             del adult["subject"][key]
@@ -363,9 +359,7 @@ def test_a_child_one_day_short_of_ten_is_refused(schema: dict[str, Any], child: 
     assert "10 or older" in problems[0].message
 
 
-def test_assessment_date_is_the_date_as_written_with_its_offset(
-    schema: dict[str, Any], child: dict[str, Any]
-) -> None:
+def test_assessment_date_is_the_date_as_written_with_its_offset(schema: dict[str, Any], child: dict[str, Any]) -> None:
     # 00:30 on the tenth birthday, UK summer time: still the day before in UTC, but the birthday locally.
     child["subject"]["date_of_birth"] = "2016-06-01"
     child["context"]["assessed_at"] = "2026-06-01T00:30:00+01:00"

@@ -258,12 +258,13 @@ def auth_server(
     denials: list[tuple[str | None, str, str]] = []
     revocations = InMemoryRevocationList()
     app = FastAPI()
-    app.include_router(build_router(
-        settings=settings,
-        session_factory=session_factory,
-        signing_key=signing_key,
-        on_token_denied=lambda client_id, error, reason: denials.append((client_id, error, reason)),
-        revocations=revocations,
-    ))
+    app.include_router(
+        build_router(
+            settings=settings,
+            session_factory=session_factory,
+            signing_key=signing_key,
+            on_token_denied=lambda client_id, error, reason: denials.append((client_id, error, reason)),
+            revocations=revocations,
+        )
+    )
     yield AuthServer(AppClient(app), denials, revocations, settings, signing_key)
-

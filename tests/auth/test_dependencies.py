@@ -10,13 +10,15 @@ from gateway.auth.errors import InvalidToken
 
 
 def _request(*headers: tuple[str, str], query: str = "") -> Request:
-    return Request({
-        "type": "http",
-        "method": "GET",
-        "path": "/fhir/Bundle",
-        "query_string": query.encode(),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
-    })
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/fhir/Bundle",
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        }
+    )
 
 
 @pytest.mark.parametrize("value", ["Bearer abc.DEF-_~+/123=", "bearer abc", "BEARER  abc "])
@@ -24,15 +26,18 @@ def test_bearer_token(value):
     assert bearer_token(_request(("Authorization", value))) == value.split()[-1]
 
 
-@pytest.mark.parametrize(("headers", "query", "present"), [
-    ((), "", False),
-    ((("Authorization", "Basic dXNlcjpwdw=="),), "", False),
-    ((("Authorization", "Bearer"),), "", True),
-    ((("Authorization", "Bearer a b"),), "", True),
-    ((("Authorization", "Bearer a,b"),), "", True),
-    ((("Authorization", "Bearer a"), ("Authorization", "Bearer b")), "", True),
-    ((("Authorization", "Bearer a"),), "access_token=a", True),
-])
+@pytest.mark.parametrize(
+    ("headers", "query", "present"),
+    [
+        ((), "", False),
+        ((("Authorization", "Basic dXNlcjpwdw=="),), "", False),
+        ((("Authorization", "Bearer"),), "", True),
+        ((("Authorization", "Bearer a b"),), "", True),
+        ((("Authorization", "Bearer a,b"),), "", True),
+        ((("Authorization", "Bearer a"), ("Authorization", "Bearer b")), "", True),
+        ((("Authorization", "Bearer a"),), "access_token=a", True),
+    ],
+)
 def test_refused(headers, query, present):
     with pytest.raises(InvalidToken) as caught:
         bearer_token(_request(*headers, query=query))

@@ -59,18 +59,21 @@ def test_symmetric_keys_are_rejected():
     assert "symmetric" in _rejected({"keys": [oct_jwk]})
 
 
-@pytest.mark.parametrize(("change", "fragment"), [
-    ({"kid": None}, "needs a kid"),
-    ({"kid": ""}, "needs a kid"),
-    ({"kid": 7}, "needs a kid"),
-    ({"use": "enc"}, "use must be 'sig'"),
-    ({"key_ops": ["sign", "verify"]}, "key_ops"),
-    ({"alg": "none"}, "not accepted"),
-    ({"alg": "HS256"}, "not accepted"),
-    ({"alg": "ES256"}, "does not fit"),
-    ({"kty": "XYZ"}, "kty must be"),
-    ({"n": "not base64!"}, "not a valid RSA public key"),
-])
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"kid": None}, "needs a kid"),
+        ({"kid": ""}, "needs a kid"),
+        ({"kid": 7}, "needs a kid"),
+        ({"use": "enc"}, "use must be 'sig'"),
+        ({"key_ops": ["sign", "verify"]}, "key_ops"),
+        ({"alg": "none"}, "not accepted"),
+        ({"alg": "HS256"}, "not accepted"),
+        ({"alg": "ES256"}, "does not fit"),
+        ({"kty": "XYZ"}, "kty must be"),
+        ({"n": "not base64!"}, "not a valid RSA public key"),
+    ],
+)
 def test_bad_members(change, fragment, rsa_key):
     jwk = dict(rsa_key.public_jwk)
     for name, value in change.items():
@@ -112,6 +115,7 @@ def test_find_key_never_falls_back_to_the_only_key(rsa_key):
 
 
 # --- JWKS at a URL ----------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self) -> None:
@@ -160,11 +164,14 @@ def test_remote_jwks_expires(rsa_key):
     assert len(calls) == 2
 
 
-@pytest.mark.parametrize(("response", "fragment"), [
-    (httpx.Response(404), "HTTP 404"),
-    (httpx.Response(200, content=b"not json"), "not JSON"),
-    (httpx.Response(200, content=b"{" + b" " * 70_000 + b"}"), "exceeds"),
-])
+@pytest.mark.parametrize(
+    ("response", "fragment"),
+    [
+        (httpx.Response(404), "HTTP 404"),
+        (httpx.Response(200, content=b"not json"), "not JSON"),
+        (httpx.Response(200, content=b"{" + b" " * 70_000 + b"}"), "exceeds"),
+    ],
+)
 def test_remote_jwks_failures(response, fragment):
     remote, _ = _remote([response], Clock())
     with pytest.raises(JwksUnavailable) as caught:

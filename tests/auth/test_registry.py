@@ -50,15 +50,18 @@ def test_duplicate_agency_code_is_a_clear_error_and_leaves_the_transaction_usabl
         assert session.scalar(select(func.count()).select_from(Agency)) == 2
 
 
-@pytest.mark.parametrize(("code", "name", "type_", "error"), [
-    ("POL NE", "Police", "police", InvalidAgencyCode),
-    ("", "Police", "police", InvalidAgencyCode),
-    ("X" * 33, "Police", "police", InvalidAgencyCode),
-    ("-POL", "Police", "police", InvalidAgencyCode),
-    ("POL", "  ", "police", InvalidAgencyName),
-    ("POL", "Police", "constabulary", InvalidAgencyType),
-    ("POL", "Police", "Police", InvalidAgencyType),
-])
+@pytest.mark.parametrize(
+    ("code", "name", "type_", "error"),
+    [
+        ("POL NE", "Police", "police", InvalidAgencyCode),
+        ("", "Police", "police", InvalidAgencyCode),
+        ("X" * 33, "Police", "police", InvalidAgencyCode),
+        ("-POL", "Police", "police", InvalidAgencyCode),
+        ("POL", "  ", "police", InvalidAgencyName),
+        ("POL", "Police", "constabulary", InvalidAgencyType),
+        ("POL", "Police", "Police", InvalidAgencyType),
+    ],
+)
 def test_bad_agency_input(code, name, type_, error, session_factory):
     with session_factory() as session, pytest.raises(error):
         registry.add_agency(session, code, name, type_)
@@ -102,10 +105,17 @@ def test_client_with_jwks_url(session_factory):
         assert (client.jwks, client.jwks_url) == (None, "https://pol.example/jwks.json")
 
 
-@pytest.mark.parametrize("url", [
-    "http://pol.example/jwks.json", "ftp://pol.example/jwks", "https://user:pw@pol.example/jwks",
-    "https://pol.example/jwks#frag", "/jwks.json", "https://" + "a" * 500 + ".example",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://pol.example/jwks.json",
+        "ftp://pol.example/jwks",
+        "https://user:pw@pol.example/jwks",
+        "https://pol.example/jwks#frag",
+        "/jwks.json",
+        "https://" + "a" * 500 + ".example",
+    ],
+)
 def test_bad_jwks_url(url, session_factory):
     code = _agency(session_factory)
     with session_factory() as session, pytest.raises(InvalidJwks):
@@ -143,14 +153,17 @@ def test_rsa_1024_is_rejected_at_registration(session_factory):
     assert "1024 bits" in caught.value.message
 
 
-@pytest.mark.parametrize(("purposes", "agency_type", "fragment"), [
-    (["curiosity"], "police", "not one of"),
-    ([], "police", "at least one"),
-    ("charging", "police", "not a single string"),
-    (["ld-service"], "police", "only for ld-service agencies"),
-    (["charging"], "ld-service", "ld-service purpose only"),
-    (["ld-service", "health-referral"], "ld-service", "ld-service purpose only"),
-])
+@pytest.mark.parametrize(
+    ("purposes", "agency_type", "fragment"),
+    [
+        (["curiosity"], "police", "not one of"),
+        ([], "police", "at least one"),
+        ("charging", "police", "not a single string"),
+        (["ld-service"], "police", "only for ld-service agencies"),
+        (["charging"], "ld-service", "ld-service purpose only"),
+        (["ld-service", "health-referral"], "ld-service", "ld-service purpose only"),
+    ],
+)
 def test_bad_purposes_are_rejected(purposes, agency_type, fragment, session_factory, rsa_key):
     code = _agency(session_factory, "AG-1", agency_type)
     with session_factory() as session, pytest.raises(InvalidPurpose) as caught:
@@ -198,6 +211,7 @@ def test_registration_errors_have_stable_codes():
 
 
 # --- generate_client_key (no database) ----------------------------------------------------------
+
 
 def test_generate_client_key(tmp_path):
     path = tmp_path / "agency" / "client.pem"

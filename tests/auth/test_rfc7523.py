@@ -42,7 +42,10 @@ def test_authenticates_and_reports_the_key_used(rsa_key):
     claims = assertion_claims("client-1", now=T0)
     result = _authenticate(sign_assertion(rsa_key, claims, alg="PS256"), client)
     assert (result.client_id, result.key_id, result.algorithm, result.assertion_id) == (
-        "client-1", rsa_key.kid, "PS256", claims["jti"],
+        "client-1",
+        rsa_key.kid,
+        "PS256",
+        claims["jti"],
     )
 
 
@@ -106,8 +109,15 @@ def test_revoked_client(rsa_key):
 
 
 def test_a_key_pinned_to_one_alg_refuses_others(rsa_key):
-    pinned = ClientRecord("client-1", "POL", AgencyType.POLICE, (Purpose.CHARGING,),
-                          {"keys": [dict(rsa_key.public_jwk, alg="RS512")]}, None, False)
+    pinned = ClientRecord(
+        "client-1",
+        "POL",
+        AgencyType.POLICE,
+        (Purpose.CHARGING,),
+        {"keys": [dict(rsa_key.public_jwk, alg="RS512")]},
+        None,
+        False,
+    )
     assertion = sign_assertion(rsa_key, assertion_claims("client-1", now=T0), alg="RS256")
     with pytest.raises(InvalidClient) as caught:
         _authenticate(assertion, pinned)

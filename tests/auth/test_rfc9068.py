@@ -37,15 +37,26 @@ T0 = 1_900_000_000.0
 
 def _issue(signing_key, *, now=T0, ttl=300, client=CLIENT):
     return issue_access_token(
-        signing_key=signing_key, issuer=ISSUER, audience=AUDIENCE, client=client, purpose=Purpose.CHARGING,
-        scopes={Scope.BUNDLE_READ}, ttl=ttl, now=lambda: now,
+        signing_key=signing_key,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        client=client,
+        purpose=Purpose.CHARGING,
+        scopes={Scope.BUNDLE_READ},
+        ttl=ttl,
+        now=lambda: now,
     )
 
 
 def _validate(token, signing_key, *, now=T0 + 10, issuer=ISSUER, audience=AUDIENCE, active=True, revoked=None):
     return validate_access_token(
-        token, signing_key=signing_key, issuer=issuer, audience=audience,
-        is_client_active=lambda _client_id: active, now=lambda: now, is_token_revoked=revoked,
+        token,
+        signing_key=signing_key,
+        issuer=issuer,
+        audience=audience,
+        is_client_active=lambda _client_id: active,
+        now=lambda: now,
+        is_token_revoked=revoked,
     )
 
 
@@ -61,8 +72,11 @@ def _reason(token, signing_key, **kwargs) -> str:
 def _parts(token):
     header, payload, signature = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return (json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload))),
-            signature)
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(header))),
+        json.loads(base64.urlsafe_b64decode(pad(payload))),
+        signature,
+    )
 
 
 def test_issued_token_has_the_rfc_9068_shape(signing_key):
@@ -136,12 +150,15 @@ def test_revoked_token(signing_key):
     assert "token revoked" in _reason(token, signing_key, revoked=lambda candidate: candidate == jti)
 
 
-@pytest.mark.parametrize("change", [
-    {"purpose_of_use": "sentencing"},
-    {"agency": "MC-NE"},
-    {"exp": T0 + 3600},
-    {"client_id": "client-2", "sub": "client-2"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"purpose_of_use": "sentencing"},
+        {"agency": "MC-NE"},
+        {"exp": T0 + 3600},
+        {"client_id": "client-2", "sub": "client-2"},
+    ],
+)
 def test_tampered_payload(change, signing_key):
     token, _ = _issue(signing_key)
     _header, claims, signature = _parts(token)
@@ -168,8 +185,9 @@ def test_unknown_kid(signing_key):
     # SigningKey.sign always stamps its own kid; forge the header instead.
     _header, payload, signature = token.split(".")
     forged_header = b64url(json.dumps({"typ": "at+jwt", "alg": "RS256", "kid": "other"}).encode())
-    assert _reason(f"{forged_header}.{payload}.{signature}", signing_key) == \
-        "kid does not name the gateway's signing key"
+    assert (
+        _reason(f"{forged_header}.{payload}.{signature}", signing_key) == "kid does not name the gateway's signing key"
+    )
 
 
 def test_lifetime_over_300_seconds_is_refused_even_when_signed(signing_key):

@@ -14,8 +14,9 @@ from tests.auth.conftest import AppClient, assertion_claims, sign_assertion, tok
 
 
 def _token(server, client, purpose="charging"):
-    response = server.token(token_form(sign_assertion(client.key, assertion_claims(client.client_id), alg="RS512"),
-                                       purpose))
+    response = server.token(
+        token_form(sign_assertion(client.key, assertion_claims(client.client_id), alg="RS512"), purpose)
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -28,6 +29,7 @@ def _auth(client):
 
 
 # --- introspection ----------------------------------------------------------------------------
+
 
 def test_a_client_introspects_its_own_token(auth_server, register, rsa_key):
     client = register(rsa_key, agency_type="yot", purposes=("case-management",))
@@ -86,6 +88,7 @@ def test_introspection_needs_a_token(auth_server, register, rsa_key):
 
 # --- revocation -------------------------------------------------------------------------------
 
+
 def test_a_client_revokes_its_own_token(auth_server, register, rsa_key, session_factory):
     client = register(rsa_key)
     token = _token(auth_server, client)
@@ -137,6 +140,7 @@ def test_revocation_needs_client_authentication(auth_server):
 
 # --- a client whose keys live at a URL ------------------------------------------------------------
 
+
 def test_a_client_with_a_jwks_url_authenticates(settings, session_factory, signing_key, register, ec_key):
     fetched: list[str] = []
 
@@ -146,8 +150,15 @@ def test_a_client_with_a_jwks_url_authenticates(settings, session_factory, signi
 
     remote = RemoteJwks(http=httpx.Client(transport=httpx.MockTransport(handler)))
     app = FastAPI()
-    app.include_router(build_router(settings=settings, session_factory=session_factory, signing_key=signing_key,
-                                    on_token_denied=lambda *a: None, client_keys=RegisteredKeys(remote)))
+    app.include_router(
+        build_router(
+            settings=settings,
+            session_factory=session_factory,
+            signing_key=signing_key,
+            on_token_denied=lambda *a: None,
+            client_keys=RegisteredKeys(remote),
+        )
+    )
     client = register(ec_key, jwks_url="https://agency.example/jwks.json")
     http = AppClient(app)
     for _ in range(2):
@@ -157,6 +168,7 @@ def test_a_client_with_a_jwks_url_authenticates(settings, session_factory, signi
 
 
 # --- discovery --------------------------------------------------------------------------------
+
 
 def test_jwks_publishes_the_public_signing_key(auth_server):
     body = auth_server.http.get("/.well-known/jwks.json").json()

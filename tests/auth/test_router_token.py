@@ -82,7 +82,9 @@ def test_ec_and_eddsa_assertions_get_tokens(key_name, alg, request, auth_server,
 
     context = _validate(auth_server, session_factory, body["access_token"])
     assert (context.client_id, context.agency_type, context.purpose) == (
-        client.client_id, AgencyType.HEALTH, Purpose.HEALTH_REFERRAL,
+        client.client_id,
+        AgencyType.HEALTH,
+        Purpose.HEALTH_REFERRAL,
     )
 
 
@@ -119,8 +121,9 @@ def test_aud_may_be_a_list_containing_the_token_url(auth_server, register, rsa_k
 
 def test_scope_can_be_narrowed(auth_server, register, rsa_key, session_factory):
     client = register(rsa_key)
-    form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS256"),
-                      scope="system/Bundle.read")
+    form = token_form(
+        sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS256"), scope="system/Bundle.read"
+    )
     body = _assert_token_response(auth_server.token(form), "charging")
     assert body["scope"] == "system/Bundle.read"
     context = _validate(auth_server, session_factory, body["access_token"])
@@ -135,6 +138,7 @@ def test_without_scope_the_token_gets_every_scope_of_its_purpose(auth_server, re
 
 
 # --- the negative matrix ----------------------------------------------------------------------
+
 
 @dataclass
 class Case:
@@ -165,72 +169,94 @@ CASES: dict[str, Case] = {
     "unknown kid": Case(lambda c, _: token_form(_signed(c, header={"kid": "no-such-key"})), "invalid_client", 401),
     "alg none": Case(
         lambda c, _: token_form(unsigned_jwt({"alg": "none", "kid": c.key.kid}, assertion_claims(c.client_id))),
-        "invalid_client", 401,
+        "invalid_client",
+        401,
     ),
     "HS256 keyed with the public key PEM": Case(
-        lambda c, _: token_form(hmac_jwt({"alg": "HS256", "typ": "JWT", "kid": c.key.kid},
-                                         assertion_claims(c.client_id), c.key.public_pem)),
-        "invalid_client", 401,
+        lambda c, _: token_form(
+            hmac_jwt({"alg": "HS256", "typ": "JWT", "kid": c.key.kid}, assertion_claims(c.client_id), c.key.public_pem)
+        ),
+        "invalid_client",
+        401,
     ),
     "alg does not fit the key": Case(
-        lambda c, x: token_form(sign_assertion(x["ec_key"], assertion_claims(c.client_id), alg="ES256",
-                                               kid=c.key.kid)),
-        "invalid_client", 401,
+        lambda c, x: token_form(sign_assertion(x["ec_key"], assertion_claims(c.client_id), alg="ES256", kid=c.key.kid)),
+        "invalid_client",
+        401,
     ),
     "signed by another key under the registered kid": Case(
-        lambda c, x: token_form(sign_assertion(x["other_rsa_key"], assertion_claims(c.client_id), alg="RS512",
-                                               kid=c.key.kid)),
-        "invalid_client", 401,
+        lambda c, x: token_form(
+            sign_assertion(x["other_rsa_key"], assertion_claims(c.client_id), alg="RS512", kid=c.key.kid)
+        ),
+        "invalid_client",
+        401,
     ),
     "payload tampered after signing": Case(_tampered, "invalid_client", 401),
     "iss differs from sub": Case(lambda c, _: token_form(_signed(c, iss="someone-else")), "invalid_client", 401),
     "iss and sub name another registered client": Case(
         lambda c, x: token_form(_signed(c, iss=x["other"].client_id, sub=x["other"].client_id)),
-        "invalid_client", 401,
+        "invalid_client",
+        401,
     ),
     "client_id parameter differs from iss": Case(
-        lambda c, x: token_form(_signed(c), client_id=x["other"].client_id), "invalid_client", 401,
+        lambda c, x: token_form(_signed(c), client_id=x["other"].client_id),
+        "invalid_client",
+        401,
     ),
-    "wrong aud": Case(lambda c, _: token_form(_signed(c, aud="https://other.example/oauth2/token")),
-                      "invalid_client", 401),
-    "aud is the issuer, not the token URL": Case(lambda c, _: token_form(_signed(c, aud="http://testserver")),
-                                                 "invalid_client", 401),
+    "wrong aud": Case(
+        lambda c, _: token_form(_signed(c, aud="https://other.example/oauth2/token")), "invalid_client", 401
+    ),
+    "aud is the issuer, not the token URL": Case(
+        lambda c, _: token_form(_signed(c, aud="http://testserver")), "invalid_client", 401
+    ),
     "exp missing": Case(lambda c, _: token_form(_signed(c, exp=DROP)), "invalid_client", 401),
-    "exp a string": Case(lambda c, _: token_form(_signed(c, exp=str(int(time.time()) + 60))),
-                         "invalid_client", 401),
+    "exp a string": Case(lambda c, _: token_form(_signed(c, exp=str(int(time.time()) + 60))), "invalid_client", 401),
     "exp in the past": Case(lambda c, _: token_form(_signed(c, exp=int(time.time()) - 5)), "invalid_client", 401),
-    "exp too far ahead": Case(lambda c, _: token_form(_signed(c, exp=int(time.time()) + 301 + 5)),
-                              "invalid_client", 401),
-    "iat in the future": Case(lambda c, _: token_form(_signed(c, iat=int(time.time()) + 120)),
-                              "invalid_client", 401),
+    "exp too far ahead": Case(
+        lambda c, _: token_form(_signed(c, exp=int(time.time()) + 301 + 5)), "invalid_client", 401
+    ),
+    "iat in the future": Case(lambda c, _: token_form(_signed(c, iat=int(time.time()) + 120)), "invalid_client", 401),
     "jti missing": Case(lambda c, _: token_form(_signed(c, jti=DROP)), "invalid_client", 401),
     "jti not a string": Case(lambda c, _: token_form(_signed(c, jti=12345)), "invalid_client", 401),
-    "typ of an access token": Case(lambda c, _: token_form(_signed(c, header={"typ": "at+jwt"})),
-                                   "invalid_client", 401),
-    "unknown client": Case(lambda c, _: token_form(_signed(c, iss="not-registered", sub="not-registered")),
-                           "invalid_client", 401, named=False),
+    "typ of an access token": Case(
+        lambda c, _: token_form(_signed(c, header={"typ": "at+jwt"})), "invalid_client", 401
+    ),
+    "unknown client": Case(
+        lambda c, _: token_form(_signed(c, iss="not-registered", sub="not-registered")),
+        "invalid_client",
+        401,
+        named=False,
+    ),
     "wrong assertion type": Case(
         lambda c, _: token_form(_signed(c), client_assertion_type=SAML_ASSERTION_TYPE),
-        "invalid_client", 401, named=False,
+        "invalid_client",
+        401,
+        named=False,
     ),
     "no client authentication": Case(
-        lambda c, _: {"grant_type": "client_credentials", "purpose_of_use": "charging"}, "invalid_client", 401,
+        lambda c, _: {"grant_type": "client_credentials", "purpose_of_use": "charging"},
+        "invalid_client",
+        401,
         named=False,
     ),
     "assertion is not a JWT": Case(lambda c, _: token_form("not.a-jwt"), "invalid_client", 401, named=False),
     "unregistered purpose": Case(lambda c, _: token_form(_signed(c), "case-management"), "invalid_scope", 400),
     "unknown purpose": Case(lambda c, _: token_form(_signed(c), "curiosity"), "invalid_scope", 400),
     "purpose missing": Case(lambda c, _: token_form(_signed(c), None), "invalid_request", 400),
-    "scope beyond the purpose": Case(lambda c, _: token_form(_signed(c), scope="assessments.write"),
-                                     "invalid_scope", 400),
-    "wrong grant_type": Case(lambda c, _: token_form(_signed(c), grant_type="authorization_code"),
-                             "unsupported_grant_type", 400),
+    "scope beyond the purpose": Case(
+        lambda c, _: token_form(_signed(c), scope="assessments.write"), "invalid_scope", 400
+    ),
+    "wrong grant_type": Case(
+        lambda c, _: token_form(_signed(c), grant_type="authorization_code"), "unsupported_grant_type", 400
+    ),
     "grant_type missing": Case(
         lambda c, _: {k: v for k, v in token_form(_signed(c)).items() if k != "grant_type"},
-        "invalid_request", 400,
+        "invalid_request",
+        400,
     ),
-    "client_secret as well as an assertion": Case(lambda c, _: token_form(_signed(c), client_secret="s3cret"),
-                                                  "invalid_request", 400, named=False),
+    "client_secret as well as an assertion": Case(
+        lambda c, _: token_form(_signed(c), client_secret="s3cret"), "invalid_request", 400, named=False
+    ),
 }
 
 
@@ -279,8 +305,7 @@ def test_a_revoked_client_gets_no_token_and_its_live_tokens_stop_working(
     with session_factory.begin() as session:
         registry.revoke_client(session, client.client_id)
 
-    response = auth_server.token(token_form(sign_assertion(rsa_key, assertion_claims(client.client_id),
-                                                           alg="RS512")))
+    response = auth_server.token(token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS512")))
 
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
     assert auth_server.denials[0][:2] == (client.client_id, "invalid_client")
@@ -314,8 +339,10 @@ def test_structural_problems_are_explained(auth_server, register, rsa_key):
 def test_a_repeated_parameter_is_invalid_request(auth_server, register, rsa_key):
     client = register(rsa_key)
     assertion = _signed(client)
-    body = (f"grant_type=client_credentials&client_assertion_type={CLIENT_ASSERTION_TYPE}"
-            f"&client_assertion={assertion}&purpose_of_use=charging&purpose_of_use=sentencing")
+    body = (
+        f"grant_type=client_credentials&client_assertion_type={CLIENT_ASSERTION_TYPE}"
+        f"&client_assertion={assertion}&purpose_of_use=charging&purpose_of_use=sentencing"
+    )
     response = auth_server.http.post(
         "/oauth2/token", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
@@ -338,8 +365,15 @@ def test_exp_bound_uses_the_injected_clock(settings, session_factory, signing_ke
     denials: list[Any] = []
     later = time.time() + 3600
     app = FastAPI()
-    app.include_router(build_router(settings=settings, session_factory=session_factory, signing_key=signing_key,
-                                    on_token_denied=lambda *a: denials.append(a), now=lambda: later))
+    app.include_router(
+        build_router(
+            settings=settings,
+            session_factory=session_factory,
+            signing_key=signing_key,
+            on_token_denied=lambda *a: denials.append(a),
+            now=lambda: later,
+        )
+    )
     client = register(rsa_key)
     response = AppClient(app).post("/oauth2/token", data=token_form(_signed(client)))
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")

@@ -49,8 +49,9 @@ def test_public_jwks_has_no_private_members(created):
 
 def test_concurrent_creation_yields_one_key(tmp_path):
     results = []
-    threads = [threading.Thread(target=lambda: results.append(load_or_create_signing_key(tmp_path).kid))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(load_or_create_signing_key(tmp_path).kid)) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -71,12 +72,15 @@ def test_an_operator_supplied_es256_key_is_used(tmp_path):
     assert (loaded.alg, loaded.kid) == ("ES256", key.thumbprint())
 
 
-@pytest.mark.parametrize(("document", "mode", "fragment"), [
-    ("private", 0o644, "readable by group or others"),
-    ("public", 0o600, "private key"),
-    ("es384", 0o600, "alg 'ES384'"),
-    ("garbage", 0o600, "not a JWK"),
-])
+@pytest.mark.parametrize(
+    ("document", "mode", "fragment"),
+    [
+        ("private", 0o644, "readable by group or others"),
+        ("public", 0o600, "private key"),
+        ("es384", 0o600, "alg 'ES384'"),
+        ("garbage", 0o600, "not a JWK"),
+    ],
+)
 def test_bad_key_files_are_refused(document, mode, fragment, tmp_path):
     path = tmp_path / TOKEN_SIGNING_FILE
     rsa = RSAKey.generate_key(2048, private=True)

@@ -267,7 +267,9 @@ def test_publish_lists_every_problem_and_stores_nothing(live_gateway):
     assert response.status_code == 422
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
-    assert len(outcome["issue"]) >= 4
+    assert len(outcome["issue"]) >= 5
+    expressions = {e for issue in outcome["issue"] for e in issue.get("expression", [])}
+    assert {"subject.nhs_number", "subject.pnc_id", "case_links[3].agency_code"} <= expressions, expressions
     assert "9449305553" not in response.text
     police = client_for(live_gateway, "POL-NE")
     assert police.search("charging", "9449305553").status == 400  # invalid NHS number: refused, not searched

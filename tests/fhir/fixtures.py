@@ -55,7 +55,7 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "gillick_competent": True,
         "best_interests_decision": "Not needed: has capacity <checked> & agrees.",
     },
-    "vulnerability_summary": "Jo has depression & drinks heavily; she \"loses track\" of long questions <b>.",
+    "vulnerability_summary": 'Jo has depression & drinks heavily; she "loses track" of long questions <b>.',
     "needs": {
         "appropriate_adult": {"required": True, "reason": "Learning difficulty suspected."},
         "communication": {"needs": ["Short questions", "Extra time"], "adjustments": "Check understanding."},
@@ -65,8 +65,11 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "interview": {"status": "fit-with-support", "notes": "Watch for alcohol withdrawal."},
         "plead": {"concerns": True, "notes": "May not follow proceedings."},
     },
-    "diversion": {"suitable": True, "options": ["outcome-22", "conditional-caution"],
-                  "notes": "Low-value theft of food."},
+    "diversion": {
+        "suitable": True,
+        "options": ["outcome-22", "conditional-caution"],
+        "notes": "Low-value theft of food.",
+    },
     "treatment_requirements": {
         "mhtr": {"suitable": True, "consents": True},
         "drr": {"suitable": False, "consents": False},
@@ -74,8 +77,12 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "notes": "Alcohol service agrees in principle.",
     },
     "diagnoses": [
-        {"code": "35489007", "system": "http://snomed.info/sct", "display": "Depressive disorder",
-         "status": "confirmed"},
+        {
+            "code": "35489007",
+            "system": "http://snomed.info/sct",
+            "display": "Depressive disorder",
+            "status": "confirmed",
+        },
         {"code": "7200002", "system": "http://snomed.info/sct", "display": "Alcoholism", "status": "provisional"},
         {"code": "32911000", "system": "http://snomed.info/sct", "display": "Homeless", "status": "reported"},
     ],
@@ -85,10 +92,13 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "safeguarding": {"concerns": True, "summary": "Threatened for money on the street."},
     },
     "referrals": [
-        {"service": "Community Mental Health Team", "need": "mental-health", "status": "made",
-         "date": "2026-11-20"},
-        {"service": "Community Alcohol Service", "need": "substance-misuse", "status": "attended",
-         "date": "2026-11-21"},
+        {"service": "Community Mental Health Team", "need": "mental-health", "status": "made", "date": "2026-11-20"},
+        {
+            "service": "Community Alcohol Service",
+            "need": "substance-misuse",
+            "status": "attended",
+            "date": "2026-11-21",
+        },
         {"service": "Housing options", "need": "housing", "status": "declined", "date": "2026-11-22"},
     ],
     "engagement": "Took part fully.",

@@ -28,8 +28,17 @@ from tests.fhir.fixtures import (
 )
 
 ALL_SECTIONS = [
-    "Assessment", "Vulnerability", "Needs and adjustments", "Fitness", "Diversion", "Treatment requirements",
-    "Clinical", "Risk and safeguarding", "Referrals and engagement", "Third-party information", "Consent",
+    "Assessment",
+    "Vulnerability",
+    "Needs and adjustments",
+    "Fitness",
+    "Diversion",
+    "Treatment requirements",
+    "Clinical",
+    "Risk and safeguarding",
+    "Referrals and engagement",
+    "Third-party information",
+    "Consent",
 ]
 
 SECTION_OF = {
@@ -70,8 +79,15 @@ def test_full_projection_renders_a_valid_document():
     assert section_titles(bundle) == ALL_SECTIONS
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert types[:3] == ["Composition", "Patient", "Organization"]
-    for expected in ("ClinicalImpression", "Flag", "Observation", "RiskAssessment", "Condition",
-                     "ServiceRequest", "Consent"):
+    for expected in (
+        "ClinicalImpression",
+        "Flag",
+        "Observation",
+        "RiskAssessment",
+        "Condition",
+        "ServiceRequest",
+        "Consent",
+    ):
         assert expected in types
 
 
@@ -79,8 +95,11 @@ def test_full_document_content():
     bundle = render(full_projection())
     composition = bundle["entry"][0]["resource"]
     assert composition["status"] == "final"
-    assert composition["type"]["coding"][0] == {"system": "http://loinc.org", "code": "11488-4",
-                                                "display": "Consult note"}
+    assert composition["type"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "11488-4",
+        "display": "Consult note",
+    }
     assert composition["confidentiality"] == "R"
     assert composition["identifier"]["value"] == make_meta().assessment_id
     patient = resources_of(bundle, "Patient")[0]
@@ -100,15 +119,27 @@ def test_full_document_content():
     impression = resources_of(bundle, "ClinicalImpression")[0]
     assert impression["summary"] == FULL_ASSESSMENT["vulnerability_summary"]
     flags = {f["code"]["coding"][0]["code"] for f in resources_of(bundle, "Flag")}
-    assert flags == {"appropriate-adult-required", "communication-needs", "intermediary-recommended",
-                     "risk-of-harm", "safeguarding-concerns"}
+    assert flags == {
+        "appropriate-adult-required",
+        "communication-needs",
+        "intermediary-recommended",
+        "risk-of-harm",
+        "safeguarding-concerns",
+    }
     observations = {o["code"]["coding"][0]["code"] for o in resources_of(bundle, "Observation")}
-    assert observations == {"fitness-to-interview", "fitness-to-plead-concerns", "diversion-suitability",
-                            "treatment-requirement-suitability"}
+    assert observations == {
+        "fitness-to-interview",
+        "fitness-to-plead-concerns",
+        "diversion-suitability",
+        "treatment-requirement-suitability",
+    }
     conditions = resources_of(bundle, "Condition")
     assert [c["code"]["coding"][0]["code"] for c in conditions] == ["35489007", "7200002", "32911000"]
     assert [c["verificationStatus"]["coding"][0]["code"] for c in conditions] == [
-        "confirmed", "provisional", "unconfirmed"]
+        "confirmed",
+        "provisional",
+        "unconfirmed",
+    ]
     requests = resources_of(bundle, "ServiceRequest")
     assert [r["status"] for r in requests] == ["active", "completed", "revoked"]
     consent = resources_of(bundle, "Consent")[0]
@@ -130,8 +161,9 @@ def test_resources_carry_their_own_field_labels():
     bundle = render(full_projection())
     for resource in resources_of(bundle, "Condition"):
         assert {c["code"] for c in resource["meta"]["security"]} == {"PSY", "ETH"}
-    safeguarding = next(f for f in resources_of(bundle, "Flag")
-                        if f["code"]["coding"][0]["code"] == "safeguarding-concerns")
+    safeguarding = next(
+        f for f in resources_of(bundle, "Flag") if f["code"]["coding"][0]["code"] == "safeguarding-concerns"
+    )
     assert [c["code"] for c in safeguarding["meta"]["security"]] == ["SOC"]
     assert "meta" not in resources_of(bundle, "Patient")[0]
 
@@ -295,15 +327,18 @@ def test_unknown_sensitivity_label_is_refused():
         render_document({"clinical.detail": "x"}, make_meta(), {"clinical.detail": ("XYZ",)})
 
 
-@pytest.mark.parametrize("projection", [
-    {"consent.status": {"status": "maybe"}},
-    {"clinical.diagnoses": [{"code": "1", "status": "suspected"}]},
-    {"referrals.made": [{"service": "S", "status": "lost"}]},
-    {"risk.assessment": {"to_self": "extreme"}},
-    {"identity.name": [{"use": "stage", "family": "X"}]},
-    {"needs.appropriate_adult": {"required": "yes"}},
-    {"clinical.diagnoses": {"code": "1"}},
-])
+@pytest.mark.parametrize(
+    "projection",
+    [
+        {"consent.status": {"status": "maybe"}},
+        {"clinical.diagnoses": [{"code": "1", "status": "suspected"}]},
+        {"referrals.made": [{"service": "S", "status": "lost"}]},
+        {"risk.assessment": {"to_self": "extreme"}},
+        {"identity.name": [{"use": "stage", "family": "X"}]},
+        {"needs.appropriate_adult": {"required": "yes"}},
+        {"clinical.diagnoses": {"code": "1"}},
+    ],
+)
 def test_malformed_values_are_refused(projection):
     with pytest.raises(ValueError):
         render(projection)

@@ -11,11 +11,13 @@ from gateway.fhir.terminology import OAUTH_URIS_EXTENSION
 
 
 def test_operation_outcome_lists_every_issue():
-    outcome = operation_outcome([
-        ("error", "required", "subject.date_of_birth is required", "subject.date_of_birth"),
-        ("error", "value", "nhs_number fails the modulus 11 check", "subject.nhs_number"),
-        ("warning", "informational", "alias ignored for matching", None),
-    ])
+    outcome = operation_outcome(
+        [
+            ("error", "required", "subject.date_of_birth is required", "subject.date_of_birth"),
+            ("error", "value", "nhs_number fails the modulus 11 check", "subject.nhs_number"),
+            ("warning", "informational", "alias ignored for matching", None),
+        ]
+    )
     OperationOutcome.model_validate(outcome)
     assert [i["code"] for i in outcome["issue"]] == ["required", "value", "informational"]
     assert outcome["issue"][1]["expression"] == ["subject.nhs_number"]
@@ -25,10 +27,13 @@ def test_operation_outcome_lists_every_issue():
 def test_single_issue():
     outcome = single_issue("forbidden", "purpose of use not permitted for this client")
     OperationOutcome.model_validate(outcome)
-    assert outcome == {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "forbidden", "diagnostics": "purpose of use not permitted for this client"}]}
-    assert single_issue("not-found", "no such bundle", severity="information")["issue"][0]["severity"] == \
-        "information"
+    assert outcome == {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": "error", "code": "forbidden", "diagnostics": "purpose of use not permitted for this client"}
+        ],
+    }
+    assert single_issue("not-found", "no such bundle", severity="information")["issue"][0]["severity"] == "information"
 
 
 @pytest.mark.parametrize("issues", [[], [("bad", "invalid", "x", None)], [("error", "nonsense", "x", None)]])
@@ -39,8 +44,9 @@ def test_operation_outcome_refuses_bad_issues(issues):
 
 @pytest.mark.parametrize("include_task", [False, True])
 def test_capability_statement_validates(include_task):
-    cs = capability_statement("https://gw.example.org/fhir", "https://gw.example.org/oauth2/token", "0.1.0",
-                              include_task=include_task)
+    cs = capability_statement(
+        "https://gw.example.org/fhir", "https://gw.example.org/oauth2/token", "0.1.0", include_task=include_task
+    )
     CapabilityStatement.model_validate(cs)
     assert cs["kind"] == "instance" and cs["fhirVersion"] == "4.0.1" and cs["format"] == ["json"]
     assert cs["implementation"]["url"] == "https://gw.example.org/fhir"

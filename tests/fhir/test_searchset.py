@@ -14,9 +14,13 @@ from tests.fhir.fixtures import FULL_ASSESSMENT, LABELS, make_meta, project
 
 def documents():
     one = render_document(project(FULL_ASSESSMENT), make_meta(), LABELS)
-    two = render_document(project(FULL_ASSESSMENT, ["identity.nhs_number", "vulnerability.summary"]),
-                          make_meta(bundle_id="second", disclosure_id="6ba7b810-9dad-11d1-80b4-00c04fd430c8",
-                                    publisher_name="Gwasanaeth Ŵ"), LABELS)
+    two = render_document(
+        project(FULL_ASSESSMENT, ["identity.nhs_number", "vulnerability.summary"]),
+        make_meta(
+            bundle_id="second", disclosure_id="6ba7b810-9dad-11d1-80b4-00c04fd430c8", publisher_name="Gwasanaeth Ŵ"
+        ),
+        LABELS,
+    )
     return [document_bytes(one), document_bytes(two)]
 
 
@@ -36,7 +40,7 @@ def test_searchset_validates_and_embeds_documents_byte_for_byte():
         assert document_bytes(entry["resource"]) == doc
         found = raw.find(doc, position)
         assert found > 0, "document bytes must be spliced unchanged"
-        assert hashlib.sha256(raw[found:found + len(doc)]).digest() == hashlib.sha256(doc).digest()
+        assert hashlib.sha256(raw[found : found + len(doc)]).digest() == hashlib.sha256(doc).digest()
         position = found + len(doc)
 
 
@@ -51,8 +55,7 @@ def test_full_urls_with_base():
     docs = documents()
     parsed = json.loads(searchset_bytes(docs, "https://gw/fhir/Bundle", base_url="https://gw/fhir/"))
     Bundle.model_validate(parsed)
-    assert [e["fullUrl"] for e in parsed["entry"]] == [
-        "https://gw/fhir/Bundle/" + json.loads(d)["id"] for d in docs]
+    assert [e["fullUrl"] for e in parsed["entry"]] == ["https://gw/fhir/Bundle/" + json.loads(d)["id"] for d in docs]
 
 
 def test_self_url_is_json_escaped():

@@ -27,8 +27,13 @@ def request(agency_type: str, purpose: str, *, age_group: str = "adult", **conse
         "recipient": {"agency_type": agency_type, "agency_code": "AGENCY-1"},
         "purpose": purpose,
         "subject": {"age": 15 if age_group == "child" else 34, "age_group": age_group},
-        "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [],
-                    "gillick_competent": True if age_group == "child" else None, **consent},
+        "consent": {
+            "status": "given",
+            "limited_to_agencies": [],
+            "limited_to_purposes": [],
+            "gillick_competent": True if age_group == "child" else None,
+            **consent,
+        },
     }
 
 
@@ -37,6 +42,7 @@ def withheld_rule(decision: Decision, field: str) -> str:
 
 
 # -- what the policy releases, through the production engine ------------------------------------------
+
 
 def test_police_charging_adult_gets_appropriate_adult_but_no_diagnoses_or_third_party(engine):
     decision = engine.decide(request("police", "charging"))
@@ -193,6 +199,7 @@ def _fingerprint(decision: Decision) -> tuple[Any, ...]:
 
 # -- revision -----------------------------------------------------------------------------------------
 
+
 def test_revision_is_stable_and_names_the_policy(engine, catalogue_ids):
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", engine.revision)
     assert compute_revision(POLICY_DIR, catalogue_ids) == engine.revision
@@ -235,10 +242,9 @@ def test_an_edited_policy_decides_differently_under_a_new_revision(policy_copy, 
 
 # -- a broken policy directory fails at construction (the gateway refuses to start) -------------------
 
+
 def test_a_syntax_error_refuses_to_load_and_names_the_file(policy_copy, catalogue_ids):
-    (policy_copy / "disclosure.rego").write_text(
-        (policy_copy / "disclosure.rego").read_text() + "\nbroken if {\n"
-    )
+    (policy_copy / "disclosure.rego").write_text((policy_copy / "disclosure.rego").read_text() + "\nbroken if {\n")
 
     with pytest.raises(PolicyLoadError, match=r"disclosure\.rego"):
         EmbeddedRegoEngine(policy_copy, catalogue_ids)
@@ -347,11 +353,15 @@ def test_a_field_the_policy_forgot_is_withheld_by_default_deny(rigged):
 
 
 def test_default_deny_fills_in_what_the_policy_did_not_decide():
-    result = {"allow": True, "released": ["a"], "withheld": [{"field": "b", "rule": "r", "reason": "x"}],
-              "obligations": ["o"], "deny_reason": None}
+    result = {
+        "allow": True,
+        "released": ["a"],
+        "withheld": [{"field": "b", "rule": "r", "reason": "x"}],
+        "obligations": ["o"],
+        "deny_reason": None,
+    }
 
-    decision = decision_from_result(result, catalogue_ids=["a", "b", "c"], policy_revision="rev",
-                                    decision_id="id")
+    decision = decision_from_result(result, catalogue_ids=["a", "b", "c"], policy_revision="rev", decision_id="id")
 
     assert decision.allowed
     assert decision.withheld == (Withheld("b", "r", "x"), Withheld("c", DEFAULT_DENY_RULE, decision.withheld[1].reason))
@@ -362,14 +372,22 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
     [
         (None, "policy-undefined"),
         ([], "policy-malformed"),
-        ({"allow": "yes", "released": [], "withheld": [], "obligations": [], "deny_reason": None},
-         "policy-malformed"),
-        ({"allow": True, "released": ["a", "a"], "withheld": [], "obligations": [], "deny_reason": None},
-         "policy-malformed"),
-        ({"allow": True, "released": [], "withheld": [{"field": "a", "rule": "r"}], "obligations": [],
-          "deny_reason": None}, "policy-malformed"),
-        ({"allow": True, "released": ["a"], "withheld": [], "obligations": [], "deny_reason": "x"},
-         "policy-malformed"),
+        ({"allow": "yes", "released": [], "withheld": [], "obligations": [], "deny_reason": None}, "policy-malformed"),
+        (
+            {"allow": True, "released": ["a", "a"], "withheld": [], "obligations": [], "deny_reason": None},
+            "policy-malformed",
+        ),
+        (
+            {
+                "allow": True,
+                "released": [],
+                "withheld": [{"field": "a", "rule": "r"}],
+                "obligations": [],
+                "deny_reason": None,
+            },
+            "policy-malformed",
+        ),
+        ({"allow": True, "released": ["a"], "withheld": [], "obligations": [], "deny_reason": "x"}, "policy-malformed"),
         ({"allow": False, "released": ["a"], "withheld": [], "obligations": [], "deny_reason": "nope"}, "nope"),
     ],
 )

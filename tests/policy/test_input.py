@@ -9,20 +9,30 @@ from gateway.policy.input import age_on
 
 
 def make(dob: date, on: date, **consent):
-    return build_input(agency_type="police", agency_code="POL-NE", purpose="charging",
-                       date_of_birth=dob, on=on, consent=consent or {"status": "given"})
+    return build_input(
+        agency_type="police",
+        agency_code="POL-NE",
+        purpose="charging",
+        date_of_birth=dob,
+        on=on,
+        consent=consent or {"status": "given"},
+    )
 
 
 def test_the_input_shape_carries_no_personal_data():
-    built = make(date(1990, 4, 1), date(2026, 11, 20), status="given", best_interests_decision="text",
-                 recorded_at="2026-11-20T10:05:00Z")
+    built = make(
+        date(1990, 4, 1),
+        date(2026, 11, 20),
+        status="given",
+        best_interests_decision="text",
+        recorded_at="2026-11-20T10:05:00Z",
+    )
 
     assert built == {
         "recipient": {"agency_type": "police", "agency_code": "POL-NE"},
         "purpose": "charging",
         "subject": {"age": 36, "age_group": "adult"},
-        "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [],
-                    "gillick_competent": None},
+        "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent": None},
     }
 
 
@@ -48,11 +58,21 @@ def test_a_birth_after_the_decision_date_is_refused():
 
 
 def test_consent_limits_and_gillick_are_normalised():
-    built = make(date(2011, 1, 1), date(2026, 1, 1), status="given", limited_to_agencies=("YOT-NE",),
-                 limited_to_purposes=None, gillick_competent="yes")
+    built = make(
+        date(2011, 1, 1),
+        date(2026, 1, 1),
+        status="given",
+        limited_to_agencies=("YOT-NE",),
+        limited_to_purposes=None,
+        gillick_competent="yes",
+    )
 
-    assert built["consent"] == {"status": "given", "limited_to_agencies": ["YOT-NE"],
-                                "limited_to_purposes": [], "gillick_competent": None}
+    assert built["consent"] == {
+        "status": "given",
+        "limited_to_agencies": ["YOT-NE"],
+        "limited_to_purposes": [],
+        "gillick_competent": None,
+    }
 
 
 def test_a_consent_limit_that_is_not_a_list_of_strings_is_refused():

@@ -54,10 +54,14 @@ def test_only_permitted_pairs_release_anything(rows):
     releasing = {(r["agency_type"], r["purpose"]) for r in rows if r["released"]}
 
     assert releasing == {
-        ("police", "charging"), ("cps", "charging"),
-        ("court", "case-management"), ("court", "sentencing"),
-        ("probation", "case-management"), ("probation", "sentencing"),
-        ("yot", "case-management"), ("yot", "sentencing"),
+        ("police", "charging"),
+        ("cps", "charging"),
+        ("court", "case-management"),
+        ("court", "sentencing"),
+        ("probation", "case-management"),
+        ("probation", "sentencing"),
+        ("yot", "case-management"),
+        ("yot", "sentencing"),
         ("health", "health-referral"),
     }
 
@@ -85,7 +89,11 @@ def test_regopy_and_regorus_agree_on_every_decision(engine, regorus_engine):
                             policy_input["consent"].update({"status": status, "gillick_competent": gillick, **limit})
                             a, b = engine.decide(policy_input), regorus_engine.decide(policy_input)
                             assert (a.allowed, a.released, a.withheld, a.obligations, a.deny_reason) == (
-                                b.allowed, b.released, b.withheld, b.obligations, b.deny_reason
+                                b.allowed,
+                                b.released,
+                                b.withheld,
+                                b.obligations,
+                                b.deny_reason,
                             ), policy_input
                             compared += 1
     assert compared == 6 * 4 * 3 * 3 * (1 + 3)
