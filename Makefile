@@ -20,6 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python bench/pull_latency.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
