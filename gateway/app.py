@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api import assessments, fhir, health
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     app.include_router(fhir.router)
     app.include_router(health.router)
     _install_error_handlers(app)
+    app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)
     install_request_logging(app)
     return app
@@ -114,12 +116,35 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = "not-found" if exc.status_code == 404 else "processing"
         return outcome_response(exc.status_code, [("error", code, str(exc.detail), None)])
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
-        # Fail closed with no detail to the caller. The log line names the type only: exception
-        # messages can carry data from the request.
-        logger.error("unhandled error: %s", exc.__class__.__name__)
-        return outcome_response(503, [("error", "transient", "The gateway could not complete the request.", None)])
+
+class FailClosed:
+    """Innermost middleware: any exception the routes let through becomes a 503 OperationOutcome.
+
+    It answers instead of re-raising, so the server never prints a traceback (whose messages could
+    carry request data) and the outer middleware still log the request and add their headers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error("unhandled error", extra={"fields": {"error": exc.__class__.__name__}})
+            if not started:
+                issue = ("error", "transient", "The gateway could not complete the request.", None)
+                await outcome_response(503, [issue])(scope, receive, send)
 
 
 def _install_request_guards(app: FastAPI, limit: int) -> None:

@@ -1,7 +1,7 @@
 """Application logs: one JSON object per line, on stderr.
 
-They carry no personal data: requests are logged by method, path (never the query string, where a
-search puts an NHS number), status and duration; errors by type, never by message.
+They carry no personal data: requests are logged by method, route template (never the path or the
+query string, where an NHS number can stand), status and duration; errors by type, never by message.
 """
 
 from __future__ import annotations
@@ -38,23 +38,27 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def install_request_logging(app: FastAPI) -> None:
+    """Log and time every request by its route template (``/fhir/Bundle/{bundle_id}``), never its path:
+    a path can carry an identifier. Anything else a caller controls is mapped onto a fixed set."""
     logger = logging.getLogger("gateway.http")
 
     @app.middleware("http")
     async def _log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        REQUEST_SECONDS.labels(template, request.method, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        method = request.method if request.method in _METHODS else "other"
+        elapsed = time.perf_counter() - started
+        REQUEST_SECONDS.labels(route, method, str(response.status_code)).observe(elapsed)
         fields = {
-            "method": request.method,
-            "path": request.url.path,
+            "method": method,
+            "route": route,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(elapsed * 1000, 2),
         }
         logger.info("request", extra={"fields": fields})
         return response

@@ -24,12 +24,12 @@ async def publish_assessment(request: Request) -> Response:
     ctx = require_publisher(request)
     gw = gateway_of(request)
     raw = await request.body()
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [("error", "too-costly", "the assessment is too large", None)])
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
+        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
     normalised, problems = validate_assessment(document, gw.assessment_schema)
     if problems or normalised is None:
         # Every problem in one answer: the schema's, the identifiers', and unknown agencies in case links.

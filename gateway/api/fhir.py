@@ -38,8 +38,9 @@ def search_bundles(request: Request) -> Response:
         result = gw.disclosures.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body)
         return disclosure_response(result)
     system, _, value = identifiers[0].partition("|")
-    # The self link leaves the identifier out: response bytes carry only what the policy released.
-    result = gw.disclosures.search(ctx, system, value, str(request.url.replace(query="")))
+    # The self link is built from the configured issuer, never the request's Host header, and leaves
+    # the identifier out: response bytes carry only what the policy released.
+    result = gw.disclosures.search(ctx, system, value, gw.settings.issuer.rstrip("/") + "/fhir/Bundle")
     return disclosure_response(result)
 
 

@@ -40,7 +40,7 @@ def require_access(
         # The caller learns only that the token is not acceptable; the log keeps the precise reason.
         issue = ("error", "login", "The access token is missing, invalid or expired.", None)
         body = document_bytes(operation_outcome([issue]))
-        result = gw.disclosures.refuse(None, event, f"invalid_token:{exc.reason}", 401, body)
+        result = gw.disclosures.refuse(None, event, f"invalid_token:{exc.reason}", 401, body, client_id=exc.client_id)
         raise Refused(disclosure_response(result, {"WWW-Authenticate": exc.www_authenticate})) from None
     if not ctx.allows(scope):
         issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)

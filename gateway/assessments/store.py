@@ -7,7 +7,6 @@ that one wrapped key erases everything readable about the person.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Agency, Assessment, AssessmentVersion, CaseLink, Subject, SubjectIdentifier
@@ -158,12 +157,30 @@ def publish(
             assessment_id=assessment.id,
             version=assessment.current_version,
             ciphertext=encrypt(data_key, plaintext, _content_aad(assessment.id, assessment.current_version)),
-            content_sha256=hashlib.sha256(plaintext).hexdigest(),
+            content_sha256=keyring.content_mac(plaintext),
             created_at=now,
         )
     )
+    # This version's links replace the assessment's earlier ones (a corrected link withdraws access).
+    session.execute(delete(CaseLink).where(CaseLink.assessment_id == assessment.id))
+    recorded: set[tuple[int, str]] = set()
     for link, agency in zip(document["case_links"], agencies, strict=True):
-        _record_case_link(session, keyring, data_key, subject_id, agency, link["case_reference"], now)
+        digest = keyring.identifier_hmac(f"case-reference:{agency.code}", link["case_reference"])
+        if (agency.id, digest) in recorded:
+            continue
+        recorded.add((agency.id, digest))
+        session.add(
+            CaseLink(
+                assessment_id=assessment.id,
+                subject_id=subject_id,
+                agency_id=agency.id,
+                case_reference_hmac=digest,
+                case_reference_ciphertext=encrypt(
+                    data_key, link["case_reference"].encode(), f"case-reference:{assessment.id}:{agency.id}".encode()
+                ),
+                created_at=now,
+            )
+        )
     session.flush()
     return Published(assessment.id, assessment.current_version, subject_id, created)
 
@@ -203,36 +220,8 @@ def _record_identifiers(session: Session, keyring: KeyRing, subject_id: str, sub
             )
 
 
-def _record_case_link(
-    session: Session,
-    keyring: KeyRing,
-    data_key: bytes,
-    subject_id: str,
-    agency: Agency,
-    case_reference: str,
-    now: datetime,
-) -> None:
-    digest = keyring.identifier_hmac(f"case-reference:{agency.code}", case_reference)
-    exists = session.execute(
-        select(CaseLink.id).where(
-            CaseLink.subject_id == subject_id,
-            CaseLink.agency_id == agency.id,
-            CaseLink.case_reference_hmac == digest,
-        )
-    ).first()
-    if exists:
-        return
-    session.add(
-        CaseLink(
-            subject_id=subject_id,
-            agency_id=agency.id,
-            case_reference_hmac=digest,
-            case_reference_ciphertext=encrypt(
-                data_key, case_reference.encode(), f"case-reference:{subject_id}:{agency.id}".encode()
-            ),
-            created_at=now,
-        )
-    )
+def subject_of_assessment(session: Session, assessment_id: str) -> str | None:
+    return session.execute(select(Assessment.subject_id).where(Assessment.id == assessment_id)).scalar_one_or_none()
 
 
 def has_case_link(session: Session, subject_id: str, agency_id: int) -> bool:

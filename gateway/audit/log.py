@@ -34,7 +34,9 @@ def append(session: Session, entry: LogEntry | None = None, /, **fields: object)
 
     Pass the entry's fields as keywords (everything of :class:`LogEntry` but ``seq`` and ``prev_hash``).
     """
-    head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one_or_none()
+    # populate_existing: a LogHead this session read earlier must not stand in for the locked row.
+    locked = select(LogHead).where(LogHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    head = session.execute(locked).scalar_one_or_none()
     if head is None:
         raise LogUnavailable("disclosure log head is missing; run `ld-gateway init`")
     if entry is None:

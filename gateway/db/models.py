@@ -90,7 +90,11 @@ class Assessment(Base):
 
 
 class AssessmentVersion(Base):
-    """One immutable version: the canonical JSON, encrypted (nonce || ciphertext || tag)."""
+    """One immutable version: the canonical JSON, encrypted (nonce || ciphertext || tag).
+
+    ``content_sha256`` is an HMAC-SHA256 under the identifier key (the column name says the digest's size),
+    never a plain hash of the plaintext.
+    """
 
     __tablename__ = "assessment_versions"
 
@@ -102,12 +106,18 @@ class AssessmentVersion(Base):
 
 
 class CaseLink(Base):
-    """A legitimate relationship: this agency has a case about this subject."""
+    """A legitimate relationship: this agency has a case about this subject.
+
+    Links belong to the assessment that recorded them, and a new version replaces its assessment's
+    links: an L&D service that corrects a wrong link withdraws that agency's access by republishing.
+    An agency's relationship with a person is the union of the links of their current assessments.
+    """
 
     __tablename__ = "case_links"
-    __table_args__ = (UniqueConstraint("subject_id", "agency_id", "case_reference_hmac", name="uq_case_link"),)
+    __table_args__ = (UniqueConstraint("assessment_id", "agency_id", "case_reference_hmac", name="uq_case_link"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     case_reference_hmac: Mapped[str] = mapped_column(String(64))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
 from gateway.assessments.catalogue import Catalogue
-from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number
+from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number, is_valid_pnc_id
 from gateway.audit import log
 from gateway.audit.entry import WithheldField
 from gateway.audit.events import AuditEvent, Outcome
@@ -49,6 +49,30 @@ def _outcome_body(code: str, diagnostics: str, expression: str | None = None) ->
     return document_bytes(operation_outcome([("error", code, diagnostics, expression)]))
 
 
+NOT_FOUND_BODY = _outcome_body("not-found", NOT_FOUND_TEXT)
+REFUSED_BODY = _outcome_body(
+    "forbidden", "Disclosure refused by the sharing policy; the disclosure id names the decision."
+)
+FAILURE_BODY = _outcome_body("transient", "The gateway could not complete the request.")
+
+
+def _search_key(system: str, value: str) -> tuple[str | None, str, str | None]:
+    """The lookup system and normalised value for a search, or the problem with it."""
+    lookup_system = SEARCH_SYSTEMS.get(system)
+    if lookup_system is None:
+        return None, value, "patient.identifier system must be the NHS number or PNC ID system"
+    if lookup_system == store.NHS_NUMBER:
+        value = value.replace(" ", "")
+        if not is_valid_nhs_number(value):
+            return None, value, "patient.identifier is not a valid NHS number"
+    else:
+        # Stored PNC IDs are normalised to upper case; a search must find them however it is typed.
+        value = value.strip().upper()
+        if not is_valid_pnc_id(value):
+            return None, value, "patient.identifier is not a valid PNC ID"
+    return lookup_system, value, None
+
+
 def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -73,41 +97,30 @@ class DisclosureService:
 
     def search(self, ctx: AccessContext, system: str, value: str, self_url: str) -> DisclosureResult:
         """``GET /fhir/Bundle?patient.identifier=SYSTEM|VALUE``: a searchset of document bundles."""
-        lookup_system = SEARCH_SYSTEMS.get(system)
-        problem = None
-        if lookup_system is None:
-            problem = "patient.identifier system must be the NHS number or PNC ID system"
-        elif lookup_system == store.NHS_NUMBER:
-            value = value.replace(" ", "")
-            if not is_valid_nhs_number(value):
-                problem = "patient.identifier is not a valid NHS number"
-        if problem:
-            return self.refuse(
-                ctx,
-                AuditEvent.BUNDLE_DENIED,
-                "bad-search-parameter",
-                400,
-                _outcome_body("invalid", problem, "patient.identifier"),
-            )
-        assert lookup_system is not None
-        with self._sessions.begin() as session:
+        lookup_system, value, problem = _search_key(system, value)
+        if problem or lookup_system is None:
+            body = _outcome_body("invalid", problem or "unsupported identifier", "patient.identifier")
+            return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body)
+
+        def work(session: Session) -> DisclosureResult:
             subject_id = store.find_subject_id(session, self._keyring, lookup_system, value)
             if subject_id is None:
                 key = self._keyring.identifier_hmac(lookup_system, value)
-                return self._deny_in(
-                    session, ctx, key, "unknown-subject", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
-                )
+                return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY)
             return self._disclose_subject(session, ctx, subject_id, None, self_url)
+
+        return self._guarded(ctx, work)
 
     def read(self, ctx: AccessContext, bundle_id: str) -> DisclosureResult:
         """``GET /fhir/Bundle/{id}``: the document for one assessment (its current version)."""
-        with self._sessions.begin() as session:
-            stored = store.load_current(session, self._keyring, bundle_id)
-            if stored is None:
-                return self._deny_in(
-                    session, ctx, None, "unknown-bundle", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
-                )
-            return self._disclose_subject(session, ctx, stored.subject_id, stored, None)
+
+        def work(session: Session) -> DisclosureResult:
+            subject_id = store.subject_of_assessment(session, bundle_id)
+            if subject_id is None:
+                return self._deny_in(session, ctx, None, "unknown-bundle", 404, NOT_FOUND_BODY)
+            return self._disclose_subject(session, ctx, subject_id, bundle_id, None)
+
+        return self._guarded(ctx, work)
 
     def refuse(
         self,
@@ -123,6 +136,18 @@ class DisclosureService:
         with self._sessions.begin() as session:
             return self._deny_in(session, ctx, None, reason, status, body, event=event, client_id=client_id)
 
+    def _guarded(self, ctx: AccessContext, work: Callable[[Session], DisclosureResult]) -> DisclosureResult:
+        """Run one request's transaction; an unexpected failure rolls it back and is logged as a denial.
+
+        The failure is named by its type only: exception messages can carry data from the request.
+        """
+        try:
+            with self._sessions.begin() as session:
+                return work(session)
+        except Exception as exc:
+            failure = f"internal-error:{exc.__class__.__name__}"
+        return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, failure, 503, FAILURE_BODY)
+
     # -- the path -----------------------------------------------------------------------------------
 
     def _disclose_subject(
@@ -130,34 +155,20 @@ class DisclosureService:
         session: Session,
         ctx: AccessContext,
         subject_id: str,
-        only: store.StoredAssessment | None,
+        only: str | None,
         self_url: str | None,
     ) -> DisclosureResult:
         subject_key = self._keyring.identifier_hmac("subject", subject_id)
         agency = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
-        # Legitimate relationship first: without a case link the person does not exist for this caller,
-        # and the answer is the same as for a person nobody knows (no existence oracle).
+        # Legitimate relationship first, before anything is decrypted: without a case link the person
+        # does not exist for this caller, and the answer is the one a person nobody knows gets.
         if agency is None or not store.has_case_link(session, subject_id, agency.id):
-            return self._deny_in(
-                session, ctx, subject_key, "no-case-link", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
-            )
+            return self._deny_in(session, ctx, subject_key, "no-case-link", 404, NOT_FOUND_BODY)
 
-        assessments = (
-            [only]
-            if only
-            else [
-                a
-                for a in (
-                    store.load_current(session, self._keyring, i)
-                    for i in store.assessment_ids_for_subject(session, subject_id)
-                )
-                if a is not None
-            ]
-        )
+        ids = [only] if only else store.assessment_ids_for_subject(session, subject_id)
+        assessments = [a for a in (store.load_current(session, self._keyring, i) for i in ids) if a is not None]
         if not assessments:
-            return self._deny_in(
-                session, ctx, subject_key, "no-assessment", 404, _outcome_body("not-found", NOT_FOUND_TEXT)
-            )
+            return self._deny_in(session, ctx, subject_key, "no-assessment", 404, NOT_FOUND_BODY)
 
         now = self._clock()
         decided: list[tuple[store.StoredAssessment, Decision, str]] = []
@@ -181,9 +192,8 @@ class DisclosureService:
                 else searchset_bytes(list(documents.values()), self_url)
             )
         else:
-            status = 403
-            reasons = ", ".join(sorted({d.deny_reason or "policy-denied" for _, d, _ in decided}))
-            body = _outcome_body("forbidden", f"Disclosure refused by the sharing policy ({reasons}).")
+            # One text whatever the reasons: they are in the log, and some would say something about the person.
+            status, body = 403, REFUSED_BODY
         # Each released entry hashes its own document (the bytes a receipt will cover); a refused one
         # hashes the response its caller actually got.
         for stored, decision, disclosure_id in decided:
@@ -201,8 +211,9 @@ class DisclosureService:
                 reason=None if released else decision.deny_reason or "policy-denied",
                 body_sha256=_sha256(documents[disclosure_id] if released else body),
             )
-        revision = decided[0][1].policy_revision
-        return DisclosureResult(status, body, tuple(d for _, _, d in decided), revision)
+        # A 200 names only what it carries: counting refused entries would reveal withheld documents.
+        answered = tuple(documents) if documents else tuple(d for _, _, d in decided)
+        return DisclosureResult(status, body, answered, decided[0][1].policy_revision)
 
     def _decide(self, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content

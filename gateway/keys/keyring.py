@@ -26,6 +26,11 @@ class KeyRing:
         # Names the key without revealing it, so a later rotation knows which key wrapped a row.
         return hashlib.sha256(b"ld-gateway master key id:" + self.master_key).hexdigest()[:16]
 
+    def content_mac(self, content: bytes) -> str:
+        """Keyed digest of stored content: it can tell versions apart, but after erasure nobody holding
+        a copy of a document can confirm it against the database, as a plain hash would let them."""
+        return hmac.new(self.hmac_key, b"content|" + content, hashlib.sha256).hexdigest()
+
     def identifier_hmac(self, system: str, value: str) -> str:
         """Keyed hash of an identifier: searchable by whoever holds the key, meaningless to anyone else."""
         message = f"{system}|{value}".encode()

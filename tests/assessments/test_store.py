@@ -57,6 +57,15 @@ def test_republishing_makes_a_new_version(session_factory, keyring, agencies):
         loaded = store.load_current(session, keyring, first.assessment_id)
         assert loaded.version == 2 and loaded.content["vulnerability_summary"].startswith("Amended")
 
+    corrected = copy.deepcopy(amended)
+    corrected["case_links"] = [link for link in amended["case_links"] if link["agency_code"] != "POL-NE"]
+    _publish(session_factory, keyring, corrected)
+    with session_factory() as session:
+        police = session.execute(select(Agency).where(Agency.code == "POL-NE")).scalar_one()
+        court = session.execute(select(Agency).where(Agency.code == "MC-NE")).scalar_one()
+        assert not store.has_case_link(session, first.subject_id, police.id), "a corrected link withdraws access"
+        assert store.has_case_link(session, first.subject_id, court.id)
+
 
 def test_unknown_agency_in_case_links_stores_nothing(session_factory, keyring, agencies):
     document = _adult()

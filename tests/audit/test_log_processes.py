@@ -38,8 +38,7 @@ APPENDS = 50
 
 def test_parallel_processes_append_in_one_order(database_url, session_factory):
     workers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(w), str(APPENDS)])
-        for w in range(PROCESSES)
+        subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(w), str(APPENDS)]) for w in range(PROCESSES)
     ]
     assert all(w.wait(timeout=240) == 0 for w in workers)
     with session_factory() as session:

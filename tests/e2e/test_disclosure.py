@@ -330,7 +330,7 @@ def test_no_personal_data_at_rest(live_gateway, published):
 
 def test_server_logs_carry_no_personal_data(live_gateway, published):
     logs = live_gateway.server_log.read_bytes()
-    assert b'"path": "/fhir/Bundle"' in logs  # requests are logged...
+    assert b'"route": "/fhir/Bundle"' in logs  # requests are logged...
     for document, canaries in published.values():  # ...but nothing about the person
         for value in (document["subject"]["nhs_number"], document["subject"]["names"][0]["family"], *canaries.values()):
             assert value.encode() not in logs
