@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ def new_disclosure_id() -> str:
     return str(uuid.uuid4())
 
 
-def append(session: Session, entry: LogEntry | None = None, /, **fields: object) -> DisclosureLogEntry:
+def append(session: Session, **fields: Any) -> DisclosureLogEntry:
     """Append one entry; ``seq`` and ``prev_hash`` are assigned here under the log lock.
 
     Pass the entry's fields as keywords (everything of :class:`LogEntry` but ``seq`` and ``prev_hash``).
@@ -39,10 +40,7 @@ def append(session: Session, entry: LogEntry | None = None, /, **fields: object)
     head = session.execute(locked).scalar_one_or_none()
     if head is None:
         raise LogUnavailable("disclosure log head is missing; run `ld-gateway init`")
-    if entry is None:
-        entry = LogEntry(seq=head.size, prev_hash=head.head_hash, **fields)  # type: ignore[arg-type]
-    else:
-        entry = LogEntry(**{**entry.__dict__, "seq": head.size, "prev_hash": head.head_hash})
+    entry = LogEntry(seq=head.size, prev_hash=head.head_hash, **fields)
     data = entry.to_json()
     raw = canonical_bytes(data)
     digest = leaf_hash(raw).hex()
