@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -33,6 +31,7 @@ from gateway.auth.rfc7523 import CLIENT_ASSERTION_TYPE
 from gateway.auth.router import build_router
 from gateway.auth.signing import SigningKey, load_or_create_signing_key
 from gateway.config import Settings
+from tests.asgi import AppClient
 
 TOKEN_URL = "http://testserver/oauth2/token"
 
@@ -213,30 +212,6 @@ def register(session_factory: sessionmaker[Session]) -> Callable[..., Registered
         return Registered(client_id=client_id, agency_code=code, key=key)
 
     return _register
-
-
-class AppClient:
-    """Synchronous requests into an ASGI app through httpx's ASGITransport: no sockets, no server.
-
-    (Starlette's TestClient now warns when used with httpx, and warnings are errors here.)
-    """
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
-
-        return anyio.run(call)
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
 
 
 @dataclass

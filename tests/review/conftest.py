@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
@@ -24,6 +22,7 @@ from gateway.auth import registry
 from gateway.config import Settings
 from gateway.keys import KeyRing, load_or_create_keyring
 from gateway.policy import EmbeddedRegoEngine
+from tests.asgi import AppClient
 from tests.auth.conftest import KeyPair, assertion_claims, key_pair, sign_assertion, token_form
 from tests.conftest import ROOT
 from tests.factories import example, publish
@@ -50,33 +49,15 @@ def review_key() -> KeyPair:
     return key_pair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
-class Http:
-    """Requests into the ASGI app. ``raise_app_exceptions=False`` is what a real server does: it sends
-    whatever response the app managed to send, and logs the exception the app re-raised."""
-
-    def __init__(self, app: FastAPI, *, raise_app_exceptions: bool = False) -> None:
-        self.app = app
-        self.raise_app_exceptions = raise_app_exceptions
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=self.raise_app_exceptions)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
-
-        return anyio.run(call)
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
+def Http(app: FastAPI, *, raise_app_exceptions: bool = False) -> AppClient:
+    """Requests as a real server would answer them (exceptions the app re-raises are not re-raised here)."""
+    return AppClient(app, raise_app_exceptions=raise_app_exceptions)
 
 
 @dataclass
 class Gateway:
     app: FastAPI
-    http: Http
+    http: AppClient
     settings: Settings
     sessions: sessionmaker[Session]
     keyring: KeyRing
