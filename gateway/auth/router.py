@@ -108,6 +108,16 @@ def build_router(
             now=now,
         )
 
+    def authenticate_with_token(
+        params: Mapping[str, str], request_headers: Mapping[str, str]
+    ) -> tuple[AuthenticatedClient, str]:
+        """Introspection and revocation: an authenticated caller, and the token it presents (RFC 7662/7009)."""
+        caller = authenticate(params, request_headers)
+        presented = params.get("token")
+        if not presented:
+            raise InvalidRequest("token is missing", client_id=caller.client_id)
+        return caller, presented
+
     def refuse(exc: OAuthError, endpoint: str | None = None) -> Response:
         reason = exc.reason if endpoint is None else f"{endpoint}: {exc.reason}"
         on_token_denied(exc.client_id, exc.error, reason)
@@ -147,10 +157,7 @@ def build_router(
 
     def introspect(params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
         try:
-            caller = authenticate(params, headers)
-            presented = params.get("token")
-            if not presented:
-                raise InvalidRequest("token is missing", client_id=caller.client_id)
+            caller, presented = authenticate_with_token(params, headers)
         except OAuthError as exc:
             return refuse(exc, "introspection")
         try:
@@ -171,10 +178,7 @@ def build_router(
 
     def revoke(params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
         try:
-            caller = authenticate(params, headers)
-            presented = params.get("token")
-            if not presented:
-                raise InvalidRequest("token is missing", client_id=caller.client_id)
+            caller, presented = authenticate_with_token(params, headers)
             try:
                 claims = verified_claims(presented, signing_key=signing_key)
             except InvalidToken:
