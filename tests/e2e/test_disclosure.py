@@ -53,24 +53,21 @@ def client_for(gw, code: str) -> AgencyClient:
     return AgencyClient(gw.base_url, gw.clients[code], load_private_key(gw.key(code)))
 
 
-def log_entries(gw, ids) -> list[dict]:
+def log_entries(gw, ids=None) -> list[dict]:
+    """The stored log entries, in order: those with the given disclosure ids, or all of them."""
+    query = select(DisclosureLogEntry.entry).order_by(DisclosureLogEntry.seq)
+    if ids is not None:
+        query = query.where(DisclosureLogEntry.disclosure_id.in_(ids))
     engine = make_engine(gw.database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(DisclosureLogEntry.entry).where(DisclosureLogEntry.disclosure_id.in_(ids)))
-            return [json.loads(r[0]) for r in rows]
+            return [json.loads(r[0]) for r in conn.execute(query)]
     finally:
         engine.dispose()
 
 
 def all_log_entries(gw) -> list[dict]:
-    engine = make_engine(gw.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(DisclosureLogEntry.entry).order_by(DisclosureLogEntry.seq))
-            return [json.loads(r[0]) for r in rows]
-    finally:
-        engine.dispose()
+    return log_entries(gw)
 
 
 def canary_document(name: str, rng: random.Random, **consent) -> tuple[dict, dict[str, str]]:
