@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from gateway.api.context import gateway_of
+from gateway.api.context import Gateway, gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.assessments import store
@@ -30,6 +31,14 @@ async def publish_assessment(request: Request) -> Response:
         document = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    return publish_canonical(gw, ctx.agency_code, document)
+
+
+def publish_canonical(gw: Gateway, agency_code: str, document: Any) -> Response:
+    """Validate and store a canonical assessment for the publishing agency: 201, or 422 with every problem.
+
+    Shared by ``POST /assessments`` and ``POST /fhir/Bundle`` (which maps its document first).
+    """
     normalised, problems = validate_assessment(document, gw.assessment_schema)
     if problems or normalised is None:
         # Every problem in one answer: the schema's, the identifiers', and unknown agencies in case links.
@@ -41,7 +50,7 @@ async def publish_assessment(request: Request) -> Response:
         return outcome_response(422, issues)
     try:
         with gw.sessions.begin() as session:
-            publisher = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one()
+            publisher = session.execute(select(Agency).where(Agency.code == agency_code)).scalar_one()
             published = store.publish(
                 session, gw.keyring, publisher=publisher, document=normalised, now=datetime.now(UTC)
             )

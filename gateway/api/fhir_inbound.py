@@ -1,0 +1,42 @@
+"""``POST /fhir/Bundle``: an L&D service publishes an assessment as a FHIR R4 document.
+
+The document is checked against the R4B models, mapped to the canonical assessment by
+:func:`gateway.fhir.inbound.map_document` (which refuses, naming each element, whatever it does not
+understand), and then validated and stored exactly as ``POST /assessments`` would.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.api.assessments import publish_canonical
+from gateway.api.context import gateway_of
+from gateway.api.responses import outcome_response
+from gateway.api.security import require_publisher
+from gateway.fhir.inbound import InboundError, map_document
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+
+@router.post("/Bundle", status_code=201)
+async def publish_document(request: Request) -> Response:
+    ctx = require_publisher(request)
+    gw = gateway_of(request)
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    try:
+        inbound = map_document(data, gw.catalogue)
+    except InboundError as exc:
+        return outcome_response(422, [("error", code, msg, expr) for code, msg, expr in exc.problems])
+    except RecursionError:
+        return outcome_response(400, [("error", "too-costly", "the document is nested too deeply", None)])
+    if inbound.author_code != ctx.agency_code:
+        # A service publishes its own assessments only: the author must be the calling client's agency.
+        issue = ("error", "forbidden", "the document's author Organization is not the publishing service", None)
+        return outcome_response(422, [(*issue[:3], "Bundle.entry.resource.ofType(Organization).identifier")])
+    return publish_canonical(gw, ctx.agency_code, inbound.assessment)

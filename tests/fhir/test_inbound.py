@@ -1,0 +1,293 @@
+"""The inbound mapping (gateway.fhir.inbound): FHIR document -> canonical assessment, the inverse of the renderer."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gateway.assessments.catalogue import resolve_pointer
+from gateway.assessments.validation import load_schema, validate_assessment
+from gateway.fhir import render_document
+from gateway.fhir.inbound import LOCAL_REFERENCE_SYSTEM, InboundError, map_document
+from gateway.fhir.terminology import ASSESSMENT_ID_SYSTEM
+from tests.fhir.fixtures import CATALOGUE, EXAMPLES_DIR, FULL_ASSESSMENT, LABELS, ROOT, make_meta, project
+
+SCHEMA = load_schema(ROOT / "schemas")
+
+
+def compact(value: Any) -> Any:
+    """Absent, null and empty mean the same in the canonical form (as the projection treats them)."""
+    if isinstance(value, dict):
+        items = {k: compact(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [compact(v) for v in value]
+    return value
+
+
+def field_value(document: dict[str, Any], pointer: str) -> Any:
+    value = compact(resolve_pointer(document, pointer))
+    return None if value in ([], {}) else value
+
+
+def as_document(assessment: dict[str, Any]) -> dict[str, Any]:
+    """The assessment rendered with every field released (the existing outbound renderer), with the
+    Composition naming the service's record reference (the renderer writes the gateway's own id)."""
+    bundle = render_document(project(assessment), make_meta(), LABELS)
+    bundle["entry"][0]["resource"]["identifier"] = {
+        "system": LOCAL_REFERENCE_SYSTEM,
+        "value": assessment["local_reference"],
+    }
+    return bundle
+
+
+def _variant(**changes: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(FULL_ASSESSMENT)
+    for pointer, value in changes.items():
+        *path, last = pointer.split("__")
+        node = doc
+        for key in path:
+            node = node[key]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return doc
+
+
+_DELETE = object()
+
+CASES: dict[str, dict[str, Any]] = {
+    "full": FULL_ASSESSMENT,
+    "adult-example": json.loads((EXAMPLES_DIR / "adult.json").read_text()),
+    "child-example": json.loads((EXAMPLES_DIR / "child.json").read_text()),
+    "consent-not-possible-with-limits": _variant(
+        consent={
+            "status": "not-possible",
+            "recorded_at": "2026-11-20T10:05:00+01:00",
+            "limited_to_agencies": ["MC-NE"],
+            "limited_to_purposes": ["sentencing", "case-management"],
+            "gillick_competent": False,
+            "best_interests_decision": "Shared in her best interests by the L&D clinician.",
+        }
+    ),
+    "negatives-and-minimal": _variant(
+        needs={
+            "appropriate_adult": {"required": False, "reason": None},
+            "communication": {"needs": [], "adjustments": "Speak slowly."},
+            "intermediary": {"recommended": False},
+        },
+        fitness={"interview": {"status": "unfit"}, "plead": {"concerns": False}},
+        diversion={"suitable": False},
+        treatment_requirements={"drr": {"suitable": False, "consents": None}},
+        risk={"assessment": {"to_self": "low", "to_others": "medium"}, "safeguarding": {"concerns": False}},
+        diagnoses=[],
+        referrals=[],
+    ),
+    "identity-only": {
+        k: FULL_ASSESSMENT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")
+    },
+    "pnc-only-subject": _variant(subject__nhs_number=_DELETE, subject__cro_number=_DELETE),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_round_trip_is_identity_on_every_catalogue_field(name: str) -> None:
+    original = CASES[name]
+    mapped = map_document(as_document(original), CATALOGUE)
+    assert mapped.author_code == "LD-NE"
+    for field in CATALOGUE:
+        assert field_value(mapped.assessment, field.pointer) == field_value(original, field.pointer), field.id
+    assert mapped.assessment["local_reference"] == original["local_reference"]
+    # And it is a publishable canonical assessment, equal to what the API stores for the original.
+    normalised, problems = validate_assessment(mapped.assessment, SCHEMA)
+    assert problems == []
+    assert compact(normalised) == compact(validate_assessment(original, SCHEMA)[0])
+
+
+def test_consent_keys_are_the_canonical_ones() -> None:
+    mapped = map_document(as_document(CASES["adult-example"]), CATALOGUE)
+    assert set(mapped.assessment["consent"]) == set(FULL_ASSESSMENT["consent"])
+
+
+# -- rejections name each bad element -----------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _entry(bundle: dict[str, Any], resource_type: str, nth: int = 0) -> tuple[int, dict[str, Any]]:
+    hits = [(i, e["resource"]) for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == resource_type]
+    return hits[nth]
+
+
+def _section(bundle: dict[str, Any], code: str) -> tuple[int, dict[str, Any]]:
+    sections = bundle["entry"][0]["resource"]["section"]
+    return next((i, s) for i, s in enumerate(sections) if s["code"]["coding"][0]["code"] == code)
+
+
+def _gender(b: dict[str, Any]) -> str:
+    i, patient = _entry(b, "Patient")
+    patient["gender"] = "female"
+    return f"Bundle.entry[{i}].resource.gender"
+
+
+def _unknown_identifier(b: dict[str, Any]) -> str:
+    i, patient = _entry(b, "Patient")
+    patient["identifier"].append({"system": "https://example.org/custody-number", "value": "NE-000123"})
+    return f"Bundle.entry[{i}].resource.identifier[{len(patient['identifier']) - 1}]"
+
+
+def _composition_extension(b: dict[str, Any]) -> str:
+    b["entry"][0]["resource"]["extension"].append({"url": "https://example.org/ext", "valueString": "x"})
+    return "Bundle.entry[0].resource.extension[2]"
+
+
+def _second_coding(b: dict[str, Any]) -> str:
+    i, flag = _entry(b, "Flag")
+    flag["code"]["coding"].append({"system": "http://snomed.info/sct", "code": "225746001"})
+    return f"Bundle.entry[{i}].resource.code.coding[1]"
+
+
+def _care_plan(b: dict[str, Any]) -> str:
+    patient_url = b["entry"][1]["fullUrl"]
+    b["entry"].append(
+        {
+            "fullUrl": "urn:uuid:6f1c1b52-8b0e-4a53-9d33-5a1b4a2f0c11",
+            "resource": {
+                "resourceType": "CarePlan",
+                "status": "active",
+                "intent": "plan",
+                "subject": {"reference": patient_url},
+            },
+        }
+    )
+    return f"Bundle.entry[{len(b['entry']) - 1}].resource"
+
+
+def _unknown_finding(b: dict[str, Any]) -> str:
+    i, obs = _entry(b, "Observation")
+    obs["code"]["coding"][0]["code"] = "gait-speed"
+    return f"Bundle.entry[{i}].resource.code"
+
+
+def _narrative_edited(b: dict[str, Any]) -> str:
+    i, section = _section(b, "clinical")
+    section["text"]["div"] = section["text"]["div"].replace("</div>", "<p><b>Clinical detail:</b> more</p></div>")
+    return f"Bundle.entry[0].resource.section[{i}].text.div"
+
+
+def _narrative_contradicts_entry(b: dict[str, Any]) -> str:
+    i, section = _section(b, "risk")
+    section["text"]["div"] = section["text"]["div"].replace("Risk to self:</b> High", "Risk to self:</b> Low")
+    return f"Bundle.entry[0].resource.section[{i}].text.div"
+
+
+def _narrative_free_form(b: dict[str, Any]) -> str:
+    i, section = _section(b, "needs")
+    section["text"]["div"] = '<div xmlns="http://www.w3.org/1999/xhtml"><h2>Needs</h2></div>'
+    return f"Bundle.entry[0].resource.section[{i}].text.div"
+
+
+def _flag_contradicts(b: dict[str, Any]) -> str:
+    _, risk = _entry(b, "RiskAssessment")
+    for prediction in risk["prediction"]:
+        prediction["qualitativeRisk"]["coding"][0]["code"] = "low"
+    flags = [(j, e["resource"]) for j, e in enumerate(b["entry"]) if e["resource"]["resourceType"] == "Flag"]
+    j = next(j for j, f in flags if f["code"]["coding"][0]["code"] == "risk-of-harm")
+    return f"Bundle.entry[{j}].resource"
+
+
+def _gateway_assessment_id(b: dict[str, Any]) -> str:
+    b["entry"][0]["resource"]["identifier"] = {"system": ASSESSMENT_ID_SYSTEM, "value": "abc"}
+    return "Bundle.entry[0].resource.identifier"
+
+
+def _bad_birth_date(b: dict[str, Any]) -> str:
+    i, patient = _entry(b, "Patient")
+    patient["birthDate"] = "1990-13-01"
+    return f"Bundle.entry[{i}].resource.birthDate"
+
+
+def _not_a_document(b: dict[str, Any]) -> str:
+    b["type"] = "collection"
+    return "Bundle.type"
+
+
+def _referral_status_mismatch(b: dict[str, Any]) -> str:
+    i, request = _entry(b, "ServiceRequest")
+    request["status"] = "completed"
+    return f"Bundle.entry[{i}].resource.status"
+
+
+def _dangling_reference(b: dict[str, Any]) -> str:
+    i, condition = _entry(b, "Condition")
+    condition["subject"]["reference"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+    return f"Bundle.entry[{i}].resource.subject.reference"
+
+
+def _unknown_consent_status(b: dict[str, Any]) -> str:
+    i, consent = _entry(b, "Consent")
+    consent["extension"][0]["valueCoding"]["code"] = "maybe"
+    return f"Bundle.entry[{i}].resource.extension"
+
+
+MUTATIONS: dict[str, Callable[[dict[str, Any]], str]] = {
+    f.__name__.lstrip("_"): f
+    for f in (
+        _gender,
+        _unknown_identifier,
+        _composition_extension,
+        _second_coding,
+        _care_plan,
+        _unknown_finding,
+        _narrative_edited,
+        _narrative_contradicts_entry,
+        _narrative_free_form,
+        _flag_contradicts,
+        _gateway_assessment_id,
+        _bad_birth_date,
+        _not_a_document,
+        _referral_status_mismatch,
+        _dangling_reference,
+        _unknown_consent_status,
+    )
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_each_bad_element_is_named(name: str) -> None:
+    bundle = as_document(FULL_ASSESSMENT)
+    expected = MUTATIONS[name](bundle)
+    with pytest.raises(InboundError) as raised:
+        map_document(bundle, CATALOGUE)
+    expressions = [expr for _, _, expr in raised.value.problems]
+    assert expected in expressions, raised.value.problems
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    bundle = as_document(FULL_ASSESSMENT)
+    expected = {f(bundle) for f in (_gender, _unknown_identifier, _composition_extension, _second_coding)}
+    with pytest.raises(InboundError) as raised:
+        map_document(bundle, CATALOGUE)
+    assert expected <= {expr for _, _, expr in raised.value.problems}
+
+
+def test_problems_never_repeat_submitted_values() -> None:
+    bundle = as_document(FULL_ASSESSMENT)
+    _gender(bundle)
+    _, patient = _entry(bundle, "Patient")
+    patient["birthDate"] = "Smith-1990"
+    with pytest.raises(InboundError) as raised:
+        map_document(bundle, CATALOGUE)
+    assert "Smith" not in json.dumps(raised.value.problems)
+
+
+@pytest.mark.parametrize("body", [[], "Bundle", {"resourceType": "Patient"}, {}])
+def test_not_a_bundle(body: Any) -> None:
+    with pytest.raises(InboundError) as raised:
+        map_document(body, CATALOGUE)
+    assert raised.value.problems[0][2] == "Bundle"
