@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+BENCH_STAMP := $(VENV)/.bench-installed
+
+.PHONY: install demo test lint bench bench-pg faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +22,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python bench/pull_latency.py
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Figures as ratios to a baseline measured in the same run (docs/benchmarks.md); results in bench/results/.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+# The same on throw-away databases on a PostgreSQL server (PG_URL names it).
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+bench-pg: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run --postgres $(PG_URL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``). Never imported by the gateway; never installed with it."""

@@ -1,0 +1,173 @@
+"""In-process figures, each against a baseline doing the bare part of the same work in the same run.
+
+- policy decision (regopy, the production engine; regorus beside it): cold (the first decision of a
+  freshly loaded engine, and the load itself) and warm;
+- log append rate against a bare insert of the same bytes into the same database, one transaction
+  per entry either way (the durable commit both share is most of the cost);
+- log verification rate against reading the same rows without verifying them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
+
+from bench.load import summary
+
+ROOT = Path(__file__).resolve().parent.parent
+VERIFY_ENTRIES = 5000
+
+
+def timed(call: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def _policy_input() -> dict[str, Any]:
+    from gateway.policy import build_input
+
+    content = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
+    return build_input(
+        agency_type="police",
+        agency_code="POL-NE",
+        purpose="charging",
+        date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
+        on=date(2026, 11, 20),
+        consent=content["consent"],
+    )
+
+
+def policy_figures(n: int, cold_runs: int = 5) -> dict[str, dict[str, float]]:
+    from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy import EmbeddedRegoEngine, RegorusEngine
+
+    ids = load_catalogue(ROOT / "schemas" / "field-catalogue.json").ids
+    policy_input = _policy_input()
+    figures: dict[str, dict[str, float]] = {}
+    for name, kind in (("regopy", EmbeddedRegoEngine), ("regorus", RegorusEngine)):
+        loads, firsts = [], []
+        for _ in range(cold_runs):
+            started = time.perf_counter()
+            engine = kind(ROOT / "policies", ids)
+            loaded = time.perf_counter()
+            decision = engine.decide(policy_input)
+            firsts.append(time.perf_counter() - loaded)
+            loads.append(loaded - started)
+            assert decision.allowed, "the bench decision must be a real release"
+        figures[f"policy_{name}_load"] = summary(loads)
+        figures[f"policy_{name}_cold"] = summary(firsts)
+        figures[f"policy_{name}_warm"] = summary(timed(lambda e=engine: e.decide(policy_input), n))
+    return figures
+
+
+def _entry_fields() -> dict[str, Any]:
+    from gateway.audit import log
+    from gateway.audit.entry import WithheldField
+
+    return {
+        "disclosure_id": log.new_disclosure_id(),
+        "event": "disclosure:bundle:released",
+        "outcome": "released",
+        "created_at": datetime.now(UTC),
+        "client_id": str(uuid.uuid4()),
+        "agency_code": "POL-NE",
+        "agency_type": "police",
+        "purpose": "charging",
+        "subject_key": "ab" * 32,
+        "assessment_id": str(uuid.uuid4()),
+        "assessment_version": 1,
+        "released": ("identity.name", "needs.appropriate_adult", "diversion.recommendation"),
+        "withheld": (WithheldField("clinical.diagnoses", "stage-charging", "not needed for charging"),),
+        "policy_revision": "0" * 64,
+        "decision_id": str(uuid.uuid4()),
+        "body_sha256": "cd" * 32,
+        "reason": None,
+    }
+
+
+def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
+    """Append and verify rates on a freshly migrated database at ``database_url``."""
+    from gateway.audit import log
+    from gateway.audit.verify import verify_rows
+    from gateway.db.engine import make_engine, make_session_factory
+    from gateway.db.migrate import upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    bare = Table(
+        "bench_bare_rows",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("disclosure_id", String(36)),
+        Column("entry", Text),
+        Column("leaf_hash", String(64)),
+    )
+    bare.create(engine, checkfirst=True)
+
+    def append() -> None:
+        with sessions.begin() as session:
+            log.append(session, **_entry_fields())
+
+    # The same canonical bytes an append stores, so the baseline writes what the log writes.
+    from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
+
+    fields = _entry_fields()
+    raw = canonical_bytes(LogEntry(seq=0, prev_hash=GENESIS_HASH, **fields).to_json()).decode()
+    sample_row = {"disclosure_id": fields["disclosure_id"], "entry": raw, "leaf_hash": "ef" * 32}
+
+    def bare_insert() -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(bare), sample_row)
+
+    # ABBA: half of each before and after the other, so drift in a shared machine's load hits both.
+    appends, inserts = [], []
+    for order in ((append, bare_insert), (bare_insert, append)):
+        for call in order:
+            (appends if call is append else inserts).extend(timed(call, n // 2, warmup=5))
+
+    # Verification is measured over a log of a realistic length, written in bulk (not timed).
+    while True:
+        with sessions.begin() as session:
+            if (log.read_head(session) or (0, ""))[0] >= VERIFY_ENTRIES:
+                break
+            for _ in range(500):
+                log.append(session, **_entry_fields())
+
+    def verify() -> int:
+        with sessions() as session:
+            result = verify_rows(log.iter_rows(session), log.read_head(session))
+        assert result.ok, result.failure
+        return result.entries
+
+    def read_only() -> int:
+        with sessions() as session:
+            return sum(1 for _ in log.iter_rows(session))
+
+    entries = verify()
+    verify_s = min(timed(verify, 5, warmup=1))
+    read_s = min(timed(read_only, 5, warmup=1))
+    with engine.begin() as conn:
+        rows = conn.execute(select(bare.c.id)).all()
+    assert len(rows) >= n // 2
+    bare.drop(engine)
+    engine.dispose()
+    return {
+        "log_append": {**summary(appends), "rate_per_s": 1 / (sum(appends) / len(appends))},
+        "bare_insert": {**summary(inserts), "rate_per_s": 1 / (sum(inserts) / len(inserts))},
+        "log_verify": {"entries": entries, "seconds": verify_s, "rate_per_s": entries / verify_s},
+        "log_read": {"entries": entries, "seconds": read_s, "rate_per_s": entries / read_s},
+    }

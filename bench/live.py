@@ -1,0 +1,139 @@
+"""A real gateway process for the bench and the fault-injection runs.
+
+`ld-gateway demo --no-serve` sets up a data directory (keys, demo agencies and clients, the two demo
+assessments), then ``python -m bench.server`` serves it: the gateway as `ld-gateway serve` runs it, plus
+the bench-only baseline routes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from adapters.agency_client import AgencyClient
+from adapters.agency_client.client import load_private_key
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = str(Path(sys.executable).with_name("ld-gateway"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """Resident set size now and at its peak (VmRSS, VmHWM from /proc), in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {}
+    for line in status.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return {"rss_kib": values["VmRSS"], "peak_rss_kib": values["VmHWM"]}
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become ready:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class LiveGateway:
+    workdir: Path
+    database_url: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "var"
+
+    @property
+    def server_log(self) -> Path:
+        return self.workdir / "server.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GATEWAY_DATA_DIR": str(self.data_dir),
+            "GATEWAY_DATABASE_URL": self.database_url,
+            "GATEWAY_ISSUER": self.base_url,
+            "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
+            "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
+            "LDG_BENCH_BASELINE_FILE": str(self.workdir / "baseline-body"),
+            "PYTHONPATH": str(ROOT),
+        }
+
+    def setup(self) -> None:
+        run = subprocess.run(
+            [CLI, "demo", "--no-serve", "--port", str(self.port)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"ld-gateway demo failed:\n{run.stdout}\n{run.stderr}")
+
+    def start(self) -> None:
+        with self.server_log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench.server", "--port", str(self.port)],
+                env=self.env,
+                cwd=ROOT,
+                stdout=sink,
+                stderr=sink,
+            )
+        self.starts += 1
+        wait_ready(self.base_url + "/healthz", self.process, self.server_log)
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, timeout=300)
+
+    def clients(self) -> dict[str, str]:
+        return dict(json.loads((self.data_dir / "demo-keys" / "clients.json").read_text()))
+
+    def agency_client(self, code: str) -> AgencyClient:
+        key = load_private_key(self.data_dir / "demo-keys" / f"{code}.pem")
+        return AgencyClient(self.base_url, self.clients()[code], key)
