@@ -35,6 +35,13 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 bench-pg: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --postgres $(PG_URL)
 
+# Fault injection at full count (CI runs tests/faults at a reduced count): 100 SIGKILLs of the server
+# under load on SQLite and on PostgreSQL, then PostgreSQL stopped and restarted under load 5 times.
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults kill --kills 100
+	$(BIN)/python -m bench.faults kill --kills 100 --postgres $(PG_URL)
+	$(BIN)/python -m bench.faults pg-outage --outages 5
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
