@@ -2,14 +2,17 @@
 #
 # Entrypoint: data.gateway.disclosure.decision (bundle entrypoint "gateway/disclosure/decision").
 #
-# Input (built by gateway/policy/input.py; it carries no personal data):
+# Input (built by gateway/policy/input.py; it carries no personal data and no clock: every time
+# comparison, such as an override's expiry, was made when the input was built):
 #   {"recipient": {"agency_type", "agency_code"}, "purpose",
 #    "subject": {"age", "age_group": "adult" | "child"},
-#    "consent": {"status", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent"}}
+#    "consent": {"status", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent",
+#                "best_interests_recorded": bool},
+#    "overrides": [{"id", "basis", "recipients": [agency code]}]   (only those in force)}
 #
 # Output:
 #   {"allow": bool, "released": [field id, sorted], "withheld": [{"field", "rule", "reason"}],
-#    "obligations": [string], "deny_reason": string | null}
+#    "obligations": [string], "overrides": [{"id", "basis"}] (relied on), "deny_reason": string | null}
 #
 # What may be seen is DATA (policies/data.json, "What recipients need, by decision stage" in DOMAIN.md);
 # this module only combines it. data.gateway.catalogue (every disclosable field id) is supplied by the
@@ -23,7 +26,8 @@
 #      restriction removes it. The most restrictive answer wins:
 #        - prohibitions (data "prohibitions") remove a field whatever else says;
 #        - grants in "permissions_with_consent" need effective consent (below);
-#        - without effective consent only "minimum_without_consent" survives.
+#        - without effective consent only "minimum_without_consent" survives, plus the minimised set
+#          ("override_fields") of each lawful override that names this recipient.
 #      One exception: "always_for_children" (the police always learn that a child needs an appropriate
 #      adult: every under-18 in custody gets one under PACE Code C) survives the consent minimum, though
 #      never a prohibition.
@@ -32,16 +36,20 @@
 #
 # Consent (DOMAIN.md, "Law and governance"): consent is the normal route. When it is declined, withdrawn
 # or not possible (lacks capacity), when none is recorded, when a child's consent is relied on without a
-# Gillick competence assessment, or when the person limited it to other agencies or purposes, sharing
-# rests on another lawful basis (safeguarding, prevention of crime, serious harm) and only the minimum is
-# shared. The minimum is what keeps the person safe and the process fair: who they are (identity), the
-# plain-language vulnerability summary, appropriate adult and communication needs, fitness to be
-# interviewed, and risk and safeguarding. We add consent.status (the recipient must know consent was not
-# given, and on what basis) and assessment.context (who assessed, where and when); neither is clinical.
+# Gillick competence assessment, or when the person limited it to other agencies or purposes, there is
+# no consent for this disclosure. Then only the minimum is shared: what protects the person's rights in
+# the process itself (who they are, the assessment's context, that consent was not given, appropriate
+# adult and communication needs, fitness to be interviewed; PACE Code C). Anything more without consent
+# (the vulnerability summary, risk, safeguarding) needs a lawful override recorded by an L&D
+# practitioner: safeguarding (DPA 2018 Sch 1 para 18), prevention or detection of crime, or serious
+# harm, naming its recipients and expiring. An override releases only its basis's minimised set, never
+# a consent-only or prohibited field, and only what the purpose needs anyway.
 # The minimum only ever narrows: a field the purpose does not need stays withheld without consent too.
 # A child's "given" consent counts only when the child was assessed Gillick competent (true); false or
-# null gives the minimum ("child-consent-not-competent").
-#
+# null gives the minimum ("child-consent-not-competent"). A person who cannot consent (not-possible)
+# with a recorded best-interests decision is treated as consenting for "best_interests_purposes" only
+# (health referral: a care decision); for criminal justice purposes an override is the route.
+
 # Where the DOMAIN.md table left a choice, data.json encodes:
 #   - court at case management: clinical.diagnoses only, and only with consent ("only if relevant");
 #     never clinical.detail;
@@ -100,11 +108,21 @@ deny_reason := [r | some r in data.gateway.deny_precedence; r in deny_reasons][0
 # -- 2. Consent ------------------------------------------------------------------------------------
 
 # Each reason why the consent on record does not cover this disclosure; none means effective consent.
-consent_gaps contains "consent-declined-minimum" if input.consent.status in data.gateway.consent_refused_statuses
+# The input's consent is the state at the moment of the decision: a withdrawal (status "withdrawn")
+# stops every later disclosure that rested on consent.
+consent_gaps contains gap if {
+	not best_interests_cover
+	gap := data.gateway.consent_gap_by_status[input.consent.status]
+}
 
-consent_gaps contains "consent-not-recorded-minimum" if {
-	not input.consent.status == "given"
-	not input.consent.status in data.gateway.consent_refused_statuses
+consent_gaps contains "consent-not-recorded-minimum" if not input.consent.status in data.gateway.consent_statuses
+
+# A person who lacks capacity cannot consent; a recorded best-interests decision (Mental Capacity Act
+# 2005 s4) stands in for consent, but only for the purposes it can speak to (care and treatment).
+best_interests_cover if {
+	input.consent.status == "not-possible"
+	input.consent.best_interests_recorded == true
+	purpose in data.gateway.best_interests_purposes
 }
 
 consent_gaps contains "child-consent-not-competent" if {
@@ -125,7 +143,29 @@ consent_gaps contains "consent-limited-to-other-purpose" if {
 
 consent_effective if count(consent_gaps) == 0
 
-# -- 3. Grants and restrictions --------------------------------------------------------------------
+# -- 3. Lawful overrides ---------------------------------------------------------------------------
+
+# An override recorded by the L&D service (basis, recipients, expiry) that names this recipient. The
+# input lists only the overrides in force at the moment of the decision (not expired).
+applicable_overrides contains {"id": o.id, "basis": o.basis} if {
+	some o in input.overrides
+	o.basis in data.gateway.override_bases
+	input.recipient.agency_code in o.recipients
+}
+
+# An override is relied on only when consent does not cover the disclosure; every such disclosure is
+# flagged for IG review by the gateway.
+relied_on_overrides contains o if {
+	not consent_effective
+	some o in applicable_overrides
+}
+
+override_fields contains f if {
+	some o in relied_on_overrides
+	some f in data.gateway.override_fields[o.basis]
+}
+
+# -- 4. Grants and restrictions --------------------------------------------------------------------
 
 granted contains f if some f in data.gateway.permissions[purpose][agency_type]
 
@@ -160,6 +200,7 @@ removed contains f if {
 	not consent_effective
 	some f in catalogue
 	not f in minimum
+	not f in override_fields
 }
 
 always_released contains f if {
@@ -177,7 +218,7 @@ released_fields := {f |
 	f in catalogue
 }
 
-# -- 4. Why each other field is withheld -----------------------------------------------------------
+# -- 5. Why each other field is withheld -----------------------------------------------------------
 
 withheld_candidates contains p if some p in prohibited
 
@@ -192,24 +233,31 @@ withheld_candidates contains {"field": f, "rule": r} if {
 	some r in consent_gaps
 }
 
-rule_rank := {r.id: i | some i, r in data.gateway.rules}
+withheld_candidates contains {"field": f, "rule": "override-minimised"} if {
+	count(relied_on_overrides) > 0
+	some f in granted
+	not f in minimum
+}
 
-# Index into data "rules" of the most specific rule that withholds each field; a field that no
-# specific rule names is simply not needed for this purpose.
-withheld_rank := {f: min(ranks) |
+reasons := {r.id: r.reason | some r in data.gateway.rules}
+
+# The most specific rule that withholds each field: the first in the order of data "rules" among those
+# that apply to it; a field that no specific rule names is simply not needed for this purpose.
+# (Ordered by position in the list, never by comparing numbers: rego-cpp's min() compares 11 < 3.)
+withheld_rule := {f: rule_id |
 	some f in catalogue
 	not f in released_fields
-	specific := [rule_rank[c.rule] | some c in withheld_candidates; c.field == f]
-	ranks := array.concat(specific, [rule_rank["not-needed-for-purpose"]])
+	applying := {c.rule | some c in withheld_candidates; c.field == f} | {"not-needed-for-purpose"}
+	rule_id := [r.id | some r in data.gateway.rules; r.id in applying][0]
 }
 
 withheld := [w |
 	some f in sort(catalogue)
-	rule := data.gateway.rules[withheld_rank[f]]
-	w := {"field": f, "rule": rule.id, "reason": rule.reason}
+	rule_id := withheld_rule[f]
+	w := {"field": f, "rule": rule_id, "reason": reasons[rule_id]}
 ]
 
-# -- 5. Obligations and the decision ---------------------------------------------------------------
+# -- 6. Obligations and the decision ---------------------------------------------------------------
 
 obligations := array.concat(data.gateway.obligations.always, [data.gateway.obligations.confidentiality[age_group]])
 
@@ -218,6 +266,7 @@ default decision := {
 	"released": [],
 	"withheld": [],
 	"obligations": [],
+	"overrides": [],
 	"deny_reason": "undefined",
 }
 
@@ -226,6 +275,7 @@ decision := {
 	"released": [],
 	"withheld": [],
 	"obligations": [],
+	"overrides": [],
 	"deny_reason": deny_reason,
 } if {
 	count(deny_reasons) > 0
@@ -236,6 +286,7 @@ decision := {
 	"released": sort(released_fields),
 	"withheld": withheld,
 	"obligations": obligations,
+	"overrides": [o | some id in sort({o.id | some o in relied_on_overrides}); some o in relied_on_overrides; o.id == id],
 	"deny_reason": null,
 } if {
 	count(deny_reasons) == 0

@@ -180,13 +180,121 @@ test_consent_declined_releases_only_the_minimum if {
 	}
 }
 
-test_consent_withdrawn_and_not_possible_behave_as_declined if {
+test_consent_withdrawn_and_not_possible_release_what_declined_releases if {
 	declined := decide(with_consent(request("probation", "sentencing"), {"status": "declined"}))
-	every status in ["withdrawn", "not-possible"] {
-		d := decide(with_consent(request("probation", "sentencing"), {"status": status}))
+	every pair in [["withdrawn", "consent-withdrawn-minimum"], ["not-possible", "consent-not-possible-minimum"]] {
+		d := decide(with_consent(request("probation", "sentencing"), {"status": pair[0]}))
 		d.released == declined.released
-		rule_for(d, "referrals.made") == "consent-declined-minimum"
+		rule_for(d, "referrals.made") == pair[1]
 	}
+}
+
+test_without_consent_risk_and_the_summary_need_an_override if {
+	d := decide(with_consent(request("police", "charging"), {"status": "declined"}))
+	not "risk.assessment" in d.released
+	not "vulnerability.summary" in d.released
+	"needs.appropriate_adult" in d.released
+	"fitness.interview" in d.released
+	d.overrides == []
+}
+
+# -- best interests (lacks capacity) ---------------------------------------------------------------
+
+test_best_interests_decision_stands_in_for_consent_at_health_referral if {
+	d := decide(with_consent(request("health", "health-referral"), {"status": "not-possible", "best_interests_recorded": true}))
+	full := decide(request("health", "health-referral"))
+	d.released == full.released
+}
+
+test_best_interests_decision_does_not_cover_criminal_justice_purposes if {
+	d := decide(with_consent(request("probation", "sentencing"), {"status": "not-possible", "best_interests_recorded": true}))
+	not "clinical.diagnoses" in d.released
+	rule_for(d, "referrals.made") == "consent-not-possible-minimum"
+}
+
+test_not_possible_without_a_best_interests_decision_is_the_minimum if {
+	req := with_consent(request("health", "health-referral"), {"status": "not-possible", "best_interests_recorded": false})
+	d := decide(req)
+	{f | some f in d.released} == minimum_for(req)
+}
+
+# -- lawful overrides ------------------------------------------------------------------------------
+
+with_override(req, basis, recipients) := object.union(req, {"overrides": [{"id": "ovr-1", "basis": basis, "recipients": recipients}]})
+
+test_safeguarding_override_releases_its_minimised_set_and_is_reported if {
+	req := with_override(with_consent(request("police", "charging"), {"status": "declined"}), "safeguarding", ["AGENCY-1"])
+	d := decide(req)
+	d.allow
+	"risk.safeguarding" in d.released
+	"risk.assessment" in d.released
+	"vulnerability.summary" in d.released
+	not "diversion.suitability" in d.released
+	not "clinical.diagnoses" in d.released
+	rule_for(d, "diversion.suitability") == "override-minimised"
+	d.overrides == [{"id": "ovr-1", "basis": "safeguarding"}]
+}
+
+test_override_releases_only_minimum_plus_its_basis_set_within_the_purpose if {
+	every basis in data.gateway.override_bases {
+		every pair in allowed_pairs {
+			req := with_override(with_consent(request(pair[0], pair[1]), {"status": "withdrawn"}), basis, ["AGENCY-1"])
+			d := decide(req)
+			allowed := {f |
+				some f in data.gateway.permissions[pair[1]][pair[0]]
+				some g in array.concat(data.gateway.minimum_without_consent, data.gateway.override_fields[basis])
+				f == g
+			}
+			{f | some f in d.released} == allowed
+		}
+	}
+}
+
+test_override_never_releases_a_consent_only_or_prohibited_field if {
+	every basis in data.gateway.override_bases {
+		every req in [request("probation", "sentencing"), request("court", "case-management"), request("police", "charging")] {
+			d := decide(with_override(with_consent(req, {"status": "declined"}), basis, ["AGENCY-1"]))
+			not "clinical.diagnoses" in d.released
+			not "clinical.detail" in d.released
+			not "third_party.information" in d.released
+		}
+	}
+}
+
+test_override_for_another_recipient_does_nothing if {
+	plain := decide(with_consent(request("police", "charging"), {"status": "declined"}))
+	d := decide(with_override(with_consent(request("police", "charging"), {"status": "declined"}), "safeguarding", ["OTHER"]))
+	d.released == plain.released
+	d.overrides == []
+}
+
+test_override_with_an_unknown_basis_does_nothing if {
+	plain := decide(with_consent(request("police", "charging"), {"status": "declined"}))
+	d := decide(with_override(with_consent(request("police", "charging"), {"status": "declined"}), "curiosity", ["AGENCY-1"]))
+	d.released == plain.released
+	d.overrides == []
+}
+
+test_override_is_not_relied_on_when_consent_covers_the_disclosure if {
+	full := decide(request("police", "charging"))
+	d := decide(with_override(request("police", "charging"), "serious-harm", ["AGENCY-1"]))
+	d.released == full.released
+	d.overrides == []
+}
+
+test_override_does_not_lift_a_denial if {
+	d := decide(with_override(as_child(request("probation", "sentencing"), true), "safeguarding", ["AGENCY-1"]))
+	not d.allow
+	d.overrides == []
+}
+
+test_overrides_are_reported_in_id_order if {
+	req := object.union(with_consent(request("police", "charging"), {"status": "declined"}), {"overrides": [
+		{"id": "b", "basis": "serious-harm", "recipients": ["AGENCY-1"]},
+		{"id": "a", "basis": "crime-prevention-detection", "recipients": ["AGENCY-1"]},
+	]})
+	d := decide(req)
+	d.overrides == [{"id": "a", "basis": "crime-prevention-detection"}, {"id": "b", "basis": "serious-harm"}]
 }
 
 test_consent_not_recorded_is_minimum if {
@@ -380,6 +488,11 @@ test_data_names_only_catalogue_fields if {
 	every f in data.gateway.minimum_without_consent {
 		f in catalogue
 	}
+	every basis in data.gateway.override_bases {
+		every f in data.gateway.override_fields[basis] {
+			f in catalogue
+		}
+	}
 }
 
 test_permissions_only_for_allowed_pairs if {
@@ -395,7 +508,7 @@ test_every_rule_id_has_a_reason_and_prohibitions_name_known_rules if {
 	every p in data.gateway.prohibitions {
 		p.rule in rule_ids
 	}
-	every r in ["clinical-needs-consent", "consent-declined-minimum", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
+	every r in ["clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
 		r in rule_ids
 	}
 }

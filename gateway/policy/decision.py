@@ -17,6 +17,14 @@ class Withheld:
 
 
 @dataclass(frozen=True, slots=True)
+class OverrideUse:
+    """A lawful override the decision relied on (consent did not cover the disclosure)."""
+
+    id: str
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     released: tuple[str, ...]
@@ -26,6 +34,12 @@ class Decision:
     decision_id: str
     deny_reason: str | None = None
     errors: tuple[str, ...] = field(default=())
+    overrides: tuple[OverrideUse, ...] = field(default=())
+
+    @property
+    def needs_ig_review(self) -> bool:
+        """Every disclosure made under a lawful override is flagged for IG review."""
+        return self.allowed and bool(self.overrides)
 
     @classmethod
     def denied(cls, reason: str, *, policy_revision: str, decision_id: str, errors: tuple[str, ...] = ()) -> Decision:

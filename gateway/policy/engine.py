@@ -35,7 +35,7 @@ from regopy.rego_shared import (
     rego_output_string,
 )
 
-from gateway.policy.decision import Decision, Withheld
+from gateway.policy.decision import Decision, OverrideUse, Withheld
 from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
 
 ENTRYPOINT = "gateway/disclosure/decision"
@@ -52,14 +52,21 @@ POLICY_UNKNOWN_FIELD = "policy-unknown-field"
 POLICY_CONTRADICTION = "policy-contradiction"
 POLICY_DENIED = "policy-denied"
 
-_DECISION_KEYS = frozenset({"allow", "released", "withheld", "obligations", "deny_reason"})
+_DECISION_KEYS = frozenset({"allow", "released", "withheld", "obligations", "overrides", "deny_reason"})
 
 # A decision the loaded policy must answer cleanly before the engine accepts it.
 _PROBE_INPUT: dict[str, Any] = {
     "recipient": {"agency_type": "police", "agency_code": "PROBE"},
     "purpose": "charging",
     "subject": {"age": 30, "age_group": "adult"},
-    "consent": {"status": "given", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent": None},
+    "consent": {
+        "status": "given",
+        "limited_to_agencies": [],
+        "limited_to_purposes": [],
+        "gillick_competent": None,
+        "best_interests_recorded": False,
+    },
+    "overrides": [],
 }
 
 
@@ -171,6 +178,17 @@ def decision_from_result(
             return deny(POLICY_MALFORMED, "a withheld entry lacks field, rule or reason")
         withheld.append(Withheld(item["field"], item["rule"], item["reason"]))
 
+    raw_overrides = result["overrides"]
+    if not isinstance(raw_overrides, list):
+        return deny(POLICY_MALFORMED, "overrides is not a list")
+    overrides: list[OverrideUse] = []
+    for item in raw_overrides:
+        if not (
+            isinstance(item, Mapping) and all(isinstance(item.get(k), str) and item.get(k) for k in ("id", "basis"))
+        ):
+            return deny(POLICY_MALFORMED, "an overrides entry lacks id or basis")
+        overrides.append(OverrideUse(item["id"], item["basis"]))
+
     catalogue = set(catalogue_ids)
     withheld_ids = [w.field for w in withheld]
     unknown = sorted({*released, *withheld_ids} - catalogue)
@@ -195,6 +213,7 @@ def decision_from_result(
         obligations=tuple(obligations),
         policy_revision=policy_revision,
         decision_id=decision_id,
+        overrides=tuple(overrides),
     )
 
 

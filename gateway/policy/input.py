@@ -1,14 +1,19 @@
 """The policy input: the facts a disclosure decision rests on, and nothing more.
 
-Pure: no I/O, no clock (the caller says which day it is). The input never carries personal data: the
-subject appears only as an age and an age group, and free-text consent notes (such as a best-interests
-decision) stay behind, so a decision and its input can be logged and replayed safely.
+Pure: no I/O, no clock (the caller says which day it is, and at which instant overrides are judged).
+The input never carries personal data: the subject appears only as an age and an age group, and
+free-text consent notes stay behind (a best-interests decision appears only as "one is recorded"), so a
+decision and its input can be logged, cached and replayed safely.
+
+Every time comparison is made here, never in the policy: the input lists only the lawful overrides in
+force at ``now``. So two decisions with equal inputs are equal, which is what the decision cache keys on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 ADULT_AGE = 18
@@ -22,6 +27,26 @@ def age_on(date_of_birth: date, on: date) -> int:
     return on.year - date_of_birth.year - int(before_birthday)
 
 
+@dataclass(frozen=True, slots=True)
+class OverrideFacts:
+    """What the policy needs of one recorded lawful override (gateway/overrides)."""
+
+    id: str
+    basis: str
+    recipients: tuple[str, ...]
+    expires_at: datetime
+    recorded_at: datetime
+
+
+def overrides_in_force(overrides: Sequence[OverrideFacts], now: datetime) -> list[dict[str, Any]]:
+    """The overrides recorded by ``now`` and not yet expired, as policy input, in id order."""
+    return [
+        {"id": o.id, "basis": o.basis, "recipients": sorted(set(o.recipients))}
+        for o in sorted(overrides, key=lambda o: o.id)
+        if o.recorded_at <= now < o.expires_at
+    ]
+
+
 def build_input(
     *,
     agency_type: str,
@@ -30,9 +55,17 @@ def build_input(
     date_of_birth: date,
     on: date,
     consent: Mapping[str, Any],
+    overrides: Sequence[OverrideFacts] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The input document for ``data.gateway.disclosure.decision`` (shape in policies/disclosure.rego)."""
+    """The input document for ``data.gateway.disclosure.decision`` (shape in policies/disclosure.rego).
+
+    ``on`` is the day the subject's age is judged (the assessment date); ``now`` the instant overrides
+    are judged (required when there are any).
+    """
     age = age_on(date_of_birth, on)
+    if overrides and now is None:
+        raise ValueError("overrides are judged at an instant: pass now")
     return {
         "recipient": {"agency_type": agency_type, "agency_code": agency_code},
         "purpose": purpose,
@@ -42,7 +75,9 @@ def build_input(
             "limited_to_agencies": _strings(consent.get("limited_to_agencies")),
             "limited_to_purposes": _strings(consent.get("limited_to_purposes")),
             "gillick_competent": _tristate(consent.get("gillick_competent")),
+            "best_interests_recorded": _recorded(consent.get("best_interests_decision")),
         },
+        "overrides": overrides_in_force(overrides, now) if now is not None else [],
     }
 
 
@@ -60,3 +95,7 @@ def _tristate(value: Any) -> bool | None:
     # Anything but a real boolean is "not assessed": the policy then treats a child's consent as not
     # established, which is the cautious reading.
     return value if isinstance(value, bool) else None
+
+
+def _recorded(text: Any) -> bool:
+    return isinstance(text, str) and bool(text.strip())

@@ -64,14 +64,22 @@ def test_probation_sentencing_with_consent_gets_diagnoses(engine):
     assert {"clinical.diagnoses", "clinical.detail", "treatment.requirements"} <= set(decision.released)
 
 
-@pytest.mark.parametrize("status", ["declined", "withdrawn", "not-possible"])
-def test_probation_sentencing_without_consent_gets_no_diagnoses(engine, status):
+@pytest.mark.parametrize(
+    ("status", "rule"),
+    [
+        ("declined", "consent-declined-minimum"),
+        ("withdrawn", "consent-withdrawn-minimum"),
+        ("not-possible", "consent-not-possible-minimum"),
+    ],
+)
+def test_probation_sentencing_without_consent_gets_no_diagnoses(engine, status, rule):
     decision = engine.decide(request("probation", "sentencing", status=status))
 
     assert decision.allowed
     assert "clinical.diagnoses" not in decision.released
     assert withheld_rule(decision, "clinical.diagnoses") == "clinical-needs-consent"
-    assert withheld_rule(decision, "referrals.made") == "consent-declined-minimum"
+    assert withheld_rule(decision, "referrals.made") == rule
+    assert decision.overrides == () and not decision.needs_ig_review
 
 
 def test_consent_limited_to_another_agency_gives_the_minimum(engine):
@@ -290,7 +298,7 @@ package gateway.disclosure
 
 import rego.v1
 
-ok := {"allow": true, "released": ["identity.name"], "obligations": [], "deny_reason": null,
+ok := {"allow": true, "released": ["identity.name"], "obligations": [], "overrides": [], "deny_reason": null,
        "withheld": [{"field": "identity.date_of_birth", "rule": "r", "reason": "because"}]}
 
 decision := ok if input.purpose == "charging"
@@ -358,6 +366,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
         "released": ["a"],
         "withheld": [{"field": "b", "rule": "r", "reason": "x"}],
         "obligations": ["o"],
+        "overrides": [],
         "deny_reason": None,
     }
 
@@ -372,9 +381,19 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
     [
         (None, "policy-undefined"),
         ([], "policy-malformed"),
-        ({"allow": "yes", "released": [], "withheld": [], "obligations": [], "deny_reason": None}, "policy-malformed"),
         (
-            {"allow": True, "released": ["a", "a"], "withheld": [], "obligations": [], "deny_reason": None},
+            {"allow": "yes", "released": [], "withheld": [], "obligations": [], "overrides": [], "deny_reason": None},
+            "policy-malformed",
+        ),
+        (
+            {
+                "allow": True,
+                "released": ["a", "a"],
+                "withheld": [],
+                "obligations": [],
+                "overrides": [],
+                "deny_reason": None,
+            },
             "policy-malformed",
         ),
         (
@@ -383,12 +402,26 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "released": [],
                 "withheld": [{"field": "a", "rule": "r"}],
                 "obligations": [],
+                "overrides": [],
                 "deny_reason": None,
             },
             "policy-malformed",
         ),
-        ({"allow": True, "released": ["a"], "withheld": [], "obligations": [], "deny_reason": "x"}, "policy-malformed"),
-        ({"allow": False, "released": ["a"], "withheld": [], "obligations": [], "deny_reason": "nope"}, "nope"),
+        (
+            {"allow": True, "released": ["a"], "withheld": [], "obligations": [], "overrides": [], "deny_reason": "x"},
+            "policy-malformed",
+        ),
+        (
+            {
+                "allow": False,
+                "released": ["a"],
+                "withheld": [],
+                "obligations": [],
+                "overrides": [],
+                "deny_reason": "nope",
+            },
+            "nope",
+        ),
     ],
 )
 def test_decision_from_result_fails_closed(result, reason):
