@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import assessments, fhir, fhir_inbound, health
+from gateway.api import assessments, fhir, fhir_inbound, health, overrides
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
         )
     )
     app.include_router(assessments.router)
+    app.include_router(overrides.router)
     app.include_router(fhir.router)
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)

@@ -44,12 +44,18 @@ class LogEntry:
     decision_id: str | None = None
     body_sha256: str | None = None
     reason: str | None = None
+    # Added by issue 4 (stored formats only grow): the consent status the decision saw, the lawful
+    # overrides it relied on ({"id", "basis"}), and whether IG must review the disclosure.
+    consent_status: str | None = None
+    overrides: Sequence[Mapping[str, str]] = field(default=())
+    ig_review: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["released"] = list(self.released)
         data["withheld"] = [asdict(w) if isinstance(w, WithheldField) else dict(w) for w in self.withheld]
+        data["overrides"] = [dict(o) for o in self.overrides]
         return data
 
 

@@ -157,3 +157,30 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- issue 4: lawful overrides and stored policy revisions ---
+
+
+class LawfulOverride(Base):
+    """A lawful override without consent, recorded by an L&D practitioner against one assessment.
+
+    Read by the disclosure path (the policy releases the basis's minimised fields to ``recipients`` until
+    ``expires_at``) and by IG staff reviewing overrides. ``reason_ciphertext`` is the practitioner's
+    reason, AES-256-GCM under the subject's data key (it may describe the person), associated data
+    ``override:{id}``; everything else is in the clear. Rows are never updated: an override ends at its
+    expiry.
+    """
+
+    __tablename__ = "lawful_overrides"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
+    basis: Mapped[str] = mapped_column(String(48))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client_id: Mapped[str] = mapped_column(String(64))
+    agency_code: Mapped[str] = mapped_column(String(32))

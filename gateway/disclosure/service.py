@@ -27,6 +27,7 @@ from gateway.db.models import Agency
 from gateway.disclosure.projection import project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.keys import KeyRing
+from gateway.overrides.store import facts_for_assessment
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.input import build_input
@@ -174,7 +175,7 @@ class DisclosureService:
         decided: list[tuple[store.StoredAssessment, Decision, str]] = []
         documents: dict[str, bytes] = {}
         for stored in assessments:
-            decision, disclosure_id = self._decide(ctx, stored, now), log.new_disclosure_id()
+            decision, disclosure_id = self._decide(session, ctx, stored, now), log.new_disclosure_id()
             if decision.allowed:
                 try:
                     documents[disclosure_id] = self._render(session, ctx, stored, decision, disclosure_id, now)
@@ -215,7 +216,7 @@ class DisclosureService:
         answered = tuple(documents) if documents else tuple(d for _, _, d in decided)
         return DisclosureResult(status, body, answered, decided[0][1].policy_revision)
 
-    def _decide(self, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
+    def _decide(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content
         assessed_on = datetime.fromisoformat(content["context"]["assessed_at"].replace("Z", "+00:00")).date()
         # Child or adult is judged at the assessment: what was gathered about a child stays a child's data.
@@ -226,6 +227,10 @@ class DisclosureService:
             date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
             on=assessed_on,
             consent=content.get("consent", {}),
+            # Read in this request's transaction: an override recorded a moment ago counts, an expired
+            # one does not (judged at `now`, the instant this disclosure is logged under).
+            overrides=facts_for_assessment(session, stored.assessment_id),
+            now=now,
         )
         try:
             return self._engine.decide(policy_input)
@@ -303,6 +308,9 @@ class DisclosureService:
             decision_id=decision.decision_id if decision else None,
             body_sha256=body_sha256,
             reason=reason,
+            consent_status=_consent_status(stored),
+            overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
+            ig_review=bool(decision and decision.needs_ig_review),
         )
 
     def _deny_in(
@@ -331,6 +339,13 @@ class DisclosureService:
             client_id=client_id,
         )
         return DisclosureResult(status, body, (disclosure_id,))
+
+
+def _consent_status(stored: store.StoredAssessment | None) -> str | None:
+    if stored is None:
+        return None
+    status = stored.content.get("consent", {}).get("status")
+    return status if isinstance(status, str) else None
 
 
 def _withheld(decision: Decision | None) -> Sequence[WithheldField]:
