@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api import assessments, fhir, fhir_inbound, health, overrides
+from gateway.api import audit as audit_api
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
@@ -20,6 +21,7 @@ from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.validation import load_schema
 from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.audit.log_key import log_signer
 from gateway.auth.dependencies import client_activity
 from gateway.auth.rfc7009 import InMemoryRevocationList
 from gateway.auth.router import build_router as build_auth_router
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     app.include_router(fhir.router)
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
+    app.include_router(audit_api.build_router(settings, sessions, log_signer(settings, create=True)))
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

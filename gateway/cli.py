@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from gateway.audit.commands import register as register_audit_commands
 from gateway.config import get_settings
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(agency_app, name="agency")
 app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+register_audit_commands(audit_app)
 
 console = Console()
 err_console = Console(stderr=True)

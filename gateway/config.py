@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     schema_dir: Path | None = Field(default=None, description="JSON Schema and field catalogue; ./schemas")
     access_token_ttl: int = Field(default=300, ge=30, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # issue 5: the disclosure log's checkpoints (see docs/audit.md)
+    log_origin: str | None = Field(default=None, description="Checkpoint origin; default: issuer host/path")
+    witness_dir: Path | None = Field(default=None, description="Write each new checkpoint into this directory")
+    witness_url: str | None = Field(default=None, description="C2SP tlog-witness add-checkpoint URL")
+    checkpoint_tick: float = Field(default=1.0, gt=0, le=10, description="Seconds between checkpoint checks")
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ class AuditEvent(StrEnum):
     BUNDLE_DENIED = "disclosure:bundle:denied"
     TOKEN_DENIED = "auth:token:denied"
     PUBLISH_DENIED = "ingest:assessment:denied"
+    AUDIT_DENIED = "audit:query:denied"
 
 
 class Outcome(StrEnum):

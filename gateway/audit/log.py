@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
-from gateway.audit.rfc9162 import leaf_hash
+from gateway.audit.rfc9162 import compact_append, leaf_hash
 from gateway.audit.verify import StoredRow
-from gateway.db.models import DisclosureLogEntry, LogHead
+from gateway.db.models import DisclosureLogEntry, LogHead, LogTreeNode
 
 
 class LogUnavailable(RuntimeError):
@@ -59,6 +59,10 @@ def append(session: Session, **fields: Any) -> DisclosureLogEntry:
         leaf_hash=digest,
     )
     session.add(row)
+    # The Merkle tree grows under the same lock: the new leaf completes at most log2(n) subtrees.
+    compact, created = compact_append(decode_compact(head.compact_range), entry.seq, bytes.fromhex(digest))
+    session.add_all(LogTreeNode(level=level, idx=index, hash=h.hex()) for level, index, h in created)
+    head.compact_range = encode_compact(compact)
     head.size = entry.seq + 1
     head.head_hash = digest
     session.flush()
@@ -95,6 +99,14 @@ def iter_rows(session: Session, batch: int = 5000) -> Iterator[StoredRow]:
             )
         last = rows[-1].seq
         session.expunge_all()
+
+
+def decode_compact(value: str | None) -> list[bytes]:
+    return [bytes.fromhex(h) for h in value.split(",")] if value else []
+
+
+def encode_compact(hashes: list[bytes]) -> str | None:
+    return ",".join(h.hex() for h in hashes) or None
 
 
 def read_head(session: Session) -> tuple[int, str] | None:

@@ -43,6 +43,7 @@ class Scope(StrEnum):
     TASK_READ = "system/Task.read"
     TASK_WRITE = "system/Task.write"
     ASSESSMENTS_WRITE = "assessments.write"
+    AUDIT_READ = "audit.read"  # issue 5: the disclosure log's IG queries and every inclusion proof
 
 
 READING_PURPOSES: frozenset[Purpose] = frozenset(p for p in Purpose if p is not Purpose.LD_SERVICE)
@@ -51,7 +52,7 @@ READING_PURPOSES: frozenset[Purpose] = frozenset(p for p in Purpose if p is not 
 # parameter (RFC 6749 section 3.3), the token gets every scope of its purpose.
 PURPOSE_SCOPES: dict[Purpose, frozenset[Scope]] = {
     **{p: frozenset({Scope.BUNDLE_READ, Scope.TASK_READ, Scope.TASK_WRITE}) for p in READING_PURPOSES},
-    Purpose.LD_SERVICE: frozenset({Scope.ASSESSMENTS_WRITE, Scope.TASK_READ, Scope.TASK_WRITE}),
+    Purpose.LD_SERVICE: frozenset({Scope.ASSESSMENTS_WRITE, Scope.TASK_READ, Scope.TASK_WRITE, Scope.AUDIT_READ}),
 }
 
 

@@ -157,6 +157,9 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
+    # issue 5: the Merkle tree's compact range (hex hashes of the complete subtrees on its right
+    # border, largest first, comma-separated); NULL only for the empty tree.
+    compact_range: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # --- issue 4: lawful overrides and stored policy revisions ---
@@ -184,3 +187,31 @@ class LawfulOverride(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     client_id: Mapped[str] = mapped_column(String(64))
     agency_code: Mapped[str] = mapped_column(String(32))
+
+
+# --- issue 5: the disclosure log's Merkle tree and signed checkpoints ---
+
+
+class LogTreeNode(Base):
+    """The hash of one complete interior subtree of the log's RFC 9162 Merkle tree (level >= 1).
+
+    It covers leaves ``[idx * 2**level, (idx + 1) * 2**level)`` and never changes once written; level 0
+    is ``disclosure_log.leaf_hash``. Proofs read O(log n) of these rows.
+    """
+
+    __tablename__ = "log_tree_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) of the log at ``tree_size`` entries."""
+
+    __tablename__ = "log_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    note: Mapped[str] = mapped_column(Text)
