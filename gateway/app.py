@@ -22,6 +22,7 @@ from gateway.assessments.validation import load_schema
 from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.log_key import log_signer
+from gateway.audit.receipts import ReceiptSigner
 from gateway.auth.dependencies import client_activity
 from gateway.auth.rfc7009 import InMemoryRevocationList
 from gateway.auth.router import build_router as build_auth_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     policy = policy or load_engine(settings, catalogue.ids)
     signing_key = load_or_create_signing_key(settings.keys_dir)
+    log_key = log_signer(settings, create=True)
     gw = Gateway(
         settings=settings,
         sessions=sessions,
@@ -53,7 +55,9 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
         policy=policy,
         catalogue=catalogue,
         assessment_schema=load_schema(settings.resolved_schema_dir()),
-        disclosures=DisclosureService(sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue),
+        disclosures=DisclosureService(
+            sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue, receipts=ReceiptSigner(log_key)
+        ),
         # One process's list for now: a database-backed one is the agency-identity issue's work.
         revocations=InMemoryRevocationList(),
         client_active=client_activity(sessions),
@@ -91,7 +95,7 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     app.include_router(fhir.router)
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
-    app.include_router(audit_api.build_router(settings, sessions, log_signer(settings, create=True)))
+    app.include_router(audit_api.build_router(settings, sessions, log_key))
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

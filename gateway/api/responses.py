@@ -28,6 +28,8 @@ def disclosure_response(result: DisclosureResult, headers: dict[str, str] | None
     """The exact bytes that were hashed into the log, with the ids of their log entries."""
     DISCLOSURES.labels("released" if result.status == 200 else "denied").inc(len(result.disclosure_ids))
     extra = {"X-Disclosure-Id": ",".join(result.disclosure_ids)}
+    if result.receipts:
+        extra["X-Disclosure-Receipt"] = ",".join(result.receipts)
     if result.policy_revision:
         extra["X-Policy-Revision"] = result.policy_revision
     return fhir_response(result.status, result.body, {**extra, **(headers or {})})

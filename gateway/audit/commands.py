@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -13,6 +15,7 @@ err_console = Console(stderr=True)
 
 def register(audit_app: typer.Typer) -> None:
     audit_app.command("checkpoint")(checkpoint)
+    audit_app.command("export")(export)
 
 
 def checkpoint(
@@ -48,3 +51,31 @@ def checkpoint(
             held = witness.export_latest(session, target)
             err_console.print(f"witness holds the checkpoint of {held} entries")
     typer.echo(latest.note, nl=False)
+
+
+def export(
+    directory: Path = typer.Argument(..., help="An empty (or new) directory to write the export into."),
+) -> None:
+    """Export the log (entries, checkpoints, verifier key) for an offline auditor; see docs/audit.md."""
+    from gateway.audit.export import write_export
+    from gateway.audit.log_key import log_signer
+    from gateway.db.engine import make_engine, make_session_factory
+    from gateway.keys import KeysMissing
+
+    settings = get_settings()
+    try:
+        verifier = log_signer(settings).verifier
+    except KeysMissing as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    sessions = make_session_factory(make_engine(settings.database_url))
+    try:
+        with sessions() as session:
+            summary = write_export(session, directory, verifier)
+    except FileExistsError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Exported {summary.entries} entries and {summary.checkpoints} checkpoints to {directory}; "
+        f"verify with: python -m adapters.log_verifier {directory} --key YOUR_COPY_OF_THE.vkey"
+    )

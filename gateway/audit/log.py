@@ -69,9 +69,9 @@ def append(session: Session, **fields: Any) -> DisclosureLogEntry:
     return row
 
 
-def iter_rows(session: Session, batch: int = 5000) -> Iterator[StoredRow]:
-    """Every stored row in ``seq`` order, streamed in batches (keyset pagination)."""
-    last = -1
+def iter_rows(session: Session, batch: int = 5000, start: int = 0) -> Iterator[StoredRow]:
+    """Every stored row from ``start`` in ``seq`` order, streamed in batches (keyset pagination)."""
+    last = start - 1
     while True:
         query = (
             select(DisclosureLogEntry)

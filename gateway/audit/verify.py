@@ -41,10 +41,13 @@ class VerifyFailure:
     seq: int
     disclosure_id: str | None
     problem: str
+    # "entry" (``seq`` is its position), "checkpoint" (``seq`` is its tree size) or "tree" (``seq`` is
+    # the first entry under a stored subtree that disagrees with the entries).
+    kind: str = "entry"
 
     def __str__(self) -> str:
         who = f" ({self.disclosure_id})" if self.disclosure_id else ""
-        return f"entry {self.seq}{who}: {self.problem}"
+        return f"{self.kind} {self.seq}{who}: {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _eq(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _check_row(row: StoredRow, expected_seq: int, prev: str) -> str | None:
+def check_row(row: StoredRow, expected_seq: int, prev: str) -> str | None:
     if row.seq != expected_seq:
         return f"expected entry {expected_seq} next, found entry {row.seq} (missing or reordered entries)"
     computed = leaf_hash(row.entry.encode("utf-8")).hex()
@@ -97,7 +100,7 @@ def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> Veri
     prev = GENESIS_HASH
     count = 0
     for row in rows:
-        problem = _check_row(row, count, prev)
+        problem = check_row(row, count, prev)
         if problem:
             return VerifyResult(count, prev, VerifyFailure(count, row.disclosure_id, problem))
         prev = row.leaf_hash

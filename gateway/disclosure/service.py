@@ -9,6 +9,7 @@ everything in the response body, or no body at all. Refusals are logged too, wit
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,8 +23,9 @@ from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is
 from gateway.audit import log
 from gateway.audit.entry import WithheldField
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.audit.receipts import ReceiptSigner
 from gateway.auth.rfc9068 import AccessContext
-from gateway.db.models import Agency
+from gateway.db.models import Agency, DisclosureLogEntry
 from gateway.disclosure.projection import project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.keys import KeyRing
@@ -44,6 +46,8 @@ class DisclosureResult:
     body: bytes
     disclosure_ids: tuple[str, ...]
     policy_revision: str | None = None
+    # Signed receipts, one per disclosure id in the same order (empty without a receipt signer).
+    receipts: tuple[str, ...] = ()
 
 
 def _outcome_body(code: str, diagnostics: str, expression: str | None = None) -> bytes:
@@ -87,12 +91,14 @@ class DisclosureService:
         engine: PolicyEngine,
         catalogue: Catalogue,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        receipts: ReceiptSigner | None = None,
     ) -> None:
         self._sessions = sessions
         self._keyring = keyring
         self._engine = engine
         self._catalogue = catalogue
         self._clock = clock
+        self._receipts = receipts
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -197,9 +203,10 @@ class DisclosureService:
             status, body = 403, REFUSED_BODY
         # Each released entry hashes its own document (the bytes a receipt will cover); a refused one
         # hashes the response its caller actually got.
+        rows: dict[str, DisclosureLogEntry] = {}
         for stored, decision, disclosure_id in decided:
             released = disclosure_id in documents
-            self._append(
+            rows[disclosure_id] = self._append(
                 session,
                 ctx,
                 disclosure_id,
@@ -214,7 +221,8 @@ class DisclosureService:
             )
         # A 200 names only what it carries: counting refused entries would reveal withheld documents.
         answered = tuple(documents) if documents else tuple(d for _, _, d in decided)
-        return DisclosureResult(status, body, answered, decided[0][1].policy_revision)
+        receipts = self._receipts_for([rows[d] for d in answered])
+        return DisclosureResult(status, body, answered, decided[0][1].policy_revision, receipts)
 
     def _decide(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content
@@ -288,8 +296,8 @@ class DisclosureService:
         reason: str | None,
         body_sha256: str | None,
         client_id: str | None = None,
-    ) -> None:
-        log.append(
+    ) -> DisclosureLogEntry:
+        return log.append(
             session,
             disclosure_id=disclosure_id,
             event=str(event),
@@ -326,7 +334,7 @@ class DisclosureService:
         client_id: str | None = None,
     ) -> DisclosureResult:
         disclosure_id = log.new_disclosure_id()
-        self._append(
+        row = self._append(
             session,
             ctx,
             disclosure_id,
@@ -338,7 +346,26 @@ class DisclosureService:
             body_sha256=_sha256(body),
             client_id=client_id,
         )
-        return DisclosureResult(status, body, (disclosure_id,))
+        return DisclosureResult(status, body, (disclosure_id,), receipts=self._receipts_for([row]))
+
+    def _receipts_for(self, rows: Sequence[DisclosureLogEntry]) -> tuple[str, ...]:
+        """One signed receipt per log entry answered (see gateway.audit.receipts)."""
+        if self._receipts is None:
+            return ()
+        signer = self._receipts
+        return tuple(
+            signer.sign(
+                disclosure_id=row.disclosure_id,
+                leaf_index=row.seq,
+                leaf_hash=row.leaf_hash,
+                body_sha256=json.loads(row.entry)["body_sha256"],
+                event=row.event,
+                outcome=row.outcome,
+                client_id=row.client_id,
+                issued_at=row.created_at,
+            )
+            for row in rows
+        )
 
 
 def _consent_status(stored: store.StoredAssessment | None) -> str | None:

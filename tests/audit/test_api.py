@@ -68,3 +68,32 @@ def test_consistency_between_two_checkpoints_verifies(gateway):
     verify_consistency(old.size, new.size, old.root, new.root, _b64(response.json()["proof"]))
     assert gateway.http.get(f"/audit/checkpoints/{old.size}").text == first["checkpoint"]
     assert gateway.http.get(f"/audit/proofs/consistency?first={old.size}&second={new.size + 1}").status_code == 404
+
+
+def test_every_disclosure_response_carries_a_signed_receipt_of_its_log_entry(gateway):
+    import hashlib
+    import json
+
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    key = OKPKey.import_key(gateway.http.get("/audit/log-key").json()["jwk"])
+    response = gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    ids = response.headers["x-disclosure-id"].split(",")
+    receipts = response.headers["x-disclosure-receipt"].split(",")
+    assert len(ids) == len(receipts) == 1
+    token = jws.deserialize_compact(receipts[0], key, algorithms=["Ed25519"])
+    assert token.headers()["typ"] == "disclosure-receipt+jws"
+    claims = json.loads(token.payload)
+    document = json.dumps(response.json()["entry"][0]["resource"], separators=(",", ":"), ensure_ascii=False)
+    assert claims["disclosure_id"] == ids[0]
+    assert claims["body_sha256"] == hashlib.sha256(document.encode()).hexdigest()
+    assert claims["outcome"] == "released" and claims["iss"] == "testserver/disclosure-log"
+
+    refused = gateway.http.get(SEARCH.replace(NHS, "9000000009"), headers=gateway.bearer("POL-NE", "charging"))
+    assert refused.status_code == 404
+    claims = json.loads(
+        jws.deserialize_compact(refused.headers["x-disclosure-receipt"], key, algorithms=["Ed25519"]).payload
+    )
+    assert claims["body_sha256"] == hashlib.sha256(refused.content).hexdigest()
+    assert claims["leaf_index"] > 0 and claims["outcome"] == "denied"

@@ -1,0 +1,66 @@
+"""Disclosure receipts: what the log signs for the recipient of each response.
+
+A receipt is a compact JWS (RFC 7515) signed with the log's Ed25519 key (``alg`` ``Ed25519``, the
+fully-specified name of RFC 9864; ``kid`` the log key's C2SP key id in hex; ``typ``
+``disclosure-receipt+jws``). Its payload names the log entry the response was recorded as:
+
+    {"iss": <log origin>, "disclosure_id", "leaf_index", "leaf_hash" (hex), "body_sha256" (hex),
+     "event", "outcome", "client_id", "iat"}
+
+``body_sha256`` is the SHA-256 of the exact bytes of the document (for a released entry; in a
+searchset, the document's bytes as spliced into ``entry[].resource``) or of the whole response (a
+refusal). The recipient can prove what it received; with an inclusion proof of ``leaf_index`` against a
+signed checkpoint, it can prove the log holds that entry. Responses carry one receipt per disclosure id,
+comma-separated in ``X-Disclosure-Receipt`` in the order of ``X-Disclosure-Id``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from joserfc import jws
+from joserfc.jwk import OKPKey
+
+from gateway.audit.c2sp_note import NoteSigner
+
+RECEIPT_ALG = "Ed25519"
+RECEIPT_TYPE = "disclosure-receipt+jws"
+HEADER = "X-Disclosure-Receipt"
+
+
+class ReceiptSigner:
+    def __init__(self, signer: NoteSigner) -> None:
+        self.origin = signer.name
+        self.kid = signer.verifier.key_id.hex()
+        pem = signer.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        self._key = OKPKey.import_key(pem)
+
+    def sign(
+        self,
+        *,
+        disclosure_id: str,
+        leaf_index: int,
+        leaf_hash: str,
+        body_sha256: str | None,
+        event: str,
+        outcome: str,
+        client_id: str | None,
+        issued_at: datetime,
+    ) -> str:
+        claims: dict[str, Any] = {
+            "iss": self.origin,
+            "disclosure_id": disclosure_id,
+            "leaf_index": leaf_index,
+            "leaf_hash": leaf_hash,
+            "body_sha256": body_sha256,
+            "event": event,
+            "outcome": outcome,
+            "client_id": client_id,
+            "iat": int(issued_at.timestamp()),
+        }
+        payload = json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
+        header = {"alg": RECEIPT_ALG, "kid": self.kid, "typ": RECEIPT_TYPE}
+        return jws.serialize_compact(header, payload, self._key, algorithms=[RECEIPT_ALG])

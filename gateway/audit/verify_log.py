@@ -1,0 +1,176 @@
+"""``ld-gateway audit verify``: the whole log, its stored Merkle tree and every signed checkpoint.
+
+One streaming pass over the entries (O(log n) memory) checks, besides what :func:`verify_rows`
+checks per entry (position, leaf hash, link, searchable columns, head):
+
+- every checkpoint opens with the log key, its columns say what its signed note says, and its root is
+  the root of exactly that many entries;
+- every stored interior subtree (``log_tree_nodes``) is the hash of the entries under it, and the
+  head's compact range is the tree's right border, so proofs served later are proofs of these entries;
+- no checkpoint counts more entries than the log holds (a truncated log).
+
+``from_size`` starts at a checkpoint already verified (incremental audits): its signature is checked,
+the stored tree at that size must give its root, and entries from there on are checked in full.
+The first failure is named: entry (its position and disclosure id), checkpoint (its size) or tree.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import checkpoints, log, tree
+from gateway.audit.c2sp_note import NoteError, NoteVerifier, open_checkpoint
+from gateway.audit.entry import GENESIS_HASH
+from gateway.audit.rfc9162 import compact_append, fold, root_plan
+from gateway.audit.verify import VerifyFailure, check_row
+from gateway.db.models import LogHead, LogTreeNode
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class LogVerifyResult:
+    entries: int
+    checkpoints: int
+    head_hash: str
+    root: str
+    start: int
+    failure: VerifyFailure | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _hex_eq(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def verify_log(
+    session: Session,
+    verifier: NoteVerifier | None,
+    *,
+    from_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    witnessed: Iterable[str] = (),
+) -> LogVerifyResult:
+    head = session.get(LogHead, 1)
+    signed: list[tuple[int, bytes]] = []
+    count, prev, compact = 0, GENESIS_HASH, []
+
+    def result(failure: VerifyFailure | None) -> LogVerifyResult:
+        return LogVerifyResult(count, len(signed), prev, fold(compact).hex(), from_size or 0, failure)
+
+    for row in checkpoints.iter_checkpoints(session):
+        if verifier is None:
+            return result(VerifyFailure(row.tree_size, None, "no log key to check its signature", "checkpoint"))
+        try:
+            cp = open_checkpoint(row.note, verifier)
+        except NoteError as exc:
+            return result(VerifyFailure(row.tree_size, None, f"signed note does not verify: {exc}", "checkpoint"))
+        if cp.size != row.tree_size or not _hex_eq(cp.root.hex(), row.root_hash):
+            return result(VerifyFailure(row.tree_size, None, "columns differ from the signed note", "checkpoint"))
+        signed.append((cp.size, cp.root))
+    held = dict(signed)
+    for note in witnessed:
+        # Checkpoints a witness holds must all be in the log, unchanged: deleting one is otherwise invisible.
+        try:
+            cp = open_checkpoint(note, verifier) if verifier else None
+        except NoteError as exc:
+            return result(VerifyFailure(-1, None, f"a witnessed checkpoint does not verify: {exc}", "checkpoint"))
+        if cp is not None and held.get(cp.size) != cp.root:
+            return result(VerifyFailure(cp.size, None, "held by the witness, missing or different here", "checkpoint"))
+
+    if from_size:
+        start = dict(signed).get(from_size)
+        if start is None:
+            return result(VerifyFailure(from_size, None, "no signed checkpoint at this size", "checkpoint"))
+        try:
+            stored = tree.fetch_subtrees(session, root_plan(from_size))
+            prev_row = log.iter_rows(session, batch=1, start=from_size - 1)
+            prev = next(prev_row).leaf_hash
+        except (tree.TreeIncomplete, StopIteration):
+            return result(VerifyFailure(from_size, None, "stored tree or entries end before it", "checkpoint"))
+        compact = [stored[c] for c in root_plan(from_size)]
+        count = from_size
+        if fold(compact) != start:
+            return result(VerifyFailure(from_size, None, "stored tree at this size gives another root", "checkpoint"))
+
+    pending = [(size, root) for size, root in signed if size > count]
+    created: dict[tuple[int, int], bytes] = {}
+    batch_start = count
+    for row in log.iter_rows(session, batch=BATCH, start=count):
+        problem = check_row(row, count, prev)
+        if problem:
+            return result(VerifyFailure(count, row.disclosure_id, problem))
+        compact, made = compact_append(compact, count, bytes.fromhex(row.leaf_hash))
+        created.update(((level, index), h) for level, index, h in made)
+        prev = row.leaf_hash
+        count += 1
+        if pending and pending[0][0] == count:
+            size, root = pending.pop(0)
+            if fold(compact) != root:
+                return result(VerifyFailure(size, None, "signed root is not the root of the entries", "checkpoint"))
+        if count - batch_start >= BATCH:
+            failure = _check_nodes(session, batch_start, count, created)
+            if failure:
+                return result(failure)
+            created, batch_start = {}, count
+            if progress:
+                progress(count)
+    failure = _check_nodes(session, batch_start, count, created)
+    if failure:
+        return result(failure)
+    if progress:
+        progress(count)
+    if pending:
+        size = pending[0][0]
+        return result(
+            VerifyFailure(size, None, f"covers {size} entries, the log holds {count} (entries removed)", "checkpoint")
+        )
+    if head is None:
+        return result(VerifyFailure(count, None, "log head is missing"))
+    if head.size != count or not _hex_eq(head.head_hash, prev):
+        return result(
+            VerifyFailure(
+                count,
+                None,
+                f"log head says {head.size} entries ending {head.head_hash[:16]}…, found {count} ending {prev[:16]}… "
+                "(entries removed from the end)",
+            )
+        )
+    if (head.compact_range or "") != ",".join(h.hex() for h in compact):
+        return result(VerifyFailure(count, None, "log head's compact range is not the tree's right border", "tree"))
+    return result(None)
+
+
+def _check_nodes(session: Session, first: int, end: int, created: dict[tuple[int, int], bytes]) -> VerifyFailure | None:
+    """The stored subtrees completed by entries ``[first, end)`` are exactly the ones computed."""
+    level = 1
+    while (1 << level) <= end:
+        lo, hi = ((first + (1 << level)) >> level) - 1, (end >> level) - 1
+        if lo <= hi:
+            rows = session.execute(
+                select(LogTreeNode.idx, LogTreeNode.hash).where(
+                    LogTreeNode.level == level, LogTreeNode.idx >= lo, LogTreeNode.idx <= hi
+                )
+            ).all()
+            stored = {index: h for index, h in rows}
+            for index in range(lo, hi + 1):
+                expected = created.get((level, index))
+                found = stored.get(index)
+                if expected is None or found is None or not _hex_eq(found, expected.hex()):
+                    span = (index << level, (index + 1) << level)
+                    what = "missing" if found is None else "differs from the entries under it"
+                    return VerifyFailure(
+                        span[0], None, f"stored subtree over entries {span[0]}..{span[1] - 1} {what}", "tree"
+                    )
+            if len(stored) != hi - lo + 1:
+                return VerifyFailure(lo << level, None, "unexpected stored subtrees", "tree")
+        level += 1
+    return None
