@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -23,10 +24,9 @@ from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.log_key import log_signer
 from gateway.audit.receipts import ReceiptSigner
-from gateway.auth.dependencies import client_activity
-from gateway.auth.rfc7009 import InMemoryRevocationList
 from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import load_or_create_signing_key
+from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
@@ -38,7 +38,13 @@ from gateway.policy.loader import load_engine
 logger = logging.getLogger("gateway")
 
 
-def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    policy: PolicyEngine | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The application. ``monotonic`` drives the per-process caches (tests inject a clock)."""
     settings = settings or get_settings()
     keyring = load_keyring(settings.keys_dir)  # fails loudly until `ld-gateway init` has run
     engine = make_engine(settings.database_url)
@@ -47,6 +53,8 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
     policy = policy or load_engine(settings, catalogue.ids)
     signing_key = load_or_create_signing_key(settings.keys_dir)
     log_key = log_signer(settings, create=True)
+    # Replay and revocation state lives in the database, shared by every gateway process.
+    revocations = DatabaseRevocations(sessions, max_age=settings.revocation_cache_seconds, clock=monotonic)
     gw = Gateway(
         settings=settings,
         sessions=sessions,
@@ -58,9 +66,8 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
         disclosures=DisclosureService(
             sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue, receipts=ReceiptSigner(log_key)
         ),
-        # One process's list for now: a database-backed one is the agency-identity issue's work.
-        revocations=InMemoryRevocationList(),
-        client_active=client_activity(sessions),
+        revocations=revocations,
+        client_active=revocations.is_client_active,
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
@@ -87,7 +94,9 @@ def create_app(settings: Settings | None = None, *, policy: PolicyEngine | None 
             session_factory=sessions,
             signing_key=signing_key,
             on_token_denied=on_token_denied,
-            revocations=gw.revocations,
+            replay_cache=DatabaseReplayCache(sessions),
+            revocations=revocations,
+            is_client_active=revocations.is_client_active,
         )
     )
     app.include_router(assessments.router)

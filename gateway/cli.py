@@ -120,6 +120,11 @@ def client_add(
     jwks_file: Path | None = typer.Option(None, exists=True, help="A JWKS file with the client's public key(s)."),
     jwks_url: str | None = typer.Option(None, help="An HTTPS URL where the client publishes its JWKS."),
     generate_key: Path | None = typer.Option(None, help="Generate a key pair; write the private key (PEM) here."),
+    alg: list[str] | None = typer.Option(
+        None,
+        help="An assertion algorithm this client may use; repeat for more. "
+        "Default: RS512, RS384, PS256, ES256, ES384, EdDSA.",
+    ),
 ) -> None:
     """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
     from gateway.auth import registry
@@ -136,7 +141,7 @@ def client_add(
         if generate_key is not None:
             jwks = {"keys": [registry.generate_client_key(generate_key)]}
         try:
-            client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url)
+            client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None)
         except Exception:
             if generate_key is not None:
                 generate_key.unlink(missing_ok=True)  # a key for no client is only a liability

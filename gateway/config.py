@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     witness_dir: Path | None = Field(default=None, description="Write each new checkpoint into this directory")
     witness_url: str | None = Field(default=None, description="C2SP tlog-witness add-checkpoint URL")
     checkpoint_tick: float = Field(default=1.0, gt=0, le=10, description="Seconds between checkpoint checks")
+    # How stale a process's view of revoked tokens and clients may be (issue 3: at most 1 s).
+    revocation_cache_seconds: float = Field(default=1.0, ge=0.0, le=1.0)
 
     @field_validator("database_url")
     @classmethod

@@ -109,3 +109,17 @@ def test_policy_matrix_json_rows(cli):
 def test_serve_without_init_says_what_to_do(cli):
     out = cli("serve", "--port", "1", code=2)
     assert "ld-gateway init" in out.output
+
+
+def test_client_add_with_an_algorithm_allow_list(cli, settings, tmp_path, database_url):
+    cli("init")
+    cli("agency", "add", "--code", "MC-NE", "--name", "Court", "--type", "court")
+    key = tmp_path / "court.pem"
+    args = ["client", "add", "--agency", "MC-NE", "--purpose", "sentencing", "--generate-key", str(key)]
+    client_id = cli(*args, "--alg", "RS256", "--alg", "PS256").output.strip().splitlines()[-1]
+    refused = cli(*args[:-1], str(tmp_path / "other.pem"), "--alg", "HS256", code=1)
+    assert "HS256" in refused.output
+    sessions = make_session_factory(make_engine(database_url))
+    with sessions() as session:
+        client = session.get(Client, client_id)
+        assert client is not None and client.assertion_algorithms == ["RS256", "PS256"]

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.vocab import AgencyType, Purpose
 
 
@@ -22,6 +23,8 @@ class ClientRecord:
     jwks: Mapping[str, Any] | None
     jwks_url: str | None
     revoked: bool
+    algorithms: tuple[str, ...] = DEFAULT_ASSERTION_ALGORITHMS
+    dpop_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)

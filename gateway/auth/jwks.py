@@ -15,14 +15,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 
-from gateway.auth.clients import ClientRecord
 from gateway.auth.errors import InvalidJwks
+
+if TYPE_CHECKING:
+    from gateway.auth.clients import ClientRecord
 
 MAX_KEYS = 10
 MAX_KID_LENGTH = 200
@@ -47,6 +49,17 @@ ASSERTION_ALGORITHMS: tuple[str, ...] = (
     "EdDSA",
     "Ed25519",
 )
+
+#: What a client may use unless registered otherwise: NHS England's signed-JWT list (issue 3). RS256 and
+#: the RFC 9864 name "Ed25519" are supported but only for a client registered with them; "Ed25519"
+#: is accepted wherever "EdDSA" is, as it names the same signature.
+DEFAULT_ASSERTION_ALGORITHMS: tuple[str, ...] = ("RS512", "RS384", "PS256", "ES256", "ES384", "EdDSA")
+
+
+def client_allows(algorithms: tuple[str, ...], alg: str) -> bool:
+    """Whether a client's allow-list admits ``alg``."""
+    return alg in algorithms or (alg == "Ed25519" and "EdDSA" in algorithms)
+
 
 _PRIVATE_MEMBERS = {
     "RSA": frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"}),

@@ -39,7 +39,7 @@ from gateway.auth.errors import (
     UnknownAgency,
     UnknownClient,
 )
-from gateway.auth.jwks import validate_public_jwks
+from gateway.auth.jwks import ASSERTION_ALGORITHMS, DEFAULT_ASSERTION_ALGORITHMS, validate_public_jwks
 from gateway.auth.vocab import AgencyType, Purpose, allowed_purposes
 from gateway.db.models import Agency, Client
 
@@ -85,11 +85,15 @@ def add_client(
     *,
     jwks: Mapping[str, Any] | None = None,
     jwks_url: str | None = None,
+    algorithms: Iterable[str] | None = None,
+    dpop_required: bool = True,
 ) -> Client:
     """Register an OAuth client for an agency, with the purposes it may ask for and its public keys.
 
     Give exactly one of ``jwks`` (stored, after :func:`gateway.auth.jwks.validate_public_jwks`) and
-    ``jwks_url`` (HTTPS; plain HTTP only to a loopback host, for development).
+    ``jwks_url`` (HTTPS; plain HTTP only to a loopback host, for development). ``algorithms`` narrows
+    or widens the assertion algorithms from the default allow-list (within what the gateway supports);
+    ``dpop_required`` (the default) means its access tokens must be DPoP-bound (RFC 9449).
     """
     agency = get_agency(session, agency_code)
     if agency is None:
@@ -100,6 +104,7 @@ def add_client(
         raise InvalidJwks("give exactly one of a JWKS and a JWKS URL")
     stored_jwks = validate_public_jwks(jwks) if jwks is not None else None
     stored_url = validate_jwks_url(jwks_url) if jwks_url is not None else None
+    chosen_algorithms = _algorithms(algorithms)
     client = Client(
         client_id=secrets.token_urlsafe(24),
         agency_id=agency.id,
@@ -108,6 +113,8 @@ def add_client(
         jwks_url=stored_url,
         created_at=_now(),
         revoked_at=None,
+        assertion_algorithms=chosen_algorithms,
+        dpop_required=bool(dpop_required),
     )
     session.add(client)
     session.flush()
@@ -147,6 +154,8 @@ def load_client_record(session: Session, client_id: str) -> ClientRecord | None:
         jwks=client.jwks,
         jwks_url=client.jwks_url,
         revoked=client.revoked_at is not None,
+        algorithms=tuple(client.assertion_algorithms or DEFAULT_ASSERTION_ALGORITHMS),
+        dpop_required=bool(client.dpop_required),
     )
 
 
@@ -217,6 +226,23 @@ def _purposes(values: Iterable[str], agency_type: AgencyType) -> list[Purpose]:
             chosen.append(purpose)
     if not chosen:
         raise InvalidPurpose("a client needs at least one purpose")
+    return chosen
+
+
+def _algorithms(values: Iterable[str] | None) -> list[str] | None:
+    """A client's assertion algorithm allow-list; None keeps the default (and follows it if it changes)."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise InvalidJwks("algorithms must be a list of JWS algorithm names, not a single string")
+    chosen: list[str] = []
+    for value in values:
+        if value not in ASSERTION_ALGORITHMS:
+            raise InvalidJwks(f"algorithm {value!r} is not one of {', '.join(ASSERTION_ALGORITHMS)}")
+        if value not in chosen:
+            chosen.append(value)
+    if not chosen:
+        raise InvalidJwks("a client needs at least one assertion algorithm")
     return chosen
 
 

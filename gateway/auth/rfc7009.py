@@ -13,22 +13,23 @@ from typing import Protocol
 
 
 class RevocationList(Protocol):
-    def revoke(self, jti: str, expires_at: float) -> None:
-        """Refuse the token ``jti`` from now until ``expires_at`` (its ``exp``)."""
+    def revoke(self, jti: str, expires_at: float, client_id: str = "") -> None:
+        """Refuse the token ``jti`` (issued to ``client_id``) from now until ``expires_at`` (its ``exp``)."""
         ...
 
     def is_revoked(self, jti: str) -> bool: ...
 
 
 class InMemoryRevocationList:
-    """A :class:`RevocationList` for one process. Several gateway processes need a shared one."""
+    """A :class:`RevocationList` for one process (tests); the gateway uses
+    :class:`gateway.auth.store.DatabaseRevocations`, shared by every process."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._revoked: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def revoke(self, jti: str, expires_at: float) -> None:
+    def revoke(self, jti: str, expires_at: float, client_id: str = "") -> None:
         now = self._clock()
         with self._lock:
             self._revoked = {k: t for k, t in self._revoked.items() if t > now}

@@ -28,7 +28,7 @@ from joserfc.jws import CompactSignature, JWSRegistry, extract_compact, validate
 
 from gateway.auth.clients import AuthenticatedClient, ClientRecord
 from gateway.auth.errors import InvalidClient, InvalidJwks
-from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, JwksUnavailable, algorithms_for
+from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, JwksUnavailable, algorithms_for, client_allows
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: How far ahead ``exp`` may be (NHS England's signed-JWT pattern and SMART Backend Services: 5 minutes).
@@ -51,7 +51,8 @@ class ReplayCache(Protocol):
 
 
 class InMemoryReplayCache:
-    """A :class:`ReplayCache` for one process. Several gateway processes need a shared one."""
+    """A :class:`ReplayCache` for one process (unit tests); the gateway uses
+    :class:`gateway.auth.store.DatabaseReplayCache`, shared by every process."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -123,6 +124,8 @@ def authenticate_client(
         raise InvalidClient(reason="unknown client")
     if client.revoked:
         raise InvalidClient(reason="the client is revoked", client_id=client.client_id)
+    if not client_allows(client.algorithms, alg):
+        raise InvalidClient(reason=f"alg {alg} is not in the client's allow-list", client_id=client.client_id)
     try:
         key = keys.find(client, kid)
     except (JwksUnavailable, InvalidJwks) as exc:

@@ -70,13 +70,15 @@ def build_router(
     replay_cache: ReplayCache | None = None,
     revocations: RevocationList | None = None,
     client_keys: ClientKeys | None = None,
+    is_client_active: Callable[[str], bool] | None = None,
     now: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The authorization server's routes.
 
-    ``replay_cache`` and ``revocations`` default to in-process stores. Pass the same
-    ``revocations`` to :func:`validate_access_token` on the resource routes (its
-    ``is_token_revoked``), or revoked tokens keep working there until they expire.
+    ``replay_cache`` and ``revocations`` default to in-process stores (for tests); the app passes
+    the database-backed ones of :mod:`gateway.auth.store`, and the same ``revocations`` to
+    :func:`validate_access_token` on the resource routes. ``is_client_active`` defaults to one
+    database read per call.
     """
     replay_cache = replay_cache if replay_cache is not None else InMemoryReplayCache(now)
     revocations = revocations if revocations is not None else InMemoryRevocationList(now)
@@ -89,9 +91,11 @@ def build_router(
         with session_factory() as session:
             return registry.load_client_record(session, client_id)
 
-    def client_active(client_id: str) -> bool:
+    def read_client_active(client_id: str) -> bool:
         with session_factory() as session:
             return registry.is_client_active(session, client_id)
+
+    client_active = is_client_active or read_client_active
 
     def authenticate(params: Mapping[str, str], request_headers: Mapping[str, str]) -> AuthenticatedClient:
         if "client_assertion" in params and ("client_secret" in params or "authorization" in request_headers):
@@ -194,7 +198,7 @@ def build_router(
             return refuse(exc, "revocation")
         jti, exp = claims.get("jti"), claims.get("exp")
         if isinstance(jti, str) and isinstance(exp, int):
-            revocations.revoke(jti, float(exp))
+            revocations.revoke(jti, float(exp), caller.client_id)
         return Response(status_code=200, headers=NO_STORE)
 
     def form_endpoint(

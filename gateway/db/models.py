@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,6 +52,10 @@ class Client(Base):
     jwks_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # issue 3: the assertion algorithms this client may use (None: the default allow-list), and
+    # whether its tokens must be DPoP-bound (RFC 9449). Rows older than the column are not required.
+    assertion_algorithms: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    dpop_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
 
 
 class Subject(Base):
@@ -215,3 +221,30 @@ class LogCheckpoint(Base):
     root_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     note: Mapped[str] = mapped_column(Text)
+
+
+# --- issue 3: agency identity (replay store, revoked access tokens) ---
+
+
+class SeenJti(Base):
+    """A one-time identifier (a client assertion's or a DPoP proof's ``jti``) claimed until it expires.
+
+    ``jti_hash`` is SHA-256 over the namespace (client or key) and the ``jti``. It is the primary key,
+    so of two processes claiming the same one at once the database lets exactly one insert.
+    """
+
+    __tablename__ = "seen_jtis"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RevokedToken(Base):
+    """An access token revoked before its ``exp`` (RFC 7009), kept until that ``exp``."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

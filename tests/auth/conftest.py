@@ -101,6 +101,11 @@ def ec_key() -> KeyPair:
 
 
 @pytest.fixture(scope="session")
+def ec384_key() -> KeyPair:
+    return key_pair(ec.generate_private_key(ec.SECP384R1()))
+
+
+@pytest.fixture(scope="session")
 def ed_key() -> KeyPair:
     return key_pair(ed25519.Ed25519PrivateKey.generate())
 

@@ -118,10 +118,10 @@ def test_a_key_pinned_to_one_alg_refuses_others(rsa_key):
         None,
         False,
     )
-    assertion = sign_assertion(rsa_key, assertion_claims("client-1", now=T0), alg="RS256")
+    assertion = sign_assertion(rsa_key, assertion_claims("client-1", now=T0), alg="PS256")
     with pytest.raises(InvalidClient) as caught:
         _authenticate(assertion, pinned)
-    assert "may not be used with alg RS256" in caught.value.reason
+    assert "may not be used with alg PS256" in caught.value.reason
 
 
 def test_crit_header_is_refused(rsa_key):

@@ -67,7 +67,7 @@ class Gateway:
 
     def token(self, agency: str, purpose: str) -> str:
         claims = assertion_claims(self.clients[agency])
-        assertion = sign_assertion(self.key, claims, alg="RS256")
+        assertion = sign_assertion(self.key, claims, alg="RS512")
         response = self.http.post("/oauth2/token", data=token_form(assertion, purpose))
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])

@@ -67,7 +67,7 @@ def test_unauthenticated_token_requests_never_write_their_own_text_into_the_log(
     quote the claimed client id, the assertion type, parameter names and the content type."""
     payload = f"{NAME} {NHS}"
     claims = assertion_claims(payload if vector == "unknown-client" else gateway.clients["POL-NE"])
-    form = token_form(sign_assertion(gateway.key, claims, alg="RS256"), "charging")
+    form = token_form(sign_assertion(gateway.key, claims, alg="RS512"), "charging")
     kwargs: dict = {"data": form}
     if vector == "assertion-type":
         form["client_assertion_type"] = payload
