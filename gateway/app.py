@@ -24,6 +24,8 @@ from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.log_key import log_signer
 from gateway.audit.receipts import ReceiptSigner
+from gateway.auth._files import load_or_create_secret
+from gateway.auth.rfc9449 import DPOP_NONCE_FILE, DpopNonces
 from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import load_or_create_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
@@ -55,6 +57,10 @@ def create_app(
     log_key = log_signer(settings, create=True)
     # Replay and revocation state lives in the database, shared by every gateway process.
     revocations = DatabaseRevocations(sessions, max_age=settings.revocation_cache_seconds, clock=monotonic)
+    replay_cache = DatabaseReplayCache(sessions)
+    dpop_nonces = (
+        DpopNonces(load_or_create_secret(settings.keys_dir / DPOP_NONCE_FILE)) if settings.dpop_nonce else None
+    )
     gw = Gateway(
         settings=settings,
         sessions=sessions,
@@ -68,6 +74,8 @@ def create_app(
         ),
         revocations=revocations,
         client_active=revocations.is_client_active,
+        replay_cache=replay_cache,
+        dpop_nonces=dpop_nonces,
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
@@ -94,9 +102,10 @@ def create_app(
             session_factory=sessions,
             signing_key=signing_key,
             on_token_denied=on_token_denied,
-            replay_cache=DatabaseReplayCache(sessions),
+            replay_cache=replay_cache,
             revocations=revocations,
             is_client_active=revocations.is_client_active,
+            dpop_nonces=dpop_nonces,
         )
     )
     app.include_router(assessments.router)

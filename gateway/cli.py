@@ -125,6 +125,9 @@ def client_add(
         help="An assertion algorithm this client may use; repeat for more. "
         "Default: RS512, RS384, PS256, ES256, ES384, EdDSA.",
     ),
+    dpop: bool = typer.Option(
+        True, "--dpop/--no-dpop", help="Require DPoP-bound tokens (RFC 9449); --no-dpop allows bearer tokens."
+    ),
 ) -> None:
     """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
     from gateway.auth import registry
@@ -141,7 +144,9 @@ def client_add(
         if generate_key is not None:
             jwks = {"keys": [registry.generate_client_key(generate_key)]}
         try:
-            client = registry.add_client(session, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None)
+            client = registry.add_client(
+                session, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
+            )
         except Exception:
             if generate_key is not None:
                 generate_key.unlink(missing_ok=True)  # a key for no client is only a liability

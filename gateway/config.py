@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     checkpoint_tick: float = Field(default=1.0, gt=0, le=10, description="Seconds between checkpoint checks")
     # How stale a process's view of revoked tokens and clients may be (issue 3: at most 1 s).
     revocation_cache_seconds: float = Field(default=1.0, ge=0.0, le=1.0)
+    # RFC 9449 section 8: require a server-issued nonce in every DPoP proof (one extra round trip).
+    dpop_nonce: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from adapters.agency_client.client import AgencyClient, load_private_key
+from adapters.agency_client.client import AgencyClient, TokenRefused, load_private_key
 
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
 
@@ -24,13 +24,26 @@ def pull(
     purpose: str = typer.Option(..., help="charging, case-management, sentencing or health-referral."),
     nhs_number: str = typer.Option(..., help="The person's NHS number."),
     gateway: str = typer.Option("http://127.0.0.1:8000", help="The gateway's base URL."),
-    out: Path | None = typer.Option(None, help="Save the response body here."),
+    out: Path | None = typer.Option(None, help="Save the response body (the searchset) here."),
+    save_dir: Path | None = typer.Option(None, help="Save each released document bundle here as <id>.json."),
 ) -> None:
-    """Search for a person's assessment bundles and summarise what was released."""
+    """Search for a person's assessment bundles and summarise what was released.
+
+    Tokens are DPoP-bound (RFC 9449) to a key made for this run; see docs/agency-onboarding.md for
+    every error code and what to do about it."""
     client = AgencyClient(gateway, client_id, load_private_key(key))
-    result = client.search(purpose, nhs_number)
+    try:
+        result = client.search(purpose, nhs_number)
+    except TokenRefused as exc:
+        typer.echo(f"token refused: HTTP {exc.status} {exc.error}: {exc.description}")
+        raise typer.Exit(1) from None
     if out:
         out.write_bytes(result.raw)
+    if save_dir and result.status == 200:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        for entry in result.body.get("entry", []):
+            document = entry["resource"]
+            (save_dir / f"{document['id']}.json").write_text(json.dumps(document, indent=2))
     typer.echo(f"HTTP {result.status}  disclosure id(s): {', '.join(result.disclosure_ids)}")
     if result.status != 200:
         typer.echo(json.dumps(result.body, indent=2))

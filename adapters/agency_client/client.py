@@ -1,21 +1,33 @@
-"""Signing client assertions (RFC 7523 section 2.2) and pulling bundles over HTTP."""
+"""Signing client assertions (RFC 7523 section 2.2), DPoP proofs (RFC 9449), and pulling bundles over HTTP.
+
+The client keeps two keys: the agency's registered signing key (it proves who the client is, at the
+token endpoint only) and a DPoP key (it proves, on every request, that whoever presents the token
+holds the key it was bound to). The DPoP key is generated per run unless one is loaded: a new key
+only means a new token, which the client fetches anyway.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
-from joserfc.jwk import JWKRegistry, Key
+from joserfc.jwk import ECKey, JWKRegistry, Key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+#: A cached token is used until this many seconds before it expires, then replaced.
+TOKEN_REFRESH_MARGIN = 30
 
 
 def _algorithm_for(key: Key) -> str:
@@ -23,7 +35,7 @@ def _algorithm_for(key: Key) -> str:
         return "RS512"
     if key.key_type == "EC":
         return {"P-256": "ES256", "P-384": "ES384"}[key.as_dict()["crv"]]
-    return "EdDSA"
+    return "Ed25519"  # RFC 9864's name for EdDSA over Ed25519; the gateway accepts it wherever EdDSA is
 
 
 def load_private_key(path: Path) -> Key:
@@ -58,6 +70,27 @@ def sign_client_assertion(
     return jwt.encode(header, claims, key, algorithms=[algorithm])
 
 
+def sign_dpop_proof(
+    key: Key, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None
+) -> str:
+    """A DPoP proof (RFC 9449 section 4.2) for one request: ``htu`` is the URL without query and fragment."""
+    parts = urlsplit(url)
+    claims: dict[str, Any] = {
+        "jti": str(uuid.uuid4()),
+        "htm": method,
+        "htu": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        "iat": int(time.time()),
+    }
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    if nonce is not None:
+        claims["nonce"] = nonce
+    algorithm = _algorithm_for(key)
+    header = {"typ": "dpop+jwt", "alg": algorithm, "jwk": key.as_dict(private=False)}
+    return jwt.encode(header, claims, key, algorithms=[algorithm])
+
+
 @dataclass(frozen=True)
 class PullResult:
     status: int
@@ -66,41 +99,86 @@ class PullResult:
     disclosure_ids: tuple[str, ...]
 
 
+class TokenRefused(Exception):
+    """The token endpoint refused; ``error`` is the RFC 6749 / RFC 9449 code (see docs/agency-onboarding.md)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"HTTP {status} {error}: {description}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+
 class AgencyClient:
-    def __init__(self, base_url: str, client_id: str, key: Key, *, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        key: Key,
+        *,
+        http: httpx.Client | None = None,
+        dpop_key: Key | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.key = key
+        self.dpop_key = dpop_key or ECKey.generate_key("P-256", private=True)
         self.http = http or httpx.Client(timeout=30)
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._nonce: str | None = None  # the gateway's latest DPoP-Nonce, when it requires one
+        self._lock = threading.Lock()
 
     @property
     def token_url(self) -> str:
         return self.base_url + "/oauth2/token"
 
     def request_token(self, purpose: str) -> httpx.Response:
-        form = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": sign_client_assertion(self.key, self.client_id, self.token_url),
-            "purpose_of_use": purpose,
-        }
-        return self.http.post(self.token_url, data=form)
+        """One token request (with a retry when the gateway asks for a DPoP nonce); the raw response."""
+        for _ in range(2):
+            form = {
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": sign_client_assertion(self.key, self.client_id, self.token_url),
+                "purpose_of_use": purpose,
+            }
+            proof = sign_dpop_proof(self.dpop_key, "POST", self.token_url, nonce=self._nonce)
+            response = self.http.post(self.token_url, data=form, headers={"DPoP": proof})
+            self._nonce = response.headers.get("DPoP-Nonce", self._nonce)
+            if not (response.status_code == 400 and _error(response) == "use_dpop_nonce"):
+                return response
+        return response
 
     def token(self, purpose: str) -> str:
-        cached = self._tokens.get(purpose)
-        if cached and cached[1] - 30 > time.time():
+        """A DPoP-bound token for ``purpose``, cached until shortly before it expires."""
+        with self._lock:
+            cached = self._tokens.get(purpose)
+        if cached and cached[1] - TOKEN_REFRESH_MARGIN > time.time():
             return cached[0]
         response = self.request_token(purpose)
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise TokenRefused(response.status_code, _error(response), _description(response))
         data = response.json()
-        self._tokens[purpose] = (data["access_token"], time.time() + int(data["expires_in"]))
+        with self._lock:
+            self._tokens[purpose] = (data["access_token"], time.time() + int(data["expires_in"]))
         return str(data["access_token"])
 
+    def request(self, method: str, path: str, purpose: str, **kwargs: Any) -> httpx.Response:
+        """A resource request with the token and a fresh DPoP proof (retried once for a new nonce)."""
+        token = self.token(purpose)
+        url = self.base_url + path
+        for _ in range(2):
+            proof = sign_dpop_proof(self.dpop_key, method, url, access_token=token, nonce=self._nonce)
+            headers = {**kwargs.pop("headers", {}), "Authorization": f"DPoP {token}", "DPoP": proof}
+            response = self.http.request(method, url, headers=headers, **kwargs)
+            self._nonce = response.headers.get("DPoP-Nonce", self._nonce)
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if not (response.status_code == 401 and 'error="use_dpop_nonce"' in challenge):
+                return response
+            kwargs["headers"] = {k: v for k, v in headers.items() if k not in ("Authorization", "DPoP")}
+        return response
+
     def _get(self, path: str, purpose: str, params: dict[str, str] | None = None) -> PullResult:
-        response = self.http.get(
-            self.base_url + path, params=params, headers={"Authorization": f"Bearer {self.token(purpose)}"}
-        )
+        response = self.request("GET", path, purpose, params=params)
         ids = tuple(i for i in response.headers.get("X-Disclosure-Id", "").split(",") if i)
         return PullResult(response.status_code, response.json(), response.content, ids)
 
@@ -111,8 +189,18 @@ class AgencyClient:
         return self._get(f"/fhir/Bundle/{bundle_id}", purpose)
 
     def publish(self, document: dict[str, Any]) -> httpx.Response:
-        return self.http.post(
-            self.base_url + "/assessments",
-            json=document,
-            headers={"Authorization": f"Bearer {self.token('ld-service')}"},
-        )
+        return self.request("POST", "/assessments", "ld-service", json=document)
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except ValueError:
+        return ""
+
+
+def _description(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error_description", ""))
+    except ValueError:
+        return response.text[:200]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments.catalogue import Catalogue
 from gateway.auth.rfc7009 import RevocationList
+from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
+from gateway.auth.rfc9449 import DpopNonces
 from gateway.auth.signing import SigningKey
 from gateway.config import Settings
 from gateway.disclosure.service import DisclosureService
@@ -30,6 +32,9 @@ class Gateway:
     disclosures: DisclosureService
     revocations: RevocationList
     client_active: Callable[[str], bool]
+    # issue 3: DPoP proof jti values (shared with client assertions' store) and optional server nonces
+    replay_cache: ReplayCache = field(default_factory=InMemoryReplayCache)
+    dpop_nonces: DpopNonces | None = None
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -1,17 +1,31 @@
-"""Authenticating resource requests. Every refusal is logged before the caller hears of it."""
+"""Authenticating resource requests. Every refusal is logged before the caller hears of it.
+
+:func:`require_access` takes the one ``Authorization`` header, ``Bearer`` or ``DPoP`` (RFC 9449
+section 7), validates the access token (RFC 9068), and for a DPoP-bound token (``cnf.jkt``) checks the
+request's ``DPoP`` proof: method, URL (the configured issuer plus the request path, never the Host
+header), ``ath``, freshness, replay, and that its key is the token's. A bound token sent as
+``Bearer``, or a bearer token sent as ``DPoP``, is refused. When the gateway requires DPoP nonces, a
+proof without a current one gets 401 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header, unlogged (a step
+of the protocol: the client retries at once).
+"""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import Request, Response
 
-from gateway.api.context import gateway_of
-from gateway.api.responses import disclosure_response
+from gateway.api.context import Gateway, gateway_of
+from gateway.api.responses import disclosure_response, outcome_response
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import bearer_token
-from gateway.auth.errors import InvalidToken
+from gateway.auth.dependencies import access_token
+from gateway.auth.errors import InvalidDpopProof, InvalidToken, OAuthError, UseDpopNonce
 from gateway.auth.rfc9068 import AccessContext, validate_access_token
+from gateway.auth.rfc9449 import PROOF_ALGORITHMS, verify_proof
 from gateway.auth.vocab import Scope
 from gateway.fhir import document_bytes, operation_outcome
+
+_DPOP_CHALLENGE = f'DPoP algs="{" ".join(PROOF_ALGORITHMS)}"'
 
 
 class Refused(Exception):
@@ -25,31 +39,77 @@ class Refused(Exception):
 def require_access(
     request: Request, scope: Scope = Scope.BUNDLE_READ, event: AuditEvent = AuditEvent.BUNDLE_DENIED
 ) -> AccessContext:
-    """A valid access token that grants ``scope``; anything else is refused and logged."""
+    """A valid access token (with its DPoP proof when bound) that grants ``scope``; anything else is
+    refused and logged."""
     gw = gateway_of(request)
+    scheme = "bearer"
     try:
+        scheme, token = access_token(request)
         ctx = validate_access_token(
-            bearer_token(request),
+            token,
             signing_key=gw.signing_key,
             issuer=gw.settings.issuer,
             audience=gw.settings.resource_audience,
             is_client_active=gw.client_active,
             is_token_revoked=gw.revocations.is_revoked,
         )
-    except InvalidToken as exc:
-        # The caller learns only that the token is not acceptable; the log keeps the precise reason.
-        issue = ("error", "login", "The access token is missing, invalid or expired.", None)
-        body = document_bytes(operation_outcome([issue]))
-        result = gw.disclosures.refuse(None, event, f"invalid_token:{exc.reason}", 401, body, client_id=exc.client_id)
-        raise Refused(disclosure_response(result, {"WWW-Authenticate": exc.www_authenticate})) from None
+        _check_binding(request, gw, scheme, token, ctx)
+    except UseDpopNonce:
+        nonce = gw.dpop_nonces.issue() if gw.dpop_nonces is not None else ""
+        issue = ("error", "login", "Retry with the DPoP nonce in the DPoP-Nonce header.", None)
+        headers = {"WWW-Authenticate": f'{_DPOP_CHALLENGE}, error="use_dpop_nonce"', "DPoP-Nonce": nonce}
+        raise Refused(outcome_response(401, [issue], headers)) from None
+    except (InvalidToken, InvalidDpopProof) as exc:
+        raise Refused(_refusal(gw, event, exc, scheme)) from None
     if not ctx.allows(scope):
         issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
         result = gw.disclosures.refuse(
             ctx, event, f"insufficient_scope:{scope}", 403, document_bytes(operation_outcome([issue]))
         )
-        headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}
+        scheme_name = "DPoP" if ctx.jkt else "Bearer"
+        headers = {"WWW-Authenticate": f'{scheme_name} error="insufficient_scope", scope="{scope}"'}
         raise Refused(disclosure_response(result, headers))
     return ctx
+
+
+def _check_binding(request: Request, gw: Gateway, scheme: str, token: str, ctx: AccessContext) -> None:
+    """RFC 9449 section 7: a bound token needs the DPoP scheme and a proof by its key."""
+    if ctx.jkt is None:
+        if scheme == "dpop":
+            raise InvalidToken(reason="DPoP scheme with a token not bound to a key", client_id=ctx.client_id)
+        return
+    if scheme != "dpop":
+        raise InvalidToken(reason="DPoP-bound token sent as a bearer token", client_id=ctx.client_id)
+    try:
+        proof = verify_proof(
+            request.headers.getlist("dpop"),
+            method=request.method,
+            url=gw.settings.issuer.rstrip("/") + request.url.path,
+            replay_cache=gw.replay_cache,
+            now=time.time(),
+            access_token=token,
+            nonces=gw.dpop_nonces,
+        )
+    except (InvalidDpopProof, UseDpopNonce) as exc:
+        exc.client_id = ctx.client_id
+        raise
+    if proof.jkt != ctx.jkt:
+        raise InvalidDpopProof(reason="the proof is signed by another key than the token's", client_id=ctx.client_id)
+
+
+def _refusal(gw: Gateway, event: AuditEvent, exc: OAuthError, scheme: str) -> Response:
+    # The caller learns only that the token or proof is not acceptable; the log keeps the precise reason.
+    if isinstance(exc, InvalidDpopProof):
+        text = "The DPoP proof is missing or invalid."
+        challenge = f'{_DPOP_CHALLENGE}, error="invalid_dpop_proof", error_description="{exc.description}"'
+    else:
+        text = "The access token is missing, invalid or expired."
+        assert isinstance(exc, InvalidToken)
+        challenge = exc.www_authenticate
+        challenge = challenge.replace("Bearer ", "DPoP ", 1) if scheme == "dpop" else f"{challenge}, {_DPOP_CHALLENGE}"
+    body = document_bytes(operation_outcome([("error", "login", text, None)]))
+    result = gw.disclosures.refuse(None, event, f"{exc.error}:{exc.reason}", 401, body, client_id=exc.client_id)
+    return disclosure_response(result, {"WWW-Authenticate": challenge})
 
 
 def require_publisher(request: Request) -> AccessContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,3 +26,15 @@ def write_secret_file(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def load_or_create_secret(path: Path, size: int = 32) -> bytes:
+    """The random secret in ``path``, created (mode 0600) when absent; safe when processes race."""
+    path = Path(path)
+    if not path.exists():
+        with contextlib.suppress(KeyFileError):  # another process created it first: use theirs
+            write_secret_file(path, os.urandom(size))
+    data = path.read_bytes()
+    if len(data) < size:
+        raise KeyFileError(f"{path} holds {len(data)} bytes; at least {size} are required")
+    return data

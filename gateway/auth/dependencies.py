@@ -23,6 +23,15 @@ def bearer_token(request: Request) -> str:
 
     Tokens in the query string (RFC 6750 section 2.3) are refused: URLs end up in logs.
     """
+    scheme, token = access_token(request)
+    if scheme != "bearer":
+        raise InvalidToken(reason="Authorization scheme is not Bearer", token_present=False)
+    return token
+
+
+def access_token(request: Request) -> tuple[str, str]:
+    """The scheme (``bearer`` or ``dpop``, RFC 9449 section 7.1) and token of the one ``Authorization``
+    header; :class:`InvalidToken` otherwise. Tokens in the query string are refused."""
     if "access_token" in request.query_params:
         raise InvalidToken(reason="access token sent in the query string")
     values = request.headers.getlist("authorization")
@@ -31,12 +40,13 @@ def bearer_token(request: Request) -> str:
     if len(values) > 1:
         raise InvalidToken(reason="more than one Authorization header")
     scheme, _, token = values[0].strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise InvalidToken(reason="Authorization scheme is not Bearer", token_present=False)
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop"):
+        raise InvalidToken(reason="Authorization scheme is neither Bearer nor DPoP", token_present=False)
     token = token.strip()
     if not _B64TOKEN.fullmatch(token):
-        raise InvalidToken(reason="malformed bearer token")
-    return token
+        raise InvalidToken(reason=f"malformed {scheme} token")
+    return scheme, token
 
 
 def client_activity(session_factory: sessionmaker[Session]) -> Callable[[str], bool]:

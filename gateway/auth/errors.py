@@ -19,7 +19,10 @@
         ├── UnsupportedGrantType    unsupported_grant_type    400
         ├── InvalidScope            invalid_scope             400
         ├── InvalidToken            invalid_token             401  RFC 6750 section 3.1
-        └── InsufficientScope       insufficient_scope        403
+        ├── InsufficientScope       insufficient_scope        403
+        ├── InvalidDpopProof        invalid_dpop_proof        400  RFC 9449 sections 5 and 7.1 (401 on resources)
+        ├── UseDpopNonce            use_dpop_nonce            400  RFC 9449 section 8 (401 on resources)
+        └── SlowDown                slow_down                 429  rate limit (RFC 8628's registered code)
 
 An :class:`OAuthError` has two texts. ``description`` goes to the caller (``error_description``) and
 never says which cryptographic or registry check failed. ``reason`` is the precise cause, for the
@@ -190,3 +193,31 @@ class InsufficientScope(_WireError):
     @property
     def www_authenticate(self) -> str:
         return f'Bearer realm="ld-gateway", error="insufficient_scope", error_description="{self.description}"'
+
+
+class InvalidDpopProof(_WireError):
+    """RFC 9449: the DPoP proof is missing (where one is required), malformed, or does not fit the request."""
+
+    error_code = "invalid_dpop_proof"
+    status_code = 400
+    default_description = "The DPoP proof is missing or invalid."
+
+
+class UseDpopNonce(_WireError):
+    """RFC 9449 section 8: retry with the nonce in the ``DPoP-Nonce`` response header."""
+
+    error_code = "use_dpop_nonce"
+    status_code = 400
+    default_description = "Authorization server requires nonce in DPoP proof."
+
+
+class SlowDown(_WireError):
+    """Too many requests from this client; ``retry_after`` says when to try again (seconds)."""
+
+    error_code = "slow_down"
+    status_code = 429
+    default_description = "Too many requests; retry after the number of seconds in Retry-After."
+
+    def __init__(self, retry_after: int, *, reason: str | None = None, client_id: str | None = None) -> None:
+        super().__init__(reason=reason, client_id=client_id)
+        self.retry_after = max(1, int(retry_after))

@@ -102,8 +102,11 @@ def validate_public_jwks(value: object) -> dict[str, Any]:
     return {"keys": normalised}
 
 
-def import_public_key(jwk: object, *, where: str = "key") -> Key:
-    """Import one JWK after checking it against the rules in the module docstring."""
+def import_public_key(jwk: object, *, where: str = "key", require_kid: bool = True) -> Key:
+    """Import one JWK after checking it against the rules in the module docstring.
+
+    ``require_kid=False`` is for a DPoP proof's ``jwk`` (RFC 9449), which names no ``kid``.
+    """
     if not isinstance(jwk, Mapping):
         raise InvalidJwks(f"{where}: a JWK must be a JSON object")
     kty = jwk.get("kty")
@@ -117,7 +120,9 @@ def import_public_key(jwk: object, *, where: str = "key") -> Key:
             f"{where}: contains private key material ({', '.join(private)}); register the public key only"
         )
     kid = jwk.get("kid")
-    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+    if not require_kid and kid is None:
+        kid = "no kid"
+    elif not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
         raise InvalidJwks(f"{where}: every key needs a kid (a non-empty string of at most {MAX_KID_LENGTH} characters)")
     where = f"{where} ({kid})"
     if jwk.get("use", "sig") != "sig":

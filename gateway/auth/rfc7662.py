@@ -16,9 +16,11 @@ INACTIVE: dict[str, Any] = {"active": False}
 
 
 def introspection_response(context: AccessContext, *, issuer: str, audience: str) -> dict[str, Any]:
+    bound = {"cnf": {"jkt": context.jkt}} if context.jkt else {}
     return {
+        **bound,
         "active": True,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if context.jkt else "Bearer",
         "scope": format_scope(context.scopes),
         "client_id": context.client_id,
         "sub": context.client_id,

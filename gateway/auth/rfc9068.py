@@ -5,7 +5,8 @@ A token is signed by the gateway's own key (:mod:`gateway.auth.signing`) with he
 
 - the RFC 9068 section 2.2 claims: ``iss`` (the issuer), ``sub`` and ``client_id`` (the client),
   ``aud``, ``iat``, ``exp`` (at most 300 seconds after ``iat``), ``jti``, and ``scope``;
-- ``agency`` (the agency code), ``agency_type`` and ``purpose_of_use``: exactly one purpose.
+- ``agency`` (the agency code), ``agency_type`` and ``purpose_of_use``: exactly one purpose;
+- ``cnf`` ``{"jkt": ...}`` when the token is bound to the client's DPoP key (RFC 9449 section 6.1).
 
 ``aud`` is the gateway's FHIR base URL, ``{issuer}/fhir`` (:func:`resource_audience`), as SMART
 uses the FHIR base to name the resource server. It stands for all of the gateway's protected APIs
@@ -52,6 +53,8 @@ class AccessContext:
     token_id: str
     expires_at: datetime
     scopes: frozenset[str] = field(default_factory=frozenset)
+    #: The RFC 7638 thumbprint of the DPoP key the token is bound to; None for a bearer token.
+    jkt: str | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
@@ -72,8 +75,11 @@ def issue_access_token(
     scopes: Iterable[str],
     ttl: int = MAX_ACCESS_TOKEN_TTL,
     now: Callable[[], float] = time.time,
+    jkt: str | None = None,
 ) -> tuple[str, int]:
-    """Sign an access token for ``client`` and one ``purpose``; return it and its lifetime in seconds."""
+    """Sign an access token for ``client`` and one ``purpose``; return it and its lifetime in seconds.
+
+    ``jkt`` binds the token to a DPoP key (RFC 9449 section 6.1)."""
     expires_in = max(1, min(int(ttl), MAX_ACCESS_TOKEN_TTL))
     issued_at = int(now())
     claims = {
@@ -89,6 +95,8 @@ def issue_access_token(
         "purpose_of_use": str(purpose),
         "scope": format_scope(scopes),
     }
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
     return signing_key.sign({"typ": ACCESS_TOKEN_TYPE}, claims), expires_in
 
 
@@ -142,6 +150,10 @@ def validate_access_token(
         raise _invalid("unknown agency_type or purpose_of_use", client_id) from None
     if not isinstance(agency, str) or not agency or not isinstance(scope, str):
         raise _invalid("agency or scope malformed", client_id)
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and (not isinstance(jkt, str) or not jkt):
+        raise _invalid("cnf without a jkt", client_id)
 
     if is_token_revoked is not None and is_token_revoked(jti):
         raise _invalid("token revoked (RFC 7009)", client_id)
@@ -155,6 +167,7 @@ def validate_access_token(
         token_id=jti,
         expires_at=datetime.fromtimestamp(exp, UTC),
         scopes=frozenset(scope.split()),
+        jkt=jkt,
     )
 
 

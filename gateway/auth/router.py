@@ -14,6 +14,11 @@ Choices at the token endpoint:
   ``invalid_scope``: the purpose bounds what the token grants, exactly as a scope does, and
   ``unauthorized_client`` is about grant types.
 - ``scope`` is optional; absent, the token gets every scope of its purpose (RFC 6749 section 3.3).
+- DPoP (RFC 9449 section 5): with a ``DPoP`` header the token is bound to the proof's key
+  (``cnf.jkt``, ``token_type`` ``DPoP``); a client registered with ``dpop_required`` (the default for
+  new clients) gets no token without one (``invalid_dpop_proof``). When the gateway requires nonces,
+  a proof without a current one gets ``use_dpop_nonce`` and a ``DPoP-Nonce`` header: that is a step
+  of the protocol, not a refusal, and is not logged.
 
 Every refusal, at any of the three POST endpoints, calls ``on_token_denied(client_id, error,
 reason)`` before the response is sent; ``reason`` is precise and is prefixed ``introspection:`` or
@@ -32,22 +37,26 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 
 from gateway.auth import registry
 from gateway.auth.clients import AuthenticatedClient, ClientRecord
 from gateway.auth.errors import (
+    InvalidDpopProof,
     InvalidRequest,
     InvalidScope,
     InvalidToken,
     OAuthError,
     UnauthorizedClient,
     UnsupportedGrantType,
+    UseDpopNonce,
 )
 from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, RegisteredKeys
 from gateway.auth.rfc7009 import InMemoryRevocationList, RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache, authenticate_client
 from gateway.auth.rfc7662 import INACTIVE, introspection_response
 from gateway.auth.rfc9068 import issue_access_token, validate_access_token, verified_claims
+from gateway.auth.rfc9449 import PROOF_ALGORITHMS, DpopNonces, verify_proof
 from gateway.auth.signing import SigningKey
 from gateway.auth.vocab import PURPOSE_SCOPES, Purpose, Scope, format_scope
 from gateway.config import Settings
@@ -71,6 +80,7 @@ def build_router(
     revocations: RevocationList | None = None,
     client_keys: ClientKeys | None = None,
     is_client_active: Callable[[str], bool] | None = None,
+    dpop_nonces: DpopNonces | None = None,
     now: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The authorization server's routes.
@@ -78,7 +88,7 @@ def build_router(
     ``replay_cache`` and ``revocations`` default to in-process stores (for tests); the app passes
     the database-backed ones of :mod:`gateway.auth.store`, and the same ``revocations`` to
     :func:`validate_access_token` on the resource routes. ``is_client_active`` defaults to one
-    database read per call.
+    database read per call. With ``dpop_nonces``, DPoP proofs must carry a current server nonce.
     """
     replay_cache = replay_cache if replay_cache is not None else InMemoryReplayCache(now)
     revocations = revocations if revocations is not None else InMemoryRevocationList(now)
@@ -123,11 +133,36 @@ def build_router(
         return caller, presented
 
     def refuse(exc: OAuthError, endpoint: str | None = None) -> Response:
+        if isinstance(exc, UseDpopNonce) and dpop_nonces is not None:
+            # RFC 9449 section 8: the client retries with this nonce; nothing was refused for good.
+            headers = {**NO_STORE, "DPoP-Nonce": dpop_nonces.issue(now())}
+            return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
         reason = exc.reason if endpoint is None else f"{endpoint}: {exc.reason}"
         on_token_denied(exc.client_id, exc.error, reason)
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=NO_STORE)
 
-    def token(params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+    def dpop_binding(caller: AuthenticatedClient, headers: Headers) -> str | None:
+        """The ``jkt`` to bind the token to (RFC 9449 section 5), None for a bearer token."""
+        proofs = headers.getlist("dpop")
+        if not proofs and not caller.client.dpop_required:
+            return None
+        try:
+            proof = verify_proof(
+                proofs,
+                method="POST",
+                url=settings.token_url,
+                replay_cache=replay_cache,
+                now=now(),
+                nonces=dpop_nonces,
+            )
+        except (InvalidDpopProof, UseDpopNonce) as exc:
+            if not proofs:
+                exc.reason = "the client must use DPoP and sent no proof"
+            exc.client_id = caller.client_id
+            raise
+        return proof.jkt
+
+    def token(params: Mapping[str, str], headers: Headers) -> Response:
         try:
             caller = authenticate(params, headers)
             client_id = caller.client_id
@@ -138,6 +173,7 @@ def build_router(
                 raise UnsupportedGrantType(reason="unsupported grant_type", client_id=client_id)
             purpose = _purpose(params, caller.client)
             scopes = _scopes(params, purpose, client_id)
+            jkt = dpop_binding(caller, headers)
         except OAuthError as exc:
             return refuse(exc)
         access_token, expires_in = issue_access_token(
@@ -149,17 +185,19 @@ def build_router(
             scopes=scopes,
             ttl=settings.access_token_ttl,
             now=now,
+            jkt=jkt,
         )
         body = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "expires_in": expires_in,
             "scope": format_scope(scopes),
             "purpose_of_use": str(purpose),
         }
-        return JSONResponse(body, headers=NO_STORE)
+        fresh = {"DPoP-Nonce": dpop_nonces.issue(now())} if dpop_nonces is not None and jkt else {}
+        return JSONResponse(body, headers={**NO_STORE, **fresh})
 
-    def introspect(params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+    def introspect(params: Mapping[str, str], headers: Headers) -> Response:
         try:
             caller, presented = authenticate_with_token(params, headers)
         except OAuthError as exc:
@@ -180,7 +218,7 @@ def build_router(
             return JSONResponse(INACTIVE, headers=NO_STORE)
         return JSONResponse(introspection_response(context, issuer=issuer, audience=audience), headers=NO_STORE)
 
-    def revoke(params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+    def revoke(params: Mapping[str, str], headers: Headers) -> Response:
         try:
             caller, presented = authenticate_with_token(params, headers)
             try:
@@ -202,7 +240,7 @@ def build_router(
         return Response(status_code=200, headers=NO_STORE)
 
     def form_endpoint(
-        handler: Callable[[Mapping[str, str], Mapping[str, str]], Response], endpoint: str | None
+        handler: Callable[[Mapping[str, str], Headers], Response], endpoint: str | None
     ) -> Callable[[Request], Any]:
         async def endpoint_function(request: Request) -> Response:
             try:
@@ -268,6 +306,7 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": f"{base}/oauth2/revoke",
         **{f"revocation_endpoint_{k}": v for k, v in auth.items()},
         "purposes_of_use_supported": [p.value for p in Purpose],
+        "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
     }
 
 

@@ -195,7 +195,10 @@ class Registered:
 
 @pytest.fixture
 def register(session_factory: sessionmaker[Session]) -> Callable[..., Registered]:
-    """Register an agency and one client; returns what a test needs to act as that client."""
+    """Register an agency and one client; returns what a test needs to act as that client.
+
+    Clients here use bearer tokens unless ``dpop_required=True``: these tests are about client
+    authentication and tokens; DPoP has its own (tests/auth/test_matrix.py, test_rfc9449.py)."""
     counter = iter(range(1, 10_000))
 
     def _register(
@@ -205,14 +208,19 @@ def register(session_factory: sessionmaker[Session]) -> Callable[..., Registered
         purposes: tuple[str, ...] = ("charging",),
         jwks: dict[str, Any] | None = None,
         jwks_url: str | None = None,
+        dpop_required: bool = False,
     ) -> Registered:
         code = f"{agency_type.upper()}-{next(counter)}"
         with session_factory.begin() as session:
             registry.add_agency(session, code, f"Agency {code}", agency_type)
             if jwks_url is not None:
-                client = registry.add_client(session, code, list(purposes), jwks_url=jwks_url)
+                client = registry.add_client(
+                    session, code, list(purposes), jwks_url=jwks_url, dpop_required=dpop_required
+                )
             else:
-                client = registry.add_client(session, code, list(purposes), jwks=jwks or key.jwks)
+                client = registry.add_client(
+                    session, code, list(purposes), jwks=jwks or key.jwks, dpop_required=dpop_required
+                )
             client_id = client.client_id
         return Registered(client_id=client_id, agency_code=code, key=key)
 

@@ -7,6 +7,7 @@ the disclosure log (``auth:token:denied`` at the token endpoint, ``disclosure:bu
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -41,6 +42,7 @@ from tests.auth.conftest import (
 )
 from tests.auth.test_router_token import CASES
 from tests.conftest import ROOT
+from tests.dpop import DROP, DpopAuth, DpopKey
 
 RESOURCE = "/fhir/Bundle/00000000-0000-0000-0000-000000000000"
 
@@ -82,7 +84,8 @@ class App:
             registry.add_agency(session, code, code, agency_type)
             if "jwks_url" not in options:
                 options["jwks"] = key.jwks
-            client = registry.add_client(session, code, list(purposes), dpop_required=False, **options)
+            options.setdefault("dpop_required", False)
+            client = registry.add_client(session, code, list(purposes), **options)
             return Client(client.client_id, code, key)
 
     def token(self, client: Client, purpose: str = "charging", alg: str = "RS512") -> str:
@@ -373,3 +376,147 @@ def test_a_revocation_reaches_another_gateway_process_within_one_second(what, gw
         other.state.gateway.sessions.kw["bind"].dispose()
     assert response.status_code == 401
     assert "revoked" in gw.denials("disclosure:bundle:denied")[-1]["reason"]
+
+
+# --- DPoP (RFC 9449) -----------------------------------------------------------------------------
+
+TOKEN_URL = "http://testserver/oauth2/token"
+
+
+def _dpop_token(gw: App, client: Client, key: DpopKey, **proof: Any) -> Any:
+    form = token_form(sign_assertion(client.key, assertion_claims(client.client_id), alg="RS512"))
+    return gw.http.post("/oauth2/token", data=form, headers={"DPoP": key.proof("POST", TOKEN_URL, **proof)})
+
+
+def test_a_dpop_bound_token_opens_a_resource_route_only_with_a_proof(gw, rsa_key):
+    client = gw.register(rsa_key, dpop_required=True)
+    key = DpopKey()
+    response = _dpop_token(gw, client, key)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "DPoP"
+    claims = json.loads(base64.urlsafe_b64decode(body["access_token"].split(".")[1] + "=="))
+    assert claims["cnf"] == {"jkt": key.jkt}
+    assert gw.http.get(RESOURCE, auth=DpopAuth(body["access_token"], key)).status_code == 404
+    assert gw.denials("auth:token:denied") == []
+
+
+def test_a_client_that_must_use_dpop_gets_no_bearer_token(gw, rsa_key):
+    client = gw.register(rsa_key, dpop_required=True)
+    form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS512"))
+    response = gw.http.post("/oauth2/token", data=form)
+    assert "no proof" in _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id)
+
+
+def test_a_token_request_proof_for_another_url(gw, rsa_key):
+    client = gw.register(rsa_key, dpop_required=True)
+    key = DpopKey()
+    form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS512"))
+    proof = key.proof("POST", "http://testserver/oauth2/introspect")
+    response = gw.http.post("/oauth2/token", data=form, headers={"DPoP": proof})
+    assert "htu" in _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id)
+
+
+def _bound(gw: App, rsa_key: KeyPair) -> tuple[Client, DpopKey, str]:
+    client = gw.register(rsa_key, dpop_required=True)
+    key = DpopKey()
+    response = _dpop_token(gw, client, key)
+    assert response.status_code == 200, response.text
+    return client, key, str(response.json()["access_token"])
+
+
+def _proof_headers(key: DpopKey, token: str, method: str = "GET", url: str = "http://testserver" + RESOURCE, **kw):
+    return {"Authorization": f"DPoP {token}", "DPoP": key.proof(method, url, access_token=token, **kw)}
+
+
+RESOURCE_DPOP_FAILURES = {
+    "proof missing": (lambda k, t: {"Authorization": f"DPoP {t}"}, "invalid_dpop_proof", "no DPoP header"),
+    "wrong method": (lambda k, t: _proof_headers(k, t, method="POST"), "invalid_dpop_proof", "htm"),
+    "wrong URL": (
+        lambda k, t: _proof_headers(k, t, url="http://testserver/fhir/Bundle"),
+        "invalid_dpop_proof",
+        "htu",
+    ),
+    "stale": (lambda k, t: _proof_headers(k, t, iat=int(time.time()) - 120), "invalid_dpop_proof", "stale"),
+    "signed by another key": (lambda k, t: _proof_headers(DpopKey(), t), "invalid_dpop_proof", "another key"),
+    "wrong ath": (
+        lambda k, t: {"Authorization": f"DPoP {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE, ath="x")},
+        "invalid_dpop_proof",
+        "ath",
+    ),
+    "ath missing": (
+        lambda k, t: {"Authorization": f"DPoP {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE)},
+        "invalid_dpop_proof",
+        "ath",
+    ),
+    "typ missing": (lambda k, t: _proof_headers(k, t, header={"typ": DROP}), "invalid_dpop_proof", "typ"),
+    "bound token sent as Bearer": (
+        lambda k, t: {"Authorization": f"Bearer {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE)},
+        "invalid_token",
+        "bearer",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RESOURCE_DPOP_FAILURES))
+def test_resource_route_dpop_refusals(name, gw, rsa_key):
+    build, error, words = RESOURCE_DPOP_FAILURES[name]
+    client, key, token = _bound(gw, rsa_key)
+    response = gw.http.get(RESOURCE, headers=build(key, token))
+    assert response.status_code == 401, response.text
+    challenge = response.headers["www-authenticate"]
+    assert "DPoP" in challenge and f'error="{error}"' in challenge
+    assert response.json()["resourceType"] == "OperationOutcome"
+    (entry,) = gw.denials("disclosure:bundle:denied")
+    assert entry["reason"].startswith(f"{error}:") and words in entry["reason"]
+    assert entry["client_id"] == client.client_id
+
+
+def test_a_replayed_resource_proof(gw, rsa_key):
+    _client, key, token = _bound(gw, rsa_key)
+    headers = _proof_headers(key, token)
+    assert gw.http.get(RESOURCE, headers=headers).status_code == 404
+    response = gw.http.get(RESOURCE, headers=headers)
+    assert response.status_code == 401
+    assert "replayed" in gw.denials("disclosure:bundle:denied")[-1]["reason"]
+
+
+def test_a_bearer_token_sent_with_the_dpop_scheme(gw, rsa_key):
+    client = gw.register(rsa_key)
+    token = gw.token(client)
+    response = gw.http.get(RESOURCE, auth=DpopAuth(token, DpopKey()))
+    assert response.status_code == 401
+    assert "not bound" in gw.denials("disclosure:bundle:denied")[-1]["reason"]
+
+
+@pytest.fixture
+def nonce_gw(settings, session_factory, rego, signing_key) -> Iterator[App]:
+    settings = settings.model_copy(update={"dpop_nonce": True})
+    from gateway.keys import load_or_create_keyring
+
+    load_or_create_keyring(settings.keys_dir)
+    write_secret_file(settings.keys_dir / TOKEN_SIGNING_FILE, _private_jwk(signing_key))
+    clock = Clock()
+    app = create_app(settings, policy=rego, monotonic=clock)
+    yield App(app, AppClient(app, raise_app_exceptions=False), settings, session_factory, clock)
+    app.state.gateway.sessions.kw["bind"].dispose()
+
+
+def test_server_nonces_at_the_token_endpoint_and_on_resources(nonce_gw, rsa_key):
+    gw = nonce_gw
+    client = gw.register(rsa_key, dpop_required=True)
+    key = DpopKey()
+    first = _dpop_token(gw, client, key)
+    assert (first.status_code, first.json()["error"]) == (400, "use_dpop_nonce")
+    nonce = first.headers["dpop-nonce"]
+    second = _dpop_token(gw, client, key, nonce=nonce)
+    assert second.status_code == 200, second.text
+    token = second.json()["access_token"]
+
+    without = gw.http.get(RESOURCE, headers=_proof_headers(key, token))
+    assert without.status_code == 401
+    assert 'error="use_dpop_nonce"' in without.headers["www-authenticate"]
+    assert without.headers["dpop-nonce"]
+    with_nonce = gw.http.get(RESOURCE, headers=_proof_headers(key, token, nonce=without.headers["dpop-nonce"]))
+    assert with_nonce.status_code == 404
+    assert gw.denials("auth:token:denied") == []  # nonce challenges are protocol steps, not refusals

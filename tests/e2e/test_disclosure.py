@@ -273,11 +273,8 @@ def test_publish_lists_every_problem_and_stores_nothing(live_gateway):
 
 
 def test_only_ld_services_publish(live_gateway):
-    token = client_for(live_gateway, "POL-NE").token("charging")
-    published = httpx.post(
-        live_gateway.base_url + "/assessments",
-        json=example("adult.json"),
-        headers={"Authorization": f"Bearer {token}"},
+    published = client_for(live_gateway, "POL-NE").request(
+        "POST", "/assessments", "charging", json=example("adult.json")
     )
     assert published.status_code == 403
     assert "insufficient_scope" in published.headers["WWW-Authenticate"]

@@ -25,6 +25,7 @@ from gateway.policy import EmbeddedRegoEngine
 from tests.asgi import AppClient
 from tests.auth.conftest import KeyPair, assertion_claims, key_pair, sign_assertion, token_form
 from tests.conftest import ROOT
+from tests.dpop import DpopAuth, DpopKey
 from tests.factories import example, publish
 
 CATALOGUE = load_catalogue(ROOT / "schemas" / "field-catalogue.json")
@@ -65,15 +66,20 @@ class Gateway:
     clients: dict[str, str] = field(default_factory=dict)
     published: Any = None
 
+    dpop_key: DpopKey = field(default_factory=DpopKey)
+
     def token(self, agency: str, purpose: str) -> str:
+        """A DPoP-bound token (the clients are registered with DPoP required, the default)."""
         claims = assertion_claims(self.clients[agency])
         assertion = sign_assertion(self.key, claims, alg="RS512")
-        response = self.http.post("/oauth2/token", data=token_form(assertion, purpose))
+        proof = self.dpop_key.proof("POST", self.settings.token_url)
+        response = self.http.post("/oauth2/token", data=token_form(assertion, purpose), headers={"DPoP": proof})
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
-    def bearer(self, agency: str, purpose: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(agency, purpose)}"}
+    def auth(self, agency: str, purpose: str) -> DpopAuth:
+        """Pass as ``auth=``: each request then carries the token and a fresh proof for its method and URL."""
+        return DpopAuth(self.token(agency, purpose), self.dpop_key)
 
 
 @pytest.fixture

@@ -90,9 +90,9 @@ def test_failure_after_load_is_logged_as_a_denial(gateway):
     """DESIGN.md "Fail closed": deny *and log the denial*. A decrypt failure (or any non-ValueError in
     _decide/_render) rolls back the transaction that held the only log entry: 503, nothing logged."""
     corrupt_ciphertext(gateway)
-    headers = gateway.bearer("POL-NE", "charging")
+    auth = gateway.auth("POL-NE", "charging")
     before = len(log_entries(gateway))
-    response = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", headers=headers)
+    response = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", auth=auth)
     assert response.status_code >= 500
     assert "x-disclosure-id" in response.headers
     after = log_entries(gateway)[before:]
@@ -103,9 +103,9 @@ def test_unlinked_caller_gets_the_same_404_for_a_broken_bundle(gateway):
     """read() decrypts before it checks the case link, so a caller with no relationship sees 503 for an
     existing bundle it cannot read and 404 for a missing one (and the gateway decrypts for strangers)."""
     corrupt_ciphertext(gateway)
-    headers = gateway.bearer("MHT-NE", "health-referral")
-    broken = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", headers=headers)
-    missing = gateway.http.get("/fhir/Bundle/00000000-0000-0000-0000-000000000000", headers=headers)
+    auth = gateway.auth("MHT-NE", "health-referral")
+    broken = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", auth=auth)
+    missing = gateway.http.get("/fhir/Bundle/00000000-0000-0000-0000-000000000000", auth=auth)
     assert (broken.status_code, broken.content) == (missing.status_code, missing.content) == (404, missing.content)
 
 
@@ -117,7 +117,7 @@ def test_unhandled_error_is_answered_not_reraised_to_the_server(gateway):
     strict = Http(gateway.app, raise_app_exceptions=True)
     try:
         response = strict.get(
-            f"/fhir/Bundle/{gateway.published.assessment_id}", headers=gateway.bearer("POL-NE", "charging")
+            f"/fhir/Bundle/{gateway.published.assessment_id}", auth=gateway.auth("POL-NE", "charging")
         )
     except InvalidTag:
         pytest.fail("the exception escaped the app: a real server logs its whole traceback")
@@ -129,7 +129,8 @@ def test_deeply_nested_json_is_a_400_not_a_503(gateway):
     response = gateway.http.post(
         "/assessments",
         content=b"[" * 100_000,
-        headers={**gateway.bearer("LD-NE", "ld-service"), "Content-Type": "application/json"},
+        auth=gateway.auth("LD-NE", "ld-service"),
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.status_code
 
@@ -141,10 +142,10 @@ def test_refusal_of_a_revoked_clients_token_names_the_client(gateway):
     """validate_access_token knows the (signature-verified) client id when it refuses a revoked client,
     but api/security.py calls refuse(None, ...) without client_id: IG cannot see who kept trying."""
     client_id = gateway.clients["POL-NE"]
-    headers = gateway.bearer("POL-NE", "charging")
+    auth = gateway.auth("POL-NE", "charging")
     with gateway.sessions.begin() as session:
         registry.revoke_client(session, client_id)
-    response = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", headers=headers)
+    response = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", auth=auth)
     assert response.status_code == 401
     (entry,) = [e for e in log_entries(gateway) if e["disclosure_id"] == response.headers["x-disclosure-id"]]
     assert entry["client_id"] == client_id
@@ -157,10 +158,10 @@ def test_request_log_never_records_an_identifier_in_the_path(gateway, caplog):
     """logs.py logs request.url.path. A client that puts an NHS number in a path (a wrong bundle id, a
     /fhir/Patient/{nhs} probe, and the contract's own /audit/subjects/{nhs_number}/report) writes it to
     the application log. Log the route template instead."""
-    headers = gateway.bearer("POL-NE", "charging")
+    auth = gateway.auth("POL-NE", "charging")
     caplog.set_level(logging.INFO, logger="gateway")
-    gateway.http.get(f"/fhir/Bundle/{NHS}", headers=headers)
-    gateway.http.get(f"/fhir/Patient/{NHS}", headers=headers)
+    gateway.http.get(f"/fhir/Bundle/{NHS}", auth=auth)
+    gateway.http.get(f"/fhir/Patient/{NHS}", auth=auth)
     logged = [json.dumps(getattr(r, "fields", {})) + r.getMessage() for r in caplog.records]
     assert logged and not [line for line in logged if NHS in line]
 
@@ -172,15 +173,15 @@ def test_pnc_search_matches_the_stored_pnc_in_any_case(gateway):
     """Publishing upper-cases the PNC ID before hashing it; search hashes it as given, so a lower-case
     PNC ID finds nobody: a court is told "no assessment" about a person who has one."""
     url = f"/fhir/Bundle?patient.identifier={PNC_ID_SYSTEM}|{PNC.lower()}"
-    response = gateway.http.get(url, headers=gateway.bearer("POL-NE", "charging"))
+    response = gateway.http.get(url, auth=gateway.auth("POL-NE", "charging"))
     assert response.status_code == 200, response.status_code
 
 
 def test_searchset_self_link_does_not_echo_the_host_header(gateway):
     """The self link is built from request.url, i.e. the client's Host header, and ends up in bytes the
     log hashes (and receipts will sign). Build it from GATEWAY_ISSUER."""
-    headers = {**gateway.bearer("POL-NE", "charging"), "Host": "attacker.example"}
-    response = gateway.http.get(f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", headers=headers)
+    auth, headers = gateway.auth("POL-NE", "charging"), {"Host": "attacker.example"}
+    response = gateway.http.get(f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", auth=auth, headers=headers)
     assert response.status_code == 200
     assert response.json()["link"][0]["url"].startswith(gateway.settings.issuer.rstrip("/") + "/fhir/Bundle")
 
@@ -219,7 +220,7 @@ def test_republishing_without_a_case_link_withdraws_that_agencys_access(gateway)
     republished = publish(gateway.sessions, gateway.keyring, corrected)
     assert (republished.assessment_id, republished.version) == (gateway.published.assessment_id, 2)
     response = gateway.http.get(
-        f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", headers=gateway.bearer("POL-NE", "charging")
+        f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", auth=gateway.auth("POL-NE", "charging")
     )
     assert response.status_code == 404, response.status_code
 
@@ -240,7 +241,7 @@ def test_a_200_searchset_does_not_count_the_documents_it_withheld(gateway):
     childhood["consent"]["recorded_at"] = "2008-06-02T09:50:00Z"
     publish(gateway.sessions, gateway.keyring, childhood)
     response = gateway.http.get(
-        f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", headers=gateway.bearer("PROB-NE", "sentencing")
+        f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}", auth=gateway.auth("PROB-NE", "sentencing")
     )
     assert response.status_code == 200, response.text
     documents = response.json()["entry"]

@@ -98,13 +98,16 @@ def test_tokens_signed_by_the_real_key_but_wrong_get_nothing_and_are_logged(gate
         "no-read-scope": {"scopes": [Scope.TASK_READ]},
         "ld-service-token": {},
     }[case]
-    token = gateway.token("LD-NE", "ld-service") if case == "ld-service-token" else _token(gateway, **overrides)
+    if case == "ld-service-token":
+        kwargs: dict = {"auth": gateway.auth("LD-NE", "ld-service")}
+    else:
+        kwargs = {"headers": {"Authorization": f"Bearer {_token(gateway, **overrides)}"}}
     before = _count(gateway)
     for url in (
         f"/fhir/Bundle?patient.identifier={NHS_SYSTEM}|{NHS}",
         f"/fhir/Bundle/{gateway.published.assessment_id}",
     ):
-        response = gateway.http.get(url, headers={"Authorization": f"Bearer {token}"})
+        response = gateway.http.get(url, **kwargs)
         assert response.status_code == status
         assert NAME.encode() not in response.content and NHS.encode() not in response.content
         assert response.headers["x-disclosure-id"]

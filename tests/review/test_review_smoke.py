@@ -21,7 +21,7 @@ def log_entries(gateway) -> list[dict]:
 
 
 def test_police_pull_is_released_and_logged(gateway):
-    response = gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    response = gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     assert response.status_code == 200, response.text
     (entry,) = [e for e in log_entries(gateway) if e["event"].startswith("disclosure:")]
     assert entry["outcome"] == "released"
@@ -32,15 +32,15 @@ def test_police_pull_is_released_and_logged(gateway):
 
 def test_unknown_person_and_unlinked_person_are_indistinguishable_over_http(gateway):
     """Status, body and the *set of header names* match (X-Policy-Revision absent from both)."""
-    headers = gateway.bearer("MHT-NE", "health-referral")
-    unlinked = gateway.http.get(SEARCH, headers=headers)
-    unknown = gateway.http.get(SEARCH.replace(NHS, "9000000009"), headers=headers)
+    auth = gateway.auth("MHT-NE", "health-referral")
+    unlinked = gateway.http.get(SEARCH, auth=auth)
+    unknown = gateway.http.get(SEARCH.replace(NHS, "9000000009"), auth=auth)
     assert unlinked.status_code == unknown.status_code == 404
     assert unlinked.content == unknown.content
     assert set(unlinked.headers) == set(unknown.headers)
     assert "x-policy-revision" not in unlinked.headers
-    unlinked_read = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", headers=headers)
-    unknown_read = gateway.http.get("/fhir/Bundle/00000000-0000-0000-0000-000000000000", headers=headers)
+    unlinked_read = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", auth=auth)
+    unknown_read = gateway.http.get("/fhir/Bundle/00000000-0000-0000-0000-000000000000", auth=auth)
     assert unlinked_read.status_code == unknown_read.status_code == 404
     assert unlinked_read.content == unknown_read.content == unknown.content
     assert set(unlinked_read.headers) == set(unknown_read.headers)
