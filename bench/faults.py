@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from adapters.agency_client.client import AgencyClient, TokenRefused
 from bench.live import ROOT, LiveGateway
 from bench.run import publish_bodies, throwaway_databases
 
@@ -75,37 +76,36 @@ class Load:
             self.transport_errors += 1
         time.sleep(0.05)
 
-    def _pull(self, bundle_id: str, token: str) -> None:
-        with httpx.Client(timeout=30) as http:
-            while not self.stop.is_set():
-                try:
-                    response = http.get(
-                        f"{self.gw.base_url}/fhir/Bundle/{bundle_id}", headers={"Authorization": f"Bearer {token}"}
-                    )
-                except httpx.TransportError:
-                    self._transport_error()
-                    continue
-                self._record(response)
+    def _pull(self, bundle_id: str, client: AgencyClient) -> None:
+        # The client's DPoP-bound token signs a fresh proof per request (RFC 9449).
+        while not self.stop.is_set():
+            try:
+                response = client.request("GET", f"/fhir/Bundle/{bundle_id}", "charging")
+            except (httpx.TransportError, TokenRefused):
+                self._transport_error()
+                continue
+            self._record(response)
 
-    def _publish(self, token: str) -> None:
+    def _publish(self, client: AgencyClient) -> None:
         bodies = publish_bodies(8, random.randrange(10**6))  # republished in turn: new versions
-        with httpx.Client(timeout=30) as http:
-            for i in range(10**9):
-                if self.stop.is_set():
-                    return
-                try:
-                    response = http.post(
-                        self.gw.base_url + "/assessments",
-                        content=bodies[i % len(bodies)],
-                        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-                    )
-                except httpx.TransportError:
-                    self._transport_error()
-                    continue
-                if response.status_code == 201:
-                    data = response.json()
-                    with self._lock:
-                        self.published.append((data["id"], data["version"]))
+        for i in range(10**9):
+            if self.stop.is_set():
+                return
+            try:
+                response = client.request(
+                    "POST",
+                    "/assessments",
+                    "ld-service",
+                    content=bodies[i % len(bodies)],
+                    headers={"Content-Type": "application/json"},
+                )
+            except (httpx.TransportError, TokenRefused):
+                self._transport_error()
+                continue
+            if response.status_code == 201:
+                data = response.json()
+                with self._lock:
+                    self.published.append((data["id"], data["version"]))
 
     def start(self) -> list[threading.Thread]:
         police = self.gw.agency_client("POL-NE")
@@ -114,11 +114,12 @@ class Load:
         assert found.status == 200, found.status
         bundle_id = found.body["entry"][0]["resource"]["id"]
         # Tokens are taken before the first kill and outlive every restart: the signing key is on disk.
-        pull_token, publish_token = police.token("charging"), self.gw.agency_client("LD-NE").token("ld-service")
+        publisher = self.gw.agency_client("LD-NE")
+        police.token("charging"), publisher.token("ld-service")
         threads = [
-            threading.Thread(target=self._pull, args=(bundle_id, pull_token), daemon=True) for _ in range(self.pullers)
+            threading.Thread(target=self._pull, args=(bundle_id, police), daemon=True) for _ in range(self.pullers)
         ]
-        threads.append(threading.Thread(target=self._publish, args=(publish_token,), daemon=True))
+        threads.append(threading.Thread(target=self._publish, args=(publisher,), daemon=True))
         for thread in threads:
             thread.start()
         return threads

@@ -11,6 +11,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ class Call:
     content: bytes | None = None
     # Distinct bodies, taken in turn across all clients (each publish a new person, say).
     bodies: list[bytes] | None = None
+    # Per-request headers made before the clock starts: a DPoP proof (RFC 9449) is fresh for each request.
+    per_request: Callable[[str, str], dict[str, str]] | None = None
 
 
 @dataclass
@@ -68,10 +71,13 @@ async def _run(call: Call, concurrency: int, total: int, warmup: int) -> LoadRes
 
         async def one() -> tuple[float, int]:
             content = call.content if call.bodies is None else call.bodies[next(taken) % len(call.bodies)]
-            started = time.perf_counter()
-            response = await http.request(
-                call.method, call.url, headers=call.headers, params=call.params, content=content
+            headers = (
+                call.headers
+                if call.per_request is None
+                else {**call.headers, **call.per_request(call.method, call.url)}
             )
+            started = time.perf_counter()
+            response = await http.request(call.method, call.url, headers=headers, params=call.params, content=content)
             await response.aread()
             return time.perf_counter() - started, response.status_code
 

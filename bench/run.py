@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from adapters.agency_client.client import NHS_NUMBER_SYSTEM
+from adapters.agency_client.client import NHS_NUMBER_SYSTEM, AgencyClient, sign_dpop_proof
 from bench import inprocess, report
 from bench.live import ROOT, LiveGateway, free_port, rss_kib, wait_ready
 from bench.load import Call, LoadResult, describe, run_load
@@ -86,6 +86,11 @@ def abba(first: Callable[[], LoadResult], second: Callable[[], LoadResult]) -> t
     return a1.merged(a2), b1.merged(b2)
 
 
+def dpop(client: AgencyClient, token: str) -> Callable[[str, str], dict[str, str]]:
+    """A fresh DPoP proof (RFC 9449) for each request of a load run, signed by the client's DPoP key."""
+    return lambda method, url: {"DPoP": sign_dpop_proof(client.dpop_key, method, url, access_token=token)}
+
+
 def bench_pulls(gw: LiveGateway, n: int) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
     police = gw.agency_client("POL-NE")
     nhs = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())["subject"]["nhs_number"]
@@ -96,9 +101,15 @@ def bench_pulls(gw: LiveGateway, n: int) -> tuple[list[dict[str, Any]], dict[str
     assert baseline_check.content == first.raw
 
     def pull_call() -> Call:
-        headers = {"Authorization": f"Bearer {police.token('charging')}"}  # renewed when near expiry
+        token = police.token("charging")  # renewed when near expiry
         params = {"patient.identifier": f"{NHS_NUMBER_SYSTEM}|{nhs}"}
-        return Call("GET", gw.base_url + "/fhir/Bundle", headers, params)
+        return Call(
+            "GET",
+            gw.base_url + "/fhir/Bundle",
+            {"Authorization": f"DPoP {token}"},
+            params,
+            per_request=dpop(police, token),
+        )
 
     baseline_call = Call("GET", gw.base_url + "/bench/baseline")
     levels, latencies = [], {}
@@ -131,11 +142,24 @@ def publish_bodies(count: int, seed: int) -> list[bytes]:
 
 def bench_publish(gw: LiveGateway, n: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
     publisher = gw.agency_client("LD-NE")
-    headers = {"Authorization": f"Bearer {publisher.token('ld-service')}", "Content-Type": "application/json"}
+    token = publisher.token("ld-service")
+    headers = {"Authorization": f"DPoP {token}", "Content-Type": "application/json"}
     count = max(20, n // 4)
-    publish = Call("POST", gw.base_url + "/assessments", headers, bodies=publish_bodies(count, 1))
+    publish = Call(
+        "POST",
+        gw.base_url + "/assessments",
+        headers,
+        bodies=publish_bodies(count, 1),
+        per_request=dpop(publisher, token),
+    )
     # The baseline gets different (equally sized) bodies: the same ones would be republished versions.
-    base = Call("POST", gw.base_url + "/bench/baseline", headers, bodies=publish_bodies(count, 2))
+    base = Call(
+        "POST",
+        gw.base_url + "/bench/baseline",
+        headers,
+        bodies=publish_bodies(count, 2),
+        per_request=dpop(publisher, token),
+    )
     half = count // 2
     published, baseline = abba(lambda: run_load(publish, 1, half, warmup=0), lambda: run_load(base, 1, half))
     assert set(published.statuses) == {201}, published.statuses

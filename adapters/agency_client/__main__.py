@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from adapters.agency_client.client import AgencyClient, TokenRefused, load_private_key
+from adapters.agency_client.client import AgencyClient, TokenRefused, algorithm_for, load_private_key
 
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
 
@@ -15,6 +15,17 @@ app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_hel
 @app.callback()
 def main() -> None:
     """Reference agency client for ld-gateway: sign assertions, get tokens, pull bundles."""
+
+
+@app.command()
+def jwks(
+    key: Path = typer.Option(..., exists=True, help="Your private key (PEM), e.g. made with openssl genpkey."),
+) -> None:
+    """Print the public JWKS to register for KEY (its kid is the RFC 7638 thumbprint this client signs with)."""
+    private = load_private_key(key)
+    public = dict(private.as_dict(private=False))
+    public.update({"kid": private.kid, "use": "sig", "alg": algorithm_for(private)})
+    typer.echo(json.dumps({"keys": [public]}, indent=2))
 
 
 @app.command()

@@ -30,7 +30,8 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 TOKEN_REFRESH_MARGIN = 30
 
 
-def _algorithm_for(key: Key) -> str:
+def algorithm_for(key: Key) -> str:
+    """The JWS algorithm this client signs with for ``key``: RS512 (NHS England's choice), ES256/ES384, Ed25519."""
     if key.key_type == "RSA":
         return "RS512"
     if key.key_type == "EC":
@@ -65,7 +66,7 @@ def sign_client_assertion(
         "exp": now + lifetime,
         "jti": str(uuid.uuid4()),
     }
-    algorithm = alg or _algorithm_for(key)
+    algorithm = alg or algorithm_for(key)
     header = {"alg": algorithm, "kid": key.kid, "typ": "JWT"}
     return jwt.encode(header, claims, key, algorithms=[algorithm])
 
@@ -86,7 +87,7 @@ def sign_dpop_proof(
         claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     if nonce is not None:
         claims["nonce"] = nonce
-    algorithm = _algorithm_for(key)
+    algorithm = algorithm_for(key)
     header = {"typ": "dpop+jwt", "alg": algorithm, "jwk": key.as_dict(private=False)}
     return jwt.encode(header, claims, key, algorithms=[algorithm])
 

@@ -105,3 +105,29 @@ def test_a_client_revoked_from_the_command_line_is_refused_by_the_running_server
     with pytest.raises(TokenRefused) as refused:
         AgencyClient(live_gateway.base_url, client.client_id, client.key).token("charging")
     assert refused.value.error == "invalid_client"
+
+
+def test_the_onboarding_guide_followed_literally(live_gateway, tmp_path):
+    """docs/agency-onboarding.md steps 1 to 5: openssl key, JWKS from the reference client, registration
+    with `ld-gateway client add --jwks-file`, then a pull."""
+    key, jwks = tmp_path / "agency.pem", tmp_path / "agency-jwks.json"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    made = subprocess.run(
+        [sys.executable, "-m", "adapters.agency_client", "jwks", "--key", str(key)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    jwks.write_text(made.stdout)
+    assert '"d"' not in made.stdout
+    live_gateway.cli("agency", "add", "--code", "POL-ONB", "--name", "Onboarding Police", "--type", "police")
+    out = live_gateway.cli("client", "add", "--agency", "POL-ONB", "--purpose", "charging", "--jwks-file", str(jwks))
+    client = AgencyClient(live_gateway.base_url, out.stdout.strip().splitlines()[-1], load_private_key(key))
+    result = client.search("charging", ADULT)
+    assert result.status == 404  # authenticated, DPoP-bound; this new force has no case with the person
+    assert result.body["resourceType"] == "OperationOutcome"

@@ -25,7 +25,7 @@ def _assessment(**overrides: Any) -> dict[str, Any]:
 def test_a_document_is_stored_as_its_canonical_assessment(gateway):
     original = _assessment()
     response = gateway.http.post(
-        "/fhir/Bundle", json=as_document(original), headers={**gateway.bearer("LD-NE", "ld-service"), **FHIR}
+        "/fhir/Bundle", json=as_document(original), auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -42,7 +42,7 @@ def test_a_rejected_document_names_every_bad_element_and_stores_nothing(gateway)
     patient = bundle["entry"][1]["resource"]
     patient["gender"] = "male"
     bundle["entry"][0]["resource"]["extension"].append({"url": "https://example.org/x", "valueString": "y"})
-    response = gateway.http.post("/fhir/Bundle", json=bundle, headers={**gateway.bearer("LD-NE", "ld-service"), **FHIR})
+    response = gateway.http.post("/fhir/Bundle", json=bundle, auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR)
     assert response.status_code == 422
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
@@ -58,7 +58,7 @@ def test_the_mapped_assessment_still_meets_the_canonical_rules(gateway):
     original = _assessment()
     original["subject"] = {**original["subject"], "nhs_number": "9000000001"}
     response = gateway.http.post(
-        "/fhir/Bundle", json=as_document(original), headers={**gateway.bearer("LD-NE", "ld-service"), **FHIR}
+        "/fhir/Bundle", json=as_document(original), auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR
     )
     assert response.status_code == 422
     assert response.json()["issue"][0]["expression"] == ["subject.nhs_number"]
@@ -68,20 +68,18 @@ def test_the_author_must_be_the_publishing_service(gateway):
     bundle = as_document(_assessment())
     org = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Organization")
     org["identifier"][0]["value"] = "LD-SW"
-    response = gateway.http.post("/fhir/Bundle", json=bundle, headers={**gateway.bearer("LD-NE", "ld-service"), **FHIR})
+    response = gateway.http.post("/fhir/Bundle", json=bundle, auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR)
     assert response.status_code == 422
     assert response.json()["issue"][0]["code"] == "forbidden"
 
 
 def test_only_an_ld_service_may_publish(gateway):
     response = gateway.http.post(
-        "/fhir/Bundle", json=as_document(_assessment()), headers={**gateway.bearer("POL-NE", "charging"), **FHIR}
+        "/fhir/Bundle", json=as_document(_assessment()), auth=gateway.auth("POL-NE", "charging"), headers=FHIR
     )
     assert response.status_code == 403
 
 
 def test_not_json_is_a_400(gateway):
-    response = gateway.http.post(
-        "/fhir/Bundle", content=b"{", headers={**gateway.bearer("LD-NE", "ld-service"), **FHIR}
-    )
+    response = gateway.http.post("/fhir/Bundle", content=b"{", auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR)
     assert response.status_code == 400

@@ -73,7 +73,7 @@ class SecurityGateway:
     people: dict[str, Person] = field(default_factory=dict)
 
     def token(self, agency: str, purpose: str) -> str:
-        assertion = sign_assertion(self.key, assertion_claims(self.clients[agency]), alg="RS256")
+        assertion = sign_assertion(self.key, assertion_claims(self.clients[agency]), alg="RS512")
         response = self.http.post("/oauth2/token", data=token_form(assertion, purpose))
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
@@ -113,7 +113,11 @@ def build_gateway(database_url: str, workdir: Path, key: KeyPair) -> SecurityGat
     with sessions.begin() as session:
         for code, type_, purposes in AGENCIES:
             registry.add_agency(session, code, f"Agency {code}", type_)
-            clients[code] = registry.add_client(session, code, list(purposes), jwks=key.jwks).client_id
+            # Bearer clients: this suite is about object-level authorisation; DPoP (on by default for
+            # new clients) has its own matrix in tests/auth/test_matrix.py.
+            clients[code] = registry.add_client(
+                session, code, list(purposes), jwks=key.jwks, dpop_required=False
+            ).client_id
     rng = random.Random(8)
     people = {}
     for index, (name, (template, linked)) in enumerate(PEOPLE.items()):
