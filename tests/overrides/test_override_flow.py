@@ -32,7 +32,7 @@ def republish(gateway, **consent) -> None:
 
 
 def pull(gateway, agency: str, purpose: str) -> tuple[int, bytes, dict]:
-    response = gateway.http.get(SEARCH, headers=gateway.bearer(agency, purpose))
+    response = gateway.http.get(SEARCH, auth=gateway.auth(agency, purpose))
     (disclosure_id,) = response.headers["x-disclosure-id"].split(",")
     (entry,) = [e for e in entries(gateway) if e["disclosure_id"] == disclosure_id]
     return response.status_code, response.content, entry
@@ -51,7 +51,7 @@ def override_body(**changes) -> dict:
 
 def record(gateway, body: dict, agency: str = "LD-NE", purpose: str = "ld-service", assessment_id: str | None = None):
     target = assessment_id or gateway.published.assessment_id
-    return gateway.http.post(f"/assessments/{target}/overrides", json=body, headers=gateway.bearer(agency, purpose))
+    return gateway.http.post(f"/assessments/{target}/overrides", json=body, auth=gateway.auth(agency, purpose))
 
 
 def test_override_flow_releases_the_minimised_set_to_named_recipients_and_flags_it(gateway):
