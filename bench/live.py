@@ -87,6 +87,9 @@ class LiveGateway:
             "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
             "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
             "LDG_BENCH_BASELINE_FILE": str(self.workdir / "baseline-body"),
+            # The bench drives one client far past any agency's rate: measure the gateway, not its limits.
+            "GATEWAY_TOKEN_RATE_PER_MINUTE": "0",
+            "GATEWAY_RESOURCE_RATE_PER_SECOND": "0",
             "PYTHONPATH": str(ROOT),
         }
 

@@ -25,6 +25,7 @@ from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.log_key import log_signer
 from gateway.audit.receipts import ReceiptSigner
 from gateway.auth._files import load_or_create_secret
+from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc9449 import DPOP_NONCE_FILE, DpopNonces
 from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import load_or_create_signing_key
@@ -76,6 +77,7 @@ def create_app(
         client_active=revocations.is_client_active,
         replay_cache=replay_cache,
         dpop_nonces=dpop_nonces,
+        rate_limits=RateLimiter(settings.resource_rate_per_second, settings.resource_burst, clock=monotonic),
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
@@ -106,6 +108,7 @@ def create_app(
             revocations=revocations,
             is_client_active=revocations.is_client_active,
             dpop_nonces=dpop_nonces,
+            rate_limiter=RateLimiter(settings.token_rate_per_minute / 60, settings.token_burst, clock=monotonic),
         )
     )
     app.include_router(assessments.router)

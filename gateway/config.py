@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     revocation_cache_seconds: float = Field(default=1.0, ge=0.0, le=1.0)
     # RFC 9449 section 8: require a server-issued nonce in every DPoP proof (one extra round trip).
     dpop_nonce: bool = False
+    # Per-client rate limits, per process (token buckets; 0 turns a limit off). See docs/decisions.md.
+    token_rate_per_minute: float = Field(default=60.0, ge=0.0)
+    token_burst: int = Field(default=20, ge=1)
+    resource_rate_per_second: float = Field(default=50.0, ge=0.0)
+    resource_burst: int = Field(default=200, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments.catalogue import Catalogue
+from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc7009 import RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
 from gateway.auth.rfc9449 import DpopNonces
@@ -35,6 +36,7 @@ class Gateway:
     # issue 3: DPoP proof jti values (shared with client assertions' store) and optional server nonces
     replay_cache: ReplayCache = field(default_factory=InMemoryReplayCache)
     dpop_nonces: DpopNonces | None = None
+    rate_limits: RateLimiter | None = None
 
 
 def gateway_of(request: Request) -> Gateway:

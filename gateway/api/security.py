@@ -6,7 +6,8 @@ request's ``DPoP`` proof: method, URL (the configured issuer plus the request pa
 header), ``ath``, freshness, replay, and that its key is the token's. A bound token sent as
 ``Bearer``, or a bearer token sent as ``DPoP``, is refused. When the gateway requires DPoP nonces, a
 proof without a current one gets 401 ``use_dpop_nonce`` with a ``DPoP-Nonce`` header, unlogged (a step
-of the protocol: the client retries at once).
+of the protocol: the client retries at once). Each client is then rate-limited per process (429 with
+``Retry-After``; see :mod:`gateway.auth.ratelimit` for how refusals are logged).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.api.responses import disclosure_response, outcome_response
 from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import access_token
 from gateway.auth.errors import InvalidDpopProof, InvalidToken, OAuthError, UseDpopNonce
+from gateway.auth.ratelimit import Limited
 from gateway.auth.rfc9068 import AccessContext, validate_access_token
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS, verify_proof
 from gateway.auth.vocab import Scope
@@ -61,6 +63,9 @@ def require_access(
         raise Refused(outcome_response(401, [issue], headers)) from None
     except (InvalidToken, InvalidDpopProof) as exc:
         raise Refused(_refusal(gw, event, exc, scheme)) from None
+    limited = gw.rate_limits.take(ctx.client_id) if gw.rate_limits is not None else None
+    if limited is not None:
+        raise Refused(_rate_limited(gw, ctx, event, limited))
     if not ctx.allows(scope):
         issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
         result = gw.disclosures.refuse(
@@ -95,6 +100,19 @@ def _check_binding(request: Request, gw: Gateway, scheme: str, token: str, ctx: 
         raise
     if proof.jkt != ctx.jkt:
         raise InvalidDpopProof(reason="the proof is signed by another key than the token's", client_id=ctx.client_id)
+
+
+def _rate_limited(gw: Gateway, ctx: AccessContext, event: AuditEvent, limited: Limited) -> Response:
+    """429 with Retry-After. Logged (and given a disclosure id) at most once a minute per client: a flood
+    must not write one log entry per request (gateway.auth.ratelimit)."""
+    issue = ("error", "throttled", f"Too many requests; retry after {limited.retry_after} s.", None)
+    headers = {"Retry-After": str(limited.retry_after)}
+    if not limited.log:
+        return outcome_response(429, [issue], headers)
+    unlogged = f" ({limited.unlogged} more refused since the last entry)" if limited.unlogged else ""
+    body = document_bytes(operation_outcome([issue]))
+    result = gw.disclosures.refuse(ctx, event, f"rate-limited{unlogged}", 429, body)
+    return disclosure_response(result, headers)
 
 
 def _refusal(gw: Gateway, event: AuditEvent, exc: OAuthError, scheme: str) -> Response:

@@ -33,7 +33,10 @@ registered client, so the log never records an attacker-chosen string as a clien
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from gateway.auth.ratelimit import Limited
 
 
 class AuthError(Exception):
@@ -218,6 +221,14 @@ class SlowDown(_WireError):
     status_code = 429
     default_description = "Too many requests; retry after the number of seconds in Retry-After."
 
-    def __init__(self, retry_after: int, *, reason: str | None = None, client_id: str | None = None) -> None:
+    def __init__(
+        self, retry_after: int, *, reason: str | None = None, client_id: str | None = None, log: bool = True
+    ) -> None:
         super().__init__(reason=reason, client_id=client_id)
         self.retry_after = max(1, int(retry_after))
+        self.log = log
+
+    @classmethod
+    def from_limit(cls, limited: Limited, client_id: str) -> SlowDown:
+        unlogged = f" ({limited.unlogged} more refused since the last entry)" if limited.unlogged else ""
+        return cls(limited.retry_after, reason=f"rate limited{unlogged}", client_id=client_id, log=limited.log)

@@ -19,6 +19,8 @@ Choices at the token endpoint:
   new clients) gets no token without one (``invalid_dpop_proof``). When the gateway requires nonces,
   a proof without a current one gets ``use_dpop_nonce`` and a ``DPoP-Nonce`` header: that is a step
   of the protocol, not a refusal, and is not logged.
+- Rate limit: per authenticated client, after authentication (an unauthenticated flood is the load
+  balancer's to stop): 429 ``slow_down`` (RFC 8628's registered code) with ``Retry-After``.
 
 Every refusal, at any of the three POST endpoints, calls ``on_token_denied(client_id, error,
 reason)`` before the response is sent; ``reason`` is precise and is prefixed ``introspection:`` or
@@ -47,11 +49,13 @@ from gateway.auth.errors import (
     InvalidScope,
     InvalidToken,
     OAuthError,
+    SlowDown,
     UnauthorizedClient,
     UnsupportedGrantType,
     UseDpopNonce,
 )
 from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, RegisteredKeys
+from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc7009 import InMemoryRevocationList, RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache, authenticate_client
 from gateway.auth.rfc7662 import INACTIVE, introspection_response
@@ -81,6 +85,7 @@ def build_router(
     client_keys: ClientKeys | None = None,
     is_client_active: Callable[[str], bool] | None = None,
     dpop_nonces: DpopNonces | None = None,
+    rate_limiter: RateLimiter | None = None,
     now: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The authorization server's routes.
@@ -89,6 +94,7 @@ def build_router(
     the database-backed ones of :mod:`gateway.auth.store`, and the same ``revocations`` to
     :func:`validate_access_token` on the resource routes. ``is_client_active`` defaults to one
     database read per call. With ``dpop_nonces``, DPoP proofs must carry a current server nonce.
+    ``rate_limiter`` limits token requests per authenticated client (429 ``slow_down``).
     """
     replay_cache = replay_cache if replay_cache is not None else InMemoryReplayCache(now)
     revocations = revocations if revocations is not None else InMemoryRevocationList(now)
@@ -133,6 +139,12 @@ def build_router(
         return caller, presented
 
     def refuse(exc: OAuthError, endpoint: str | None = None) -> Response:
+        if isinstance(exc, SlowDown):
+            # Logged at most once a minute per client (gateway.auth.ratelimit); always answered.
+            if exc.log:
+                on_token_denied(exc.client_id, exc.error, exc.reason)
+            headers = {**NO_STORE, "Retry-After": str(exc.retry_after)}
+            return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
         if isinstance(exc, UseDpopNonce) and dpop_nonces is not None:
             # RFC 9449 section 8: the client retries with this nonce; nothing was refused for good.
             headers = {**NO_STORE, "DPoP-Nonce": dpop_nonces.issue(now())}
@@ -166,6 +178,10 @@ def build_router(
         try:
             caller = authenticate(params, headers)
             client_id = caller.client_id
+            if rate_limiter is not None:
+                limited = rate_limiter.take(client_id)
+                if limited is not None:
+                    raise SlowDown.from_limit(limited, client_id)
             grant_type = params.get("grant_type")
             if not grant_type:
                 raise InvalidRequest("grant_type is missing", client_id=client_id)

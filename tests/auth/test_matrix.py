@@ -520,3 +520,63 @@ def test_server_nonces_at_the_token_endpoint_and_on_resources(nonce_gw, rsa_key)
     with_nonce = gw.http.get(RESOURCE, headers=_proof_headers(key, token, nonce=without.headers["dpop-nonce"]))
     assert with_nonce.status_code == 404
     assert gw.denials("auth:token:denied") == []  # nonce challenges are protocol steps, not refusals
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_gw(settings, session_factory, rego, signing_key) -> Iterator[App]:
+    limits = {"token_rate_per_minute": 6.0, "token_burst": 2, "resource_rate_per_second": 1.0, "resource_burst": 2}
+    settings = settings.model_copy(update=limits)
+    from gateway.keys import load_or_create_keyring
+
+    load_or_create_keyring(settings.keys_dir)
+    write_secret_file(settings.keys_dir / TOKEN_SIGNING_FILE, _private_jwk(signing_key))
+    clock = Clock()
+    app = create_app(settings, policy=rego, monotonic=clock)
+    yield App(app, AppClient(app, raise_app_exceptions=False), settings, session_factory, clock)
+    app.state.gateway.sessions.kw["bind"].dispose()
+
+
+def _token_request(gw: App, client: Client) -> Any:
+    form = token_form(sign_assertion(client.key, assertion_claims(client.client_id), alg="RS512"))
+    return gw.http.post("/oauth2/token", data=form)
+
+
+def test_the_token_endpoint_limits_each_client_and_logs_a_flood_once(limited_gw, rsa_key, other_rsa_key):
+    gw = limited_gw
+    client, other = gw.register(rsa_key), gw.register(other_rsa_key)
+    assert [_token_request(gw, client).status_code for _ in range(2)] == [200, 200]
+    flood = [_token_request(gw, client) for _ in range(5)]
+    assert {r.status_code for r in flood} == {429}
+    assert flood[0].json()["error"] == "slow_down"
+    assert flood[0].headers["retry-after"] == "10"  # 6 a minute: the next token in 10 s
+    assert _token_request(gw, other).status_code == 200  # per client
+    (entry,) = gw.denials("auth:token:denied")
+    assert entry["client_id"] == client.client_id and entry["reason"] == "slow_down:rate limited"
+    gw.clock.now += 60  # a minute on: the bucket has refilled, and the next refusal is logged with the count
+    assert _token_request(gw, client).status_code == 200
+    assert _token_request(gw, client).status_code == 200
+    assert _token_request(gw, client).status_code == 429
+    assert (
+        gw.denials("auth:token:denied")[-1]["reason"] == "slow_down:rate limited (4 more refused since the last entry)"
+    )
+
+
+def test_resource_routes_limit_each_client(limited_gw, rsa_key):
+    gw = limited_gw
+    client = gw.register(rsa_key)
+    bearer = {"Authorization": f"Bearer {gw.token(client)}"}
+    assert [gw.http.get(RESOURCE, headers=bearer).status_code for _ in range(2)] == [404, 404]
+    first, second = gw.http.get(RESOURCE, headers=bearer), gw.http.get(RESOURCE, headers=bearer)
+    assert first.status_code == second.status_code == 429
+    assert first.headers["retry-after"] == "1"
+    outcome = first.json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "throttled"
+    assert first.headers["x-disclosure-id"]  # the first refusal is logged...
+    assert "x-disclosure-id" not in second.headers  # ...the flood after it is not, until a minute passes
+    reasons = [e["reason"] for e in gw.denials("disclosure:bundle:denied")]
+    assert reasons.count("rate-limited") == 1
+    gw.clock.now += 1
+    assert gw.http.get(RESOURCE, headers=bearer).status_code == 404

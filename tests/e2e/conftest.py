@@ -76,6 +76,8 @@ def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         "GATEWAY_ISSUER": base_url,
         "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
         "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
+        # Many tests share the demo clients within a minute; rate limits have their own tests (test_matrix).
+        "GATEWAY_TOKEN_RATE_PER_MINUTE": "0",
     }
     setup = subprocess.run(
         [CLI, "demo", "--no-serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=180
