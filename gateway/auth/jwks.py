@@ -201,14 +201,34 @@ class ClientKeys(Protocol):
 class _Fetched:
     jwks: dict[str, Any]
     fetched_at: float
+    lifetime: float
+
+
+def cache_lifetime(cache_control: str | None, ceiling: float) -> float:
+    """How long a response may be reused (RFC 9111 section 5.2.2): ``no-store`` and ``no-cache``
+    mean not at all, ``max-age`` its value; never longer than ``ceiling``, which is also the lifetime
+    of a response that says nothing."""
+    if cache_control is None:
+        return ceiling
+    directives = [part.strip().lower() for part in cache_control.split(",")]
+    if "no-store" in directives or "no-cache" in directives:
+        return 0.0
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age":
+            value = value.strip().strip('"')
+            return min(float(value), ceiling) if value.isdigit() else 0.0
+    return ceiling
 
 
 class RemoteJwks:
     """Fetches and caches the JWKS a client publishes at its ``jwks_url``.
 
-    A cached set is used for ``ttl`` seconds. An unknown ``kid`` forces one refetch (the client may
-    have rotated keys), at most once per ``refresh_interval`` per URL, so a stream of bogus ``kid``
-    values cannot turn the gateway into a load generator against the client.
+    A fetched set is reused no longer than its ``Cache-Control`` allows, and never longer than
+    ``ttl`` seconds. An unknown ``kid`` forces one refetch (the client may have rotated keys), at most
+    once per ``refresh_interval`` per URL, so a stream of bogus ``kid`` values cannot turn the gateway
+    into a load generator against the client. A failed fetch raises :class:`JwksUnavailable`, and the
+    assertion is refused: nothing stale stands in.
     """
 
     def __init__(
@@ -235,18 +255,19 @@ class RemoteJwks:
             cached = self._cache.get(url)
         if cached is not None:
             age = now - cached.fetched_at
-            if age < self._ttl and not (refresh and age >= self._refresh_interval):
+            if (age < self._refresh_interval) if refresh else (age < cached.lifetime):
                 return cached.jwks
-        jwks = self._fetch(url)
+        jwks, lifetime = self._fetch(url)
         with self._lock:
-            self._cache[url] = _Fetched(jwks, now)
+            self._cache[url] = _Fetched(jwks, now, lifetime)
         return jwks
 
-    def _fetch(self, url: str) -> dict[str, Any]:
+    def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
         try:
             with self._http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:
                     raise JwksUnavailable(f"fetching {url} gave HTTP {response.status_code}")
+                lifetime = cache_lifetime(response.headers.get("cache-control"), self._ttl)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body.extend(chunk)
@@ -259,7 +280,7 @@ class RemoteJwks:
         except ValueError:
             raise JwksUnavailable(f"the JWKS at {url} is not JSON") from None
         try:
-            return validate_public_jwks(document)
+            return validate_public_jwks(document), lifetime
         except InvalidJwks as exc:
             raise JwksUnavailable(f"the JWKS at {url} is not acceptable: {exc.message}") from None
 

@@ -14,6 +14,7 @@ from gateway.auth.jwks import (
     RegisteredKeys,
     RemoteJwks,
     algorithms_for,
+    cache_lifetime,
     find_key,
     import_public_key,
     validate_public_jwks,
@@ -195,3 +196,38 @@ def test_network_errors_become_jwks_unavailable():
     with pytest.raises(JwksUnavailable) as caught:
         remote.get("https://pol.example/jwks.json")
     assert "ConnectError" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "lifetime"),
+    [
+        (None, 300),
+        ("max-age=10", 10),
+        ("public, max-age=86400", 300),
+        ("no-store", 0),
+        ("no-cache, max-age=60", 0),
+        ("max-age=soon", 0),
+    ],
+)
+def test_cache_control_bounds_how_long_a_jwks_is_reused(header, lifetime, rsa_key):
+    assert cache_lifetime(header, 300) == lifetime
+    clock = Clock()
+    headers = {} if header is None else {"Cache-Control": header}
+    remote, calls = _remote([httpx.Response(200, json=rsa_key.jwks, headers=headers)], clock)
+    remote.get("https://pol.example/jwks.json")
+    if lifetime:
+        clock.now += lifetime - 0.5
+        remote.get("https://pol.example/jwks.json")
+        assert len(calls) == 1
+    clock.now += 1
+    remote.get("https://pol.example/jwks.json")
+    assert len(calls) == 2
+
+
+def test_an_uncacheable_jwks_is_still_refetched_for_an_unknown_kid_at_a_bounded_rate(rsa_key):
+    clock = Clock()
+    remote, calls = _remote([httpx.Response(200, json=rsa_key.jwks, headers={"Cache-Control": "no-store"})], clock)
+    keys = RegisteredKeys(remote)
+    for _ in range(5):
+        assert keys.find(_record(), "bogus-kid") is None
+    assert len(calls) == 5  # one fetch per assertion (no-store), never a second for the unknown kid
