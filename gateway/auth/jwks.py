@@ -9,6 +9,7 @@ rules apply to a JWKS fetched from a client's ``jwks_url``, each time it is fetc
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import threading
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from joserfc.errors import JoseError
@@ -263,6 +265,9 @@ class RemoteJwks:
         return jwks
 
     def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
+        parts = urlsplit(url)
+        if not (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or ""))):
+            raise JwksUnavailable("a JWKS URL must be https:// (http:// only to a loopback host)")
         try:
             with self._http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:
@@ -302,3 +307,12 @@ class RegisteredKeys:
                 key = find_key(self._remote.get(client.jwks_url, refresh=True), kid)
             return key
         return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -231,3 +231,11 @@ def test_an_uncacheable_jwks_is_still_refetched_for_an_unknown_kid_at_a_bounded_
     for _ in range(5):
         assert keys.find(_record(), "bogus-kid") is None
     assert len(calls) == 5  # one fetch per assertion (no-store), never a second for the unknown kid
+
+
+@pytest.mark.parametrize("url", ["http://pol.example/jwks.json", "ftp://127.0.0.1/jwks.json"])
+def test_a_jwks_url_that_is_not_https_is_never_fetched(url, rsa_key):
+    remote, calls = _remote([httpx.Response(200, json=rsa_key.jwks)], Clock())
+    with pytest.raises(JwksUnavailable, match="https"):
+        remote.get(url)
+    assert calls == []
