@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from gateway.audit.commands import register as register_audit_commands
+from gateway.auth.cli import keys_app
 from gateway.config import get_settings
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 register_audit_commands(audit_app)
+client_app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)

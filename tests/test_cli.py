@@ -123,3 +123,23 @@ def test_client_add_with_an_algorithm_allow_list(cli, settings, tmp_path, databa
     with sessions() as session:
         client = session.get(Client, client_id)
         assert client is not None and client.assertion_algorithms == ["RS256", "PS256"]
+
+
+def test_client_keys_add_list_and_remove(cli, settings, tmp_path):
+    cli("init")
+    cli("agency", "add", "--code", "YOT-NE", "--name", "YOT", "--type", "yot")
+    first = tmp_path / "first.pem"
+    client_id = (
+        cli("client", "add", "--agency", "YOT-NE", "--purpose", "sentencing", "--generate-key", str(first))
+        .output.strip()
+        .splitlines()[-1]
+    )
+    second = tmp_path / "second.pem"
+    cli("client", "keys", "add", client_id, "--generate-key", str(second))
+    kids = [k["kid"] for k in json.loads(cli("client", "keys", "list", client_id).output)["keys"]]
+    assert len(kids) == 2 and second.exists()
+    cli("client", "keys", "remove", client_id, "--kid", kids[0])
+    assert [k["kid"] for k in json.loads(cli("client", "keys", "list", client_id).output)["keys"]] == kids[1:]
+    refused = cli("client", "keys", "remove", client_id, "--kid", kids[1], code=1)
+    assert "last key" in refused.output
+    cli("client", "keys", "remove", "nobody", "--kid", "x", code=1)

@@ -121,6 +121,41 @@ def add_client(
     return client
 
 
+def add_client_keys(session: Session, client_id: str, jwks: Mapping[str, Any]) -> list[str]:
+    """Add the keys of ``jwks`` to a client's registered JWKS (rotation: old and new both work until
+    the old one is removed). Returns the client's kids. The whole set is re-checked."""
+    client = _inline_jwks_client(session, client_id)
+    new = validate_public_jwks(jwks)["keys"]
+    stored = list((client.jwks or {}).get("keys", []))
+    client.jwks = validate_public_jwks({"keys": stored + new})
+    session.flush()
+    return [str(k["kid"]) for k in client.jwks["keys"]]
+
+
+def remove_client_key(session: Session, client_id: str, kid: str) -> list[str]:
+    """Remove the key ``kid`` from a client's JWKS; its assertions stop working at once. The last key
+    cannot be removed (revoke the client instead). Returns the remaining kids."""
+    client = _inline_jwks_client(session, client_id)
+    keys = list((client.jwks or {}).get("keys", []))
+    remaining = [k for k in keys if k.get("kid") != kid]
+    if len(remaining) == len(keys):
+        raise InvalidJwks(f"client {client_id!r} has no key with kid {kid!r}")
+    if not remaining:
+        raise InvalidJwks("that is the client's last key: add its replacement first, or revoke the client")
+    client.jwks = {"keys": remaining}
+    session.flush()
+    return [str(k["kid"]) for k in remaining]
+
+
+def _inline_jwks_client(session: Session, client_id: str) -> Client:
+    client = get_client(session, client_id)
+    if client is None:
+        raise UnknownClient(f"no client with id {client_id!r}")
+    if client.jwks is None:
+        raise InvalidJwks("this client publishes its keys at a JWKS URL: rotate them there")
+    return client
+
+
 def get_client(session: Session, client_id: str) -> Client | None:
     return session.get(Client, client_id)
 

@@ -580,3 +580,23 @@ def test_resource_routes_limit_each_client(limited_gw, rsa_key):
     assert reasons.count("rate-limited") == 1
     gw.clock.now += 1
     assert gw.http.get(RESOURCE, headers=bearer).status_code == 404
+
+
+# --- client key rotation -----------------------------------------------------------------------
+
+
+def test_client_key_rotation_with_overlap(gw, rsa_key, other_rsa_key):
+    """Add the new key: both sign; remove the old one: its assertions are refused at once."""
+    client = gw.register(rsa_key)
+    new = Client(client.client_id, client.agency_code, other_rsa_key)
+    with gw.sessions.begin() as session:
+        kids = registry.add_client_keys(session, client.client_id, other_rsa_key.jwks)
+    assert kids == [rsa_key.kid, other_rsa_key.kid]
+    assert gw.token(client) and gw.token(new)
+    with gw.sessions.begin() as session:
+        assert registry.remove_client_key(session, client.client_id, rsa_key.kid) == [other_rsa_key.kid]
+    assert gw.token(new)
+    response = _token_request(gw, client)
+    assert "kid" in _assert_token_refusal(gw, response, "invalid_client", 401, client.client_id)
+    with gw.sessions.begin() as session, pytest.raises(registry.InvalidJwks, match="last key"):
+        registry.remove_client_key(session, client.client_id, other_rsa_key.kid)

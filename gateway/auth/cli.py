@@ -1,0 +1,73 @@
+"""``ld-gateway client keys ...``: rotating a client's registered keys with overlap.
+
+Add the new key, let the agency switch to it, then remove the old one; in between, assertions signed
+by either are accepted. Clients that publish a JWKS URL rotate there instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+keys_app = typer.Typer(help="A client's registered public keys (rotation with overlap).", no_args_is_help=True)
+
+
+@keys_app.command("add")
+def keys_add(
+    client_id: str = typer.Argument(..., help="The client."),
+    jwks_file: Path | None = typer.Option(None, exists=True, help="A JWKS file with the new public key(s)."),
+    generate_key: Path | None = typer.Option(None, help="Generate a key pair; write the private key (PEM) here."),
+) -> None:
+    """Add public key(s) to a client; the old ones keep working until removed."""
+    from gateway.auth import registry
+    from gateway.cli import _registering, console
+
+    if (jwks_file is None) == (generate_key is None):
+        raise typer.BadParameter("give exactly one of --jwks-file, --generate-key")
+    if generate_key is not None and generate_key.exists():
+        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+    with _registering() as session:
+        if registry.get_client(session, client_id) is None:
+            raise registry.UnknownClient(f"no client with id {client_id!r}")
+        if jwks_file is not None:
+            jwks = json.loads(jwks_file.read_text())
+        else:
+            assert generate_key is not None
+            jwks = {"keys": [registry.generate_client_key(generate_key)]}
+        try:
+            kids = registry.add_client_keys(session, client_id, jwks)
+        except Exception:
+            if generate_key is not None:
+                generate_key.unlink(missing_ok=True)
+            raise
+    console.print(f"Client {client_id} keys: {', '.join(kids)}")
+
+
+@keys_app.command("remove")
+def keys_remove(
+    client_id: str = typer.Argument(..., help="The client."),
+    kid: str = typer.Option(..., help="The kid of the key to remove."),
+) -> None:
+    """Remove one key from a client: assertions signed with it are refused from now on."""
+    from gateway.auth import registry
+    from gateway.cli import _registering, console
+
+    with _registering() as session:
+        kids = registry.remove_client_key(session, client_id, kid)
+    console.print(f"Client {client_id} keys: {', '.join(kids)}")
+
+
+@keys_app.command("list")
+def keys_list(client_id: str = typer.Argument(..., help="The client.")) -> None:
+    """Print the client's registered public JWKS (or its JWKS URL)."""
+    from gateway.auth import registry
+    from gateway.cli import _session
+
+    with _session() as session:
+        client = registry.get_client(session, client_id)
+        if client is None:
+            typer.echo(f"error: no client with id {client_id!r}", err=True)
+            raise typer.Exit(1)
+        typer.echo(json.dumps(client.jwks, indent=2) if client.jwks is not None else client.jwks_url)
