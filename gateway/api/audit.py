@@ -20,21 +20,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.context import gateway_of
-from gateway.api.responses import disclosure_response
-from gateway.api.security import Refused
+from gateway.api.security import authenticate
 from gateway.audit import checkpoints, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
 from gateway.audit.witness import witness_from
-from gateway.auth.dependencies import bearer_token
-from gateway.auth.errors import InvalidToken
-from gateway.auth.rfc9068 import AccessContext, validate_access_token
+from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
 from gateway.db.models import DisclosureLogEntry
-from gateway.fhir import document_bytes, operation_outcome
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 
@@ -48,28 +43,9 @@ def _problem(status: int, detail: str) -> JSONResponse:
 
 
 def audit_caller(request: Request) -> AccessContext:
-    """A valid access token (any scope; each route checks what it needs); refusals are logged."""
-    gw = gateway_of(request)
-    try:
-        return validate_access_token(
-            bearer_token(request),
-            signing_key=gw.signing_key,
-            issuer=gw.settings.issuer,
-            audience=gw.settings.resource_audience,
-            is_client_active=gw.client_active,
-            is_token_revoked=gw.revocations.is_revoked,
-        )
-    except InvalidToken as exc:
-        issue = ("error", "login", "The access token is missing, invalid or expired.", None)
-        result = gw.disclosures.refuse(
-            None,
-            AuditEvent.AUDIT_DENIED,
-            f"invalid_token:{exc.reason}",
-            401,
-            document_bytes(operation_outcome([issue])),
-            client_id=exc.client_id,
-        )
-        raise Refused(disclosure_response(result, {"WWW-Authenticate": exc.www_authenticate})) from None
+    """A valid access token (any scope; each route checks what it needs), with its DPoP proof when
+    bound; refusals are logged (gateway.api.security.authenticate)."""
+    return authenticate(request, AuditEvent.AUDIT_DENIED)
 
 
 def build_router(settings: Settings, sessions: sessionmaker[Session], signer: NoteSigner) -> APIRouter:

@@ -43,6 +43,22 @@ def require_access(
 ) -> AccessContext:
     """A valid access token (with its DPoP proof when bound) that grants ``scope``; anything else is
     refused and logged."""
+    ctx = authenticate(request, event)
+    if not ctx.allows(scope):
+        gw = gateway_of(request)
+        issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
+        result = gw.disclosures.refuse(
+            ctx, event, f"insufficient_scope:{scope}", 403, document_bytes(operation_outcome([issue]))
+        )
+        scheme_name = "DPoP" if ctx.jkt else "Bearer"
+        headers = {"WWW-Authenticate": f'{scheme_name} error="insufficient_scope", scope="{scope}"'}
+        raise Refused(disclosure_response(result, headers))
+    return ctx
+
+
+def authenticate(request: Request, event: AuditEvent) -> AccessContext:
+    """Who is asking: a valid access token, its DPoP proof when bound, within the client's rate limit.
+    For routes that decide per request what a token may see (their refusals are logged as ``event``)."""
     gw = gateway_of(request)
     scheme = "bearer"
     try:
@@ -66,14 +82,6 @@ def require_access(
     limited = gw.rate_limits.take(ctx.client_id) if gw.rate_limits is not None else None
     if limited is not None:
         raise Refused(_rate_limited(gw, ctx, event, limited))
-    if not ctx.allows(scope):
-        issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
-        result = gw.disclosures.refuse(
-            ctx, event, f"insufficient_scope:{scope}", 403, document_bytes(operation_outcome([issue]))
-        )
-        scheme_name = "DPoP" if ctx.jkt else "Bearer"
-        headers = {"WWW-Authenticate": f'{scheme_name} error="insufficient_scope", scope="{scope}"'}
-        raise Refused(disclosure_response(result, headers))
     return ctx
 
 

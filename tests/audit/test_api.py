@@ -16,7 +16,7 @@ def _b64(values):
 
 
 def _pull(gateway, agency="POL-NE", purpose="charging") -> str:
-    response = gateway.http.get(SEARCH, headers=gateway.bearer(agency, purpose))
+    response = gateway.http.get(SEARCH, auth=gateway.auth(agency, purpose))
     assert response.status_code == 200, response.text
     return response.headers["x-disclosure-id"]
 
@@ -27,9 +27,7 @@ def test_inclusion_proof_of_a_disclosure_verifies_against_the_signed_checkpoint(
     assert key["origin"] == "testserver/disclosure-log"
     disclosure_id = _pull(gateway)
 
-    response = gateway.http.get(
-        f"/audit/proofs/inclusion/{disclosure_id}", headers=gateway.bearer("POL-NE", "charging")
-    )
+    response = gateway.http.get(f"/audit/proofs/inclusion/{disclosure_id}", auth=gateway.auth("POL-NE", "charging"))
     assert response.status_code == 200, response.text
     body = response.json()
     checkpoint = open_checkpoint(body["checkpoint"], verifier)
@@ -46,21 +44,21 @@ def test_inclusion_proof_of_a_disclosure_verifies_against_the_signed_checkpoint(
 def test_only_the_recipient_or_an_auditor_gets_the_inclusion_proof(gateway):
     disclosure_id = _pull(gateway)
     url = f"/audit/proofs/inclusion/{disclosure_id}"
-    other = gateway.http.get(url, headers=gateway.bearer("MC-NE", "sentencing"))
+    other = gateway.http.get(url, auth=gateway.auth("MC-NE", "sentencing"))
     unknown = gateway.http.get(
-        "/audit/proofs/inclusion/00000000-0000-4000-8000-000000000000", headers=gateway.bearer("MC-NE", "sentencing")
+        "/audit/proofs/inclusion/00000000-0000-4000-8000-000000000000", auth=gateway.auth("MC-NE", "sentencing")
     )
     assert other.status_code == unknown.status_code == 404
     assert other.content == unknown.content
-    assert gateway.http.get(url, headers=gateway.bearer("LD-NE", "ld-service")).status_code == 200
+    assert gateway.http.get(url, auth=gateway.auth("LD-NE", "ld-service")).status_code == 200
     assert gateway.http.get(url).status_code == 401
 
 
 def test_consistency_between_two_checkpoints_verifies(gateway):
     verifier = NoteVerifier.from_vkey(gateway.http.get("/audit/log-key").json()["vkey"])
-    headers = gateway.bearer("POL-NE", "charging")
-    first = gateway.http.get(f"/audit/proofs/inclusion/{_pull(gateway)}", headers=headers).json()
-    second = gateway.http.get(f"/audit/proofs/inclusion/{_pull(gateway)}", headers=headers).json()
+    auth = gateway.auth("POL-NE", "charging")
+    first = gateway.http.get(f"/audit/proofs/inclusion/{_pull(gateway)}", auth=auth).json()
+    second = gateway.http.get(f"/audit/proofs/inclusion/{_pull(gateway)}", auth=auth).json()
     old, new = open_checkpoint(first["checkpoint"], verifier), open_checkpoint(second["checkpoint"], verifier)
     assert old.size < new.size
     response = gateway.http.get(f"/audit/proofs/consistency?first={old.size}&second={new.size}")
@@ -78,7 +76,7 @@ def test_every_disclosure_response_carries_a_signed_receipt_of_its_log_entry(gat
     from joserfc.jwk import OKPKey
 
     key = OKPKey.import_key(gateway.http.get("/audit/log-key").json()["jwk"])
-    response = gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    response = gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     ids = response.headers["x-disclosure-id"].split(",")
     receipts = response.headers["x-disclosure-receipt"].split(",")
     assert len(ids) == len(receipts) == 1
@@ -90,7 +88,7 @@ def test_every_disclosure_response_carries_a_signed_receipt_of_its_log_entry(gat
     assert claims["body_sha256"] == hashlib.sha256(document.encode()).hexdigest()
     assert claims["outcome"] == "released" and claims["iss"] == "testserver/disclosure-log"
 
-    refused = gateway.http.get(SEARCH.replace(NHS, "9000000009"), headers=gateway.bearer("POL-NE", "charging"))
+    refused = gateway.http.get(SEARCH.replace(NHS, "9000000009"), auth=gateway.auth("POL-NE", "charging"))
     assert refused.status_code == 404
     claims = json.loads(
         jws.deserialize_compact(refused.headers["x-disclosure-receipt"], key, algorithms=["Ed25519"]).payload
