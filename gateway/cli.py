@@ -246,7 +246,7 @@ def audit_verify(
 
 @policy_app.command("test")
 def policy_test() -> None:
-    """Run the Rego unit tests of the disclosure policy."""
+    """Run the Rego unit tests; fail when any test fails or any rule is never exercised."""
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.rego_tests import format_report, run_rego_tests
 
@@ -260,15 +260,37 @@ def policy_test() -> None:
 
 
 @policy_app.command("matrix")
-def policy_matrix(as_json: bool = typer.Option(False, "--json", help="A JSON list of rows.")) -> None:
-    """Which fields each agency type sees at each purpose, by consent and age group."""
+def policy_matrix(
+    as_json: bool = typer.Option(False, "--json", help="A JSON list of rows."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV: one line per cell and field."),
+    as_html: bool = typer.Option(False, "--html", help="A self-contained HTML page for IG sign-off."),
+) -> None:
+    """Which fields each agency type sees at each purpose, by consent state and age group."""
+    from datetime import UTC, datetime
+
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.loader import load_engine
-    from gateway.policy.matrix import compute_matrix
+    from gateway.policy.matrix import compute_matrix, matrix_csv, matrix_decisions
+    from gateway.policy.matrix_html import render_matrix_html
 
+    if sum((as_json, as_csv, as_html)) > 1:
+        raise typer.BadParameter("give at most one of --json, --csv, --html")
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
-    rows = compute_matrix(load_engine(settings, catalogue.ids))
+    engine = load_engine(settings, catalogue.ids)
+    if as_html:
+        page = render_matrix_html(
+            matrix_decisions(engine),
+            field_titles={f.id: f.title for f in catalogue},
+            revision=engine.revision,
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        typer.echo(page, nl=False)
+        return
+    rows = compute_matrix(engine)
+    if as_csv:
+        typer.echo(matrix_csv(rows), nl=False)
+        return
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

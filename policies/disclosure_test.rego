@@ -29,7 +29,10 @@ as_child(req, gillick) := object.union(req, {
 	"consent": {"gillick_competent": gillick},
 })
 
+# Every input a test decides goes through here; `ld-gateway policy test` collects the printed inputs
+# (rules exercised, and the differential test that replays them on both embedded engines).
 decide(req) := d if {
+	print("ld-gateway:case", json.marshal(req))
 	d := disclosure.decision with input as req
 }
 

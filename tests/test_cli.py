@@ -93,7 +93,7 @@ def test_policy_test_command_runs_the_rego_tests(cli):
 
 def test_policy_matrix_json_rows(cli):
     rows = json.loads(cli("policy", "matrix", "--json").output)
-    assert len(rows) == 6 * 4 * 2 * 2
+    assert len(rows) == 6 * 4 * 4 * 2
     assert set(rows[0]) == {"agency_type", "purpose", "consent", "age_group", "released", "withheld"}
     police = next(
         r
@@ -143,3 +143,11 @@ def test_client_keys_add_list_and_remove(cli, settings, tmp_path):
     refused = cli("client", "keys", "remove", client_id, "--kid", kids[1], code=1)
     assert "last key" in refused.output
     cli("client", "keys", "remove", "nobody", "--kid", "x", code=1)
+
+
+def test_policy_matrix_html_and_csv(cli):
+    page = cli("policy", "matrix", "--html").output
+    assert page.startswith("<!DOCTYPE html>") and "Sign-off" in page
+    sheet = cli("policy", "matrix", "--csv").output
+    assert sheet.splitlines()[0] == "agency_type,purpose,consent,age_group,field,released"
+    cli("policy", "matrix", "--csv", "--html", code=2)

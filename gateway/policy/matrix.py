@@ -7,16 +7,19 @@ running policy actually does. Every combination is listed, including the ones th
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.input import build_input
 
 AGENCY_TYPES = ("police", "cps", "court", "probation", "yot", "health")
 PURPOSES = ("charging", "case-management", "sentencing", "health-referral")
-CONSENTS = ("given", "declined")
+CONSENTS = ("given", "declined", "withdrawn", "not-possible")
 AGE_GROUPS = ("adult", "child")
 
 # Fixed, made-up dates: the matrix depends on the age group only, never on a real person.
@@ -26,7 +29,8 @@ _DATE_OF_BIRTH = {"adult": date(1990, 1, 1), "child": date(2011, 1, 1)}
 
 def matrix_input(agency_type: str, purpose: str, consent: str, age_group: str) -> dict[str, Any]:
     """The policy input for one cell. A child's consent is from a child assessed as Gillick competent,
-    so "given" shows what a consenting child's data allows."""
+    so "given" shows what a consenting child's data allows. No lawful override and no best-interests
+    decision is recorded: the matrix shows the agreement's standing rules."""
     return build_input(
         agency_type=agency_type,
         agency_code=f"MATRIX-{agency_type.upper()}",
@@ -35,6 +39,17 @@ def matrix_input(agency_type: str, purpose: str, consent: str, age_group: str) -
         on=_ON,
         consent={"status": consent, "gillick_competent": True if age_group == "child" else None},
     )
+
+
+def matrix_decisions(engine: PolicyEngine) -> list[tuple[tuple[str, str, str, str], Decision]]:
+    """The engine's decision for every cell, keyed (agency type, purpose, consent, age group)."""
+    return [
+        ((a, p, c, g), engine.decide(matrix_input(a, p, c, g)))
+        for a in AGENCY_TYPES
+        for p in PURPOSES
+        for c in CONSENTS
+        for g in AGE_GROUPS
+    ]
 
 
 def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -48,27 +63,39 @@ def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None 
         raise ValueError("compute_matrix needs catalogue_ids for an engine that does not expose them")
     every_field = sorted(ids)
     rows = []
-    for agency_type in AGENCY_TYPES:
-        for purpose in PURPOSES:
-            for consent in CONSENTS:
-                for age_group in AGE_GROUPS:
-                    decision = engine.decide(matrix_input(agency_type, purpose, consent, age_group))
-                    if decision.allowed:
-                        released = sorted(decision.released)
-                        withheld = sorted(w.field for w in decision.withheld)
-                    else:
-                        released, withheld = [], every_field
-                    rows.append(
-                        {
-                            "agency_type": agency_type,
-                            "purpose": purpose,
-                            "consent": consent,
-                            "age_group": age_group,
-                            "released": released,
-                            "withheld": list(withheld),
-                        }
-                    )
+    for (agency_type, purpose, consent, age_group), decision in matrix_decisions(engine):
+        if decision.allowed:
+            released = sorted(decision.released)
+            withheld = sorted(w.field for w in decision.withheld)
+        else:
+            released, withheld = [], every_field
+        rows.append(
+            {
+                "agency_type": agency_type,
+                "purpose": purpose,
+                "consent": consent,
+                "age_group": age_group,
+                "released": released,
+                "withheld": list(withheld),
+            }
+        )
     return rows
+
+
+CSV_COLUMNS = ("agency_type", "purpose", "consent", "age_group", "field", "released")
+
+
+def matrix_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per cell and field: ``agency_type,purpose,consent,age_group,field,released`` (yes/no)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        released = set(row["released"])
+        for field in sorted({*row["released"], *row["withheld"]}):
+            key = (row["agency_type"], row["purpose"], row["consent"], row["age_group"])
+            writer.writerow((*key, field, "yes" if field in released else "no"))
+    return out.getvalue()
 
 
 def format_matrix(rows: Sequence[dict[str, Any]]) -> list[str]:

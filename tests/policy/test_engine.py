@@ -164,7 +164,7 @@ def test_every_allowed_decision_partitions_the_catalogue_with_reasons(engine, ca
         assert len(withheld) == len(set(withheld))
         assert all(w.rule and w.reason for w in decision.withheld)
         assert DEFAULT_DENY_RULE not in {w.rule for w in decision.withheld}, "the policy left a field undecided"
-    assert allowed == 9 * 2 * 2 - 2 * 2  # every permitted pair, less probation for children
+    assert allowed == (9 * 2 - 2) * 4  # every permitted pair, less probation for children
 
 
 def test_decision_ids_are_unique_and_carry_the_revision(engine):

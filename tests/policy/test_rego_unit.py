@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from gateway.policy import format_report, run_rego_tests
 from gateway.policy.rego_tests import find_tests
 
@@ -85,3 +87,41 @@ def test_find_tests_reads_package_and_rule_names_once_each():
     source = "package a.b_test\n\ntest_one if true\ntest_one if false\n  test_indented if true\ntest_two := true\n"
 
     assert find_tests(source) == ("a.b_test", ["test_one", "test_two"])
+
+
+def test_every_rule_is_exercised_and_the_cases_are_collected(catalogue_ids):
+    report = run_rego_tests(POLICY_DIR, catalogue_ids)
+
+    assert report.unexercised == ()
+    assert any(r.startswith("disclosure.rego:") and r.endswith(" consent_gaps") for r in report.rules)
+    assert "data rule withholding override-minimised" in report.rules
+    assert "data rule denial child-subject-yot-not-probation" in report.rules
+    assert "data rule override-basis serious-harm" in report.rules
+    assert len(report.cases) >= 100
+    assert all(set(case) >= {"recipient", "purpose"} for case in report.cases if case)
+
+
+def test_a_rule_no_test_reaches_fails_the_run_and_is_named(policy_copy, catalogue_ids):
+    tests = policy_copy / "disclosure_test.rego"
+    source = tests.read_text()
+    start = source.index("test_best_interests_decision_stands_in_for_consent_at_health_referral")
+    end = source.index("test_not_possible_without_a_best_interests_decision")
+    tests.write_text(source[:start] + source[end:])
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert not report.ok
+    assert [r.split(" ", 1)[1] for r in report.unexercised] == ["best_interests_cover"]
+    assert "UNEXERCISED " + report.unexercised[0] in format_report(report)
+
+
+def test_a_data_rule_no_decision_names_fails_the_run(policy_copy, catalogue_ids):
+    data_file = policy_copy / "data.json"
+    data = json.loads(data_file.read_text())
+    data["gateway"]["rules"].insert(0, {"id": "forgotten-rule", "reason": "Nothing ever applies it."})
+    data_file.write_text(json.dumps(data))
+
+    report = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert report.unexercised == ("data rule withholding forgotten-rule",)
+    assert not report.ok
