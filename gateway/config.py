@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     opa_url: str | None = None
     policy_dir: Path | None = Field(default=None, description="Rego policies and data; defaults to ./policies")
     schema_dir: Path | None = Field(default=None, description="JSON Schema and field catalogue; ./schemas")
+    policy_cache_size: int = Field(default=4096, ge=0, description="Decisions cached; 0 turns the cache off")
     access_token_ttl: int = Field(default=300, ge=30, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # issue 5: the disclosure log's checkpoints (see docs/audit.md)

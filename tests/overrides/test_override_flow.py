@@ -147,3 +147,21 @@ def test_consent_withdrawn_by_republishing_stops_consent_based_disclosure(gatewa
     assert rules["referrals.made"] == "consent-withdrawn-minimum"
     assert withdrawn["consent_status"] == "withdrawn"
     assert given in entries(gateway), "the earlier disclosure stays in the log"
+
+
+def test_the_decision_cache_never_serves_a_stale_consent_or_override(gateway):
+    from gateway.policy.cache import CachingEngine
+
+    service = gateway.app.state.gateway.disclosures
+    cache = CachingEngine(service._engine)
+    service._engine = cache  # the same path, with the cache the app uses by default in front
+
+    assert "clinical.diagnoses" in pull(gateway, "PROB-NE", "sentencing")[2]["released"]
+    assert "clinical.diagnoses" in pull(gateway, "PROB-NE", "sentencing")[2]["released"]
+    assert cache.hits >= 1
+    republish(gateway, status="declined")
+    assert "clinical.diagnoses" not in pull(gateway, "PROB-NE", "sentencing")[2]["released"]
+    assert "risk.assessment" not in pull(gateway, "POL-NE", "charging")[2]["released"]
+    assert record(gateway, override_body()).status_code == 201
+    flagged = pull(gateway, "POL-NE", "charging")[2]
+    assert "risk.assessment" in flagged["released"] and flagged["ig_review"] is True
