@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     issuer: str = "http://127.0.0.1:8000"
     policy_engine: PolicyEngineKind = PolicyEngineKind.EMBEDDED
     opa_url: str | None = None
+    opa_timeout: float = Field(default=1.0, gt=0, le=30, description="Seconds before an OPA decision is a denial")
     policy_dir: Path | None = Field(default=None, description="Rego policies and data; defaults to ./policies")
     schema_dir: Path | None = Field(default=None, description="JSON Schema and field catalogue; ./schemas")
     policy_cache_size: int = Field(default=4096, ge=0, description="Decisions cached; 0 turns the cache off")

@@ -6,14 +6,20 @@ from collections.abc import Sequence
 
 from gateway.config import PolicyEngineKind, Settings
 from gateway.policy.cache import CachingEngine
-from gateway.policy.engine import EmbeddedRegoEngine, PolicyEngine
+from gateway.policy.engine import EmbeddedRegoEngine, PolicyEngine, PolicyLoadError
 
 
 def load_engine(settings: Settings, catalogue_ids: Sequence[str]) -> PolicyEngine:
     """The configured engine, behind the decision cache unless GATEWAY_POLICY_CACHE_SIZE=0."""
+    engine: PolicyEngine
     if settings.policy_engine is PolicyEngineKind.EMBEDDED:
-        engine: PolicyEngine = EmbeddedRegoEngine(settings.resolved_policy_dir(), catalogue_ids)
-        return CachingEngine(engine, settings.policy_cache_size) if settings.policy_cache_size else engine
-    # The remote OPA engine arrives with the policy issue; until then refuse to start rather than
-    # run with a policy nobody configured.
-    raise RuntimeError("GATEWAY_POLICY_ENGINE=opa is not available in this version; use 'embedded'")
+        engine = EmbeddedRegoEngine(settings.resolved_policy_dir(), catalogue_ids)
+    else:
+        if not settings.opa_url:
+            raise PolicyLoadError("GATEWAY_POLICY_ENGINE=opa needs GATEWAY_OPA_URL")
+        from gateway.policy.opa import OpaEngine
+
+        engine = OpaEngine(
+            settings.opa_url, settings.resolved_policy_dir(), catalogue_ids, timeout=settings.opa_timeout
+        )
+    return CachingEngine(engine, settings.policy_cache_size) if settings.policy_cache_size else engine
