@@ -309,6 +309,37 @@ def policy_matrix(
     console.print(table)
 
 
+@policy_app.command("diff")
+def policy_diff(
+    a: Path = typer.Argument(..., exists=True, file_okay=False, help="The policy directory before."),
+    b: Path = typer.Argument(..., exists=True, file_okay=False, help="The policy directory after."),
+    as_json: bool = typer.Option(False, "--json", help="A JSON list of changes."),
+) -> None:
+    """Whose view of which field changes from policy A to policy B (every matrix question asked of both)."""
+    from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy.diff import diff_decisions, format_diff
+    from gateway.policy.engine import EmbeddedRegoEngine, PolicyLoadError
+    from gateway.policy.matrix import matrix_decisions
+
+    catalogue = load_catalogue(get_settings().resolved_schema_dir() / "field-catalogue.json")
+    try:
+        before, after = (EmbeddedRegoEngine(p, catalogue.ids) for p in (a, b))
+    except PolicyLoadError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    changes = diff_decisions(matrix_decisions(before), matrix_decisions(after))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"from": before.revision, "to": after.revision, "changes": [c.as_json() for c in changes]}, indent=2
+            )
+        )
+        return
+    typer.echo(f"from {before.revision}\n  to {after.revision}")
+    for line in format_diff(changes):
+        typer.echo(line)
+
+
 def _session() -> Session:
     from gateway.db.engine import make_engine, make_session_factory
 

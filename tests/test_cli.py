@@ -12,6 +12,7 @@ from gateway.cli import app
 from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Client
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -151,3 +152,21 @@ def test_policy_matrix_html_and_csv(cli):
     sheet = cli("policy", "matrix", "--csv").output
     assert sheet.splitlines()[0] == "agency_type,purpose,consent,age_group,field,released"
     cli("policy", "matrix", "--csv", "--html", code=2)
+
+
+def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
+    import shutil
+
+    changed = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", changed)
+    data = json.loads((changed / "data.json").read_text())
+    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    (changed / "data.json").write_text(json.dumps(data))
+
+    result = json.loads(cli("policy", "diff", str(ROOT / "policies"), str(changed), "--json").output)
+
+    assert result["from"] != result["to"]
+    police = [c for c in result["changes"] if (c["agency_type"], c["consent"]) == ("police", "declined")]
+    assert [c["released"] for c in police] == [["vulnerability.summary"]] * 2
+    assert all(c["withheld"] == [] and c["refusal"] is None for c in result["changes"])
+    assert "No one's view changes." in cli("policy", "diff", str(ROOT / "policies"), str(ROOT / "policies")).output
