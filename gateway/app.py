@@ -37,6 +37,7 @@ from gateway.keys import load_keyring
 from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
+from gateway.policy.store import active_policy_dir
 
 logger = logging.getLogger("gateway")
 
@@ -53,7 +54,10 @@ def create_app(
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
-    policy = policy or load_engine(settings, catalogue.ids)
+    if policy is None:
+        # An activated stored revision is the policy in force (gateway/policy/store.py).
+        with sessions() as session:
+            policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
     signing_key = load_or_create_signing_key(settings.keys_dir)
     log_key = log_signer(settings, create=True)
     # Replay and revocation state lives in the database, shared by every gateway process.

@@ -311,22 +311,25 @@ def policy_matrix(
 
 @policy_app.command("diff")
 def policy_diff(
-    a: Path = typer.Argument(..., exists=True, file_okay=False, help="The policy directory before."),
-    b: Path = typer.Argument(..., exists=True, file_okay=False, help="The policy directory after."),
+    a: str = typer.Argument(..., help="The policy before: a directory, or a stored revision (sha256:...)."),
+    b: str = typer.Argument(..., help="The policy after: a directory, or a stored revision (sha256:...)."),
     as_json: bool = typer.Option(False, "--json", help="A JSON list of changes."),
 ) -> None:
     """Whose view of which field changes from policy A to policy B (every matrix question asked of both)."""
+    import tempfile
+
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.diff import diff_decisions, format_diff
     from gateway.policy.engine import EmbeddedRegoEngine, PolicyLoadError
     from gateway.policy.matrix import matrix_decisions
 
     catalogue = load_catalogue(get_settings().resolved_schema_dir() / "field-catalogue.json")
-    try:
-        before, after = (EmbeddedRegoEngine(p, catalogue.ids) for p in (a, b))
-    except PolicyLoadError as exc:
-        err_console.print(f"error: {exc}")
-        raise typer.Exit(1) from None
+    with tempfile.TemporaryDirectory(prefix="ld-gateway-diff-") as scratch:
+        try:
+            before, after = (EmbeddedRegoEngine(_policy_source(p, Path(scratch)), catalogue.ids) for p in (a, b))
+        except PolicyLoadError as exc:
+            err_console.print(f"error: {exc}")
+            raise typer.Exit(1) from None
     changes = diff_decisions(matrix_decisions(before), matrix_decisions(after))
     if as_json:
         typer.echo(
@@ -338,6 +341,83 @@ def policy_diff(
     typer.echo(f"from {before.revision}\n  to {after.revision}")
     for line in format_diff(changes):
         typer.echo(line)
+
+
+def _policy_source(spec: str, scratch: Path) -> Path:
+    """A policy directory, or a stored revision materialised under ``scratch``."""
+    from gateway.policy.engine import PolicyLoadError
+    from gateway.policy.store import materialise
+
+    if spec.startswith("sha256:"):
+        with _session() as session:
+            return materialise(session, spec, scratch)
+    path = Path(spec)
+    if not path.is_dir():
+        raise PolicyLoadError(f"{spec}: neither a policy directory nor a stored revision")
+    return path
+
+
+@policy_app.command("store")
+def policy_store(
+    directory: Path | None = typer.Option(None, "--dir", help="The policy directory; default GATEWAY_POLICY_DIR."),
+) -> None:
+    """Store a policy directory as a revision (idempotent); prints the revision alone on the last line."""
+    from datetime import UTC, datetime
+
+    from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy.engine import EmbeddedRegoEngine, PolicyLoadError
+    from gateway.policy.store import store_revision
+
+    settings = get_settings()
+    catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
+    source = directory or settings.resolved_policy_dir()
+    try:
+        EmbeddedRegoEngine(source, catalogue.ids)  # only a policy that loads and answers may be stored
+    except PolicyLoadError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    with _session() as session:
+        revision = store_revision(session, source, catalogue.ids, datetime.now(UTC))
+        session.commit()
+    typer.echo(revision)
+
+
+@policy_app.command("revisions")
+def policy_revisions() -> None:
+    """List stored policy revisions; the one in force is marked."""
+    from gateway.policy.store import active_revision, list_revisions
+
+    with _session() as session:
+        active = active_revision(session)
+        for r in list_revisions(session):
+            mark = "*" if r.revision == active else " "
+            when = (
+                f"activated {r.activated_at:%Y-%m-%d %H:%M} by {r.activated_by}"
+                if r.activated_at
+                else "never activated"
+            )
+            typer.echo(f"{mark} {r.revision}  stored {r.created_at:%Y-%m-%d %H:%M}  {when}")
+
+
+@policy_app.command("activate")
+def policy_activate(
+    revision: str = typer.Argument(..., help="A stored revision (sha256:...)."),
+    by: str = typer.Option(..., "--by", help="Who authorised it (the IG lead), recorded with the revision."),
+) -> None:
+    """Put a stored revision in force (gateways use it from their next start). Logged in the disclosure log."""
+    from datetime import UTC, datetime
+
+    from gateway.policy.store import activate
+
+    with _session() as session:
+        try:
+            activate(session, revision, by=by, now=datetime.now(UTC))
+        except LookupError as exc:
+            session.rollback()
+            err_console.print(f"error: {exc.args[0]}")
+            raise typer.Exit(1) from None
+        session.commit()
+    console.print(f"Policy revision {revision} activated; restart gateways to serve it.")
 
 
 def _session() -> Session:

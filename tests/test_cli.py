@@ -170,3 +170,26 @@ def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
     assert [c["released"] for c in police] == [["vulnerability.summary"]] * 2
     assert all(c["withheld"] == [] and c["refusal"] is None for c in result["changes"])
     assert "No one's view changes." in cli("policy", "diff", str(ROOT / "policies"), str(ROOT / "policies")).output
+
+
+def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path):
+    import shutil
+
+    cli("init")
+    first = cli("policy", "store").output.strip().splitlines()[-1]
+    changed = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", changed)
+    data = json.loads((changed / "data.json").read_text())
+    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    (changed / "data.json").write_text(json.dumps(data))
+    second = cli("policy", "store", "--dir", str(changed)).output.strip().splitlines()[-1]
+    assert first.startswith("sha256:") and second.startswith("sha256:") and first != second
+
+    diff = json.loads(cli("policy", "diff", first, second, "--json").output)
+    assert (diff["from"], diff["to"]) == (first, second) and diff["changes"]
+
+    cli("policy", "activate", second, "--by", "IG lead")
+    listed = cli("policy", "revisions").output
+    assert f"* {second}" in listed and f"  {first}" in listed
+    cli("policy", "activate", "sha256:" + "0" * 64, "--by", "x", code=1)
+    assert json.loads(cli("audit", "verify", "--json").output)["ok"]

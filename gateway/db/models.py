@@ -248,3 +248,23 @@ class RevokedToken(Base):
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- issue 4: stored policy revisions ---
+
+
+class PolicyRevision(Base):
+    """A stored policy revision (every module, data.json, the catalogue ids) and when it was activated.
+
+    ``revision`` is the hash the files compute to (gateway/policy/revision.py). The most recently
+    activated row is the policy in force; each activation is also a disclosure-log entry.
+    """
+
+    __tablename__ = "policy_revisions"
+
+    revision: Mapped[str] = mapped_column(String(80), primary_key=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    catalogue_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    activated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

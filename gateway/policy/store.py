@@ -1,0 +1,108 @@
+"""Stored policy revisions, and which one is in force (the I/O side of ``ld-gateway policy ...``).
+
+A revision is stored whole: every production module, ``data.json`` and the catalogue ids it was
+computed over, under its revision hash (gateway/policy/revision.py), so it can be diffed, audited and
+served long after the files on disk have moved on. Activating one is an admin action: it is written to
+the disclosure log (``admin:policy:activated``) in the same transaction, and from then on a gateway
+starts only with that revision (it materialises it under GATEWAY_DATA_DIR/policy/<hash>/); with no
+revision activated it serves the policy directory it is configured with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import log
+from gateway.db.models import PolicyRevision
+from gateway.policy.engine import PolicyLoadError
+from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
+
+ACTIVATED_EVENT = "admin:policy:activated"
+#: Who acted, in the log: the admin command line. The person is in policy_revisions.activated_by.
+ADMIN_CLIENT = "ld-gateway-cli"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRevision:
+    revision: str
+    created_at: datetime
+    activated_at: datetime | None
+    activated_by: str | None
+
+
+def store_revision(session: Session, policy_dir: Path, catalogue_ids: Sequence[str], now: datetime) -> str:
+    """Store the policy in ``policy_dir`` (idempotent) and return its revision."""
+    policy_dir = Path(policy_dir)
+    paths = [*policy_modules(policy_dir), policy_dir / DATA_FILE]
+    if not (policy_dir / DATA_FILE).is_file() or len(paths) < 2:
+        raise PolicyLoadError(f"{policy_dir}: not a policy directory (Rego modules and data.json)")
+    files = {p.relative_to(policy_dir).as_posix(): p.read_text(encoding="utf-8") for p in paths}
+    revision = compute_revision(policy_dir, catalogue_ids)
+    if session.get(PolicyRevision, revision) is None:
+        session.add(PolicyRevision(revision=revision, files=files, catalogue_ids=list(catalogue_ids), created_at=now))
+        session.flush()
+    return revision
+
+
+def list_revisions(session: Session) -> list[StoredRevision]:
+    rows = session.execute(select(PolicyRevision).order_by(PolicyRevision.created_at)).scalars()
+    return [StoredRevision(r.revision, r.created_at, r.activated_at, r.activated_by) for r in rows]
+
+
+def active_revision(session: Session) -> str | None:
+    """The most recently activated revision, if any was."""
+    row = session.execute(
+        select(PolicyRevision.revision)
+        .where(PolicyRevision.activated_at.is_not(None))
+        .order_by(PolicyRevision.activated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return row
+
+
+def activate(session: Session, revision: str, *, by: str, now: datetime) -> None:
+    """Put ``revision`` in force and log it, in the caller's transaction."""
+    row = session.get(PolicyRevision, revision)
+    if row is None:
+        raise LookupError(f"no stored policy revision {revision}")
+    row.activated_at = now
+    row.activated_by = by
+    log.append(
+        session,
+        disclosure_id=log.new_disclosure_id(),
+        event=ACTIVATED_EVENT,
+        outcome="activated",
+        created_at=now,
+        client_id=ADMIN_CLIENT,
+        policy_revision=revision,
+        reason="policy-activated",
+    )
+
+
+def materialise(session: Session, revision: str, root: Path) -> Path:
+    """Write a stored revision's files under ``root/<hash>/`` and check they hash to the revision."""
+    row = session.get(PolicyRevision, revision)
+    if row is None:
+        raise PolicyLoadError(f"no stored policy revision {revision}")
+    target = Path(root) / revision.removeprefix("sha256:")
+    for rel, text in row.files.items():
+        path = target / rel
+        if not path.resolve().is_relative_to(target.resolve()):
+            raise PolicyLoadError(f"stored revision {revision} names a file outside its directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if compute_revision(target, row.catalogue_ids) != revision:
+        raise PolicyLoadError(f"stored revision {revision} does not hash to its name")
+    return target
+
+
+def active_policy_dir(session: Session, data_dir: Path) -> Path | None:
+    """The activated revision, materialised under ``data_dir/policy/``; ``None`` when none is active."""
+    revision = active_revision(session)
+    return None if revision is None else materialise(session, revision, Path(data_dir) / "policy")

@@ -1,0 +1,72 @@
+"""Stored policy revisions and audited activation (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from sqlalchemy import select
+
+from gateway.db.models import DisclosureLogEntry, PolicyRevision
+from gateway.policy import EmbeddedRegoEngine, PolicyLoadError
+from gateway.policy.store import (
+    ACTIVATED_EVENT,
+    activate,
+    active_policy_dir,
+    active_revision,
+    list_revisions,
+    materialise,
+    store_revision,
+)
+from tests.factories import NOW
+
+from .conftest import POLICY_DIR
+
+
+def test_storing_is_idempotent_and_named_by_the_revision(session_factory, engine, catalogue_ids):
+    with session_factory.begin() as session:
+        first = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
+        second = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
+    assert first == second == engine.revision
+    with session_factory() as session:
+        assert [r.revision for r in list_revisions(session)] == [first]
+        assert active_revision(session) is None
+        assert active_policy_dir(session, POLICY_DIR.parent) is None
+
+
+def test_activation_is_logged_and_the_gateway_materialises_the_active_revision(
+    session_factory, tmp_path, policy_copy, catalogue_ids
+):
+    data = json.loads((policy_copy / "data.json").read_text())
+    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    (policy_copy / "data.json").write_text(json.dumps(data))
+    with session_factory.begin() as session:
+        original = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
+        edited = store_revision(session, policy_copy, catalogue_ids, NOW)
+        activate(session, edited, by="Jo Bloggs, IG lead", now=NOW)
+    shutil.rmtree(policy_copy)  # the stored copy is all that is left
+
+    with session_factory() as session:
+        assert active_revision(session) == edited != original
+        directory = active_policy_dir(session, tmp_path)
+        entries = [json.loads(e) for e in session.execute(select(DisclosureLogEntry.entry)).scalars()]
+    assert directory is not None and directory.is_relative_to(tmp_path)
+    assert EmbeddedRegoEngine(directory, catalogue_ids).revision == edited
+    (entry,) = [e for e in entries if e["event"] == ACTIVATED_EVENT]
+    assert entry["policy_revision"] == edited
+    assert "Jo Bloggs" not in json.dumps(entry), "the person is recorded with the revision, not in the log"
+
+
+def test_activating_an_unknown_revision_is_refused(session_factory):
+    with session_factory.begin() as session, pytest.raises(LookupError):
+        activate(session, "sha256:" + "0" * 64, by="x", now=NOW)
+
+
+def test_a_tampered_stored_revision_will_not_materialise(session_factory, tmp_path, catalogue_ids):
+    with session_factory.begin() as session:
+        revision = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
+        row = session.get(PolicyRevision, revision)
+        row.files = {**row.files, "data.json": row.files["data.json"].replace('"police"', '"p0lice"', 1)}
+    with session_factory() as session, pytest.raises(PolicyLoadError, match="does not hash"):
+        materialise(session, revision, tmp_path)
