@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app
-from gateway.config import get_settings
+from gateway.config import Settings, get_settings
 
 app = typer.Typer(
     help="ld-gateway: secure information sharing for Liaison and Diversion services.", no_args_is_help=True
@@ -277,7 +277,7 @@ def policy_matrix(
         raise typer.BadParameter("give at most one of --json, --csv, --html")
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
-    engine = load_engine(settings, catalogue.ids)
+    engine = load_engine(settings, catalogue.ids, policy_dir=_active_policy_dir(settings))
     if as_html:
         page = render_matrix_html(
             matrix_decisions(engine),
@@ -341,6 +341,19 @@ def policy_diff(
     typer.echo(f"from {before.revision}\n  to {after.revision}")
     for line in format_diff(changes):
         typer.echo(line)
+
+
+def _active_policy_dir(settings: Settings) -> Path | None:
+    """The activated stored revision, as the gateway would serve it; None without one (or a database)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.policy.store import active_policy_dir
+
+    try:
+        with _session() as session:
+            return active_policy_dir(session, settings.data_dir)
+    except SQLAlchemyError:  # no database yet: the configured directory is the policy
+        return None
 
 
 def _policy_source(spec: str, scratch: Path) -> Path:

@@ -168,7 +168,7 @@ class LogHead(Base):
     compact_range: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-# --- issue 4: lawful overrides and stored policy revisions ---
+# --- issue 4: lawful overrides ---
 
 
 class LawfulOverride(Base):

@@ -1,7 +1,7 @@
 """stored policy revisions (issue 4)
 
 Revision ID: 0401
-Revises: 0500
+Revises: 0301
 Create Date: 2026-11-26
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0401"
-down_revision = "0500"
+down_revision = "0301"
 branch_labels = None
 depends_on = None
 
