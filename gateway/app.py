@@ -27,6 +27,7 @@ from gateway.audit.receipts import ReceiptSigner
 from gateway.auth._files import load_or_create_secret
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc9449 import DPOP_NONCE_FILE, DpopNonces
+from gateway.auth.rotation import SigningKeys
 from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import load_or_create_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
@@ -58,7 +59,8 @@ def create_app(
         # An activated stored revision is the policy in force (gateway/policy/store.py).
         with sessions() as session:
             policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
-    signing_key = load_or_create_signing_key(settings.keys_dir)
+    load_or_create_signing_key(settings.keys_dir)
+    signing_key = SigningKeys(settings.keys_dir)  # follows `ld-gateway token-key rotate` in every process
     log_key = log_signer(settings, create=True)
     # Replay and revocation state lives in the database, shared by every gateway process.
     revocations = DatabaseRevocations(sessions, max_age=settings.revocation_cache_seconds, clock=monotonic)

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from gateway.audit.commands import register as register_audit_commands
-from gateway.auth.cli import keys_app
+from gateway.auth.cli import keys_app, token_key_app
 from gateway.config import Settings, get_settings
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
+app.add_typer(token_key_app, name="token-key")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -193,3 +193,14 @@ def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path):
     assert f"* {second}" in listed and f"  {first}" in listed
     cli("policy", "activate", "sha256:" + "0" * 64, "--by", "x", code=1)
     assert json.loads(cli("audit", "verify", "--json").output)["ok"]
+
+
+def test_token_key_rotate(cli, settings):
+    cli("init")
+    keys = settings.data_dir / "keys"
+    before = json.loads((keys / "token-signing.jwk.json").read_text())["kid"]
+    out = cli("token-key", "rotate").output
+    after = json.loads((keys / "token-signing.jwk.json").read_text())["kid"]
+    assert before != after and before in out and after in out
+    assert [p.name for p in (keys / "token-signing-retired").iterdir()] == [f"{before}.jwk.json"]
+    assert oct((keys / "token-signing.jwk.json").stat().st_mode & 0o777) == "0o600"

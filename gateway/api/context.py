@@ -14,7 +14,7 @@ from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc7009 import RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
 from gateway.auth.rfc9449 import DpopNonces
-from gateway.auth.signing import SigningKey
+from gateway.auth.signing import TokenSigner
 from gateway.config import Settings
 from gateway.disclosure.service import DisclosureService
 from gateway.keys import KeyRing
@@ -26,7 +26,7 @@ class Gateway:
     settings: Settings
     sessions: sessionmaker[Session]
     keyring: KeyRing
-    signing_key: SigningKey
+    signing_key: TokenSigner
     policy: PolicyEngine
     catalogue: Catalogue
     assessment_schema: dict[str, Any]

@@ -71,3 +71,18 @@ def keys_list(client_id: str = typer.Argument(..., help="The client.")) -> None:
             typer.echo(f"error: no client with id {client_id!r}", err=True)
             raise typer.Exit(1)
         typer.echo(json.dumps(client.jwks, indent=2) if client.jwks is not None else client.jwks_url)
+
+
+token_key_app = typer.Typer(help="The gateway's own token-signing key.", no_args_is_help=True)
+
+
+@token_key_app.command("rotate")
+def token_key_rotate() -> None:
+    """Retire the token-signing key and make a new one. The old key is published and still verifies
+    for 330 s (the longest a token it signed can live); every running process follows within seconds."""
+    from gateway.auth.rotation import OVERLAP, rotate_signing_key
+    from gateway.cli import console
+    from gateway.config import get_settings
+
+    old, new = rotate_signing_key(get_settings().keys_dir)
+    console.print(f"Token-signing key {new} is now in use; {old} verifies for another {OVERLAP} s.")

@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from joserfc.errors import JoseError
-from joserfc.jws import extract_compact, validate_compact
+from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
 from gateway.auth.clients import ClientRecord
 from gateway.auth.errors import InvalidToken
-from gateway.auth.signing import SigningKey
+from gateway.auth.signing import SIGNING_ALGORITHMS, TokenSigner
 from gateway.auth.vocab import AgencyType, Purpose, format_scope
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -67,7 +67,7 @@ def resource_audience(issuer: str) -> str:
 
 def issue_access_token(
     *,
-    signing_key: SigningKey,
+    signing_key: TokenSigner,
     issuer: str,
     audience: str,
     client: ClientRecord,
@@ -103,7 +103,7 @@ def issue_access_token(
 def validate_access_token(
     token: str,
     *,
-    signing_key: SigningKey,
+    signing_key: TokenSigner,
     issuer: str,
     audience: str,
     is_client_active: Callable[[str], bool],
@@ -171,7 +171,7 @@ def validate_access_token(
     )
 
 
-def verified_claims(token: str, *, signing_key: SigningKey) -> dict[str, Any]:
+def verified_claims(token: str, *, signing_key: TokenSigner) -> dict[str, Any]:
     """The claims of a token this gateway signed, whatever they say (expired, revoked...).
 
     For revocation, which must find the ``jti`` and ``client_id`` of a token that may no longer be
@@ -180,27 +180,28 @@ def verified_claims(token: str, *, signing_key: SigningKey) -> dict[str, Any]:
     return _verified(token, signing_key)
 
 
-def _verified(token: str, signing_key: SigningKey) -> dict[str, Any]:
+def _verified(token: str, signing_key: TokenSigner) -> dict[str, Any]:
     """The claims of a token whose header and signature are ours; raise otherwise."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise _invalid("malformed token")
-    registry = signing_key.jws_registry
     try:
-        signed = extract_compact(token.encode("ascii"), registry=registry)
+        signed = extract_compact(token.encode("ascii"), registry=_EXTRACT)
     except (JoseError, ValueError, UnicodeError):
         raise _invalid("malformed token") from None
     header = signed.headers()
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES:
         raise _invalid("typ is not at+jwt")
-    if header.get("alg") != signing_key.alg:
-        raise _invalid(f"alg is not the gateway's {signing_key.alg}")
-    if header.get("kid") != signing_key.kid:
-        raise _invalid("kid does not name the gateway's signing key")
+    found = signing_key.verifier(header.get("kid"))
+    if found is None:
+        raise _invalid("kid does not name a gateway signing key in use (unknown, or retired past its overlap)")
+    key, alg = found
+    if header.get("alg") != alg:
+        raise _invalid(f"alg is not the key's {alg}")
     if "crit" in header:
         raise _invalid("crit header not supported")
     try:
-        verified = validate_compact(signed, signing_key.verification_key, registry=registry)
+        verified = validate_compact(signed, key, registry=_registry_for(alg))
     except JoseError as exc:
         raise _invalid(f"signature check failed: {exc.error}") from None
     if not verified:
@@ -212,6 +213,15 @@ def _verified(token: str, signing_key: SigningKey) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise _invalid("payload is not a JSON object")
     return claims
+
+
+_EXTRACT = JWSRegistry(algorithms=list(SIGNING_ALGORITHMS))
+_REGISTRIES = {alg: JWSRegistry(algorithms=[alg]) for alg in SIGNING_ALGORITHMS}
+
+
+def _registry_for(alg: str) -> JWSRegistry:
+    """Exactly the key's algorithm (the header cannot choose another)."""
+    return _REGISTRIES[alg]
 
 
 def _invalid(reason: str, client_id: str | None = None) -> InvalidToken:

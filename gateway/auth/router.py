@@ -61,7 +61,7 @@ from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache, authenticate_
 from gateway.auth.rfc7662 import INACTIVE, introspection_response
 from gateway.auth.rfc9068 import issue_access_token, validate_access_token, verified_claims
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS, DpopNonces, verify_proof
-from gateway.auth.signing import SigningKey
+from gateway.auth.signing import TokenSigner
 from gateway.auth.vocab import PURPOSE_SCOPES, Purpose, Scope, format_scope
 from gateway.config import Settings
 
@@ -71,6 +71,8 @@ MAX_FORM_BYTES = 16_384
 MAX_FORM_FIELDS = 32
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PUBLIC_METADATA = {"Cache-Control": "public, max-age=300"}
+# Short: after a rotation, verifiers elsewhere must learn the new key before its tokens reach them.
+JWKS_CACHE = {"Cache-Control": "public, max-age=60"}
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -78,7 +80,7 @@ def build_router(
     *,
     settings: Settings,
     session_factory: sessionmaker[Session],
-    signing_key: SigningKey,
+    signing_key: TokenSigner,
     on_token_denied: TokenDenied,
     replay_cache: ReplayCache | None = None,
     revocations: RevocationList | None = None,
@@ -283,13 +285,13 @@ def build_router(
         "/oauth2/revoke", form_endpoint(revoke, "revocation"), methods=["POST"], summary="Token revocation (RFC 7009)"
     )
 
-    jwks = signing_key.public_jwks()
     server_metadata = authorization_server_metadata(settings)
     smart = smart_configuration(settings)
 
     @router.get("/.well-known/jwks.json", summary="The keys that sign access tokens")
     def jwks_endpoint() -> Response:
-        return JSONResponse(jwks, headers=PUBLIC_METADATA)
+        # Read per request: a rotation publishes the new key and keeps the old one through its overlap.
+        return JSONResponse(signing_key.public_jwks(), headers=JWKS_CACHE)
 
     @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
     def metadata_endpoint() -> Response:

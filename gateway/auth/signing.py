@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -32,6 +32,23 @@ TOKEN_SIGNING_FILE = "token-signing.jwk.json"
 SIGNING_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 RSA_BITS = 3072
 MIN_RSA_BITS = 2048
+
+
+class TokenSigner(Protocol):
+    """What issues and verifies access tokens: one :class:`SigningKey`, or the rotating
+    :class:`gateway.auth.rotation.SigningKeys`."""
+
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def alg(self) -> str: ...
+
+    def sign(self, header: dict[str, Any], claims: dict[str, Any]) -> str: ...
+
+    def verifier(self, kid: object) -> tuple[Any, str] | None: ...
+
+    def public_jwks(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,10 @@ class SigningKey:
     def sign(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
         protected = {**header, "alg": self.alg, "kid": self.kid}
         return jwt.encode(protected, claims, self.key, registry=self.jws_registry)
+
+    def verifier(self, kid: object) -> tuple[RSAKey | ECKey, str] | None:
+        """The key and algorithm that verify a token with this ``kid`` (see gateway.auth.rotation)."""
+        return (self.verification_key, self.alg) if kid == self.kid else None
 
 
 def load_or_create_signing_key(keys_dir: Path) -> SigningKey:
@@ -97,10 +118,16 @@ def load_signing_key(path: Path) -> SigningKey:
     return SigningKey(key=key, alg=alg, kid=str(kid))
 
 
-def _create(path: Path) -> None:
+def new_signing_key_document() -> dict[str, Any]:
+    """A new private JWK: RSA 3072 for RS256, ``kid`` its RFC 7638 thumbprint."""
     key = RSAKey.generate_key(RSA_BITS, parameters={"alg": "RS256", "use": "sig"}, private=True)
     document = dict(key.as_dict(private=True))
     document["kid"] = key.thumbprint()
+    return document
+
+
+def _create(path: Path) -> None:
+    document = new_signing_key_document()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Write a private temporary file, then link it into place: the key file appears whole or not
     # at all, and when two processes race, the first link wins and the other loads that key.

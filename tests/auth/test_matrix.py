@@ -28,6 +28,7 @@ from gateway.assessments.catalogue import load_catalogue
 from gateway.auth import registry
 from gateway.auth._files import write_secret_file
 from gateway.auth.rfc9068 import issue_access_token
+from gateway.auth.rotation import OVERLAP, rotate_signing_key
 from gateway.auth.signing import TOKEN_SIGNING_FILE, SigningKey
 from gateway.config import Settings
 from gateway.db.models import DisclosureLogEntry
@@ -600,3 +601,25 @@ def test_client_key_rotation_with_overlap(gw, rsa_key, other_rsa_key):
     assert "kid" in _assert_token_refusal(gw, response, "invalid_client", 401, client.client_id)
     with gw.sessions.begin() as session, pytest.raises(registry.InvalidJwks, match="last key"):
         registry.remove_client_key(session, client.client_id, other_rsa_key.kid)
+
+
+# --- the gateway's own key rotation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("retired_ago", "status"), [(10, 404), (OVERLAP + 1, 401)])
+def test_a_token_signed_by_a_retired_gateway_key(retired_ago, status, gw, rsa_key, signing_key, settings, rego):
+    """Within the overlap the old key's tokens still work; after it, they are refused and logged."""
+    client = gw.register(rsa_key)
+    old_token = _forge(gw, client, signing_key)  # the session key is the one the app signs with
+    rotate_signing_key(settings.keys_dir, now=time.time() - retired_ago)
+    rotated = create_app(settings, policy=rego)
+    try:
+        http = AppClient(rotated, raise_app_exceptions=False)
+        jwks = http.get("/.well-known/jwks.json").json()["keys"]
+        response = http.get(RESOURCE, headers={"Authorization": f"Bearer {old_token}"})
+    finally:
+        rotated.state.gateway.sessions.kw["bind"].dispose()
+    assert (signing_key.kid in [k["kid"] for k in jwks]) is (status == 404)
+    assert response.status_code == status
+    if status == 401:
+        assert "retired past its overlap" in gw.denials("disclosure:bundle:denied")[-1]["reason"]

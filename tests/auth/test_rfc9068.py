@@ -170,7 +170,7 @@ def test_tampered_payload(change, signing_key):
 def test_alg_none(signing_key):
     _, claims, _ = _parts(_issue(signing_key)[0])
     token = unsigned_jwt({"typ": "at+jwt", "alg": "none", "kid": signing_key.kid}, claims)
-    assert "alg is not the gateway's" in _reason(token, signing_key)
+    assert "alg is not the key's RS256" in _reason(token, signing_key)
 
 
 def test_a_client_assertion_is_not_an_access_token(signing_key):
@@ -185,8 +185,8 @@ def test_unknown_kid(signing_key):
     # SigningKey.sign always stamps its own kid; forge the header instead.
     _header, payload, signature = token.split(".")
     forged_header = b64url(json.dumps({"typ": "at+jwt", "alg": "RS256", "kid": "other"}).encode())
-    assert (
-        _reason(f"{forged_header}.{payload}.{signature}", signing_key) == "kid does not name the gateway's signing key"
+    assert "kid does not name a gateway signing key in use" in _reason(
+        f"{forged_header}.{payload}.{signature}", signing_key
     )
 
 
