@@ -16,8 +16,8 @@ SEARCH = f"/fhir/Bundle?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|{NH
 
 
 def test_shredding_the_subject_key_leaves_the_log_verifiable(gateway):
-    headers = gateway.bearer("POL-NE", "charging")
-    pulled = gateway.http.get(SEARCH, headers=headers)
+    auth = gateway.auth("POL-NE", "charging")
+    pulled = gateway.http.get(SEARCH, auth=auth)
     assert pulled.status_code == 200
     disclosure_id = pulled.headers["x-disclosure-id"]
     signer = log_signer(gateway.settings)
@@ -40,5 +40,5 @@ def test_shredding_the_subject_key_leaves_the_log_verifiable(gateway):
         after = verify_log(session, signer.verifier)
     assert after.ok, after.failure
     assert (after.root, after.entries) == (before.root, before.entries)
-    proof = gateway.http.get(f"/audit/proofs/inclusion/{disclosure_id}", headers=headers)
+    proof = gateway.http.get(f"/audit/proofs/inclusion/{disclosure_id}", auth=auth)
     assert proof.status_code == 200

@@ -21,20 +21,20 @@ def _pulls(gateway) -> dict[str, str]:
         ("unlinked", "MHT-NE", "health-referral", NHS),
         ("unknown", "POL-NE", "charging", UNKNOWN),
     ]:
-        response = gateway.http.get(SEARCH.format(nhs), headers=gateway.bearer(agency, purpose))
+        response = gateway.http.get(SEARCH.format(nhs), auth=gateway.auth(agency, purpose))
         ids[name] = response.headers["x-disclosure-id"]
     return ids
 
 
 def _get(gateway, url, **params):
-    response = gateway.http.get(url, params=params, headers=gateway.auditor)
+    response = gateway.http.get(url, params=params, auth=gateway.auditor)
     assert response.status_code == 200, response.text
     return response
 
 
 def test_filters_pages_and_detail(gateway):
     ids = _pulls(gateway)
-    gateway.auditor = gateway.bearer("LD-NE", "ld-service")
+    gateway.auditor = gateway.auth("LD-NE", "ld-service")
     everything = _get(gateway, "/audit/disclosures", limit=500).json()["items"]
     assert [i["seq"] for i in everything] == sorted((i["seq"] for i in everything), reverse=True)
 
@@ -72,7 +72,7 @@ def test_filters_pages_and_detail(gateway):
 
 def test_csv_and_fhir_audit_event_exports(gateway):
     ids = _pulls(gateway)
-    gateway.auditor = gateway.bearer("LD-NE", "ld-service")
+    gateway.auditor = gateway.auth("LD-NE", "ld-service")
     rows = list(csv.reader(io.StringIO(_get(gateway, "/audit/disclosures", format="csv", nhs_number=NHS).text)))
     assert rows[0][:3] == ["seq", "disclosure_id", "created_at"]
     assert {r[1] for r in rows[1:]} >= {ids["police"], ids["court"], ids["unlinked"]}
@@ -90,25 +90,25 @@ def test_csv_and_fhir_audit_event_exports(gateway):
 
 def test_subject_access_report(gateway):
     ids = _pulls(gateway)
-    gateway.auditor = gateway.bearer("LD-NE", "ld-service")
+    gateway.auditor = gateway.auth("LD-NE", "ld-service")
     report = _get(gateway, f"/audit/subjects/{NHS}/report").json()
     assert report["disclosures"] == 2 and report["refusals"] >= 1
     assert report["recipients"] == ["MC-NE", "POL-NE"]
     police = next(e for e in report["entries"] if e["disclosure_id"] == ids["police"])
     assert police["purpose"] == "charging" and police["basis"]["policy_revision"]
-    bad = gateway.http.get("/audit/subjects/1234567890/report", headers=gateway.auditor)
+    bad = gateway.http.get("/audit/subjects/1234567890/report", auth=gateway.auditor)
     assert bad.status_code == 400
 
 
 def test_only_audit_read_tokens_may_query(gateway):
     _pulls(gateway)
     assert gateway.http.get("/audit/disclosures").status_code == 401
-    police = gateway.http.get("/audit/disclosures", headers=gateway.bearer("POL-NE", "charging"))
+    police = gateway.http.get("/audit/disclosures", auth=gateway.auth("POL-NE", "charging"))
     assert police.status_code == 403
-    auditor = gateway.bearer("LD-NE", "ld-service")
+    auditor = gateway.auth("LD-NE", "ld-service")
     denied = _get_json_log(gateway, auditor)
     assert any(i["event"] == "audit:query:denied" and i["reason"].startswith("insufficient_scope") for i in denied)
 
 
 def _get_json_log(gateway, auditor):
-    return gateway.http.get("/audit/disclosures", params={"limit": 500}, headers=auditor).json()["items"]
+    return gateway.http.get("/audit/disclosures", params={"limit": 500}, auth=auditor).json()["items"]
