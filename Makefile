@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install demo test lint bench bench-pg faults clean
+.PHONY: install demo test lint bench bench-pg bench-audit faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(BENCH_STAMP)
 
 # The same on throw-away databases on a PostgreSQL server (PG_URL names it).
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# The disclosure log: appends, verification, proofs at 1,000,000 entries, checkpoint lag (docs/audit.md).
+bench-audit: $(BENCH_STAMP)
+	$(BIN)/python -m bench.audit_log --postgres $(PG_URL)
+
 bench-pg: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --postgres $(PG_URL)
 

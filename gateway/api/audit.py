@@ -6,13 +6,18 @@ Who may call what (docs/audit.md):
 - ``/audit/proofs/inclusion/{id}``: a valid access token of the client the entry names (the
   recipient proving what it got), or any token with the ``audit.read`` scope. Anyone else gets the
   same 404 as for an unknown id, so disclosure ids are no oracle.
+- ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``: a token with
+  ``audit.read`` (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -20,8 +25,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.security import authenticate
-from gateway.audit import checkpoints, tree
+from gateway.api.context import gateway_of
+from gateway.api.security import authenticate, require_access
+from gateway.assessments.identifiers import is_valid_nhs_number
+from gateway.audit import checkpoints, queries, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
@@ -132,4 +139,86 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
             }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+    @router.get("/disclosures")
+    def disclosures(
+        request: Request,
+        nhs_number: str | None = Query(None, description="The person, matched through the identifier HMAC"),
+        agency: str | None = Query(None),
+        client_id: str | None = Query(None),
+        purpose: str | None = Query(None),
+        outcome: str | None = Query(None, pattern="^(released|denied)$"),
+        since: datetime | None = Query(None, description="From this instant (inclusive)"),
+        until: datetime | None = Query(None, description="Before this instant (exclusive)"),
+        override: bool | None = Query(None, description="Only entries that did (true) or did not rely on an override"),
+        limit: int = Query(50, ge=1, le=queries.MAX_LIMIT),
+        cursor: int | None = Query(None, ge=0, description="next_cursor of the previous page"),
+        format: str = Query("json", pattern="^(json|csv|fhir)$"),
+    ) -> Response:
+        """IG query over the log: JSON pages (keyset), or every match as CSV or a FHIR Bundle of AuditEvents."""
+        require_auditor(request)
+        gw = gateway_of(request)
+        problems = _time_problems(since, until)
+        if nhs_number is not None and not is_valid_nhs_number(nhs_number.replace(" ", "")):
+            problems.append("nhs_number is not a valid NHS number")
+        if problems:
+            return JSONResponse({"error": "invalid_request", "problems": problems}, status_code=400)
+        with sessions() as session:
+            keys = queries.subject_keys(session, gw.keyring, nhs_number.replace(" ", "")) if nhs_number else None
+            filters = queries.DisclosureFilter(keys, agency, client_id, purpose, outcome, since, until, override)
+            if format == "csv":
+                buffer = io.StringIO()
+                csv.writer(buffer).writerows(queries.to_csv_rows(queries.iter_disclosures(session, filters)))
+                return Response(
+                    buffer.getvalue(),
+                    media_type="text/csv; charset=utf-8",
+                    headers={
+                        "Content-Disposition": 'attachment; filename="disclosures.csv"',
+                        "Cache-Control": "no-store",
+                    },
+                )
+            if format == "fhir":
+                events = [queries.audit_event(r) for r in queries.iter_disclosures(session, filters)]
+                bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
+                if not events:
+                    del bundle["entry"]  # FHIR JSON has no empty arrays
+                return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
+            page = queries.list_disclosures(session, filters, limit=limit, before=cursor)
+        body = {"items": [r.to_json() for r in page.items], "next_cursor": page.next_cursor}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    @router.get("/disclosures/{disclosure_id}")
+    def disclosure(disclosure_id: str, request: Request) -> Response:
+        """One entry: who, when, why, released fields, withheld fields with rule and reason."""
+        require_auditor(request)
+        with sessions() as session:
+            record = queries.get_disclosure(session, disclosure_id)
+        if record is None:
+            return _problem(404, "no such disclosure")
+        return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
+
+    @router.get("/subjects/{nhs_number}/report")
+    def subject_report(nhs_number: str, request: Request) -> Response:
+        """Subject access report: who received what about this person, when, for which purpose, on which basis."""
+        require_auditor(request)
+        gw = gateway_of(request)
+        nhs_number = nhs_number.replace(" ", "")
+        if not is_valid_nhs_number(nhs_number):
+            return JSONResponse({"error": "invalid_request", "problems": ["not a valid NHS number"]}, status_code=400)
+        with sessions() as session:
+            keys = queries.subject_keys(session, gw.keyring, nhs_number)
+            records = list(queries.iter_disclosures(session, queries.DisclosureFilter(subject_keys=keys)))
+        return JSONResponse(queries.subject_report(records), headers={"Cache-Control": "no-store"})
+
     return router
+
+
+def _time_problems(since: datetime | None, until: datetime | None) -> list[str]:
+    problems = [f"{n} needs a time zone" for n, v in (("since", since), ("until", until)) if v and not v.tzinfo]
+    if since and until and since.tzinfo and until.tzinfo and since >= until:
+        problems.append("since must be before until")
+    return problems
+
+
+def require_auditor(request: Request) -> AccessContext:
+    """A token with ``audit.read`` (and its DPoP proof when bound); anything else is refused and logged."""
+    return require_access(request, Scope.AUDIT_READ, AuditEvent.AUDIT_DENIED)

@@ -70,35 +70,35 @@ def append(session: Session, **fields: Any) -> DisclosureLogEntry:
 
 
 def iter_rows(session: Session, batch: int = 5000, start: int = 0) -> Iterator[StoredRow]:
-    """Every stored row from ``start`` in ``seq`` order, streamed in batches (keyset pagination)."""
+    """Every stored row from ``start`` in ``seq`` order, streamed in batches (keyset pagination).
+
+    Plain column tuples, not ORM objects: verification reads every row, and object loading would
+    dominate its cost.
+    """
+    t = DisclosureLogEntry
+    columns = (
+        t.seq,
+        t.disclosure_id,
+        t.event,
+        t.client_id,
+        t.agency_code,
+        t.purpose,
+        t.subject_key,
+        t.outcome,
+        t.created_at,
+        t.entry,
+        t.prev_hash,
+        t.leaf_hash,
+    )
     last = start - 1
     while True:
-        query = (
-            select(DisclosureLogEntry)
-            .where(DisclosureLogEntry.seq > last)
-            .order_by(DisclosureLogEntry.seq)
-            .limit(batch)
-        )
-        rows = session.execute(query).scalars().all()
+        query = select(*columns).where(t.seq > last).order_by(t.seq).limit(batch)
+        rows = session.execute(query).all()
         if not rows:
             return
         for row in rows:
-            yield StoredRow(
-                seq=row.seq,
-                disclosure_id=row.disclosure_id,
-                event=row.event,
-                client_id=row.client_id,
-                agency_code=row.agency_code,
-                purpose=row.purpose,
-                subject_key=row.subject_key,
-                outcome=row.outcome,
-                created_at=row.created_at,
-                entry=row.entry,
-                prev_hash=row.prev_hash,
-                leaf_hash=row.leaf_hash,
-            )
-        last = rows[-1].seq
-        session.expunge_all()
+            yield StoredRow(*row)
+        last = rows[-1][0]
 
 
 def decode_compact(value: str | None) -> list[bytes]:

@@ -6,8 +6,13 @@ import subprocess
 import sys
 import textwrap
 
-from gateway.audit import log
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from gateway.audit import checkpoints, log
+from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.verify import verify_rows
+from gateway.audit.verify_log import verify_log
 
 WRITER = textwrap.dedent(
     """
@@ -32,18 +37,53 @@ WRITER = textwrap.dedent(
     """
 )
 
+# A fifth process signs checkpoints while the writers append, as each serving process's ticker does.
+CHECKPOINTER = textwrap.dedent(
+    """
+    import sys, time
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from gateway.audit import checkpoints
+    from gateway.audit.c2sp_note import NoteSigner
+    from gateway.db.engine import make_engine, make_session_factory
+
+    url, pem, total = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+    signer = NoteSigner("gateway.test/disclosure-log", load_pem_private_key(pem, None))
+    sessions = make_session_factory(make_engine(url))
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        with sessions.begin() as session:
+            made = checkpoints.checkpoint_if_due(session, signer, force=True)
+        if made is not None and made.tree_size >= total:
+            break
+        time.sleep(0.05)
+    """
+)
+
 PROCESSES = 4
-APPENDS = 50
+APPENDS = {"postgresql": 500, "sqlite": 100}
 
 
 def test_parallel_processes_append_in_one_order(database_url, session_factory):
+    count = APPENDS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    total = str(PROCESSES * count)
+    checkpointer = subprocess.Popen([sys.executable, "-c", CHECKPOINTER, database_url, pem, total])
     workers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(w), str(APPENDS)]) for w in range(PROCESSES)
+        subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(w), str(count)]) for w in range(PROCESSES)
     ]
-    assert all(w.wait(timeout=240) == 0 for w in workers)
+    assert all(w.wait(timeout=300) == 0 for w in workers)
+    assert checkpointer.wait(timeout=300) == 0
     with session_factory() as session:
         rows = list(log.iter_rows(session))
         result = verify_rows(iter(rows), log.read_head(session))
+        signer = NoteSigner("gateway.test/disclosure-log", key)
+        full = verify_log(session, signer.verifier)
+        signed = [c.tree_size for c in checkpoints.iter_checkpoints(session)]
     assert result.ok, result.failure
-    assert [r.seq for r in rows] == list(range(PROCESSES * APPENDS))
+    assert full.ok, full.failure
+    assert [r.seq for r in rows] == list(range(PROCESSES * count))
     assert {r.client_id for r in rows} == {f"worker-{w}" for w in range(PROCESSES)}
+    # Checkpoints were signed while appends were under way, and the last covers every entry.
+    assert len(signed) >= 2 and signed[-1] == PROCESSES * count
+    assert full.checkpoints == len(signed)

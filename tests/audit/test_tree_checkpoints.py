@@ -135,3 +135,59 @@ def test_directory_witness_keeps_every_checkpoint_and_the_newest(session_factory
     assert (tmp_path / "witness" / "checkpoint").read_text() == newest.note
     cp = open_checkpoint(newest.note, signer.verifier)
     assert base64.b64encode(cp.root).decode() in newest.note
+
+
+class FakeTlogWitness:
+    """A C2SP tlog-witness ``add-checkpoint`` endpoint, faithful to the protocol: it checks the
+    signature and the consistency proof from the size it holds, answers 409 with that size when the
+    request's ``old`` differs, and 200 when it accepts."""
+
+    def __init__(self, verifier):
+        self.verifier, self.size, self.root, self.requests = verifier, 0, None, 0
+
+    def handle(self, request):
+        import httpx
+
+        from gateway.audit.c2sp_note import NoteError
+
+        self.requests += 1
+        head, _, note = request.content.decode().partition("\n\n")
+        lines = head.split("\n")
+        old = int(lines[0].removeprefix("old "))
+        proof = [base64.b64decode(p) for p in lines[1:] if p]
+        if old != self.size:
+            return httpx.Response(409, text=f"{self.size}\n", headers={"content-type": "text/x.tlog.size"})
+        try:
+            cp = open_checkpoint(note, self.verifier)
+            if self.size:
+                verify_consistency(self.size, cp.size, self.root, cp.root, proof)
+        except (NoteError, ValueError):
+            return httpx.Response(422)
+        self.size, self.root = cp.size, cp.root
+        return httpx.Response(200, text="\u2014 witness cosignature\n")
+
+
+def test_https_witness_gets_checkpoints_with_consistency_proofs(session_factory, signer):
+    import httpx
+
+    from gateway.audit.witness import HttpWitness
+
+    fake = FakeTlogWitness(signer.verifier)
+    witness = HttpWitness(
+        "https://witness.test/add-checkpoint", httpx.Client(transport=httpx.MockTransport(fake.handle))
+    )
+    _append(session_factory, 3)
+    with session_factory.begin() as session:
+        checkpoints.checkpoint_if_due(session, signer, T0, force=True)
+    with session_factory() as session:
+        assert export_latest(session, witness) == 3
+    _append(session_factory, 4, start=3)
+    with session_factory.begin() as session:
+        checkpoints.checkpoint_if_due(session, signer, T0, force=True)
+    # A fresh gateway process does not know what the witness holds: the 409 tells it, and it retries.
+    restarted = HttpWitness(
+        "https://witness.test/add-checkpoint", httpx.Client(transport=httpx.MockTransport(fake.handle))
+    )
+    with session_factory() as session:
+        assert export_latest(session, restarted) == 7
+    assert fake.size == 7 and fake.requests == 3

@@ -1,0 +1,202 @@
+"""The disclosure log's costs, each as a ratio to a baseline measured in the same run.
+
+    .venv/bin/python -m bench.audit_log [--postgres SERVER_URL] [--appends 2000] [--proof-size 1000000]
+
+- appends/s through ``log.append`` (entry, hash chain, Merkle subtrees, head; one transaction each)
+  against raw single-row INSERTs of the same size, one transaction each, on SQLite and PostgreSQL;
+- verification entries/s (``verify_log``: every check) against the raw SHA-256 rate over the same
+  entry bytes;
+- proof size and time at ``--proof-size`` entries (an in-memory store of the same complete subtrees
+  the database holds; the plan/fetch/fold path is the one the API runs) against one SHA-256;
+- checkpoint lag under load: appends run flat out while a ticker (1 s) signs checkpoints; the lag is
+  how long the newest entry waited to be covered by a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gateway.audit import checkpoints, log, rfc9162
+from gateway.audit.c2sp_note import NoteSigner
+from gateway.audit.verify_log import verify_log
+from gateway.db.engine import make_engine, make_session_factory
+from gateway.db.migrate import upgrade
+
+FIELDS = {
+    "event": "disclosure:bundle:released",
+    "outcome": "released",
+    "client_id": "bench-client",
+    "agency_code": "POL-NE",
+    "agency_type": "police",
+    "purpose": "charging",
+    "subject_key": "ab" * 32,
+    "released": ("identity.name", "vulnerability.summary"),
+    "body_sha256": "cd" * 32,
+}
+
+
+def _append(sessions, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        with sessions.begin() as session:
+            log.append(session, disclosure_id=log.new_disclosure_id(), created_at=datetime.now(UTC), **FIELDS)
+    return n / (time.perf_counter() - start)
+
+
+def _raw_inserts(engine, n: int, payload: str) -> float:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_raw (id VARCHAR(36) PRIMARY KEY, body TEXT)"))
+    start = time.perf_counter()
+    for _ in range(n):
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO bench_raw (id, body) VALUES (:i, :b)"), {"i": str(uuid.uuid4()), "b": payload}
+            )
+    return n / (time.perf_counter() - start)
+
+
+def _database(kind: str, server: str | None, tmp: str) -> tuple[str, object]:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/bench-audit.db", lambda: None
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"ldg_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server).set(database=name).render_as_string(hide_password=False), drop
+
+
+def bench_store(kind: str, server: str | None, appends: int, tmp: str, signer: NoteSigner) -> None:
+    url, drop = _database(kind, server, tmp)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        payload = "x" * 700  # about an entry's size
+        raw = _raw_inserts(engine, appends, payload)
+        rate = _append(sessions, appends)
+        print(f"[{kind}] appends/s {rate:,.0f}  vs raw single-row INSERT {raw:,.0f}/s  ratio {rate / raw:.2f}")
+
+        # Checkpoint lag under load: a ticker signs while appends run flat out for a few seconds.
+        lags: list[float] = []
+        stop = threading.Event()
+
+        def ticker() -> None:
+            # Lag = how long the oldest entry a checkpoint newly covers waited for it.
+            with sessions() as session:
+                last = checkpoints.latest(session)
+            covered = last.tree_size if last else 0
+            while not stop.wait(1.0):
+                with sessions.begin() as session:
+                    made = checkpoints.checkpoint_if_due(session, signer)
+                if made is None:
+                    continue
+                with sessions() as session:
+                    oldest = next(log.iter_rows(session, batch=1, start=covered)).created_at
+                oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+                lags.append((datetime.now(UTC) - oldest).total_seconds())
+                covered = made.tree_size
+
+        with sessions.begin() as session:
+            checkpoints.checkpoint_if_due(session, signer, force=True)
+        thread = threading.Thread(target=ticker)
+        thread.start()
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            _append(sessions, 50)
+        stop.set()
+        thread.join()
+        with sessions.begin() as session:
+            checkpoints.checkpoint_if_due(session, signer, force=True)
+        if lags:
+            print(
+                f"[{kind}] checkpoint lag under load: max {max(lags):.2f} s, mean {sum(lags) / len(lags):.2f} s "
+                f"({len(lags)} checkpoints; the rule is ≤ 10 s or 1,000 entries, checked every 1 s)"
+            )
+
+        with sessions() as session:
+            entries = [r.entry.encode() for r in log.iter_rows(session)]
+            start = time.perf_counter()
+            result = verify_log(session, signer.verifier)
+            verify_rate = result.entries / (time.perf_counter() - start)
+        assert result.ok, result.failure
+        start = time.perf_counter()
+        for e in entries:
+            hashlib.sha256(b"\x00" + e).digest()
+        sha_rate = len(entries) / (time.perf_counter() - start)
+        print(
+            f"[{kind}] verify entries/s {verify_rate:,.0f} (all checks, {result.entries} entries, "
+            f"{result.checkpoints} checkpoints)  vs raw SHA-256 of the entries {sha_rate:,.0f}/s  "
+            f"ratio {verify_rate / sha_rate:.3f}"
+        )
+    finally:
+        engine.dispose()
+        drop()  # type: ignore[operator]
+
+
+def bench_proofs(size: int) -> None:
+    start = time.perf_counter()
+    store: dict[tuple[int, int], bytes] = {}
+    compact: list[bytes] = []
+    for i in range(size):
+        leaf = rfc9162.leaf_hash(i.to_bytes(8, "big"))
+        store[(0, i)] = leaf
+        compact, created = rfc9162.compact_append(compact, i, leaf)
+        store.update(((lv, ix), h) for lv, ix, h in created)
+    built = time.perf_counter() - start
+    root = rfc9162.root_from_compact(compact)
+    rounds = 2000
+    start = time.perf_counter()
+    for k in range(rounds):
+        index = (k * 7919) % size
+        proof = rfc9162.materialise(rfc9162.inclusion_plan(index, size), store)
+    per_proof = (time.perf_counter() - start) / rounds
+    rfc9162.verify_inclusion(index, size, store[(0, index)], proof, root)
+    start = time.perf_counter()
+    for k in range(rounds):
+        consistency = rfc9162.materialise(rfc9162.consistency_plan(size // 2 + k, size), store)
+    per_consistency = (time.perf_counter() - start) / rounds
+    start = time.perf_counter()
+    for _ in range(rounds):
+        hashlib.sha256(b"x" * 64).digest()
+    per_hash = (time.perf_counter() - start) / rounds
+    print(
+        f"[proofs at {size:,} entries] inclusion: {len(proof)} hashes = {32 * len(proof)} bytes, "
+        f"{per_proof * 1e6:.1f} µs ({per_proof / per_hash:.0f} x one SHA-256); consistency: "
+        f"{len(consistency)} hashes, {per_consistency * 1e6:.1f} µs; tree built by appends in {built:.1f} s "
+        f"({size / built:,.0f} leaves/s in memory)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (a throw-away database is made there)")
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--proof-size", type=int, default=1_000_000)
+    args = parser.parse_args()
+    import tempfile
+
+    signer = NoteSigner("bench/disclosure-log", Ed25519PrivateKey.generate())
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_store("sqlite", None, args.appends, tmp, signer)
+        if args.postgres:
+            bench_store("postgresql", args.postgres, args.appends, tmp, signer)
+    bench_proofs(args.proof_size)
+
+
+if __name__ == "__main__":
+    main()
