@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import assessments, fhir, fhir_inbound, health, overrides
+from gateway.api import assessments, events, fhir, fhir_inbound, health, overrides, tasks
 from gateway.api import audit as audit_api
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
@@ -38,6 +38,8 @@ from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
 from gateway.policy.store import active_policy_dir
+from gateway.requests.notify import make_notifier
+from gateway.requests.service import RequestService
 
 logger = logging.getLogger("gateway")
 
@@ -102,6 +104,9 @@ def create_app(
         description="Secure information sharing for Liaison and Diversion services.",
     )
     app.state.gateway = gw
+    app.state.requests = RequestService(
+        sessions=sessions, keyring=keyring, notifier=make_notifier(settings.database_url), base_url=settings.issuer
+    )
     app.include_router(
         build_auth_router(
             settings=settings,
@@ -121,6 +126,8 @@ def create_app(
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
     app.include_router(audit_api.build_router(settings, sessions, log_key))
+    app.include_router(tasks.router)
+    app.include_router(events.router)
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

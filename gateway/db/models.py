@@ -268,3 +268,31 @@ class PolicyRevision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     activated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+# --- issue 6: real-time requests (FHIR Task) ---
+
+
+class RequestTask(Base):
+    """A request for assessment information (FHIR Task), from a requesting agency to an L&D service.
+
+    Queue columns (status, parties, deadline, output) are in the clear: they say nothing about a person.
+    The Task resource itself (who it is about, the case reference, notes, reasons) is AES-256-GCM
+    ciphertext under the subject's data key, so erasing the subject erases their requests too.
+    """
+
+    __tablename__ = "request_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    requester_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    owner_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    output_assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), nullable=True)
+    case_reference_hmac: Mapped[str] = mapped_column(String(64))
+    resource_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
