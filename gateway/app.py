@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
@@ -40,6 +41,7 @@ from gateway.policy.loader import load_engine
 from gateway.policy.store import active_policy_dir
 from gateway.requests.notify import make_notifier
 from gateway.requests.service import RequestService
+from gateway.requests.webhooks import WebhookWorker
 
 logger = logging.getLogger("gateway")
 
@@ -98,15 +100,27 @@ def create_app(
                 reason=f"{error}:{reason}",
             )
 
+    requests = RequestService(
+        sessions=sessions, keyring=keyring, notifier=make_notifier(settings.database_url), base_url=settings.issuer
+    )
+    webhook_worker = WebhookWorker(sessions, keyring)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Run by a real server (uvicorn), not by in-process test clients: they drive the worker themselves.
+        webhook_worker.start()
+        yield
+        webhook_worker.stop()
+        requests.notifier.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ld-gateway",
         version=__version__,
         description="Secure information sharing for Liaison and Diversion services.",
     )
     app.state.gateway = gw
-    app.state.requests = RequestService(
-        sessions=sessions, keyring=keyring, notifier=make_notifier(settings.database_url), base_url=settings.issuer
-    )
+    app.state.requests = requests
     app.include_router(
         build_auth_router(
             settings=settings,

@@ -29,6 +29,7 @@ from gateway.auth.vocab import AgencyType
 from gateway.db.models import Agency, Assessment, CaseLink, RequestTask, Subject
 from gateway.fhir import operation_outcome
 from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+from gateway.requests import webhooks
 from gateway.requests.codes import (
     ASSESSMENT_OUTPUT,
     COURT_CASE_URN,
@@ -482,17 +483,16 @@ class RequestService:
     def _notify(
         self, session: Session, row: RequestTask, requester: str, owner: str, kind: str, output: str | None = None
     ) -> None:
-        self._notifier.publish(
-            session,
-            Notification(
-                type=kind,
-                task=row.id,
-                status=row.status,
-                link=f"{self._base}/fhir/Task/{row.id}",
-                output=f"{self._base}/fhir/Bundle/{output}" if output else None,
-                audience=(requester, owner),
-            ),
+        notification = Notification(
+            type=kind,
+            task=row.id,
+            status=row.status,
+            link=f"{self._base}/fhir/Task/{row.id}",
+            output=f"{self._base}/fhir/Bundle/{output}" if output else None,
+            audience=(requester, owner),
         )
+        self._notifier.publish(session, notification)
+        webhooks.enqueue(session, notification, self._clock())
 
     def _run(self, ctx: AccessContext, work: Callable[[Session], TaskResult]) -> TaskResult:
         """One transaction; a refusal rolls it back, then is logged on its own and answered."""
