@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import assessments, events, fhir, fhir_inbound, health, overrides, tasks
+from gateway.api import access, assessments, events, fhir, fhir_inbound, health, overrides, tasks
 from gateway.api import audit as audit_api
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
@@ -121,6 +121,7 @@ def create_app(
     )
     app.state.gateway = gw
     app.state.requests = requests
+    gw.on_published = requests.on_published
     app.include_router(
         build_auth_router(
             settings=settings,
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(audit_api.build_router(settings, sessions, log_key))
     app.include_router(tasks.router)
     app.include_router(events.router)
+    app.include_router(access.router)
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

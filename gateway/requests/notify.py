@@ -42,6 +42,10 @@ class Notification:
     link: str | None = None
     output: str | None = None
     assessment: str | None = None
+    version: int | None = None
+    disclosure: str | None = None
+    agency: str | None = None
+    purpose: str | None = None
     audience: tuple[str, ...] = ()
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 

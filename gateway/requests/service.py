@@ -11,8 +11,9 @@ for anyone else the answer is the 404 an unknown id gets.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from gateway.auth.vocab import AgencyType
 from gateway.db.models import Agency, Assessment, CaseLink, RequestTask, Subject
 from gateway.fhir import operation_outcome
 from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
-from gateway.requests import webhooks
+from gateway.requests import alerts, webhooks
 from gateway.requests.codes import (
     ASSESSMENT_OUTPUT,
     COURT_CASE_URN,
@@ -41,6 +42,8 @@ from gateway.requests.codes import (
 )
 from gateway.requests.notify import Notification, Notifier
 from gateway.requests.task import NewRequest, Problem, agency_reference, parse_new_task, validate_resource
+
+logger = logging.getLogger("gateway.requests")
 
 NOT_FOUND_TEXT = "No request with this id is available to you."
 UNKNOWN_PERSON_TEXT = "No person on record matches the person named in Task.for."
@@ -179,6 +182,70 @@ class RequestService:
             return self._transition(session, ctx, row, current, changed, now)
 
         return self._run(ctx, work)
+
+    # -- assessment notifications (gateway.requests.alerts) --------------------------------------------
+
+    def on_published(self, session: Session, assessment_id: str, version: int, document: Mapping[str, Any]) -> None:
+        """Inside the publishing transaction: tell earlier recipients of a newer version, and of withdrawn consent."""
+        assessment = session.get(Assessment, assessment_id)
+        if assessment is None or version <= 1:
+            return
+        recipients = alerts.earlier_recipients(session, self._keyring, assessment, version)
+        if not recipients:
+            return
+        owner = alerts.publisher_code(session, assessment_id)
+        audience = tuple(sorted(recipients | ({owner} if owner else set())))
+        link = f"{self._base}/fhir/Bundle/{assessment_id}"
+        kinds = ["assessment.amended"]
+        if (document.get("consent") or {}).get("status") == "withdrawn":
+            kinds.append("consent.withdrawn")
+        for kind in kinds:
+            self._send(
+                session,
+                Notification(type=kind, assessment=assessment_id, version=version, link=link, audience=audience),
+            )
+
+    def on_disclosed(self, disclosure_ids: Sequence[str]) -> None:
+        """After a pull committed: tell each released assessment's publisher who was given it, for what.
+
+        Never raises: the pull has been answered and logged already; a lost notice is logged by type only.
+        """
+        try:
+            self._disclosed(disclosure_ids)
+        except Exception as exc:
+            logger.warning("access notification failed", extra={"fields": {"error": type(exc).__name__}})
+
+    def _disclosed(self, disclosure_ids: Sequence[str]) -> None:
+        with self._sessions.begin() as session:
+            for entry in alerts.released_entries(session, disclosure_ids):
+                owner = alerts.publisher_code(session, entry["assessment_id"])
+                if owner is None:
+                    continue
+                self._send(
+                    session,
+                    Notification(
+                        type="assessment.accessed",
+                        assessment=entry["assessment_id"],
+                        version=entry.get("assessment_version"),
+                        disclosure=entry["disclosure_id"],
+                        agency=entry.get("agency_code"),
+                        purpose=entry.get("purpose"),
+                        link=f"{self._base}/assessments/{entry['assessment_id']}/disclosures",
+                        audience=(owner,),
+                    ),
+                )
+
+    def who_saw(self, ctx: AccessContext, assessment_id: str) -> list[dict[str, Any]] | None:
+        """The per-assessment view for its publisher; ``None`` when absent or not the caller's."""
+        with self._sessions() as session:
+            assessment = session.get(Assessment, assessment_id)
+            if assessment is None or alerts.publisher_code(session, assessment_id) != ctx.agency_code:
+                return None
+            return [s.to_json() for s in alerts.who_saw(session, self._keyring, assessment)]
+
+    def _send(self, session: Session, notification: Notification) -> None:
+        self._notifier.publish(session, notification)
+        webhooks.enqueue(session, notification, self._clock())
 
     # -- creating -----------------------------------------------------------------------------------
 
@@ -491,8 +558,7 @@ class RequestService:
             output=f"{self._base}/fhir/Bundle/{output}" if output else None,
             audience=(requester, owner),
         )
-        self._notifier.publish(session, notification)
-        webhooks.enqueue(session, notification, self._clock())
+        self._send(session, notification)
 
     def _run(self, ctx: AccessContext, work: Callable[[Session], TaskResult]) -> TaskResult:
         """One transaction; a refusal rolls it back, then is logged on its own and answered."""
