@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key
+from adapters.agency_client.client import load_private_key, sign_dpop_proof
 from gateway.db.engine import make_engine
 from tests.conftest import ROOT, create_pg_database
 from tests.e2e.conftest import CLI, _wait_ready, free_port
@@ -29,15 +29,15 @@ pytestmark = pytest.mark.e2e
 class EventStream(threading.Thread):
     """A minimal SSE reader (WHATWG event-stream format) on its own thread."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
         super().__init__(daemon=True)
-        self.url, self.token = url, token
+        self.url, self.auth_headers = url, headers
         self.events: queue.Queue[dict[str, str]] = queue.Queue()
         self.subscribed = threading.Event()
         self.status: int | None = None
 
     def run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        headers = {**self.auth_headers, "Accept": "text/event-stream"}
         try:
             with httpx.stream("GET", self.url, headers=headers, timeout=httpx.Timeout(10, read=120)) as response:
                 self.status = response.status_code
@@ -114,12 +114,20 @@ def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_g
     assert published.status_code == 201, published.text
     assessment_id = published.json()["id"]
 
+    def auth(client: AgencyClient, purpose: str, method: str, path: str) -> dict[str, str]:
+        # The DPoP proof names the gateway's external URL (the issuer), whichever process serves it.
+        token = client.token(purpose)
+        return {
+            "Authorization": f"DPoP {token}",
+            "DPoP": sign_dpop_proof(client.dpop_key, method, a + path, access_token=token),
+        }
+
     def call(base: str, client: AgencyClient, purpose: str, method: str, path: str, **kwargs) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {client.token(purpose)}", **kwargs.pop("headers", {})}
+        headers = {**auth(client, purpose, method, path), **kwargs.pop("headers", {})}
         return httpx.request(method, base + path, headers=headers, timeout=30, **kwargs)
 
-    ld_events = EventStream(a + "/events", ld.token("ld-service"))
-    court_events = EventStream(b + "/events", court.token("case-management"))
+    ld_events = EventStream(a + "/events", auth(ld, "ld-service", "GET", "/events"))
+    court_events = EventStream(b + "/events", auth(court, "case-management", "GET", "/events"))
     for stream in (ld_events, court_events):
         stream.start()
         assert stream.subscribed.wait(30), stream.status

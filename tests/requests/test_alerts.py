@@ -42,7 +42,7 @@ def court_pull(gateway):
     response = gateway.http.get(
         "/fhir/Bundle",
         params={"patient.identifier": f"{NHS_NUMBER_SYSTEM}|{ADULT_NHS}"},
-        headers=gateway.bearer("MC-NE", "case-management"),
+        auth=gateway.auth("MC-NE", "case-management"),
     )
     assert response.status_code == 200, response.text
     return response
@@ -51,7 +51,7 @@ def court_pull(gateway):
 def republish(gateway, **consent):
     document = copy.deepcopy(example("adult.json"))
     document["consent"].update(consent)
-    response = gateway.http.post("/assessments", json=document, headers=gateway.bearer("LD-NE", "ld-service"))
+    response = gateway.http.post("/assessments", json=document, auth=gateway.auth("LD-NE", "ld-service"))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -71,7 +71,7 @@ def test_a_refused_pull_tells_nobody(gateway):
     refused = gateway.http.get(
         "/fhir/Bundle",
         params={"patient.identifier": f"{NHS_NUMBER_SYSTEM}|{ADULT_NHS}"},
-        headers=gateway.bearer("MHT-NE", "health-referral"),
+        auth=gateway.auth("MHT-NE", "health-referral"),
     )
     assert refused.status_code == 404
     assert sent(gateway) == []
@@ -97,15 +97,13 @@ def test_the_first_version_tells_nobody(gateway):
 def test_who_saw_what_is_for_the_publisher_only(gateway):
     court_pull(gateway)
     assessment_id = gateway.published.assessment_id
-    mine = gateway.http.get(f"/assessments/{assessment_id}/disclosures", headers=gateway.bearer("LD-NE", "ld-service"))
+    mine = gateway.http.get(f"/assessments/{assessment_id}/disclosures", auth=gateway.auth("LD-NE", "ld-service"))
     assert mine.status_code == 200, mine.text
     [seen] = mine.json()["disclosures"]
     assert seen["agency_code"] == "MC-NE" and seen["outcome"] == "released" and seen["version"] == 1
     assert seen["released"] and isinstance(seen["withheld_count"], int)
     assert ADULT_NHS not in mine.text
-    court = gateway.http.get(
-        f"/assessments/{assessment_id}/disclosures", headers=gateway.bearer("MC-NE", "case-management")
-    )
+    court = gateway.http.get(f"/assessments/{assessment_id}/disclosures", auth=gateway.auth("MC-NE", "case-management"))
     assert court.status_code == 403
-    unknown = gateway.http.get("/assessments/nope/disclosures", headers=gateway.bearer("LD-NE", "ld-service"))
+    unknown = gateway.http.get("/assessments/nope/disclosures", auth=gateway.auth("LD-NE", "ld-service"))
     assert unknown.status_code == 404

@@ -17,7 +17,7 @@ PATCH = {"Content-Type": "application/json-patch+json"}
 
 
 def post(gateway, body, agency="MC-NE", purpose="case-management"):
-    return gateway.http.post("/fhir/Task", json=body, headers=gateway.bearer(agency, purpose))
+    return gateway.http.post("/fhir/Task", json=body, auth=gateway.auth(agency, purpose))
 
 
 def patch(gateway, task_id, ops, agency="LD-NE", purpose="ld-service", **headers):
@@ -25,7 +25,8 @@ def patch(gateway, task_id, ops, agency="LD-NE", purpose="ld-service", **headers
         "PATCH",
         f"/fhir/Task/{task_id}",
         content=json.dumps(ops),
-        headers={**gateway.bearer(agency, purpose), **PATCH, **headers},
+        auth=gateway.auth(agency, purpose),
+        headers={**PATCH, **headers},
     )
 
 
@@ -33,7 +34,7 @@ def pull(gateway, nhs=OTHER_NHS, agency="MC-NE", purpose="case-management"):
     return gateway.http.get(
         "/fhir/Bundle",
         params={"patient.identifier": f"{NHS_NUMBER_SYSTEM}|{nhs}"},
-        headers=gateway.bearer(agency, purpose),
+        auth=gateway.auth(agency, purpose),
     )
 
 
@@ -74,7 +75,7 @@ def test_a_court_request_is_accepted_completed_and_then_pulled(gateway, other):
     assert task["owner"]["identifier"]["value"] == "LD-NE"
     assert created.headers["Location"].endswith(f"/fhir/Task/{task['id']}")
 
-    queue = gateway.http.get("/fhir/Task?status=requested", headers=gateway.bearer("LD-NE", "ld-service")).json()
+    queue = gateway.http.get("/fhir/Task?status=requested", auth=gateway.auth("LD-NE", "ld-service")).json()
     assert [e["resource"]["id"] for e in queue["entry"]] == [task["id"]]
     assert queue["entry"][0]["resource"]["for"]["identifier"]["value"] == OTHER_NHS  # the L&D service sees whom
 
@@ -89,9 +90,9 @@ def test_a_court_request_is_accepted_completed_and_then_pulled(gateway, other):
     assert done.status_code == 200, done.text
     assert done.json()["output"][0]["valueReference"]["reference"] == f"Bundle/{other.assessment_id}"
 
-    seen = gateway.http.get(f"/fhir/Task/{task['id']}", headers=gateway.bearer("MC-NE", "case-management"))
+    seen = gateway.http.get(f"/fhir/Task/{task['id']}", auth=gateway.auth("MC-NE", "case-management"))
     assert seen.json()["status"] == "completed"
-    answer = gateway.http.get(f"/fhir/Bundle/{other.assessment_id}", headers=gateway.bearer("MC-NE", "case-management"))
+    answer = gateway.http.get(f"/fhir/Bundle/{other.assessment_id}", auth=gateway.auth("MC-NE", "case-management"))
     assert answer.status_code == 200, answer.text
     assert answer.headers["X-Disclosure-Id"]
 
@@ -178,22 +179,20 @@ def test_an_agency_without_the_right_to_request_is_refused(gateway, other):
 
 def test_only_the_parties_see_a_task(gateway, other):
     task = post(gateway, task_body()).json()
-    stranger = gateway.bearer("PROB-NE", "case-management")
-    assert gateway.http.get(f"/fhir/Task/{task['id']}", headers=stranger).status_code == 404
+    stranger = gateway.auth("PROB-NE", "case-management")
+    assert gateway.http.get(f"/fhir/Task/{task['id']}", auth=stranger).status_code == 404
     assert (
-        gateway.http.get("/fhir/Task/no-such-id", headers=stranger).json()
-        == gateway.http.get(f"/fhir/Task/{task['id']}", headers=stranger).json()
+        gateway.http.get("/fhir/Task/no-such-id", auth=stranger).json()
+        == gateway.http.get(f"/fhir/Task/{task['id']}", auth=stranger).json()
     )
-    assert gateway.http.get("/fhir/Task", headers=stranger).json()["total"] == 0
-    mine = gateway.http.get("/fhir/Task?status=requested,accepted", headers=gateway.bearer("MC-NE", "case-management"))
+    assert gateway.http.get("/fhir/Task", auth=stranger).json()["total"] == 0
+    mine = gateway.http.get("/fhir/Task?status=requested,accepted", auth=gateway.auth("MC-NE", "case-management"))
     assert mine.json()["total"] == 1
     assert (
-        gateway.http.get("/fhir/Task?status=accepted", headers=gateway.bearer("MC-NE", "case-management")).json()[
-            "total"
-        ]
+        gateway.http.get("/fhir/Task?status=accepted", auth=gateway.auth("MC-NE", "case-management")).json()["total"]
         == 0
     )
-    assert gateway.http.get("/fhir/Task?status=bogus", headers=stranger).status_code == 400
+    assert gateway.http.get("/fhir/Task?status=bogus", auth=stranger).status_code == 400
 
 
 def test_the_requester_cannot_work_its_own_request(gateway, other):
@@ -225,7 +224,7 @@ def test_bad_workflow_changes_are_refused(gateway, other, ops, fragment):
     assert response.status_code in (400, 422), response.text
     assert fragment in json.dumps(response.json())
     assert (
-        gateway.http.get(f"/fhir/Task/{task['id']}", headers=gateway.bearer("LD-NE", "ld-service")).json()["status"]
+        gateway.http.get(f"/fhir/Task/{task['id']}", auth=gateway.auth("LD-NE", "ld-service")).json()["status"]
         == "requested"
     )
 

@@ -108,7 +108,7 @@ def test_a_new_request_is_pushed_signed_retried_and_logged(gateway, other, recei
 
         session.execute(select(WebhookSubscription)).scalar_one().url = receiver.url
 
-    created = gateway.http.post("/fhir/Task", json=task_body(), headers=gateway.bearer("MC-NE", "case-management"))
+    created = gateway.http.post("/fhir/Task", json=task_body(), auth=gateway.auth("MC-NE", "case-management"))
     assert created.status_code == 201
     [delivery] = deliveries(gateway)  # the court has no endpoint: one delivery, to the L&D service
     assert delivery.state == "pending" and delivery.event_type == "task.created"
@@ -145,7 +145,7 @@ def test_a_new_request_is_pushed_signed_retried_and_logged(gateway, other, recei
 def test_a_delivery_that_keeps_failing_ends_failed(gateway, other, receiver_factory):
     with gateway.sessions.begin() as session:
         add_subscription(session, gateway.keyring, "MC-NE", "http://127.0.0.1:9/unreachable", datetime.now(UTC))
-    gateway.http.post("/fhir/Task", json=task_body(), headers=gateway.bearer("MC-NE", "case-management"))
+    gateway.http.post("/fhir/Task", json=task_body(), auth=gateway.auth("MC-NE", "case-management"))
     clock = Clock()
     worker = WebhookWorker(gateway.sessions, gateway.keyring, clock=clock, backoff=(1,))
     assert worker.run_once() == 1
@@ -162,7 +162,7 @@ def test_a_disabled_endpoint_is_not_called(gateway, other):
         subscription_id, _ = add_subscription(
             session, gateway.keyring, "LD-NE", "http://127.0.0.1:9/x", datetime.now(UTC)
         )
-    gateway.http.post("/fhir/Task", json=task_body(), headers=gateway.bearer("MC-NE", "case-management"))
+    gateway.http.post("/fhir/Task", json=task_body(), auth=gateway.auth("MC-NE", "case-management"))
     with gateway.sessions.begin() as session:
         assert webhooks.disable_subscription(session, subscription_id, datetime.now(UTC))
     assert WebhookWorker(gateway.sessions, gateway.keyring).run_once() == 0
@@ -187,7 +187,7 @@ def test_bad_registrations_are_refused(gateway, agency, url):
 def test_two_workers_never_claim_the_same_delivery(gateway, other):
     with gateway.sessions.begin() as session:
         add_subscription(session, gateway.keyring, "LD-NE", "http://127.0.0.1:9/x", datetime.now(UTC))
-    gateway.http.post("/fhir/Task", json=task_body(), headers=gateway.bearer("MC-NE", "case-management"))
+    gateway.http.post("/fhir/Task", json=task_body(), auth=gateway.auth("MC-NE", "case-management"))
     first, second = gateway.sessions(), gateway.sessions()
     try:
         with first.begin():
