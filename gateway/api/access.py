@@ -15,6 +15,14 @@ from gateway.api.security import require_publisher
 router = APIRouter(tags=["requests"])
 
 
+@router.get("/assessments")
+def candidates(task: str, request: Request) -> Response:
+    """``GET /assessments?task=ID``: the caller's assessments about a request's person, newest first."""
+    ctx = require_publisher(request)
+    result = request.app.state.requests.candidates(ctx, task)
+    return JSONResponse(result.body, status_code=result.status, headers={"Cache-Control": "no-store", **result.headers})
+
+
 @router.get("/assessments/{assessment_id}/disclosures")
 def who_saw(assessment_id: str, request: Request) -> Response:
     ctx = require_publisher(request)

@@ -243,6 +243,33 @@ class RequestService:
                 return None
             return [s.to_json() for s in alerts.who_saw(session, self._keyring, assessment)]
 
+    def candidates(self, ctx: AccessContext, task_id: str) -> TaskResult:
+        """For the owning L&D service: its assessments about the request's person (ids and versions only)."""
+
+        def work(session: Session) -> TaskResult:
+            row, _ = self._visible(session, ctx, task_id)
+            if row.owner_agency_id != self._agency(session, ctx.agency_code).id:
+                raise Refusal(
+                    403, [("forbidden", "only the owning L&D service may list candidates", None)], "not-the-owner"
+                )
+            found = session.execute(
+                select(Assessment)
+                .where(Assessment.subject_id == row.subject_id, Assessment.publisher_agency_id == row.owner_agency_id)
+                .order_by(Assessment.updated_at.desc())
+            ).scalars()
+            items = [
+                {
+                    "id": a.id,
+                    "version": a.current_version,
+                    "updated": a.updated_at.isoformat(),
+                    "reference": f"Bundle/{a.id}",
+                }
+                for a in found
+            ]
+            return TaskResult(200, {"task": task_id, "assessments": items})
+
+        return self._run(ctx, work)
+
     def _send(self, session: Session, notification: Notification) -> None:
         self._notifier.publish(session, notification)
         webhooks.enqueue(session, notification, self._clock())
