@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
@@ -13,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import assessments, fhir, fhir_inbound, health, overrides
+from gateway.api import access, assessments, events, fhir, fhir_inbound, health, overrides, tasks
 from gateway.api import audit as audit_api
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
@@ -39,6 +40,9 @@ from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
 from gateway.policy.store import active_policy_dir
+from gateway.requests.notify import make_notifier
+from gateway.requests.service import RequestService
+from gateway.requests.webhooks import WebhookWorker
 
 logger = logging.getLogger("gateway")
 
@@ -98,12 +102,28 @@ def create_app(
                 reason=f"{error}:{reason}",
             )
 
+    requests = RequestService(
+        sessions=sessions, keyring=keyring, notifier=make_notifier(settings.database_url), base_url=settings.issuer
+    )
+    webhook_worker = WebhookWorker(sessions, keyring)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Run by a real server (uvicorn), not by in-process test clients: they drive the worker themselves.
+        webhook_worker.start()
+        yield
+        webhook_worker.stop()
+        requests.notifier.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ld-gateway",
         version=__version__,
         description="Secure information sharing for Liaison and Diversion services.",
     )
     app.state.gateway = gw
+    app.state.requests = requests
+    gw.on_published = requests.on_published
     app.include_router(
         build_auth_router(
             settings=settings,
@@ -123,6 +143,9 @@ def create_app(
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
     app.include_router(audit_api.build_router(settings, sessions, log_key))
+    app.include_router(tasks.router)
+    app.include_router(events.router)
+    app.include_router(access.router)
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app, token_key_app
 from gateway.config import Settings, get_settings
+from gateway.requests.cli import webhook_app
 
 app = typer.Typer(
     help="ld-gateway: secure information sharing for Liaison and Diversion services.", no_args_is_help=True
@@ -30,6 +31,7 @@ app.add_typer(policy_app, name="policy")
 register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
 app.add_typer(token_key_app, name="token-key")
+app.add_typer(webhook_app, name="webhook")
 
 console = Console()
 err_console = Console(stderr=True)

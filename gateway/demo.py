@@ -81,6 +81,31 @@ def load_demo(settings: Settings) -> DemoSetup:
     return DemoSetup(keys_dir, clients, nhs_numbers, published)
 
 
+def request_tour(setup: DemoSetup, base_url: str) -> list[str]:
+    """Issue 6: a court request answered live (three terminals). Commands use adapters.court_requests."""
+
+    def req(code: str, command: str) -> str:
+        return (
+            f"   .venv/bin/python -m adapters.court_requests {command} --gateway {base_url} "
+            f"--client-id {setup.clients[code]} --key {setup.keys_dir / (code + '.pem')}"
+        )
+
+    child = setup.nhs_numbers["child.json"]
+    return [
+        "6. A court request answered live. The court has no case with the 15-year-old yet. In a third terminal,",
+        "   the L&D service watches for notifications (ids, status and links; never personal data):",
+        req("LD-NE", "watch --purpose ld-service"),
+        "   The court asks before this afternoon's hearing; it prints the request id (TASK_ID):",
+        req("MC-NE", f"ask --nhs-number {child} --case-urn 01NE0045626 --hearing-in-minutes 90"),
+        "   The L&D service accepts it (the court now has a case link) and completes it with its assessment:",
+        req("LD-NE", "accept TASK_ID"),
+        req("LD-NE", "complete TASK_ID"),
+        "   The court, told by the same stream (or a signed webhook), pulls the answer; the policy and log apply:",
+        req("MC-NE", "fetch TASK_ID"),
+        "",
+    ]
+
+
 def tour(setup: DemoSetup, base_url: str) -> str:
     keys = setup.keys_dir
     adult = setup.nhs_numbers["adult.json"]
@@ -119,6 +144,7 @@ def tour(setup: DemoSetup, base_url: str) -> str:
             "5. Every one of those, releases and refusals alike, is in the disclosure log:",
             "   .venv/bin/ld-gateway audit verify",
             "",
+            *request_tour(setup, base_url),
             f"API docs: {base_url}/docs    FHIR capability statement: {base_url}/fhir/metadata",
             "",
         ]

@@ -54,6 +54,8 @@ def publish_canonical(gw: Gateway, agency_code: str, document: Any) -> Response:
             published = store.publish(
                 session, gw.keyring, publisher=publisher, document=normalised, now=datetime.now(UTC)
             )
+            if gw.on_published:
+                gw.on_published(session, published.assessment_id, published.version, normalised)
     except store.StoreError as exc:
         return outcome_response(422, [("error", "invariant", msg, expr) for expr, msg in exc.problems])
     return JSONResponse(

@@ -37,6 +37,8 @@ class Gateway:
     replay_cache: ReplayCache = field(default_factory=InMemoryReplayCache)
     dpop_nonces: DpopNonces | None = None
     rate_limits: RateLimiter | None = None
+    # issue 6: told of each publish inside its transaction (amended / consent-withdrawn notifications)
+    on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -9,6 +9,7 @@ from gateway.api.context import gateway_of
 from gateway.api.responses import FHIR_JSON, disclosure_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
+from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -41,6 +42,7 @@ def search_bundles(request: Request) -> Response:
     # The self link is built from the configured issuer, never the request's Host header, and leaves
     # the identifier out: response bytes carry only what the policy released.
     result = gw.disclosures.search(ctx, system, value, gw.settings.issuer.rstrip("/") + "/fhir/Bundle")
+    _tell_publishers(request, result)
     return disclosure_response(result)
 
 
@@ -48,4 +50,11 @@ def search_bundles(request: Request) -> Response:
 def read_bundle(bundle_id: str, request: Request) -> Response:
     ctx = require_access(request)
     result = gateway_of(request).disclosures.read(ctx, bundle_id)
+    _tell_publishers(request, result)
     return disclosure_response(result)
+
+
+def _tell_publishers(request: Request, result: DisclosureResult) -> None:
+    """Issue 6: each released document is told to its publishing L&D service (after the commit; never raises)."""
+    if result.status == 200:
+        request.app.state.requests.on_disclosed(result.disclosure_ids)

@@ -11,8 +11,16 @@ class AuditEvent(StrEnum):
     TOKEN_DENIED = "auth:token:denied"
     PUBLISH_DENIED = "ingest:assessment:denied"
     AUDIT_DENIED = "audit:query:denied"
+    # issue 6: requests (FHIR Task) and their notifications
+    TASK_CREATED = "request:task:created"
+    TASK_ACCEPTED = "request:task:accepted"
+    TASK_REJECTED = "request:task:rejected"
+    TASK_COMPLETED = "request:task:completed"
+    TASK_DENIED = "request:task:denied"
+    EVENTS_DENIED = "request:events:denied"
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
+    RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed

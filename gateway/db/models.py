@@ -268,3 +268,74 @@ class PolicyRevision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     activated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+# --- issue 6: real-time requests (FHIR Task) ---
+
+
+class RequestTask(Base):
+    """A request for assessment information (FHIR Task), from a requesting agency to an L&D service.
+
+    Queue columns (status, parties, deadline, output) are in the clear: they say nothing about a person.
+    The Task resource itself (who it is about, the case reference, notes, reasons) is AES-256-GCM
+    ciphertext under the subject's data key, so erasing the subject erases their requests too.
+    """
+
+    __tablename__ = "request_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    requester_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    owner_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    output_assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), nullable=True)
+    case_reference_hmac: Mapped[str] = mapped_column(String(64))
+    resource_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookSubscription(Base):
+    """An agency's webhook endpoint; its signing secret is stored wrapped by the master key."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    wrapped_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One notification for one endpoint (an outbox row); ``body`` holds ids, status and links only."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(48))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending, delivered, failed, cancelled
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every attempt, its HTTP status or the error's type."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(64), nullable=True)

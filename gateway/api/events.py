@@ -1,0 +1,66 @@
+"""``GET /events``: server-sent events (WHATWG HTML, "Server-sent events") about requests.
+
+A subscriber hears only about requests it is a party to: its own requests (as requester) and the
+requests made to it (as the owning L&D service). Each event carries ids, a status and links, never
+personal data; the subscriber reads the Task (or pulls the Bundle) through the ordinary routes, where
+the policy and the log apply. The stream ends when the access token expires: reconnect with a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from gateway.api.security import require_access
+from gateway.audit.events import AuditEvent
+from gateway.auth.rfc9068 import AccessContext
+from gateway.auth.vocab import Scope
+from gateway.requests.notify import Notification, Notifier, Subscription
+
+router = APIRouter(tags=["requests"])
+
+KEEP_ALIVE_SECONDS = 15.0
+
+
+def sse_frame(notification: Notification) -> bytes:
+    data = json.dumps(notification.public(), sort_keys=True, separators=(",", ":"))
+    return f"id: {notification.id}\nevent: {notification.type}\ndata: {data}\n\n".encode()
+
+
+@router.get("/events")
+async def events(request: Request) -> Response:
+    ctx = await run_in_threadpool(require_access, request, Scope.TASK_READ, AuditEvent.EVENTS_DENIED)
+    notifier: Notifier = request.app.state.requests.notifier
+    await run_in_threadpool(notifier.start)
+    subscription = notifier.hub.subscribe(lambda n: ctx.agency_code in n.audience)
+    return StreamingResponse(
+        _stream(request, ctx, subscription),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(request: Request, ctx: AccessContext, subscription: Subscription) -> AsyncIterator[bytes]:
+
+    try:
+        # A first comment tells the client it is subscribed: events from now on will reach it.
+        yield b": subscribed\nretry: 2000\n\n"
+        while True:
+            remaining = (ctx.expires_at - datetime.now(UTC)).total_seconds()
+            if remaining <= 0:
+                yield b"event: token-expired\ndata: {}\n\n"
+                return
+            if await request.is_disconnected():
+                return
+            try:
+                notification = await subscription.next(min(KEEP_ALIVE_SECONDS, remaining))
+            except EOFError:
+                return
+            yield b": keep-alive\n\n" if notification is None else sse_frame(notification)
+    finally:
+        subscription.close()

@@ -1,0 +1,79 @@
+"""FHIR Task routes: court staff (and other allowed agencies) request assessment information;
+the owning L&D service works the request. See docs/requests.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
+from gateway.api.security import require_access
+from gateway.audit.events import AuditEvent
+from gateway.auth.vocab import Scope
+from gateway.requests.service import RequestService, TaskResult
+
+router = APIRouter(prefix="/fhir", tags=["requests"])
+
+PATCH_TYPES = ("application/json-patch+json", "application/json")
+
+
+def requests_of(request: Request) -> RequestService:
+    return request.app.state.requests  # type: ignore[no-any-return]
+
+
+def _respond(result: TaskResult) -> Response:
+    body = json.dumps(result.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return fhir_response(result.status, body, result.headers)
+
+
+async def _json_body(request: Request) -> tuple[Any, Response | None]:
+    raw = await request.body()
+    try:
+        return json.loads(raw), None
+    except (ValueError, RecursionError):
+        return None, outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+
+
+@router.post("/Task", status_code=201)
+async def create_task(request: Request) -> Response:
+    ctx = require_access(request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
+    body, bad = await _json_body(request)
+    if bad:
+        return bad
+    return _respond(requests_of(request).create(ctx, body))
+
+
+@router.get("/Task")
+def search_tasks(request: Request) -> Response:
+    ctx = require_access(request, Scope.TASK_READ, AuditEvent.TASK_DENIED)
+    unknown = sorted(set(request.query_params) - {"status"})
+    if unknown:
+        issues = [("error", "not-supported", f"search parameter {name} is not supported", name) for name in unknown]
+        return outcome_response(400, issues)
+    # FHIR token search: repeated parameters AND, commas OR; a status can only be one thing, so both mean "any of".
+    statuses = [s for value in request.query_params.getlist("status") for s in value.split(",") if s]
+    return _respond(requests_of(request).search(ctx, statuses))
+
+
+@router.get("/Task/{task_id}")
+def read_task(task_id: str, request: Request) -> Response:
+    ctx = require_access(request, Scope.TASK_READ, AuditEvent.TASK_DENIED)
+    return _respond(requests_of(request).read(ctx, task_id))
+
+
+@router.patch("/Task/{task_id}")
+async def patch_task(task_id: str, request: Request) -> Response:
+    ctx = require_access(request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in PATCH_TYPES:
+        issue = ("error", "not-supported", "send an RFC 6902 JSON Patch as application/json-patch+json", None)
+        return outcome_response(415, [issue])
+    body, bad = await _json_body(request)
+    if bad:
+        return bad
+    return _respond(requests_of(request).patch(ctx, task_id, body, request.headers.get("if-match")))
+
+
+__all__ = ["FHIR_JSON", "router"]

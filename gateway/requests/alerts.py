@@ -1,0 +1,114 @@
+"""Notifications about assessments (not requests), built from the disclosure log; no personal data.
+
+- ``assessment.amended``: a new version of an assessment was published; every agency that was released
+  an earlier version is told a newer one exists (and pulls it, through the policy, if it still may).
+- ``consent.withdrawn``: the new version records consent as withdrawn; the same earlier recipients are
+  told to stop relying on what they were given.
+- ``assessment.accessed``: every released disclosure is told to the L&D service that published the
+  assessment (as CP-IS tells the care provider of each access), with the recipient agency and purpose.
+
+Who the earlier recipients were comes from the disclosure log itself (its released entries for the
+assessment), so the answer is the one IG staff can verify.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit.events import AuditEvent
+from gateway.db.models import Agency, Assessment, DisclosureLogEntry
+from gateway.keys import KeyRing
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One released (or refused) disclosure of an assessment, as the log recorded it."""
+
+    disclosure_id: str
+    at: str
+    agency_code: str | None
+    agency_type: str | None
+    purpose: str | None
+    version: int | None
+    outcome: str
+    released: tuple[str, ...]
+    withheld: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "disclosure_id": self.disclosure_id,
+            "at": self.at,
+            "agency_code": self.agency_code,
+            "agency_type": self.agency_type,
+            "purpose": self.purpose,
+            "version": self.version,
+            "outcome": self.outcome,
+            "released": list(self.released),
+            "withheld_count": self.withheld,
+        }
+
+
+def who_saw(session: Session, keyring: KeyRing, assessment: Assessment) -> list[Seen]:
+    """Every log entry about this assessment, oldest first (the subject's keyed hash narrows the scan)."""
+    subject_key = keyring.identifier_hmac("subject", assessment.subject_id)
+    rows = session.execute(
+        select(DisclosureLogEntry.entry)
+        .where(
+            DisclosureLogEntry.subject_key == subject_key,
+            DisclosureLogEntry.event.in_([str(AuditEvent.BUNDLE_RELEASED), str(AuditEvent.BUNDLE_DENIED)]),
+        )
+        .order_by(DisclosureLogEntry.seq)
+    ).scalars()
+    seen = []
+    for raw in rows:
+        entry = json.loads(raw)
+        if entry.get("assessment_id") != assessment.id:
+            continue
+        seen.append(
+            Seen(
+                disclosure_id=entry["disclosure_id"],
+                at=entry["created_at"],
+                agency_code=entry.get("agency_code"),
+                agency_type=entry.get("agency_type"),
+                purpose=entry.get("purpose"),
+                version=entry.get("assessment_version"),
+                outcome=entry["outcome"],
+                released=tuple(entry.get("released") or ()),
+                withheld=len(entry.get("withheld") or ()),
+            )
+        )
+    return seen
+
+
+def earlier_recipients(session: Session, keyring: KeyRing, assessment: Assessment, before_version: int) -> set[str]:
+    return {
+        s.agency_code
+        for s in who_saw(session, keyring, assessment)
+        if s.outcome == "released" and s.agency_code and (s.version or 0) < before_version
+    }
+
+
+def released_entries(session: Session, disclosure_ids: Iterable[str]) -> list[Mapping[str, Any]]:
+    ids = list(disclosure_ids)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(DisclosureLogEntry.entry).where(
+            DisclosureLogEntry.disclosure_id.in_(ids), DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED)
+        )
+    ).scalars()
+    return [json.loads(r) for r in rows]
+
+
+def publisher_code(session: Session, assessment_id: str) -> str | None:
+    return session.execute(
+        select(Agency.code)
+        .join(Assessment, Assessment.publisher_agency_id == Agency.id)
+        .where(Assessment.id == assessment_id)
+    ).scalar_one_or_none()

@@ -1,0 +1,76 @@
+"""``ld-gateway webhook ...``: register agencies' signed-webhook endpoints (see docs/requests.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+from sqlalchemy import select
+
+from gateway.config import get_settings
+
+webhook_app = typer.Typer(help="Agencies' signed webhook endpoints (request notifications).", no_args_is_help=True)
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from gateway.db.engine import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+@webhook_app.command("add")
+def add(
+    agency: str = typer.Option(..., "--agency", help="The agency code that receives the notifications."),
+    url: str = typer.Option(..., "--url", help="https URL (plain http only to 127.0.0.1/localhost)."),
+) -> None:
+    """Register an endpoint. Prints its id, then its signing secret alone on the last line (shown once)."""
+    from gateway.keys import load_keyring
+    from gateway.requests.webhooks import WebhookError, add_subscription
+
+    settings = get_settings()
+    try:
+        with _sessions().begin() as session:
+            subscription_id, secret = add_subscription(
+                session, load_keyring(settings.keys_dir), agency, url, datetime.now(UTC)
+            )
+    except WebhookError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"webhook {subscription_id} registered for {agency}; keep this secret, it is not shown again:")
+    typer.echo(secret)
+
+
+@webhook_app.command("list")
+def list_() -> None:
+    """Endpoints with their delivery counts by state."""
+    from sqlalchemy import func
+
+    from gateway.db.models import Agency, WebhookDelivery, WebhookSubscription
+
+    with _sessions()() as session:
+        rows = session.execute(
+            select(WebhookSubscription, Agency.code).join(Agency, Agency.id == WebhookSubscription.agency_id)
+        ).all()
+        for subscription, code in rows:
+            counts = dict(
+                session.execute(
+                    select(WebhookDelivery.state, func.count())
+                    .where(WebhookDelivery.subscription_id == subscription.id)
+                    .group_by(WebhookDelivery.state)
+                ).all()
+            )
+            state = "disabled" if subscription.disabled_at else "active"
+            summary = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no deliveries"
+            typer.echo(f"{subscription.id} {code} {state} {subscription.url} {summary}")
+
+
+@webhook_app.command("disable")
+def disable(subscription_id: str) -> None:
+    """Stop delivering to an endpoint (pending deliveries are cancelled)."""
+    from gateway.requests.webhooks import disable_subscription
+
+    with _sessions().begin() as session:
+        if not disable_subscription(session, subscription_id, datetime.now(UTC)):
+            typer.echo("error: no active webhook with this id", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"webhook {subscription_id} disabled")

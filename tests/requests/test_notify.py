@@ -1,0 +1,100 @@
+"""Notifications are delivered when their transaction commits, and only then; across processes on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.db.engine import make_engine, make_session_factory
+from gateway.requests.notify import LocalNotifier, Notification, PostgresNotifier, make_notifier
+
+
+async def _collect(notifier, publish, wants=lambda n: True, wait: float = 5.0) -> list[Notification]:
+    notifier.start()
+    subscription = notifier.hub.subscribe(wants)
+    try:
+        await asyncio.to_thread(publish)
+        got = []
+        while (item := await subscription.next(wait)) is not None:
+            got.append(item)
+            wait = 0.5  # after the first, only what is already on its way
+        return got
+    finally:
+        subscription.close()
+
+
+def _publisher(sessions, notifier, notification, *, commit: bool = True):
+    def publish() -> None:
+        session = sessions()
+        with session.begin():
+            notifier.publish(session, notification)
+            if not commit:
+                session.rollback()
+                return
+        session.close()
+
+    return publish
+
+
+def test_make_notifier_picks_by_database():
+    assert isinstance(make_notifier("sqlite:///x.db"), LocalNotifier)
+    assert isinstance(make_notifier("postgresql+psycopg://u@h/db"), PostgresNotifier)
+
+
+def test_public_form_has_no_audience():
+    n = Notification(type="task.created", task="t1", status="requested", audience=("MC-NE", "LD-NE"))
+    assert "audience" not in n.public()
+    assert Notification.from_json(n.to_json()) == n
+
+
+def test_notifications_reach_subscribers_on_commit_and_never_on_rollback(session_factory, database_url):
+    notifier = make_notifier(database_url)
+    try:
+        kept = Notification(type="task.created", task="kept", audience=("LD-NE",))
+        dropped = Notification(type="task.created", task="dropped", audience=("LD-NE",))
+
+        def both() -> None:
+            _publisher(session_factory, notifier, dropped, commit=False)()
+            _publisher(session_factory, notifier, kept)()
+
+        got = asyncio.run(_collect(notifier, both))
+        assert [n.task for n in got] == ["kept"]
+    finally:
+        notifier.stop()
+
+
+def test_subscribers_get_only_what_they_want(session_factory, database_url):
+    notifier = make_notifier(database_url)
+    try:
+        mine = Notification(type="task.accepted", task="mine", audience=("MC-NE", "LD-NE"))
+        theirs = Notification(type="task.accepted", task="theirs", audience=("PROB-NE", "LD-NE"))
+
+        def publish() -> None:
+            _publisher(session_factory, notifier, theirs)()
+            _publisher(session_factory, notifier, mine)()
+
+        got = asyncio.run(_collect(notifier, publish, wants=lambda n: "MC-NE" in n.audience))
+        assert [n.task for n in got] == ["mine"]
+    finally:
+        notifier.stop()
+
+
+def test_a_notification_crosses_to_another_process_listener(pg_database_url):
+    """Two notifiers stand for two gateway processes: one publishes in its transaction, the other hears it."""
+    engine = make_engine(pg_database_url)
+    sender, receiver = PostgresNotifier(pg_database_url), PostgresNotifier(pg_database_url)
+    try:
+        note = Notification(type="task.created", task="t-across", status="requested", audience=("LD-NE",))
+        got = asyncio.run(_collect(receiver, _publisher(make_session_factory(engine), sender, note)))
+        assert got == [note]
+    finally:
+        sender.stop()
+        receiver.stop()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("payload", ["not json", '{"type": 1, "nonsense": true}'])
+def test_a_malformed_payload_is_ignored(payload):
+    notifier = PostgresNotifier("postgresql+psycopg://u@h/db")
+    notifier._deliver(payload)  # no subscribers, no exception
