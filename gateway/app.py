@@ -33,6 +33,7 @@ from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
+from gateway.ig.mount import build_ig_app
 from gateway.keys import load_keyring
 from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
     app.include_router(audit_api.build_router(settings, sessions, log_key))
+    app.mount("/ig", build_ig_app(gw))
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

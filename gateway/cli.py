@@ -29,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
+app.add_typer(__import__("gateway.ig.cli", fromlist=["staff_app"]).staff_app, name="staff")
 
 console = Console()
 err_console = Console(stderr=True)
