@@ -64,7 +64,7 @@ def stacked_bars(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colours[name]}">'
                 f"<title>{escape(day.strftime('%d %b'))}: {escape(name)} {value}</title></rect>"
             )
-        if i % 7 == 0 or i == len(days) - 1:
+        if (len(days) - 1 - i) % 7 == 0:  # the last day, and every week back from it
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" '
                 f'fill="#212b32">{escape(day.strftime("%d %b"))}</text>'
