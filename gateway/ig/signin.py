@@ -93,6 +93,7 @@ def sign_in(
             # One message whatever the cause, so the page never says whether an account exists.
             return _sign_in_page(request, cur, [("username", FAILED)], username, safe_next(next), 401)
         sessions.end(session, cur)
+        sessions.purge_expired(session, now())  # housekeeping: sessions nobody came back to
         fresh = sessions.start(session, result.account, now=now(), lifetime=ig.lifetime)
         actions.record(session, AuditEvent.IG_SIGNIN, result.account.id, reason="password")
     response = RedirectResponse(safe_next(next), status_code=303)
