@@ -22,6 +22,7 @@ class AuditEvent(StrEnum):
     IG_SUBJECT_REPORT = "ig:subject:report"
     IG_VERIFY = "ig:log:verify"
     IG_CLIENT_REVOKE = "ig:client:revoke"
+    IG_OVERRIDE_REVIEW = "ig:override:reviewed"
 
 
 class Outcome(StrEnum):

@@ -328,3 +328,19 @@ class VerificationRun(Base):
     entries_checked: Mapped[int] = mapped_column(BigInteger, default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoints_checked: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # 0701
+
+
+class OverrideReview(Base):
+    """An IG administrator's review of one lawful override (issue 4's ``lawful_overrides``): approved, or
+    a concern raised. The note may describe the person: AES-256-GCM under the subject's data key,
+    associated data ``override-review:{id}``."""
+
+    __tablename__ = "ig_override_reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    override_id: Mapped[str] = mapped_column(ForeignKey("lawful_overrides.id"), unique=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("ig_staff.id"))
+    decision: Mapped[str] = mapped_column(String(16))  # approved | concern
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

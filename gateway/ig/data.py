@@ -21,7 +21,7 @@ from gateway.assessments import store
 from gateway.audit import log
 from gateway.audit.events import AuditEvent
 from gateway.audit.verify import StoredRow
-from gateway.db.models import Agency, Client, DisclosureLogEntry, VerificationRun
+from gateway.db.models import Agency, Client, DisclosureLogEntry, LogCheckpoint, VerificationRun
 from gateway.keys import KeyRing
 
 DISCLOSURE_EVENTS = (str(AuditEvent.BUNDLE_RELEASED), str(AuditEvent.BUNDLE_DENIED))
@@ -224,3 +224,18 @@ def log_rows(session: Session) -> Iterator[StoredRow]:
 
 def read_head(session: Session) -> tuple[int, str] | None:
     return log.read_head(session)
+
+
+def recent_checkpoints(session: Session, limit: int = 10) -> list[LogCheckpoint]:
+    return list(session.execute(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(limit)).scalars())
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.execute(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1)).scalar_one_or_none()
+
+
+def covering_checkpoint(session: Session, seq: int) -> LogCheckpoint | None:
+    """The first signed checkpoint whose tree includes entry ``seq`` (its inclusion can be proved against it)."""
+    return session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.tree_size > seq).order_by(LogCheckpoint.tree_size).limit(1)
+    ).scalar_one_or_none()

@@ -1,27 +1,28 @@
-"""Verifying the whole disclosure log from the IG pages, in the background, with progress.
+"""Verifying the disclosure log from the IG pages, in the background, with progress.
 
-The check itself is :func:`gateway.audit.verify.verify_rows`, the same one ``ld-gateway audit verify``
-runs. Here the rows are read in short transactions of one batch each, so a long verification never
-holds a database lock that disclosures wait for (on SQLite every transaction takes the write lock).
-The log is append-only, so the rows below the head read at the start are the whole log as of then;
-progress and the result are written to ``ig_verification_runs``.
+The check is :func:`gateway.audit.verify_log.verify_log`, the one ``ld-gateway audit verify`` runs:
+every entry, the stored Merkle tree and every signed checkpoint (and those a witness holds), with the
+gateway's own log key. It reads one snapshot of the log: a REPEATABLE READ transaction on PostgreSQL
+(entries appended meanwhile are simply not in it; disclosures never wait), and on SQLite the
+transaction's write lock (disclosures wait until it ends: SQLite is the single-machine default).
+Progress is kept in this process's memory while the run holds its snapshot (on SQLite nothing else can
+be written meanwhile); the result goes to ``ig_verification_runs``.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log
-from gateway.audit.verify import StoredRow, verify_rows
-from gateway.db.models import DisclosureLogEntry, VerificationRun
+from gateway.config import Settings
+from gateway.db.models import VerificationRun
 
-BATCH = 2000
+# run id -> entries checked so far (this process's runs only).
+_progress: dict[str, int] = {}
 
 
 def _now() -> datetime:
@@ -44,79 +45,59 @@ def start(session: Session, staff_id: str) -> VerificationRun:
     return run
 
 
-def _rows(sessions: sessionmaker[Session], size: int, progress: Callable[[int], None]) -> Iterator[StoredRow]:
-    last, seen = -1, 0
-    while last + 1 < size:
-        with sessions() as session:
-            batch = list(
-                session.execute(
-                    select(DisclosureLogEntry)
-                    .where(DisclosureLogEntry.seq > last, DisclosureLogEntry.seq < size)
-                    .order_by(DisclosureLogEntry.seq)
-                    .limit(BATCH)
-                ).scalars()
-            )
-        if not batch:
-            return
-        for row in batch:
-            yield StoredRow(
-                seq=row.seq,
-                disclosure_id=row.disclosure_id,
-                event=row.event,
-                client_id=row.client_id,
-                agency_code=row.agency_code,
-                purpose=row.purpose,
-                subject_key=row.subject_key,
-                outcome=row.outcome,
-                created_at=row.created_at,
-                entry=row.entry,
-                prev_hash=row.prev_hash,
-                leaf_hash=row.leaf_hash,
-            )
-        seen += len(batch)
-        last = batch[-1].seq
-        progress(seen)
+def progress_of(run: VerificationRun) -> int:
+    return max(run.entries_checked, _progress.get(run.id, 0))
 
 
-def verify(sessions: sessionmaker[Session], run_id: str) -> None:
+def _witnessed(settings: Settings) -> list[str]:
+    directory = settings.witness_dir
+    if directory is None or not directory.is_dir():
+        return []
+    return [p.read_text(encoding="utf-8") for p in sorted(directory.glob("checkpoint.*"))]
+
+
+def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> None:
     """Run one verification to the end and record its result. Never raises."""
-
-    def progress(seen: int) -> None:
-        with sessions.begin() as session:
-            run = session.get(VerificationRun, run_id)
-            if run is not None:
-                run.entries_checked = seen
+    from gateway.audit.log_key import log_signer
+    from gateway.audit.verify_log import verify_log
+    from gateway.keys import KeysMissing
 
     try:
+        verifier = log_signer(settings).verifier
+    except KeysMissing:
+        verifier = None  # entries still verify; any checkpoint is reported as unverifiable
+    total, checkpoints = None, 0
+    try:
         with sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             head = log.read_head(session)
-        size = 0 if head is None else head[0]
-        with sessions.begin() as session:
-            run = session.get(VerificationRun, run_id)
-            if run is not None:
-                run.total_entries = size  # the head as this run read it (the start itself was logged)
-        result = verify_rows(_rows(sessions, size, progress), head)
+            total = 0 if head is None else head[0]
+            result = verify_log(
+                session, verifier, progress=lambda n: _progress.__setitem__(run_id, n), witnessed=_witnessed(settings)
+            )
         status = "intact" if result.ok else "failed"
         failure = None if result.failure is None else str(result.failure)
-        checked, head_hash = result.entries, result.head_hash
+        checked, head_hash, checkpoints = result.entries, result.head_hash, result.checkpoints
     except Exception as exc:
-        status, failure, checked, head_hash = (
-            "error",
-            f"verification could not finish ({exc.__class__.__name__})",
-            0,
-            None,
-        )
+        status, failure, checked, head_hash = "error", f"could not finish ({exc.__class__.__name__})", 0, None
     with sessions.begin() as session:
         run = session.get(VerificationRun, run_id)
         if run is not None:
             run.status = status
             run.failure = failure
             run.head_hash = head_hash
-            run.entries_checked = max(run.entries_checked, checked)
+            run.entries_checked = max(checked, _progress.get(run_id, 0)) if status != "error" else 0
+            run.checkpoints_checked = checkpoints
+            if total is not None:
+                run.total_entries = total  # the head of the snapshot verified (the start was itself logged)
             run.finished_at = _now()
+    _progress.pop(run_id, None)
 
 
-def run_in_background(sessions: sessionmaker[Session], run_id: str) -> threading.Thread:
-    thread = threading.Thread(target=verify, args=(sessions, run_id), name=f"ig-verify-{run_id[:8]}", daemon=True)
+def run_in_background(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> threading.Thread:
+    thread = threading.Thread(
+        target=verify, args=(sessions, run_id, settings), name=f"ig-verify-{run_id[:8]}", daemon=True
+    )
     thread.start()
     return thread

@@ -15,7 +15,7 @@ from gateway.auth import registry
 from gateway.auth.errors import UnknownClient
 from gateway.auth.vocab import AgencyType, Purpose
 from gateway.db.models import Agency, Client, VerificationRun
-from gateway.ig import actions, charts, data, integrity
+from gateway.ig import actions, charts, data, integrity, reviews
 from gateway.ig.context import (
     PageRefused,
     ig_of,
@@ -48,6 +48,8 @@ def dashboard(request: Request) -> Response:
         activity = data.activity(session, today=now().date())
         run = data.latest_run(session)
         size = data.log_size(session)
+        checkpoint = data.latest_checkpoint(session)
+        awaiting = reviews.awaiting_count(session)
     return page(
         request,
         "dashboard.html",
@@ -65,6 +67,8 @@ def dashboard(request: Request) -> Response:
         swatch=charts.swatch,
         run=run,
         log_size=size,
+        checkpoint=checkpoint,
+        awaiting=awaiting,
     )
 
 
@@ -262,6 +266,7 @@ def disclosure_detail(request: Request, disclosure_id: str) -> Response:
             released=released,
             withheld=withheld,
             agency_name=data.agency_names(session).get(row.agency_code or "", None),
+            covering=data.covering_checkpoint(session, row.seq),
         )
 
 
@@ -328,6 +333,7 @@ def integrity_page(request: Request) -> Response:
             runs=data.recent_runs(session),
             log_size=data.log_size(session),
             head=data.read_head(session),
+            checkpoints=data.recent_checkpoints(session),
         )
 
 
@@ -340,7 +346,7 @@ def start_verification(request: Request, csrf_token: str = Form("")) -> Response
         assert cur.staff is not None
         run = integrity.start(session, cur.staff.id)
         actions.record(session, AuditEvent.IG_VERIFY, cur.staff.id, reason=f"run:{run.id}")
-    integrity.run_in_background(ig.gateway.sessions, run.id)
+    integrity.run_in_background(ig.gateway.sessions, run.id, ig.gateway.settings)
     return RedirectResponse(f"/ig/integrity/runs/{run.id}", status_code=303)
 
 
@@ -355,7 +361,7 @@ def verification_run(request: Request, run_id: str) -> Response:
     cur, run = _run(request, run_id)
     if run is None:
         return _not_found(request, cur, "verification run with that id")
-    return page(request, "run.html", cur, title="Verification", run=run)
+    return page(request, "run.html", cur, title="Verification", run=run, checked=integrity.progress_of(run))
 
 
 @router.get("/integrity/runs/{run_id}/status")
@@ -364,7 +370,8 @@ def verification_status(request: Request, run_id: str) -> Response:
     _cur, run = _run(request, run_id)
     if run is None:
         return JSONResponse({"error": "not found"}, status_code=404)
-    return JSONResponse({"status": run.status, "checked": run.entries_checked, "total": run.total_entries})
+    checked = integrity.progress_of(run)
+    return JSONResponse({"status": run.status, "checked": checked, "total": max(run.total_entries, checked)})
 
 
 # -- policy ---------------------------------------------------------------------------------------

@@ -255,10 +255,10 @@ def test_verification_names_the_first_bad_entry_of_a_tampered_log(gateway, staff
         from gateway.ig import integrity
 
         run_id = integrity.start(session, staff["auditor"]).id
-    integrity.verify(gateway.sessions, run_id)
+    integrity.verify(gateway.sessions, run_id, gateway.settings)
     with gateway.sessions() as session:
         run = session.get(VerificationRun, run_id)
-        assert run.status == "failed" and run.failure.startswith("entry 0")
+        assert run.status == "failed" and run.failure.startswith("entry 0"), run.failure
     assert "FAILED verification" in browser.get(f"/ig/integrity/runs/{run_id}").text
 
 

@@ -12,12 +12,17 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key
+from gateway.db.engine import make_engine
+from gateway.db.models import Assessment
 from tests.e2e.conftest import CLI
 
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
@@ -25,11 +30,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"
 
 ADULT_NHS = "9449305552"
 AUDITOR_PASSWORD = "auditor password for the browser"
+OVERRIDE_REASON = "Exploitation risk disclosed at interview; police need it tonight."
 PAGES = {
     "dashboard": "/ig/",
     "disclosures": "/ig/disclosures",
     "subject-form": "/ig/subjects",
     "integrity": "/ig/integrity",
+    "overrides": "/ig/overrides",
     "policy": "/ig/policy",
     "agencies": "/ig/agencies",
 }
@@ -69,6 +76,25 @@ def site(live_gateway: Any) -> Any:
             timeout=60,
         )
     gw.admin_password = _demo_password(gw.tour)
+    # A lawful override recorded by the L&D service, for the review queue.
+    engine = make_engine(gw.database_url)
+    with engine.connect() as conn:
+        assessment_id = conn.execute(select(Assessment.id).limit(1)).scalar_one()
+    engine.dispose()
+    ld = AgencyClient(gw.base_url, gw.clients["LD-NE"], load_private_key(gw.key("LD-NE")))
+    recorded = httpx.post(
+        f"{gw.base_url}/assessments/{assessment_id}/overrides",
+        json={
+            "basis": "safeguarding",
+            "reason": OVERRIDE_REASON,
+            "recipients": ["POL-NE"],
+            "expires_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+            "recorded_by": "Sam Okafor, L&D practitioner",
+        },
+        headers={"Authorization": f"Bearer {ld.token('ld-service')}"},
+        timeout=30,
+    )
+    assert recorded.status_code == 201, recorded.text
     return gw
 
 
@@ -162,6 +188,24 @@ def test_run_a_verification(page, site, screens):
     screens.take(page, "verification")
 
 
+def test_review_an_override(page, site, screens):
+    sign_in(page, "ig-demo", site.admin_password)
+    page.wait_for_url("**/ig/")
+    assert page.get_by_text("1 awaiting review").is_visible()
+    page.get_by_role("link", name="Overrides", exact=True).click()
+    screens.take(page, "override-queue")
+    page.get_by_role("link", name=re.compile("^Review")).first.click()
+    assert page.get_by_text(OVERRIDE_REASON).is_visible()
+    page.get_by_role("button", name="Record the review").click()  # nothing chosen: the error summary says so
+    assert page.get_by_role("link", name=re.compile("Choose whether to approve")).is_visible()
+    page.get_by_label("Raise a concern").check()
+    page.get_by_label("Note").fill("Recipients wider than the basis needs; raised with the L&D lead.")
+    screens.take(page, "override-review")
+    page.get_by_role("button", name="Record the review").click()
+    assert page.get_by_role("heading", name="Review recorded").is_visible()
+    assert page.get_by_role("heading", name="Awaiting review (0)").is_visible()
+
+
 def test_auditor_is_refused_an_admin_action(page, site, screens):
     sign_in(page, "auditor", AUDITOR_PASSWORD)
     page.wait_for_url("**/ig/")
@@ -251,5 +295,7 @@ def test_screenshots_of_every_page(site, screens):
         "csrf-refused",
         "revoke-confirm",
         "client-revoked",
+        "override-queue",
+        "override-review",
     }
     assert expected <= screens.names
