@@ -328,7 +328,7 @@ class VerificationRun(Base):
     entries_checked: Mapped[int] = mapped_column(BigInteger, default=0)
     head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
-    checkpoints_checked: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # 0701
+    checkpoints_checked: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class OverrideReview(Base):

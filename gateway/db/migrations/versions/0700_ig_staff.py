@@ -1,4 +1,4 @@
-"""IG staff accounts, sessions and verification runs (issue 7)
+"""IG staff accounts, sessions, verification runs and override reviews (issue 7)
 
 Revision ID: 0700
 Revises: 0401
@@ -57,14 +57,33 @@ def upgrade() -> None:
     sa.Column('entries_checked', sa.BigInteger(), nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=True),
     sa.Column('failure', sa.Text(), nullable=True),
+    sa.Column('checkpoints_checked', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['started_by'], ['ig_staff.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('ig_verification_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ig_verification_runs_started_at'), ['started_at'], unique=False)
 
+    op.create_table('ig_override_reviews',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('override_id', sa.String(length=36), nullable=False),
+    sa.Column('reviewer_id', sa.String(length=36), nullable=False),
+    sa.Column('decision', sa.String(length=16), nullable=False),
+    sa.Column('note_ciphertext', sa.LargeBinary(), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['override_id'], ['lawful_overrides.id'], ),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['ig_staff.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('override_id')
+    )
+    with op.batch_alter_table('ig_override_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ig_override_reviews_reviewed_at'), ['reviewed_at'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('ig_override_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ig_override_reviews_reviewed_at'))
+    op.drop_table('ig_override_reviews')
     with op.batch_alter_table('ig_verification_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ig_verification_runs_started_at'))
     op.drop_table('ig_verification_runs')
