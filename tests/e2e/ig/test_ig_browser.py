@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -82,8 +81,10 @@ def site(live_gateway: Any) -> Any:
         assessment_id = conn.execute(select(Assessment.id).limit(1)).scalar_one()
     engine.dispose()
     ld = AgencyClient(gw.base_url, gw.clients["LD-NE"], load_private_key(gw.key("LD-NE")))
-    recorded = httpx.post(
-        f"{gw.base_url}/assessments/{assessment_id}/overrides",
+    recorded = ld.request(
+        "POST",
+        f"/assessments/{assessment_id}/overrides",
+        "ld-service",
         json={
             "basis": "safeguarding",
             "reason": OVERRIDE_REASON,
@@ -91,8 +92,6 @@ def site(live_gateway: Any) -> Any:
             "expires_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
             "recorded_by": "Sam Okafor, L&D practitioner",
         },
-        headers={"Authorization": f"Bearer {ld.token('ld-service')}"},
-        timeout=30,
     )
     assert recorded.status_code == 201, recorded.text
     return gw
