@@ -35,6 +35,7 @@ from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
+from gateway.ig.mount import build_ig_app
 from gateway.keys import load_keyring
 from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
@@ -146,6 +147,7 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(access.router)
+    app.mount("/ig", build_ig_app(gw))
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)

@@ -32,6 +32,7 @@ register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
 app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(__import__("gateway.ig.cli", fromlist=["staff_app"]).staff_app, name="staff")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
 from gateway.assessments.validation import load_schema, validate_assessment
@@ -36,6 +37,8 @@ class DemoSetup:
     clients: dict[str, str]  # agency code → client_id
     nhs_numbers: dict[str, str]  # example name → NHS number
     published: int
+    # The IG demo account and its password, generated afresh on every run and printed once.
+    ig_account: tuple[str, str] | None = None
 
 
 def load_demo(settings: Settings) -> DemoSetup:
@@ -77,8 +80,26 @@ def load_demo(settings: Settings) -> DemoSetup:
             publisher = session.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
             store.publish(session, keyring, publisher=publisher, document=normalised, now=datetime.now(UTC))
             published += 1
+    ig_account = _ig_demo_account(sessions)
     engine.dispose()
-    return DemoSetup(keys_dir, clients, nhs_numbers, published)
+    return DemoSetup(keys_dir, clients, nhs_numbers, published, ig_account)
+
+
+IG_DEMO_USER = "ig-demo"
+
+
+def _ig_demo_account(sessions: sessionmaker[Session]) -> tuple[str, str]:
+    """An ig-admin account for the tour; a new random password each run (never a fixed secret)."""
+    from gateway.ig import accounts
+    from gateway.ig.cli import generate_password
+
+    password = generate_password()
+    with sessions.begin() as session:
+        if accounts.find_by_username(session, IG_DEMO_USER) is None:
+            accounts.add_staff(session, IG_DEMO_USER, "Demo IG administrator", "ig-admin", password=password)
+        else:
+            accounts.set_password(session, IG_DEMO_USER, password)
+    return IG_DEMO_USER, password
 
 
 def request_tour(setup: DemoSetup, base_url: str) -> list[str]:
@@ -145,7 +166,20 @@ def tour(setup: DemoSetup, base_url: str) -> str:
             "   .venv/bin/ld-gateway audit verify",
             "",
             *request_tour(setup, base_url),
+            *_ig_lines(setup, base_url),
             f"API docs: {base_url}/docs    FHIR capability statement: {base_url}/fhir/metadata",
             "",
         ]
     )
+
+
+def _ig_lines(setup: DemoSetup, base_url: str) -> list[str]:
+    if setup.ig_account is None:
+        return []
+    username, password = setup.ig_account
+    return [
+        "7. Information governance pages (search the log, see what was withheld and why, verify the log):",
+        f"   {base_url}/ig/sign-in    username {username}    password {password}",
+        "   (a new password is generated on every `ld-gateway demo`; it is shown only here)",
+        "",
+    ]

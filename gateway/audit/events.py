@@ -18,9 +18,22 @@ class AuditEvent(StrEnum):
     TASK_COMPLETED = "request:task:completed"
     TASK_DENIED = "request:task:denied"
     EVENTS_DENIED = "request:events:denied"
+    # Staff actions on the IG pages (issue 7): who is the opaque staff account id, never a name.
+    IG_SIGNIN = "ig:staff:signin"
+    IG_SIGNIN_FAILED = "ig:staff:signin-failed"
+    IG_LOCKED = "ig:staff:locked"
+    IG_SIGNOUT = "ig:staff:signout"
+    IG_REFUSED = "ig:staff:refused"
+    IG_SEARCH = "ig:disclosure:search"
+    IG_VIEW = "ig:disclosure:view"
+    IG_SUBJECT_REPORT = "ig:subject:report"
+    IG_VERIFY = "ig:log:verify"
+    IG_CLIENT_REVOKE = "ig:client:revoke"
+    IG_OVERRIDE_REVIEW = "ig:override:reviewed"
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
     RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed
+    DONE = "done"  # a staff action that was carried out (issue 7)

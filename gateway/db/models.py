@@ -339,3 +339,77 @@ class WebhookAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+# --- issue 7: IG staff accounts, their sessions, and integrity verification runs ---
+
+
+class StaffAccount(Base):
+    """An information-governance staff member who signs in to the IG pages (``gateway.ig``).
+
+    ``id`` is opaque and is what the disclosure log records for a staff action (never the username).
+    ``password_hash`` is an argon2id PHC string, or null for an account that signs in only through OIDC
+    (``oidc_subject`` = ``issuer|sub``). Repeated failures set ``locked_until``.
+    """
+
+    __tablename__ = "ig_staff"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class StaffSession(Base):
+    """A server-side IG session. The cookie holds a random token; only its SHA-256 is stored here.
+
+    A session without ``staff_id`` is a signed-out one: it carries the CSRF token of the sign-in form
+    and the OIDC state (``data``). Signing in replaces it with a new session (no fixation).
+    """
+
+    __tablename__ = "ig_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("ig_staff.id"), nullable=True, index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class VerificationRun(Base):
+    """One verification of the whole disclosure log started from the IG integrity page."""
+
+    __tablename__ = "ig_verification_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_by: Mapped[str] = mapped_column(ForeignKey("ig_staff.id"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | intact | failed | error
+    total_entries: Mapped[int] = mapped_column(BigInteger)
+    entries_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoints_checked: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OverrideReview(Base):
+    """An IG administrator's review of one lawful override (issue 4's ``lawful_overrides``): approved, or
+    a concern raised. The note may describe the person: AES-256-GCM under the subject's data key,
+    associated data ``override-review:{id}``."""
+
+    __tablename__ = "ig_override_reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    override_id: Mapped[str] = mapped_column(ForeignKey("lawful_overrides.id"), unique=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("ig_staff.id"))
+    decision: Mapped[str] = mapped_column(String(16))  # approved | concern
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

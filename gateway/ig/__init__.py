@@ -1,0 +1,1 @@
+"""The IG staff pages: server-rendered, signed-in, every action logged. Mounted at ``/ig``."""

@@ -1,0 +1,46 @@
+"""Staff actions go into the disclosure log, like every disclosure (``ig:...`` events).
+
+The actor is named by the opaque staff account id (``client_id`` = ``staff:<id>``), never by a name;
+a person looked up is named only by their subject key, as every disclosure names them; details are
+fixed texts and identifiers chosen by the gateway, never free text a user typed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.audit import log
+from gateway.audit.events import AuditEvent, Outcome
+
+
+def actor(staff_id: str | None) -> str | None:
+    return None if staff_id is None else f"staff:{staff_id}"
+
+
+def record(
+    session: Session,
+    event: AuditEvent,
+    staff_id: str | None,
+    *,
+    outcome: Outcome = Outcome.DONE,
+    reason: str | None = None,
+    subject_key: str | None = None,
+    agency_code: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Append one staff action to the log in the caller's transaction; return its id."""
+    disclosure_id = log.new_disclosure_id()
+    log.append(
+        session,
+        disclosure_id=disclosure_id,
+        event=str(event),
+        outcome=str(outcome),
+        created_at=now or datetime.now(UTC),
+        client_id=actor(staff_id),
+        agency_code=agency_code,
+        subject_key=subject_key,
+        reason=reason,
+    )
+    return disclosure_id

@@ -1,0 +1,152 @@
+"""What every IG route needs: the gateway, the IG settings, templates; and the request helpers
+that decide who is asking (session, role, CSRF). Refusals are raised as :class:`PageRefused`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from jinja2 import Environment
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from gateway.api.context import Gateway
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.ig import actions, sessions
+from gateway.ig.accounts import Role
+from gateway.ig.settings import IgSettings
+from gateway.ig.web import html, set_session_cookie
+
+
+@dataclass
+class Ig:
+    gateway: Gateway
+    settings: IgSettings
+    env: Environment
+    oauth: Any = None  # authlib StarletteOAuth2App when OIDC is configured
+    matrix_cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.settings.session_idle_minutes)
+
+    @property
+    def lifetime(self) -> timedelta:
+        return timedelta(hours=self.settings.session_max_hours)
+
+
+class PageRefused(Exception):
+    """Raised by the helpers below; the IG app answers with ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def ig_of(request: Request) -> Ig:
+    return request.app.state.ig  # type: ignore[no-any-return]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def transaction(request: Request) -> Iterator[Session]:
+    """One transaction per request. A refusal commits too, so that its log entry is kept: every
+    refusal is raised before the route changes anything, so all it commits is the record of it."""
+    session = ig_of(request).gateway.sessions()
+    try:
+        yield session
+        session.commit()
+    except PageRefused:
+        session.commit()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def current(request: Request, session: Session) -> sessions.Current | None:
+    ig = ig_of(request)
+    return sessions.load(session, request.cookies.get(sessions.COOKIE_NAME), now=now(), idle=ig.idle)
+
+
+def page(request: Request, template: str, cur: sessions.Current | None, status: int = 200, **context: Any) -> Response:
+    """Render a page for the session ``cur`` (its CSRF token goes into every form)."""
+    staff = cur.staff if cur else None
+    response = html(
+        ig_of(request).env,
+        template,
+        {
+            "staff": staff,
+            "is_admin": staff is not None and staff.role == Role.ADMIN,
+            "csrf_token": cur.csrf_token if cur else "",
+            "path": request.url.path,
+            **context,
+        },
+        status,
+    )
+    set_session_cookie(response, cur)
+    return response
+
+
+def require_staff(request: Request, session: Session) -> sessions.Current:
+    """The signed-in session, or a redirect to the sign-in page that comes back here afterwards."""
+    cur = current(request, session)
+    if cur is None or cur.staff is None:
+        target = request.url.path if request.method == "GET" else "/ig/"
+        raise PageRefused(RedirectResponse(f"/ig/sign-in?next={quote(target)}", status_code=303))
+    return cur
+
+
+def require_admin(request: Request, session: Session, cur: sessions.Current, action: str) -> None:
+    """Admins only; an auditor is refused (403) and the refusal is logged."""
+    assert cur.staff is not None
+    if cur.staff.role == Role.ADMIN:
+        return
+    actions.record(session, AuditEvent.IG_REFUSED, cur.staff.id, outcome=Outcome.DENIED, reason=f"role:{action}")
+    raise PageRefused(
+        page(
+            request,
+            "error.html",
+            cur,
+            403,
+            title="You cannot do this",
+            message=f"This needs the {Role.ADMIN} role; your account has the {cur.staff.role} role. "
+            "The attempt has been recorded.",
+        )
+    )
+
+
+def require_csrf(request: Request, session: Session, cur: sessions.Current | None, submitted: str | None) -> None:
+    """A form must carry its session's CSRF token; a forged or stale one is refused (403) and logged."""
+    if sessions.csrf_ok(cur, submitted):
+        return
+    staff_id = cur.staff.id if cur and cur.staff else None
+    actions.record(session, AuditEvent.IG_REFUSED, staff_id, outcome=Outcome.DENIED, reason="csrf")
+    raise PageRefused(
+        page(
+            request,
+            "error.html",
+            cur,
+            403,
+            title="This form could not be accepted",
+            message="The form was not sent from this service's own page, or it had expired. "
+            "Nothing was changed. Go back, reload the page and try again.",
+        )
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the IG pages: never another site (open redirect)."""
+    if target and target.startswith("/ig/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ig/"

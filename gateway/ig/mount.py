@@ -1,0 +1,61 @@
+"""The IG sub-application, mounted by the app factory at ``/ig``.
+
+A sub-application so that it answers in HTML (the API answers in FHIR and OAuth JSON) and carries
+its own security headers, whatever the API's handlers do.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from gateway.api.context import Gateway
+from gateway.ig import override_pages, pages, signin
+from gateway.ig.context import Ig, PageRefused
+from gateway.ig.settings import IgSettings
+from gateway.ig.web import STATIC, PageHeaders, html, make_environment
+
+
+def build_ig_app(gateway: Gateway, settings: IgSettings | None = None) -> FastAPI:
+    settings = settings or IgSettings()
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    env = make_environment()
+    app.state.ig = Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings))
+    app.include_router(signin.router)
+    app.include_router(pages.router)
+    app.include_router(override_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(PageRefused)
+    async def _refused(_request: Request, exc: PageRefused) -> Response:
+        return exc.response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        title = "Page not found" if exc.status_code == 404 else "Something went wrong"
+        return html(
+            env,
+            "error.html",
+            {"title": title, "message": "Check the address, or go back.", "staff": None},
+            exc.status_code,
+        )
+
+    app.add_middleware(PageHeaders)
+    return app
+
+
+def _oauth(settings: IgSettings) -> object | None:
+    if not settings.oidc_enabled:
+        return None
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    return oauth.register(
+        name="staff",
+        server_metadata_url=str(settings.oidc_issuer).rstrip("/") + "/.well-known/openid-configuration",
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+    )

@@ -1,0 +1,186 @@
+"""IG review of lawful overrides: the queue, one override with the disclosures that relied on it, and
+the reviewer's decision (approve, or raise a concern) with a note.
+
+The practitioner's reason and the reviewer's note may describe the person, so both are kept encrypted
+under the subject's data key (erasing the person erases them); the log records only that a review
+happened, its decision and the override id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit.events import AuditEvent
+from gateway.db.models import Assessment, DisclosureLogEntry, LawfulOverride, OverrideReview, Subject
+from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+from gateway.overrides.store import read_reason
+
+MAX_NOTE = 2000
+
+
+class ReviewDecision(StrEnum):
+    APPROVED = "approved"
+    CONCERN = "concern"  # raise a concern: the sharing needs follow-up with the L&D service
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    decision: str
+    note: str | None
+    reviewer: str
+    reviewed_at: datetime
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    id: str
+    assessment_id: str
+    basis: str
+    recipients: tuple[str, ...]
+    recorded_by: str
+    recorded_at: datetime
+    expires_at: datetime
+    agency_code: str
+    reason: str | None
+    review: ReviewView | None
+    disclosures: list[tuple[str, datetime, str | None, str | None]]  # id, when, agency, purpose
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _note_aad(review_id: str) -> bytes:
+    return f"override-review:{review_id}".encode()
+
+
+def _data_key(session: Session, keyring: KeyRing, assessment_id: str) -> bytes | None:
+    assessment = session.get(Assessment, assessment_id)
+    subject = session.get(Subject, assessment.subject_id) if assessment else None
+    if subject is None or subject.wrapped_key is None:
+        return None
+    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
+
+
+def queue(session: Session) -> list[LawfulOverride]:
+    """Overrides no one has reviewed yet, oldest first."""
+    reviewed = select(OverrideReview.override_id)
+    return list(
+        session.execute(
+            select(LawfulOverride).where(LawfulOverride.id.not_in(reviewed)).order_by(LawfulOverride.recorded_at)
+        ).scalars()
+    )
+
+
+def reviewed(session: Session, limit: int = 50) -> list[tuple[LawfulOverride, OverrideReview]]:
+    rows = session.execute(
+        select(LawfulOverride, OverrideReview)
+        .join(OverrideReview, OverrideReview.override_id == LawfulOverride.id)
+        .order_by(OverrideReview.reviewed_at.desc())
+        .limit(limit)
+    ).all()
+    return [(o, r) for o, r in rows]
+
+
+def awaiting_count(session: Session) -> int:
+    return len(queue(session))
+
+
+def _relied_on(session: Session, override_id: str) -> list[tuple[str, datetime, str | None, str | None]]:
+    # The log entry lists the overrides a disclosure relied on; the id is a UUID, so a text match on the
+    # canonical JSON finds exactly the entries naming it (confirmed by parsing each).
+    rows = session.execute(
+        select(DisclosureLogEntry)
+        .where(DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED))
+        .where(DisclosureLogEntry.entry.contains(override_id))
+        .order_by(DisclosureLogEntry.seq)
+    ).scalars()
+    found = []
+    for row in rows:
+        overrides = json.loads(row.entry).get("overrides") or []
+        if any(o.get("id") == override_id for o in overrides):
+            found.append((row.disclosure_id, _aware(row.created_at), row.agency_code, row.purpose))
+    return found
+
+
+def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView | None:
+    row = session.get(LawfulOverride, override_id)
+    if row is None:
+        return None
+    review = session.execute(
+        select(OverrideReview).where(OverrideReview.override_id == override_id)
+    ).scalar_one_or_none()
+    review_view = None
+    if review is not None:
+        note = None
+        key = _data_key(session, keyring, row.assessment_id)
+        if key is not None and review.note_ciphertext is not None:
+            note = decrypt(key, review.note_ciphertext, _note_aad(review.id)).decode("utf-8")
+        review_view = ReviewView(review.decision, note, review.reviewer_id, _aware(review.reviewed_at))
+    return OverrideView(
+        id=row.id,
+        assessment_id=row.assessment_id,
+        basis=row.basis,
+        recipients=tuple(row.recipients),
+        recorded_by=row.recorded_by,
+        recorded_at=_aware(row.recorded_at),
+        expires_at=_aware(row.expires_at),
+        agency_code=row.agency_code,
+        reason=read_reason(session, keyring, override_id),
+        review=review_view,
+        disclosures=_relied_on(session, override_id),
+    )
+
+
+class ReviewError(ValueError):
+    pass
+
+
+def record_review(
+    session: Session,
+    keyring: KeyRing,
+    *,
+    override_id: str,
+    reviewer_id: str,
+    decision: str,
+    note: str,
+    now: datetime,
+) -> OverrideReview:
+    """Store one review (an override is reviewed once). The caller has validated the input."""
+    override = session.get(LawfulOverride, override_id)
+    if override is None:
+        raise ReviewError("no such override")
+    if session.execute(select(OverrideReview).where(OverrideReview.override_id == override_id)).first():
+        raise ReviewError("this override has already been reviewed")
+    review_id = str(uuid.uuid4())
+    key = _data_key(session, keyring, override.assessment_id)
+    note = note.strip()
+    review = OverrideReview(
+        id=review_id,
+        override_id=override_id,
+        reviewer_id=reviewer_id,
+        decision=str(ReviewDecision(decision)),
+        note_ciphertext=encrypt(key, note.encode("utf-8"), _note_aad(review_id)) if key and note else None,
+        reviewed_at=now,
+    )
+    session.add(review)
+    session.flush()
+    return review
+
+
+def validate(decision: str, note: str) -> list[tuple[str, str]]:
+    problems = []
+    if decision not in {d.value for d in ReviewDecision}:
+        problems.append(("decision", "Choose whether to approve the override or raise a concern"))
+    if decision == ReviewDecision.CONCERN and not note.strip():
+        problems.append(("note", "Say what the concern is"))
+    if len(note) > MAX_NOTE:
+        problems.append(("note", f"The note must be {MAX_NOTE} characters or fewer"))
+    return problems

@@ -1,0 +1,184 @@
+"""Signing in and out: local accounts (argon2id, lockout) and OIDC (Authlib's Starlette client)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.ig import accounts, actions, sessions
+from gateway.ig.accounts import SignIn
+from gateway.ig.context import current, ig_of, now, page, require_csrf, safe_next, transaction
+from gateway.ig.web import clear_session_cookie, set_session_cookie
+
+router = APIRouter()
+
+FAILED = "Sign-in failed. Check your username and password."
+
+
+def _sign_in_page(
+    request: Request,
+    cur: sessions.Current,
+    errors: list[tuple[str, str]],
+    username: str,
+    next_path: str,
+    status: int = 200,
+) -> Response:
+    ig = ig_of(request)
+    return page(
+        request,
+        "sign_in.html",
+        cur,
+        status,
+        title="Sign in",
+        errors=errors,
+        username=username,
+        next_path=next_path,
+        lockout_attempts=ig.settings.lockout_attempts,
+        lockout_minutes=ig.settings.lockout_minutes,
+        oidc_label=ig.settings.oidc_label if ig.oauth is not None else None,
+    )
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, next: str = "/ig/") -> Response:
+    ig = ig_of(request)
+    with transaction(request) as session:
+        cur = current(request, session)
+        if cur is not None and cur.staff is not None:
+            return RedirectResponse(safe_next(next), status_code=303)
+        if cur is None:
+            # A signed-out session, so the sign-in form has a CSRF token of its own.
+            cur = sessions.start(session, None, now=now(), lifetime=ig.idle)
+        return _sign_in_page(request, cur, [], "", safe_next(next))
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+    next: str = Form("/ig/"),
+) -> Response:
+    ig = ig_of(request)
+    username = username.strip().lower()
+    with transaction(request) as session:
+        cur = current(request, session)
+        require_csrf(request, session, cur, csrf_token)
+        assert cur is not None
+        errors = []
+        if not username:
+            errors.append(("username", "Enter your username"))
+        if not password:
+            errors.append(("password", "Enter your password"))
+        if errors:
+            return _sign_in_page(request, cur, errors, username, safe_next(next), 400)
+        result = accounts.authenticate(
+            session,
+            username,
+            password,
+            now=now(),
+            max_attempts=ig.settings.lockout_attempts,
+            lockout=timedelta(minutes=ig.settings.lockout_minutes),
+        )
+        staff_id = result.account.id if result.account else None
+        if result.outcome is not SignIn.OK or result.account is None:
+            if result.just_locked:
+                actions.record(session, AuditEvent.IG_LOCKED, staff_id, outcome=Outcome.DENIED, reason="attempts")
+            reason = f"sign-in:{result.outcome.value}" if staff_id else "sign-in:unknown-account"
+            actions.record(session, AuditEvent.IG_SIGNIN_FAILED, staff_id, outcome=Outcome.DENIED, reason=reason)
+            # One message whatever the cause, so the page never says whether an account exists.
+            return _sign_in_page(request, cur, [("username", FAILED)], username, safe_next(next), 401)
+        sessions.end(session, cur)
+        sessions.purge_expired(session, now())  # housekeeping: sessions nobody came back to
+        fresh = sessions.start(session, result.account, now=now(), lifetime=ig.lifetime)
+        actions.record(session, AuditEvent.IG_SIGNIN, result.account.id, reason="password")
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, fresh)
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, csrf_token: str = Form("")) -> Response:
+    with transaction(request) as session:
+        cur = current(request, session)
+        require_csrf(request, session, cur, csrf_token)
+        assert cur is not None
+        if cur.staff is not None:
+            actions.record(session, AuditEvent.IG_SIGNOUT, cur.staff.id)
+        sessions.end(session, cur)
+    response = RedirectResponse("/ig/sign-in", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/oidc/start")
+async def oidc_start(request: Request) -> Response:
+    """Send the browser to the organisation's identity provider (authorization code flow, with PKCE)."""
+    ig = ig_of(request)
+    if ig.oauth is None:
+        return RedirectResponse("/ig/sign-in", status_code=303)
+    with transaction(request) as session:
+        cur = current(request, session) or sessions.start(session, None, now=now(), lifetime=ig.idle)
+        # Authlib keeps its state and nonce in request.session: here, our server-side session's data.
+        request.scope["session"] = dict(cur.row.data)
+        redirect_uri = ig.gateway.settings.issuer.rstrip("/") + "/ig/oidc/callback"
+        response = await ig.oauth.authorize_redirect(request, redirect_uri)
+        cur.row.data = dict(request.scope["session"])
+    set_session_cookie(response, cur)
+    return response
+
+
+@router.get("/oidc/callback")
+async def oidc_callback(request: Request) -> Response:
+    from authlib.integrations.base_client import OAuthError
+
+    ig = ig_of(request)
+    if ig.oauth is None:
+        return RedirectResponse("/ig/sign-in", status_code=303)
+    with transaction(request) as session:
+        cur = current(request, session)
+        if cur is None:
+            return RedirectResponse("/ig/sign-in", status_code=303)
+        request.scope["session"] = dict(cur.row.data)
+        try:
+            token = await ig.oauth.authorize_access_token(request)
+        except (OAuthError, ValueError, KeyError):
+            token = None
+        cur.row.data = dict(request.scope["session"])
+        claims = (token or {}).get("userinfo") or {}
+        subject = f"{claims.get('iss', '')}|{claims.get('sub', '')}" if claims.get("sub") else None
+        account = accounts.find_by_oidc_subject(session, subject) if subject else None
+        if account is None or account.disabled_at is not None:
+            reason = "oidc:no-token" if token is None else "oidc:no-account"
+            actions.record(
+                session,
+                AuditEvent.IG_SIGNIN_FAILED,
+                account.id if account else None,
+                outcome=Outcome.DENIED,
+                reason=reason,
+            )
+            return _sign_in_page(
+                request,
+                cur,
+                [
+                    (
+                        "oidc",
+                        "Sign-in through your organisation failed, or your account has no access "
+                        "to these pages. Ask an IG administrator.",
+                    )
+                ],
+                "",
+                "/ig/",
+                401,
+            )
+        account.last_sign_in_at = now()
+        sessions.end(session, cur)
+        fresh = sessions.start(session, account, now=now(), lifetime=ig.lifetime)
+        actions.record(session, AuditEvent.IG_SIGNIN, account.id, reason="oidc")
+    response = RedirectResponse("/ig/", status_code=303)
+    set_session_cookie(response, fresh)
+    return response

@@ -1,0 +1,65 @@
+"""Headless Chromium (Debian's, at /usr/bin/chromium) driven by Playwright for Python, against a real
+gateway process. Without Chromium or Playwright the browser tests skip and say why; CI installs both.
+
+Screenshots of every page go to ``test-artifacts/ig-screenshots/`` (git-ignored), named in the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "ig-screenshots"
+_taken: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _taken:
+        terminalreporter.write_line(f"IG page screenshots ({len(_taken)}): {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop on this thread while it is open, and the
+    suite's ASGI clients (anyio.run) cannot start theirs until it has stopped."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class Screens:
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def take(self, page: Any, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.names.add(name)
+        _taken.append(path)
+        return path
+
+
+@pytest.fixture(scope="session")
+def screens() -> Screens:
+    return Screens()

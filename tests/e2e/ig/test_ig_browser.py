@@ -1,0 +1,300 @@
+"""The IG pages in a real browser (headless Chromium) against a real gateway process.
+
+Sign in, search, open a disclosure and see withheld fields with reasons, run a verification, a forged
+form rejected for CSRF, a locked-out account, an auditor refused an admin action; a screenshot of every
+page; no Content-Security-Policy violation on any page (so nothing on them needs inline script or style).
+"""
+
+from __future__ import annotations
+
+import http.server
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from adapters.agency_client import AgencyClient
+from adapters.agency_client.client import load_private_key
+from gateway.db.engine import make_engine
+from gateway.db.models import Assessment
+from tests.e2e.conftest import CLI
+
+# The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
+
+ADULT_NHS = "9449305552"
+AUDITOR_PASSWORD = "auditor password for the browser"
+OVERRIDE_REASON = "Exploitation risk disclosed at interview; police need it tonight."
+PAGES = {
+    "dashboard": "/ig/",
+    "disclosures": "/ig/disclosures",
+    "subject-form": "/ig/subjects",
+    "integrity": "/ig/integrity",
+    "overrides": "/ig/overrides",
+    "policy": "/ig/policy",
+    "agencies": "/ig/agencies",
+}
+
+
+def _demo_password(tour: str) -> str:
+    match = re.search(r"username ig-demo\s+password (\S+)", tour)
+    assert match, "the demo tour prints the IG account"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def site(live_gateway: Any) -> Any:
+    gw = live_gateway
+    # Some disclosures to look at: a release with withheld fields, and a refusal.
+    for code, purpose in (("POL-NE", "charging"), ("MHT-NE", "health-referral")):
+        AgencyClient(gw.base_url, gw.clients[code], load_private_key(gw.key(code))).search(purpose, ADULT_NHS)
+    for username in ("auditor", "locky"):
+        subprocess.run(
+            [
+                CLI,
+                "staff",
+                "add",
+                "--username",
+                username,
+                "--name",
+                username.title(),
+                "--role",
+                "ig-auditor",
+                "--password-stdin",
+            ],
+            input=AUDITOR_PASSWORD + "\n",
+            env=gw.env,
+            text=True,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    gw.admin_password = _demo_password(gw.tour)
+    # A lawful override recorded by the L&D service, for the review queue.
+    engine = make_engine(gw.database_url)
+    with engine.connect() as conn:
+        assessment_id = conn.execute(select(Assessment.id).limit(1)).scalar_one()
+    engine.dispose()
+    ld = AgencyClient(gw.base_url, gw.clients["LD-NE"], load_private_key(gw.key("LD-NE")))
+    recorded = ld.request(
+        "POST",
+        f"/assessments/{assessment_id}/overrides",
+        "ld-service",
+        json={
+            "basis": "safeguarding",
+            "reason": OVERRIDE_REASON,
+            "recipients": ["POL-NE"],
+            "expires_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+            "recorded_by": "Sam Okafor, L&D practitioner",
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    return gw
+
+
+@pytest.fixture
+def page(chromium: Any, site: Any) -> Iterator[Any]:
+    context = chromium.new_context(base_url=site.base_url)
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    assert violations == []
+    context.close()
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    page.goto("/ig/sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_page_is_keyboard_first(page, screens):
+    page.goto("/ig/sign-in")
+    screens.take(page, "sign-in")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")  # the skip link moves the keyboard past the header...
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "username"  # ...straight to the form
+    page.keyboard.type("nobody")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+
+
+def test_sign_in_search_and_see_withheld_fields_with_reasons(page, site, screens):
+    sign_in(page, "ig-demo", site.admin_password)
+    page.wait_for_url("**/ig/")
+    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    assert page.locator("svg#chart-agency-type").count() == 1
+    screens.take(page, "dashboard")
+
+    page.get_by_role("link", name="Disclosures", exact=True).click()
+    page.get_by_label("NHS number").fill("944 930 5552")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*/ig/disclosures\?subject=.*"))
+    assert ADULT_NHS not in page.url
+    assert page.get_by_role("heading", name=re.compile("2 entries found for this person")).is_visible()
+    screens.take(page, "disclosures")
+
+    row = page.locator("tr", has_text="released")
+    row.get_by_role("link", name=re.compile("^View")).click()
+    page.wait_for_url(re.compile(r".*/ig/disclosures/[0-9a-f-]{36}$"))
+    released = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Released")))
+    withheld = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Withheld")))
+    assert released.locator("tbody tr").count() > 0
+    assert withheld.locator("tbody tr").count() > 0
+    # Every withheld field shows its rule and a reason in words.
+    for cells in withheld.locator("tbody tr").all():
+        rule, reason = cells.locator("td").nth(1).inner_text(), cells.locator("td").nth(2).inner_text()
+        assert rule.strip() and len(reason.strip()) > 5
+    assert page.get_by_text("Policy revision").is_visible()
+    screens.take(page, "disclosure-detail")
+
+
+def test_every_page_renders_for_an_admin(page, site, screens):
+    sign_in(page, "ig-demo", site.admin_password)
+    page.wait_for_url("**/ig/")
+    for name, path in PAGES.items():
+        page.goto(path)
+        assert page.locator("h1").count() == 1, name
+        if name not in screens.names:
+            screens.take(page, name)
+    page.goto("/ig/subjects")
+    page.get_by_label("The person's NHS number").fill(ADULT_NHS)
+    page.get_by_role("button", name="Create the report").click()
+    assert page.get_by_text("1 released, 1 refused").is_visible()
+    screens.take(page, "subject-report")
+    page.emulate_media(media="print")
+    assert not page.get_by_role("navigation", name="Main").is_visible()
+    page.emulate_media(media="screen")
+
+
+def test_run_a_verification(page, site, screens):
+    sign_in(page, "auditor", AUDITOR_PASSWORD)
+    page.wait_for_url("**/ig/")
+    page.goto("/ig/integrity")
+    page.get_by_role("button", name="Verify the whole log now").click()
+    page.wait_for_url(re.compile(r".*/ig/integrity/runs/[0-9a-f-]{36}$"))
+    page.get_by_role("heading", name="The log is intact").wait_for(timeout=30_000)
+    assert page.locator("progress").get_attribute("value") == page.locator("progress").get_attribute("max")
+    screens.take(page, "verification")
+
+
+def test_review_an_override(page, site, screens):
+    sign_in(page, "ig-demo", site.admin_password)
+    page.wait_for_url("**/ig/")
+    assert page.get_by_text("1 awaiting review").is_visible()
+    page.get_by_role("link", name="Overrides", exact=True).click()
+    screens.take(page, "override-queue")
+    page.get_by_role("link", name=re.compile("^Review")).first.click()
+    assert page.get_by_text(OVERRIDE_REASON).is_visible()
+    page.get_by_role("button", name="Record the review").click()  # nothing chosen: the error summary says so
+    assert page.get_by_role("link", name=re.compile("Choose whether to approve")).is_visible()
+    page.get_by_label("Raise a concern").check()
+    page.get_by_label("Note").fill("Recipients wider than the basis needs; raised with the L&D lead.")
+    screens.take(page, "override-review")
+    page.get_by_role("button", name="Record the review").click()
+    assert page.get_by_role("heading", name="Review recorded").is_visible()
+    assert page.get_by_role("heading", name="Awaiting review (0)").is_visible()
+
+
+def test_auditor_is_refused_an_admin_action(page, site, screens):
+    sign_in(page, "auditor", AUDITOR_PASSWORD)
+    page.wait_for_url("**/ig/")
+    page.goto("/ig/agencies")
+    assert page.get_by_role("link", name=re.compile("^Revoke")).count() == 0
+    response = page.goto(f"/ig/clients/{site.clients['YOT-NE']}/revoke")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="You cannot do this").is_visible()
+    assert page.get_by_text("ig-admin role").is_visible()
+    screens.take(page, "refused-admin-action")
+
+
+def test_a_locked_out_account(page, screens):
+    for _ in range(5):
+        sign_in(page, "locky", "not the password at all")
+        assert page.get_by_role("heading", name="There is a problem").is_visible()
+    sign_in(page, "locky", AUDITOR_PASSWORD)  # the right password, too late
+    assert page.get_by_role("link", name=re.compile("Sign-in failed")).is_visible()
+    assert "/ig/sign-in" in page.url
+    # The error summary takes focus, so a screen reader announces the problem first.
+    assert page.evaluate("document.activeElement.id") == ""
+    assert page.evaluate("document.activeElement.className") == "ig-error-summary"
+    screens.take(page, "locked-out")
+
+
+class _Forger(http.server.BaseHTTPRequestHandler):
+    """Another site's page (another port: the same site for SameSite, so only the CSRF token protects)."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        body = (
+            f'<html><body><h1>Win a prize</h1><form method="post" action="{self.target}">'
+            '<input type="hidden" name="csrf_token" value="guessed"><input type="hidden" name="confirm" value="yes">'
+            '<button type="submit">Claim</button></form></body></html>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def test_a_forged_form_is_rejected_for_csrf_and_confirmed_revoke_works(page, site, screens):
+    sign_in(page, "ig-demo", site.admin_password)
+    page.wait_for_url("**/ig/")
+    victim = site.clients["MC-NE"]
+    _Forger.target = f"{site.base_url}/ig/clients/{victim}/revoke"
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Forger)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        with page.expect_response(_Forger.target) as answer:
+            page.get_by_role("button", name="Claim").click()
+        assert answer.value.status == 403
+        assert page.get_by_role("heading", name="This form could not be accepted").is_visible()
+        screens.take(page, "csrf-refused")
+    finally:
+        server.shutdown()
+    page.goto("/ig/agencies")
+    client_row = page.locator("tr", has_text=victim)
+    assert client_row.get_by_text("active").is_visible()
+
+    # The real thing: the admin's own form, with its confirmation.
+    client_row.get_by_role("link", name=re.compile("^Revoke")).click()
+    screens.take(page, "revoke-confirm")
+    page.get_by_role("button", name="Revoke client").click()
+    assert page.get_by_role("link", name="Confirm that you want to revoke this client").is_visible()
+    page.get_by_label("I understand: revoke this client").check()
+    page.get_by_role("button", name="Revoke client").click()
+    assert page.get_by_role("heading", name="Client revoked").is_visible()
+    assert page.locator("tr", has_text=victim).get_by_text("revoked").first.is_visible()
+    screens.take(page, "client-revoked")
+
+
+def test_screenshots_of_every_page(site, screens):
+    expected = {
+        *PAGES,
+        "sign-in",
+        "disclosure-detail",
+        "subject-report",
+        "verification",
+        "refused-admin-action",
+        "locked-out",
+        "csrf-refused",
+        "revoke-confirm",
+        "client-revoked",
+        "override-queue",
+        "override-review",
+    }
+    assert expected <= screens.names

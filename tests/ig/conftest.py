@@ -1,0 +1,74 @@
+"""A whole gateway (the review suite's: real keys, policy, a published assessment) and a staff browser
+over HTTP: an httpx client that keeps its cookies, on https:// (the session cookie is Secure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.ig import accounts
+from tests.review.conftest import Gateway, gateway, review_key, review_rego  # noqa: F401
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class StaffBrowser:
+    """Requests into the ASGI app with a cookie jar, the way a browser on https would send them."""
+
+    def __init__(self, app: FastAPI, base_url: str = "https://testserver") -> None:
+        self.app = app
+        self.base_url = base_url
+        self.cookies = httpx.Cookies()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url=self.base_url, cookies=self.cookies) as client:
+                response = await client.request(method, url, **kwargs)
+                self.cookies = httpx.Cookies(client.cookies)
+                return response
+
+        return anyio.run(call)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def csrf(self, url: str) -> str:
+        page = self.get(url)
+        assert page.status_code == 200, page.text
+        match = CSRF.search(page.text)
+        assert match, f"no CSRF token on {url}"
+        return match.group(1)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        token = self.csrf("/ig/sign-in")
+        return self.post("/ig/sign-in", data={"username": username, "password": password, "csrf_token": token})
+
+
+def add_staff(sessions: sessionmaker[Session], username: str, role: str, password: str = PASSWORD) -> str:
+    with sessions.begin() as session:
+        return accounts.add_staff(session, username, username.title(), role, password=password).id
+
+
+@pytest.fixture
+def staff(gateway: Gateway) -> dict[str, str]:  # noqa: F811
+    return {
+        "auditor": add_staff(gateway.sessions, "auditor", "ig-auditor"),
+        "admin": add_staff(gateway.sessions, "admin", "ig-admin"),
+    }
+
+
+@pytest.fixture
+def browser(gateway: Gateway) -> Iterator[StaffBrowser]:  # noqa: F811
+    yield StaffBrowser(gateway.app)
