@@ -138,7 +138,7 @@ def test_no_personal_data_in_application_logs(security_gateway, captured_logs):
     )
 
     # Token failures, one with an identifier where the purpose should be.
-    assertion = sign_assertion(gw.key, assertion_claims(gw.clients["POL-NE"]), alg="RS256")
+    assertion = sign_assertion(gw.key, assertion_claims(gw.clients["POL-NE"]), alg="RS512")
     assert gw.http.post("/oauth2/token", data=token_form(assertion, stranger)).status_code == 400
     assert gw.http.post("/oauth2/token", data=token_form("not.a.jwt", "charging")).status_code in (400, 401)
 
