@@ -20,7 +20,9 @@ from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM
 from tests.auth.conftest import assertion_claims, sign_assertion, token_form
 
 B64URL = string.ascii_letters + string.digits + "-_"
-FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200)
 
 
