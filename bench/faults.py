@@ -113,7 +113,8 @@ class Load:
         found = police.search("charging", nhs)
         assert found.status == 200, found.status
         bundle_id = found.body["entry"][0]["resource"]["id"]
-        # Tokens are taken before the first kill and outlive every restart: the signing key is on disk.
+        # Tokens are taken before the first kill, outlive restarts (the signing key is on disk) and are
+        # renewed by the clients before they expire (a full run outlasts their 300 s).
         publisher = self.gw.agency_client("LD-NE")
         police.token("charging"), publisher.token("ld-service")
         threads = [

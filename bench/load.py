@@ -77,8 +77,14 @@ async def _run(call: Call, concurrency: int, total: int, warmup: int) -> LoadRes
                 else {**call.headers, **call.per_request(call.method, call.url)}
             )
             started = time.perf_counter()
-            response = await http.request(call.method, call.url, headers=headers, params=call.params, content=content)
-            await response.aread()
+            try:
+                response = await http.request(
+                    call.method, call.url, headers=headers, params=call.params, content=content
+                )
+                await response.aread()
+            except httpx.TransportError:
+                # A dropped connection is a result too (status 0 in the JSON), not the end of the run.
+                return time.perf_counter() - started, 0
             return time.perf_counter() - started, response.status_code
 
         async def worker(count: int, sink: list[tuple[float, int]]) -> None:

@@ -97,7 +97,8 @@ def person_document(template: str, rng: random.Random, linked: tuple[str, ...], 
     return document
 
 
-def build_gateway(database_url: str, workdir: Path, key: KeyPair) -> SecurityGateway:
+def build_gateway(database_url: str, workdir: Path, key: KeyPair, **overrides: Any) -> SecurityGateway:
+    """``overrides`` are further Settings (the rate-limit suite sets small limits)."""
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
@@ -107,6 +108,7 @@ def build_gateway(database_url: str, workdir: Path, key: KeyPair) -> SecurityGat
         issuer="http://testserver",
         policy_dir=ROOT / "policies",
         schema_dir=ROOT / "schemas",
+        **overrides,
     )
     keyring = load_or_create_keyring(settings.keys_dir)
     clients: dict[str, str] = {}

@@ -1,0 +1,173 @@
+"""Schemathesis against the app's OpenAPI schema: no server errors, and every 4xx a well-formed error.
+
+FastAPI's schema names the routes but not most of their inputs (the routes read query strings and
+bodies themselves), so the schema is first completed here from the public contract (DESIGN.md): the
+search parameter, the OAuth form fields, JSON bodies, and an Authorization header on every operation.
+Each operation gets positive and negative cases, each sent with no token, a broken one, or a real
+token of a reading agency or of the L&D service, so generated inputs reach past authentication.
+
+Error bodies: an OperationOutcome (FHIR R4, with at least one issue) under /fhir and /assessments;
+RFC 6749 section 5.2 JSON (``error`` from the allowed character set) under /oauth2.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import hypothesis.strategies as st
+import pytest
+import schemathesis
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hypothesis import HealthCheck, given, settings
+from schemathesis.generation import GenerationMode
+
+MAX_EXAMPLES = 20  # per operation and mode: bounded, so the suite stays fast
+ERROR_CODE = re.compile(r"[\x20-\x21\x23-\x5B\x5D-\x7E]+")  # RFC 6749 section 5.2
+FORM = "application/x-www-form-urlencoded"
+
+
+def _string(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", **extra}
+
+
+def _form(*names: str) -> dict[str, Any]:
+    return {"content": {FORM: {"schema": {"type": "object", "properties": {n: _string() for n in names}}}}}
+
+
+def completed_schema(raw: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(raw)
+    paths = spec["paths"]
+    paths["/fhir/Bundle"]["get"]["parameters"] = [
+        {"name": "patient.identifier", "in": "query", "required": False, "schema": _string()},
+        {"name": "_count", "in": "query", "required": False, "schema": _string()},
+    ]
+    token = paths["/oauth2/token"]["post"]
+    token["requestBody"] = _form("grant_type", "client_assertion_type", "client_assertion", "purpose_of_use", "scope")
+    for path in ("/oauth2/introspect", "/oauth2/revoke"):
+        paths[path]["post"]["requestBody"] = _form(
+            "token", "token_type_hint", "client_assertion_type", "client_assertion"
+        )
+    assessment = {
+        "type": "object",
+        "properties": {
+            "local_reference": _string(),
+            "subject": {"type": "object", "properties": {"nhs_number": _string(), "date_of_birth": _string()}},
+            "case_links": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    paths["/assessments"]["post"]["requestBody"] = {"content": {"application/json": {"schema": assessment}}}
+    if "post" in paths.get("/fhir/Bundle", {}):
+        bundle = {
+            "type": "object",
+            "properties": {"resourceType": _string(), "type": _string(), "entry": {"type": "array"}},
+        }
+        paths["/fhir/Bundle"]["post"]["requestBody"] = {"content": {"application/fhir+json": {"schema": bundle}}}
+    for operations in paths.values():
+        for operation in operations.values():
+            operation.setdefault("parameters", []).append(
+                {"name": "Authorization", "in": "header", "required": False, "schema": _string()}
+            )
+    return spec
+
+
+def check_response(path: str, response) -> None:
+    assert response.status_code < 500, f"{path}: server error {response.status_code}: {response.text[:300]}"
+    if not 400 <= response.status_code < 500:
+        return
+    if path.startswith("/oauth2"):
+        assert response.headers["content-type"].startswith("application/json"), path
+        body = response.json()
+        assert isinstance(body.get("error"), str) and ERROR_CODE.fullmatch(body["error"]), (path, body)
+        assert isinstance(body.get("error_description", ""), str), (path, body)
+    elif path.startswith(("/fhir", "/assessments")):
+        assert response.headers["content-type"].startswith("application/fhir+json"), path
+        outcome = OperationOutcome.model_validate_json(response.content)
+        assert outcome.issue, path
+    else:
+        response.json()  # whatever else answers 4xx answers JSON
+
+
+INT64_MAX = 2**63 - 1
+
+
+def known_defect(path: str, case) -> bool:
+    """Found by this suite and reported to the audit issue: an integer past int64 in a path or query
+    parameter of the /audit routes (a checkpoint size, a proof's tree sizes) is a 503."""
+    values = [*(case.path_parameters or {}).values(), *(case.query or {}).values()]
+    too_big = any(isinstance(v, int) and not -INT64_MAX <= v <= INT64_MAX for v in values)
+    too_big |= any(isinstance(v, str) and v.lstrip("-").isdigit() and abs(int(v)) > INT64_MAX for v in values)
+    return path.startswith("/audit") and too_big
+
+
+@pytest.mark.xfail(strict=True, reason="known defect, reported to the audit issue: 503 for sizes past int64")
+def test_checkpoint_size_past_int64_is_refused_not_a_server_error(security_gateway):
+    response = security_gateway.http.get(f"/audit/checkpoints/{INT64_MAX + 1}")
+    assert 400 <= response.status_code < 500, response.status_code
+
+
+@pytest.fixture(scope="module")
+def tokens(security_gateway) -> list[str | None]:
+    gw = security_gateway
+    return [
+        None,
+        "Bearer not-a-token",
+        gw.bearer("POL-NE", "charging")["Authorization"],
+        gw.bearer("LD-NE", "ld-service")["Authorization"],
+    ]
+
+
+def test_no_server_errors_and_well_formed_4xx(security_gateway, tokens):
+    gw = security_gateway
+    schema = schemathesis.openapi.from_dict(completed_schema(gw.app.openapi()))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12
+    exercised = {}
+    for operation in operations:
+        strategies = []
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                strategies.append(operation.as_strategy(generation_mode=mode))
+            except Exception:  # an operation with nothing to negate has no negative cases
+                continue
+        count = 0
+
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,  # the same cases every run: CI stays reproducible; widen MAX_EXAMPLES to explore
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=st.one_of(strategies), auth=st.sampled_from(tokens))
+        def exercise(case, auth):
+            nonlocal count
+            kwargs = case.as_transport_kwargs(base_url="http://testserver")
+            headers = {k: v for k, v in (kwargs.pop("headers", None) or {}).items() if k.lower() != "user-agent"}
+            if auth is not None:
+                headers["Authorization"] = auth
+            response = gw.http.request(kwargs.pop("method"), kwargs.pop("url"), headers=headers, **_httpx(kwargs))
+            if known_defect(operation.path, case):
+                return  # pinned by its own strict xfail below
+            check_response(operation.path, response)
+            count += 1
+
+        exercise()
+        exercised[operation.label] = count
+    assert all(exercised.values()), exercised
+
+
+def _httpx(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """requests-style transport kwargs as httpx takes them."""
+    out: dict[str, Any] = {}
+    if kwargs.get("params"):
+        out["params"] = kwargs["params"]
+    if "json" in kwargs:
+        out["json"] = kwargs["json"]
+    if "data" in kwargs:
+        data = kwargs["data"]
+        out["data" if isinstance(data, dict) else "content"] = data
+    if kwargs.get("cookies"):
+        out["cookies"] = kwargs["cookies"]
+    return out
