@@ -11,8 +11,10 @@ class AuditEvent(StrEnum):
     TOKEN_DENIED = "auth:token:denied"
     PUBLISH_DENIED = "ingest:assessment:denied"
     AUDIT_DENIED = "audit:query:denied"
+    PUBLISH_ACCEPTED = "ingest:assessment:published"
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
+    ACCEPTED = "accepted"
