@@ -33,6 +33,7 @@ client_app.add_typer(keys_app, name="keys")
 
 
 app.add_typer(ingest_cli.assessment_app, name="assessment")
+app.command("import")(ingest_cli.import_export)
 
 console = Console()
 err_console = Console(stderr=True)

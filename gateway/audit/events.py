@@ -12,6 +12,7 @@ class AuditEvent(StrEnum):
     PUBLISH_DENIED = "ingest:assessment:denied"
     AUDIT_DENIED = "audit:query:denied"
     PUBLISH_ACCEPTED = "ingest:assessment:published"
+    PUBLISH_IMPORTED = "ingest:assessment:imported"
 
 
 class Outcome(StrEnum):
