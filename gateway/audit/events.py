@@ -13,9 +13,13 @@ class AuditEvent(StrEnum):
     AUDIT_DENIED = "audit:query:denied"
     PUBLISH_ACCEPTED = "ingest:assessment:published"
     PUBLISH_IMPORTED = "ingest:assessment:imported"
+    SUBJECT_MERGED = "identity:subject:merged"
+    SUBJECT_UNMERGED = "identity:subject:unmerged"
+    SUBJECT_ERASED = "retention:subject:erased"
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
     ACCEPTED = "accepted"
+    ERASED = "erased"
