@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from gateway import ingest_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app, token_key_app
 from gateway.config import Settings, get_settings
@@ -33,6 +34,12 @@ client_app.add_typer(keys_app, name="keys")
 app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(__import__("gateway.ig.cli", fromlist=["staff_app"]).staff_app, name="staff")
+
+
+app.add_typer(ingest_cli.assessment_app, name="assessment")
+app.command("import")(ingest_cli.import_export)
+app.add_typer(ingest_cli.subject_app, name="subject")
+app.add_typer(ingest_cli.retention_app, name="retention")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,4 +1,8 @@
-"""``POST /assessments``: an L&D service publishes a canonical assessment."""
+"""``POST /assessments``: an L&D service publishes a canonical assessment.
+
+The publish itself is :func:`gateway.ingest.service.publish_document`, shared with ``POST /fhir/Bundle``
+and ``ld-gateway import``; this module adds HTTP: the body, ``Idempotency-Key`` and the answer.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,51 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from gateway.api.context import Gateway, gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
-from gateway.assessments import store
-from gateway.assessments.validation import validate_assessment
-from gateway.db.models import Agency
+from gateway.assessments import idempotency
+from gateway.auth.rfc9068 import AccessContext
+from gateway.ingest.service import IdempotentRequest, Publisher, Receipt, Rejected, publish_document, replay
 
 router = APIRouter(tags=["assessments"])
+
+
+class Idempotency:
+    """The ``Idempotency-Key`` of one request, or a ready answer (a replay, a refusal)."""
+
+    def __init__(self, gw: Gateway, request: Request, ctx: AccessContext, raw: bytes) -> None:
+        self.request: IdempotentRequest | None = None
+        self.answer: Response | None = None
+        header = request.headers.get(idempotency.HEADER)
+        if header is None:
+            return
+        try:
+            key = idempotency.parse_key(header)
+        except idempotency.InvalidKey as exc:
+            self.answer = outcome_response(400, [("error", "value", str(exc), idempotency.HEADER)])
+            return
+        route = getattr(request.scope.get("route"), "path", "")
+        self.request = IdempotentRequest(key, idempotency.request_digest(gw.keyring, route, raw))
+        try:
+            found = replay(gw.sessions, gw.keyring, ctx.agency_code, self.request)
+        except Rejected as exc:
+            self.answer = rejected_response(exc)
+            return
+        if found is not None:
+            self.answer = receipt_response(found)
+
+
+def receipt_response(receipt: Receipt) -> Response:
+    headers = {"Location": f"/fhir/Bundle/{receipt.assessment_id}"}
+    if receipt.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(receipt.body, status_code=receipt.status, headers=headers)
+
+
+def rejected_response(exc: Rejected) -> Response:
+    return outcome_response(exc.status, [("error", code, message, expr) for code, message, expr in exc.problems])
 
 
 @router.post("/assessments", status_code=201)
@@ -27,39 +66,31 @@ async def publish_assessment(request: Request) -> Response:
     raw = await request.body()
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [("error", "too-costly", "the assessment is too large", None)])
+    idem = Idempotency(gw, request, ctx, raw)
+    if idem.answer is not None:
+        return idem.answer
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
-    return publish_canonical(gw, ctx.agency_code, document)
+    return publish_canonical(gw, ctx, document, idem)
 
 
-def publish_canonical(gw: Gateway, agency_code: str, document: Any) -> Response:
-    """Validate and store a canonical assessment for the publishing agency: 201, or 422 with every problem.
-
-    Shared by ``POST /assessments`` and ``POST /fhir/Bundle`` (which maps its document first).
-    """
-    normalised, problems = validate_assessment(document, gw.assessment_schema)
-    if problems or normalised is None:
-        # Every problem in one answer: the schema's, the identifiers', and unknown agencies in case links.
-        issues = [("error", p.code, p.message, p.expression) for p in problems]
-        with gw.sessions() as session:
-            links = document.get("case_links") if isinstance(document, dict) else None
-            unknown = store.unknown_agency_problems(session, links)
-        issues += [("error", "invariant", message, expression) for expression, message in unknown]
-        return outcome_response(422, issues)
+def publish_canonical(gw: Gateway, ctx: AccessContext, document: Any, idem: Idempotency | None = None) -> Response:
+    """201 (a new assessment or version), 200 (the same content as the current version), or 422 with
+    every problem."""
+    publisher = Publisher(ctx.agency_code, ctx.client_id, ctx.agency_type, ctx.purpose)
     try:
-        with gw.sessions.begin() as session:
-            publisher = session.execute(select(Agency).where(Agency.code == agency_code)).scalar_one()
-            published = store.publish(
-                session, gw.keyring, publisher=publisher, document=normalised, now=datetime.now(UTC)
-            )
-            if gw.on_published:
-                gw.on_published(session, published.assessment_id, published.version, normalised)
-    except store.StoreError as exc:
-        return outcome_response(422, [("error", "invariant", msg, expr) for expr, msg in exc.problems])
-    return JSONResponse(
-        {"id": published.assessment_id, "version": published.version, "created": published.created},
-        status_code=201,
-        headers={"Location": f"/fhir/Bundle/{published.assessment_id}"},
-    )
+        receipt = publish_document(
+            gw.sessions,
+            gw.keyring,
+            gw.assessment_schema,
+            publisher,
+            document,
+            now=datetime.now(UTC),
+            idempotent=idem.request if idem else None,
+            on_published=gw.on_published,
+        )
+    except Rejected as exc:
+        return rejected_response(exc)
+    return receipt_response(receipt)

@@ -30,6 +30,11 @@ class AuditEvent(StrEnum):
     IG_VERIFY = "ig:log:verify"
     IG_CLIENT_REVOKE = "ig:client:revoke"
     IG_OVERRIDE_REVIEW = "ig:override:reviewed"
+    PUBLISH_ACCEPTED = "ingest:assessment:published"
+    PUBLISH_IMPORTED = "ingest:assessment:imported"
+    SUBJECT_MERGED = "identity:subject:merged"
+    SUBJECT_UNMERGED = "identity:subject:unmerged"
+    SUBJECT_ERASED = "retention:subject:erased"
 
 
 class Outcome(StrEnum):
@@ -37,3 +42,5 @@ class Outcome(StrEnum):
     DENIED = "denied"
     RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed
     DONE = "done"  # a staff action that was carried out (issue 7)
+    ACCEPTED = "accepted"
+    ERASED = "erased"

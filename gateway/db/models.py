@@ -413,3 +413,43 @@ class OverrideReview(Base):
     decision: Mapped[str] = mapped_column(String(16))  # approved | concern
     note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+# --- issue 9: ingestion (idempotency keys) ---
+
+
+class IdempotencyRecord(Base):
+    """A publish that succeeded under an ``Idempotency-Key``: the same key and request replay its response.
+
+    The key and the request are stored only as keyed hashes (a key chosen by a case system might carry
+    anything); the response is the publish receipt (ids and version), which holds no personal data.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("agency_code", "key_hmac", name="uq_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(String(32))
+    key_hmac: Mapped[str] = mapped_column(String(64))
+    request_hmac: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SubjectMerge(Base):
+    """An L&D administrator's decision that two subject records are one person (``gateway/assessments/identity.py``).
+
+    ``subject_id`` is part of ``into_subject_id`` while ``unmerged_at`` is null; nothing else is moved, so
+    ending the row (unmerge) restores both records exactly. Rows are kept as the history of decisions;
+    ``reference`` is a ticket or case-note reference, never personal data.
+    """
+
+    __tablename__ = "subject_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    into_subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    merged_by: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    unmerged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
