@@ -339,6 +339,8 @@ class WebhookAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 # --- issue 7: IG staff accounts, their sessions, and integrity verification runs ---
 
 
@@ -413,6 +415,8 @@ class OverrideReview(Base):
     decision: Mapped[str] = mapped_column(String(16))  # approved | concern
     note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 # --- issue 9: ingestion (idempotency keys) ---
 
 

@@ -480,4 +480,6 @@ def revoke(request: Request, client_id: str, csrf_token: str = Form(""), confirm
             reason=f"client:{client_id}",
             outcome=Outcome.DONE,
         )
+    # Committed: this process refuses the client's live tokens from now on; the others within 1 s.
+    ig_of(request).gateway.revocations.client_revoked(client_id)
     return RedirectResponse("/ig/agencies?" + urlencode({"revoked": client_id}), status_code=303)
