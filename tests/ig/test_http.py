@@ -140,8 +140,8 @@ def test_auditor_is_refused_an_admin_action_and_the_refusal_is_logged(gateway, s
 
 
 def test_admin_revokes_a_client_after_confirming_and_its_tokens_stop_working(gateway, staff, browser):
-    bearer = gateway.bearer("POL-NE", "charging")
-    assert gateway.http.get(SEARCH, headers=bearer).status_code == 200
+    dpop = gateway.auth("POL-NE", "charging")
+    assert gateway.http.get(SEARCH, auth=dpop).status_code == 200
     browser.sign_in("admin")
     client_id = gateway.clients["POL-NE"]
     token = browser.csrf(f"/ig/clients/{client_id}/revoke")
@@ -150,14 +150,14 @@ def test_admin_revokes_a_client_after_confirming_and_its_tokens_stop_working(gat
     response = browser.post(f"/ig/clients/{client_id}/revoke", data={"csrf_token": token, "confirm": "yes"})
     assert response.status_code == 303
     assert "Client revoked" in browser.get(response.headers["location"]).text
-    assert gateway.http.get(SEARCH, headers=bearer).status_code == 401
+    assert gateway.http.get(SEARCH, auth=dpop).status_code == 401
     (event,) = staff_events(gateway, "ig:client:revoke")
     assert event["reason"] == f"client:{client_id}" and event["agency_code"] == "POL-NE"
 
 
 def test_search_by_nhs_number_finds_the_persons_disclosures_without_putting_it_in_a_url(gateway, staff, browser):
-    assert gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging")).status_code == 200
-    assert gateway.http.get(SEARCH, headers=gateway.bearer("MHT-NE", "health-referral")).status_code == 404
+    assert gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging")).status_code == 200
+    assert gateway.http.get(SEARCH, auth=gateway.auth("MHT-NE", "health-referral")).status_code == 404
     browser.sign_in("auditor")
     token = browser.csrf("/ig/disclosures")
     response = browser.post("/ig/disclosures/search", data={"csrf_token": token, "nhs_number": "944 930 5552"})
@@ -188,9 +188,9 @@ def test_search_lists_every_problem(gateway, staff, browser):
 
 
 def test_search_pages_with_a_keyset_cursor(gateway, staff, browser):
-    bearer = gateway.bearer("MHT-NE", "health-referral")
+    dpop = gateway.auth("MHT-NE", "health-referral")
     for _ in range(27):
-        gateway.http.get(SEARCH, headers=bearer)
+        gateway.http.get(SEARCH, auth=dpop)
     browser.sign_in("auditor")
     first = browser.get("/ig/disclosures?agency=MHT-NE")
     assert "27 entries found" in first.text and first.text.count('">View<') == 25
@@ -200,7 +200,7 @@ def test_search_pages_with_a_keyset_cursor(gateway, staff, browser):
 
 
 def test_disclosure_detail_shows_released_and_withheld_fields_with_reasons(gateway, staff, browser):
-    response = gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    response = gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     disclosure_id = response.headers["x-disclosure-id"]
     browser.sign_in("auditor")
     page = browser.get(f"/ig/disclosures/{disclosure_id}")
@@ -216,7 +216,7 @@ def test_disclosure_detail_shows_released_and_withheld_fields_with_reasons(gatew
 
 
 def test_subject_report_lists_what_was_shared_and_is_logged(gateway, staff, browser):
-    gateway.http.get(SEARCH, headers=gateway.bearer("PROB-NE", "sentencing"))
+    gateway.http.get(SEARCH, auth=gateway.auth("PROB-NE", "sentencing"))
     browser.sign_in("auditor")
     token = browser.csrf("/ig/subjects")
     empty = browser.post("/ig/subjects/report", data={"csrf_token": token, "nhs_number": ""})
@@ -229,7 +229,7 @@ def test_subject_report_lists_what_was_shared_and_is_logged(gateway, staff, brow
 
 
 def test_verification_runs_in_the_background_and_reports_intact(gateway, staff, browser):
-    gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     browser.sign_in("auditor")
     token = browser.csrf("/ig/integrity")
     response = browser.post("/ig/integrity/runs", data={"csrf_token": token})
@@ -246,7 +246,7 @@ def test_verification_runs_in_the_background_and_reports_intact(gateway, staff, 
 
 
 def test_verification_names_the_first_bad_entry_of_a_tampered_log(gateway, staff, browser):
-    gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     with gateway.sessions.begin() as session:
         row = session.execute(select(DisclosureLogEntry).where(DisclosureLogEntry.seq == 0)).scalar_one()
         row.entry = row.entry.replace('"released"', '"RELEASED"', 1)
@@ -283,7 +283,7 @@ def test_sign_out_ends_the_session(gateway, staff, browser):
 
 @pytest.mark.parametrize("url", ["/ig/", "/ig/integrity", "/ig/policy", "/ig/agencies", "/ig/subjects"])
 def test_dashboard_and_pages_render_for_an_auditor(gateway, staff, browser, url):
-    gateway.http.get(SEARCH, headers=gateway.bearer("POL-NE", "charging"))
+    gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     browser.sign_in("auditor")
     page = browser.get(url)
     assert page.status_code == 200 and "<h1>" in page.text
