@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from gateway import ingest_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app
 from gateway.config import Settings, get_settings
@@ -31,6 +32,9 @@ app.add_typer(policy_app, name="policy")
 register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
 app.add_typer(webhook_app, name="webhook")
+
+
+app.add_typer(ingest_cli.assessment_app, name="assessment")
 
 console = Console()
 err_console = Console(stderr=True)

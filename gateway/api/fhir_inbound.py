@@ -11,7 +11,7 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
-from gateway.api.assessments import publish_canonical
+from gateway.api.assessments import Idempotency, publish_canonical
 from gateway.api.context import gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
@@ -25,6 +25,9 @@ async def publish_document(request: Request) -> Response:
     ctx = require_publisher(request)
     gw = gateway_of(request)
     raw = await request.body()
+    idem = Idempotency(gw, request, ctx, raw)
+    if idem.answer is not None:
+        return idem.answer
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -39,4 +42,4 @@ async def publish_document(request: Request) -> Response:
         # A service publishes its own assessments only: the author must be the calling client's agency.
         issue = ("error", "forbidden", "the document's author Organization is not the publishing service", None)
         return outcome_response(422, [(*issue[:3], "Bundle.entry.resource.ofType(Organization).identifier")])
-    return publish_canonical(gw, ctx.agency_code, inbound.assessment)
+    return publish_canonical(gw, ctx, inbound.assessment, idem)

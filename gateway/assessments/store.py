@@ -7,6 +7,7 @@ that one wrapped key erases everything readable about the person.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,8 @@ class Published:
     version: int
     subject_id: str
     created: bool
+    #: False when the content was identical to the current version's: no new version was made.
+    changed: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,15 @@ def publish(
     else:
         if assessment.subject_id != subject_id:
             raise StoreError([("local_reference", "this record was published before for a different person")])
+        # Identical content (same keyed digest of the same canonical bytes) is not a new version: a case
+        # system that re-sends what it sent before must not make recipients think the record was amended.
+        current = session.get(AssessmentVersion, (assessment.id, assessment.current_version))
+        if (
+            current is not None
+            and current.ciphertext is not None
+            and hmac.compare_digest(current.content_sha256, keyring.content_mac(_canonical(document)))
+        ):
+            return Published(assessment.id, assessment.current_version, subject_id, created=False, changed=False)
         assessment.current_version += 1
         assessment.updated_at = now
     session.flush()
@@ -259,3 +271,39 @@ def load_current(session: Session, keyring: KeyRing, assessment_id: str) -> Stor
         publisher_agency_id=assessment.publisher_agency_id,
         content=json.loads(plaintext),
     )
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version of an assessment, as IG staff see its history: no content, only when and which."""
+
+    version: int
+    created_at: datetime
+    content_digest: str
+    erased: bool
+
+
+def version_history(session: Session, assessment_id: str) -> list[VersionInfo]:
+    """Every version of an assessment, oldest first (empty when there is no such assessment).
+
+    The digest is keyed (see ``KeyRing.content_mac``): equal digests mean equal content.
+    """
+    rows = session.execute(
+        select(AssessmentVersion)
+        .where(AssessmentVersion.assessment_id == assessment_id)
+        .order_by(AssessmentVersion.version)
+    ).scalars()
+    return [VersionInfo(r.version, r.created_at, r.content_sha256, r.ciphertext is None) for r in rows]
+
+
+def load_version(session: Session, keyring: KeyRing, assessment_id: str, version: int) -> dict[str, Any] | None:
+    """One version's content, decrypted; ``None`` when absent or erased."""
+    assessment = session.get(Assessment, assessment_id)
+    row = session.get(AssessmentVersion, (assessment_id, version))
+    if assessment is None or row is None or row.ciphertext is None:
+        return None
+    subject = session.get(Subject, assessment.subject_id)
+    if subject is None or subject.wrapped_key is None:
+        return None
+    plaintext = decrypt(_subject_data_key(keyring, subject), row.ciphertext, _content_aad(assessment_id, version))
+    return json.loads(plaintext)  # type: ignore[no-any-return]

@@ -18,9 +18,12 @@ class AuditEvent(StrEnum):
     TASK_COMPLETED = "request:task:completed"
     TASK_DENIED = "request:task:denied"
     EVENTS_DENIED = "request:events:denied"
+    PUBLISH_ACCEPTED = "ingest:assessment:published"
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
     RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed
+
+    ACCEPTED = "accepted"

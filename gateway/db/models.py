@@ -339,3 +339,25 @@ class WebhookAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# --- issue 9: ingestion (idempotency keys) ---
+
+
+class IdempotencyRecord(Base):
+    """A publish that succeeded under an ``Idempotency-Key``: the same key and request replay its response.
+
+    The key and the request are stored only as keyed hashes (a key chosen by a case system might carry
+    anything); the response is the publish receipt (ids and version), which holds no personal data.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("agency_code", "key_hmac", name="uq_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(String(32))
+    key_hmac: Mapped[str] = mapped_column(String(64))
+    request_hmac: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
