@@ -1,0 +1,164 @@
+"""Publishing a canonical assessment: validate, store, log, remember the idempotency key: one transaction.
+
+``POST /assessments``, ``POST /fhir/Bundle`` and ``ld-gateway import`` all come through
+:func:`publish_document`, so a document is judged and recorded the same way whichever door it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.assessments import idempotency, store
+from gateway.assessments.validation import validate_assessment
+from gateway.audit import log
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.db.models import Agency
+from gateway.keys import KeyRing
+
+Problem = tuple[str, str, str | None]  # (IssueType code, message, expression)
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Who publishes: an API client (its token's claims) or an operator importing for an L&D service."""
+
+    agency_code: str
+    client_id: str | None
+    agency_type: str | None
+    purpose: str | None
+    event: AuditEvent = AuditEvent.PUBLISH_ACCEPTED
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    key: str
+    request_hmac: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A publish's answer: 201 (a new assessment or version) or 200 (same content, nothing new)."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+    @property
+    def assessment_id(self) -> str:
+        return str(self.body["id"])
+
+
+class Rejected(Exception):
+    """The document cannot be published; ``problems`` lists every reason (nothing was written)."""
+
+    def __init__(self, problems: Sequence[Problem], status: int = 422) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = list(problems)
+        self.status = status
+
+
+def replay(
+    sessions: sessionmaker[Session], keyring: KeyRing, agency_code: str, request: IdempotentRequest
+) -> Receipt | None:
+    """The stored answer for this key and request; :class:`Rejected` (422) when the key named another."""
+    with sessions() as session:
+        try:
+            found = idempotency.lookup(session, keyring, agency_code, request.key, request.request_hmac)
+        except idempotency.KeyReused:
+            message = f"this {idempotency.HEADER} was used before with a different request; use a new key"
+            raise Rejected([("business-rule", message, idempotency.HEADER)]) from None
+    return None if found is None else Receipt(found.status_code, found.body, replayed=True)
+
+
+def check(
+    sessions: sessionmaker[Session], schema: dict[str, Any], document: Any
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Validation without storing: the schema's, the identifiers' and unknown agencies' problems together."""
+    normalised, problems = validate_assessment(document, schema)
+    issues: list[Problem] = [(p.code, p.message, p.expression) for p in problems]
+    if problems or normalised is None:
+        with sessions() as session:
+            links = document.get("case_links") if isinstance(document, Mapping) else None
+            unknown = store.unknown_agency_problems(session, links)
+        issues += [("invariant", message, expression) for expression, message in unknown]
+        return None, issues
+    return normalised, []
+
+
+def publish_document(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    schema: dict[str, Any],
+    publisher: Publisher,
+    document: Any,
+    *,
+    now: datetime,
+    idempotent: IdempotentRequest | None = None,
+    on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None,
+) -> Receipt:
+    """Validate and store; the publish, its log entry, ``on_published`` (the requests concern's
+    notifications of a new version) and the idempotency record commit together."""
+    normalised, problems = check(sessions, schema, document)
+    if normalised is None:
+        raise Rejected(problems)
+    try:
+        with sessions.begin() as session:
+            agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
+            if agency is None or agency.type != "ld-service":
+                raise Rejected([("forbidden", "only a registered L&D service may publish", None)])
+            published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
+            receipt = Receipt(
+                201 if published.changed else 200,
+                {
+                    "id": published.assessment_id,
+                    "version": published.version,
+                    "created": published.created,
+                    "changed": published.changed,
+                },
+            )
+            log.append(
+                session,
+                disclosure_id=log.new_disclosure_id(),
+                event=str(publisher.event),
+                outcome=str(Outcome.ACCEPTED),
+                created_at=now,
+                client_id=publisher.client_id,
+                agency_code=publisher.agency_code,
+                agency_type=publisher.agency_type,
+                purpose=publisher.purpose,
+                subject_key=keyring.identifier_hmac("subject", published.subject_id),
+                assessment_id=published.assessment_id,
+                assessment_version=published.version,
+                reason=None if published.changed else "unchanged",
+            )
+            if on_published is not None and published.changed:
+                on_published(session, published.assessment_id, published.version, normalised)
+            if idempotent is not None:
+                idempotency.remember(
+                    session,
+                    keyring,
+                    agency_code=publisher.agency_code,
+                    key=idempotent.key,
+                    request_hmac=idempotent.request_hmac,
+                    status_code=receipt.status,
+                    body=receipt.body,
+                    now=now,
+                )
+    except store.StoreError as exc:
+        raise Rejected([("invariant", message, expression) for expression, message in exc.problems]) from None
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as it was answered.
+        if idempotent is None:
+            raise
+        replayed = replay(sessions, keyring, publisher.agency_code, idempotent)
+        if replayed is None:
+            raise
+        return replayed
+    return receipt
