@@ -35,6 +35,7 @@ app.add_typer(webhook_app, name="webhook")
 
 
 app.add_typer(ingest_cli.assessment_app, name="assessment")
+app.command("import")(ingest_cli.import_export)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -12,6 +12,7 @@ from gateway.cli import app
 from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.keys import load_keyring
+from tests.conftest import ROOT
 from tests.factories import add_agencies, example, publish
 
 
@@ -55,3 +56,98 @@ def test_assessment_history_lists_versions_without_content(cli, sessions, settin
     table = cli("assessment", "history", first.assessment_id).output
     assert "Hewitt" not in table and "9449305552" not in table
     assert "no assessment" in cli("assessment", "history", "nope", code=1).output
+
+
+SAMPLES = ROOT / "adapters" / "case_export" / "samples"
+
+
+def _state(sessions):
+    """Everything an import writes, as counts and ids (no content)."""
+    from sqlalchemy import func, select
+
+    from gateway.db.models import Assessment, AssessmentVersion, CaseLink, Subject, SubjectIdentifier
+
+    with sessions() as session:
+        return {
+            "subjects": session.execute(select(func.count()).select_from(Subject)).scalar_one(),
+            "identifiers": session.execute(select(func.count()).select_from(SubjectIdentifier)).scalar_one(),
+            "assessments": sorted(session.execute(select(Assessment.id, Assessment.current_version)).all()),
+            "versions": session.execute(select(func.count()).select_from(AssessmentVersion)).scalar_one(),
+            "links": session.execute(select(func.count()).select_from(CaseLink)).scalar_one(),
+        }
+
+
+def test_importing_the_samples_twice_creates_no_duplicates(cli, sessions, tmp_path):
+    first = cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE", "--report", str(tmp_path / "r1.json"))
+    assert "4 created" in first.output
+    cli("import", str(SAMPLES / "export.jsonl"), "--agency", "LD-NE")
+    after_first = _state(sessions)
+    # The CSV has four people; the JSON lines add two later contacts for two of them (matched by NHS number).
+    assert after_first["subjects"] == 4 and len(after_first["assessments"]) == 6 and after_first["versions"] == 6
+    again = cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE", "--report", str(tmp_path / "r2.json"))
+    cli("import", str(SAMPLES / "export.jsonl"), "--agency", "LD-NE")
+    assert "4 unchanged" in again.output
+    assert _state(sessions) == after_first
+    report = json.loads((tmp_path / "r2.json").read_text())
+    assert report["counts"]["unchanged"] == 4 and {r["outcome"] for r in report["rows"]} == {"unchanged"}
+    first_ids = {r["record_id"]: r["assessment_id"] for r in json.loads((tmp_path / "r1.json").read_text())["rows"]}
+    assert {r["record_id"]: r["assessment_id"] for r in report["rows"]} == first_ids
+
+
+def test_a_changed_row_is_a_new_version(cli, sessions, tmp_path):
+    cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE")
+    text = (SAMPLES / "export.csv").read_text(encoding="utf-8")
+    changed = tmp_path / "changed.csv"
+    changed.write_text(text.replace("Engaged well with his support worker present.", "Did not attend."), "utf-8")
+    out = cli("import", str(changed), "--agency", "LD-NE", "--report", str(tmp_path / "r.json")).output
+    assert "1 new-version" in out and "3 unchanged" in out
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert [r["version"] for r in rows if r["outcome"] == "new-version"] == [2]
+
+
+def test_dry_run_stores_nothing_and_reports_bad_rows_by_line_and_column(cli, sessions, tmp_path):
+    text = (SAMPLES / "export.csv").read_text(encoding="utf-8").splitlines()
+    # Line 3 gets a bad NHS number check digit; line 4 an unknown agency in its case links.
+    text[2] = text[2].replace(",2021/0000077C,", ",2021/0000077D,")
+    text[3] = text[3].replace("YOT-NE=YOT-2026-0551", "YOT-SW=YOT-2026-0551")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+    before = _state(sessions)
+    out = cli("import", str(bad), "--agency", "LD-NE", "--dry-run", "--report", str(tmp_path / "r.json"), code=1)
+    assert "2 valid" in out.output and "2 error" in out.output
+    assert _state(sessions) == before
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    errors = {r["line"]: {p["column"] for p in r["problems"]} for r in rows if r["outcome"] == "error"}
+    assert errors == {3: {"pnc_id"}, 4: {"case_links"}}
+    assert "2021/0000077D" not in out.output and "Rows refused" in out.output
+    # Without --dry-run the good rows go in and the bad ones are reported: exit 1.
+    cli("import", str(bad), "--agency", "LD-NE", code=1)
+    assert len(_state(sessions)["assessments"]) == 2
+
+
+def test_import_refuses_what_cannot_be_read(cli, sessions, tmp_path):
+    unknown = tmp_path / "x.csv"
+    unknown.write_text("record_id,favourite_colour\nR,blue\n", encoding="utf-8")
+    assert "favourite_colour" in cli("import", str(unknown), "--agency", "LD-NE", code=2).output
+    # Only an L&D service may be the publisher.
+    out = cli("import", str(SAMPLES / "export.csv"), "--agency", "POL-NE", code=2)
+    assert "registered L&D service" in out.output
+    assert _state(sessions)["versions"] == 0
+
+
+def test_imports_are_logged_with_their_version_and_the_log_verifies(cli, sessions):
+    from sqlalchemy import select
+
+    from gateway.db.models import DisclosureLogEntry
+
+    cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE")
+    with sessions() as session:
+        entries = [
+            json.loads(e)
+            for e in session.execute(
+                select(DisclosureLogEntry.entry).where(DisclosureLogEntry.event == "ingest:assessment:imported")
+            ).scalars()
+        ]
+    assert len(entries) == 4 and all(e["assessment_version"] == 1 and e["client_id"] is None for e in entries)
+    assert "Okafor" not in json.dumps(entries)
+    cli("audit", "verify")

@@ -19,6 +19,7 @@ class AuditEvent(StrEnum):
     TASK_DENIED = "request:task:denied"
     EVENTS_DENIED = "request:events:denied"
     PUBLISH_ACCEPTED = "ingest:assessment:published"
+    PUBLISH_IMPORTED = "ingest:assessment:imported"
 
 
 class Outcome(StrEnum):

@@ -83,11 +83,11 @@ def check(
     """Validation without storing: the schema's, the identifiers' and unknown agencies' problems together."""
     normalised, problems = validate_assessment(document, schema)
     issues: list[Problem] = [(p.code, p.message, p.expression) for p in problems]
-    if problems or normalised is None:
-        with sessions() as session:
-            links = document.get("case_links") if isinstance(document, Mapping) else None
-            unknown = store.unknown_agency_problems(session, links)
-        issues += [("invariant", message, expression) for expression, message in unknown]
+    with sessions() as session:
+        links = document.get("case_links") if isinstance(document, Mapping) else None
+        unknown = store.unknown_agency_problems(session, links)
+    issues += [("invariant", message, expression) for expression, message in unknown]
+    if issues or normalised is None:
         return None, issues
     return normalised, []
 
