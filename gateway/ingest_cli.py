@@ -1,17 +1,21 @@
 """``ld-gateway`` commands for getting assessments in and keeping the records right (issue 9):
-``assessment history``, ``import``, ``subject merge|unmerge``, ``retention run``."""
+``assessment history``, ``import``, ``subject find|merge|unmerge``, ``retention run``."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.config import get_settings
+from gateway.db.models import Assessment
 
 assessment_app = typer.Typer(help="Published assessments and their versions.", no_args_is_help=True)
 
@@ -76,7 +80,6 @@ def import_export(
     file cannot be read at all.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from sqlalchemy import select
 
     from adapters.case_export import ExportError, read_rows
     from adapters.case_export.importer import import_rows
@@ -132,3 +135,128 @@ def import_export(
         report.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     if result.errors:
         raise typer.Exit(1)
+
+
+subject_app = typer.Typer(help="People's records: find, merge and unmerge (L&D administrators).", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention: erase records whose retention period has ended.", no_args_is_help=True)
+
+
+def _gateway_parts() -> tuple[Any, Any, Any]:
+    from gateway.db.engine import make_engine, make_session_factory
+    from gateway.keys import load_keyring
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    return engine, make_session_factory(engine), load_keyring(settings.keys_dir)
+
+
+@subject_app.command("find")
+def subject_find(
+    nhs_number: str | None = typer.Option(None, help="An NHS number (10 digits)."),
+    pnc_id: str | None = typer.Option(None, help="A PNC ID (YYYY/NNNNNNNL)."),
+) -> None:
+    """Print the subject id a person's NHS number or PNC ID belongs to (after merges), and their records.
+
+    Pass the identifier through the environment or a prompt if your shell history is shared: it is
+    personal data. The output names only internal ids."""
+    from gateway.assessments import identity, store
+    from gateway.assessments.identifiers import normalise_nhs_number
+
+    if (nhs_number is None) == (pnc_id is None):
+        raise typer.BadParameter("give exactly one of --nhs-number, --pnc-id")
+    engine, sessions, keyring = _gateway_parts()
+    try:
+        with sessions() as session:
+            if nhs_number is not None:
+                found = store.find_subject_id(session, keyring, store.NHS_NUMBER, normalise_nhs_number(nhs_number))
+            else:
+                found = store.find_subject_id(session, keyring, store.PNC_ID, (pnc_id or "").strip().upper())
+            if found is None:
+                err_console.print("error: no subject with this identifier")
+                raise typer.Exit(1)
+            members = identity.group(session, found)
+            table = Table("subject", "role", "assessments")
+            for sid in members:
+                own = session.execute(
+                    select(func.count()).select_from(Assessment).where(Assessment.subject_id == sid)
+                ).scalar_one()
+                table.add_row(sid, "kept" if sid == found else "merged into kept", str(own))
+            console.print(table)
+            typer.echo(found)
+    finally:
+        engine.dispose()
+
+
+@subject_app.command("merge")
+def subject_merge(
+    keep: str = typer.Argument(..., help="The subject id that stays."),
+    absorb: str = typer.Argument(..., help="The subject id that becomes part of it."),
+    by: str = typer.Option(..., help="Who decided (the L&D administrator's name or staff id)."),
+    reference: str | None = typer.Option(None, help="A ticket or case-note reference (never personal data)."),
+) -> None:
+    """Merge two records of one person (never on name and date of birth alone). Logged; reversible."""
+    from gateway.assessments.identity import MergeError
+    from gateway.ingest.records import merge_subjects
+
+    engine, sessions, keyring = _gateway_parts()
+    try:
+        merge_subjects(sessions, keyring, keep=keep, absorb=absorb, by=by, reference=reference, now=_now())
+    except MergeError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(f"Merged {absorb} into {keep}; `ld-gateway subject unmerge {absorb} --by ...` reverses it.")
+
+
+@subject_app.command("unmerge")
+def subject_unmerge(
+    subject: str = typer.Argument(..., help="The subject id that was merged into another."),
+    by: str = typer.Option(..., help="Who decided."),
+) -> None:
+    """Reverse a merge: both records read exactly as before it. Logged."""
+    from gateway.assessments.identity import MergeError
+    from gateway.ingest.records import unmerge_subject
+
+    engine, sessions, keyring = _gateway_parts()
+    try:
+        record = unmerge_subject(sessions, keyring, subject_id=subject, by=by, now=_now())
+    except MergeError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(f"Unmerged {record.subject_id} from {record.into_subject_id}.")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List who is due; erase nothing."),
+    today: str | None = typer.Option(None, help="Judge as of this date (YYYY-MM-DD; default: today, UTC)."),
+) -> None:
+    """Crypto-shred everyone whose retention period has ended: adults 20 years after last contact;
+    children at 25, or 26 if 17 at last contact. Each erasure is logged without personal data; the
+    disclosure log still verifies afterwards (`ld-gateway audit verify`)."""
+    from datetime import date
+
+    from gateway.ingest.records import run_retention
+
+    day = date.fromisoformat(today) if today else _now().date()
+    engine, sessions, keyring = _gateway_parts()
+    try:
+        expired = run_retention(sessions, keyring, today=day, now=_now(), dry_run=dry_run)
+    finally:
+        engine.dispose()
+    table = Table("subject", "rule", "kept until", title="Due for erasure" if dry_run else "Erased")
+    for item in expired:
+        for sid in item.subject_ids:
+            table.add_row(sid, item.retention.rule, item.retention.keep_until.isoformat())
+    if expired:
+        console.print(table)
+    records = sum(len(e.subject_ids) for e in expired)
+    verb = "due for erasure" if dry_run else "erased"
+    console.print(f"{len(expired)} people ({records} subject records) {verb} as of {day.isoformat()}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

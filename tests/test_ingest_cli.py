@@ -151,3 +151,90 @@ def test_imports_are_logged_with_their_version_and_the_log_verifies(cli, session
     assert len(entries) == 4 and all(e["assessment_version"] == 1 and e["client_id"] is None for e in entries)
     assert "Okafor" not in json.dumps(entries)
     cli("audit", "verify")
+
+
+def _log_entries(sessions, prefix):
+    from sqlalchemy import select
+
+    from gateway.db.models import DisclosureLogEntry
+
+    with sessions() as session:
+        rows = session.execute(select(DisclosureLogEntry.entry).order_by(DisclosureLogEntry.seq)).scalars()
+        return [e for e in (json.loads(r) for r in rows) if e["event"].startswith(prefix)]
+
+
+def test_subject_find_merge_and_unmerge_are_logged(cli, sessions, settings, monkeypatch):
+    cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE")
+    # Freya Lindqvist is known by PNC ID only; suppose an administrator establishes she is Sam Okafor's record.
+    keep = cli("subject", "find", "--nhs-number", "9990000018").output.strip().splitlines()[-1]
+    absorb = cli("subject", "find", "--pnc-id", "2021/0000077c").output.strip().splitlines()[-1]
+    assert keep != absorb
+    cli("subject", "merge", keep, absorb, "--by", "A. Admin", "--reference", "IG-42")
+    assert cli("subject", "find", "--pnc-id", "2021/0000077C").output.strip().splitlines()[-1] == keep
+    assert "already merged" in cli("subject", "merge", keep, absorb, "--by", "A. Admin", code=1).output
+    cli("subject", "unmerge", absorb, "--by", "A. Admin")
+    assert cli("subject", "find", "--pnc-id", "2021/0000077C").output.strip().splitlines()[-1] == absorb
+    keyring = load_keyring(settings.data_dir / "keys")
+    entries = _log_entries(sessions, "identity:")
+    assert [(e["event"], e["subject_key"], e["reason"]) for e in entries] == [
+        (
+            "identity:subject:merged",
+            keyring.identifier_hmac("subject", keep),
+            f"merged:{keyring.identifier_hmac('subject', absorb)}",
+        ),
+        (
+            "identity:subject:unmerged",
+            keyring.identifier_hmac("subject", keep),
+            f"unmerged:{keyring.identifier_hmac('subject', absorb)}",
+        ),
+    ]
+    assert "no subject" in cli("subject", "find", "--pnc-id", "2019/0000001P", code=1).output
+    cli("audit", "verify")
+
+
+def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, sessions, settings):
+    from gateway.assessments import store
+    from gateway.db.models import AssessmentVersion, CaseLink, Subject, SubjectIdentifier
+
+    keyring = load_keyring(settings.data_dir / "keys")
+    old = example()
+    old["local_reference"] = "LD-NE-2005-000001"
+    old["subject"]["date_of_birth"] = "1970-01-01"
+    old["context"]["assessed_at"] = "2005-01-01T10:00:00Z"
+    old["consent"]["recorded_at"] = "2005-01-01T09:00:00Z"
+    expired = publish(sessions, keyring, old)
+    current = example("child.json")
+    kept = publish(sessions, keyring, current)
+    before = _state(sessions)
+
+    dry = cli("retention", "run", "--dry-run", "--today", "2026-11-26").output
+    assert "1 people (1 subject records) due for erasure" in dry and expired.subject_id in dry
+    assert _state(sessions) == before
+    # Not yet due the day before the 20 years end.
+    assert "0 people" in cli("retention", "run", "--today", "2024-12-31").output
+
+    out = cli("retention", "run", "--today", "2026-11-26").output
+    assert "1 people (1 subject records) erased" in out and kept.subject_id not in out
+    from sqlalchemy import func, select
+
+    with sessions() as session:
+        subject = session.get(Subject, expired.subject_id)
+        assert subject.wrapped_key is None and subject.erased_at is not None
+        assert store.load_current(session, keyring, expired.assessment_id) is None
+        ciphertexts = session.execute(
+            select(AssessmentVersion.ciphertext).where(AssessmentVersion.assessment_id == expired.assessment_id)
+        ).scalars()
+        assert all(c is None for c in ciphertexts)
+        for model in (SubjectIdentifier, CaseLink):
+            count = select(func.count()).select_from(model).where(model.subject_id == expired.subject_id)
+            assert session.execute(count).scalar_one() == 0
+        assert store.find_subject_id(session, keyring, store.NHS_NUMBER, old["subject"]["nhs_number"]) is None
+        assert store.load_current(session, keyring, kept.assessment_id) is not None
+    entries = _log_entries(sessions, "retention:")
+    assert [(e["subject_key"], e["reason"], e["outcome"]) for e in entries] == [
+        (keyring.identifier_hmac("subject", expired.subject_id), "retention:adult-20-years", "erased")
+    ]
+    assert "1970-01-01" not in json.dumps(entries) and "Hewitt" not in json.dumps(entries)
+    assert "intact" in cli("audit", "verify").output
+    # Running again erases nobody twice.
+    assert "0 people" in cli("retention", "run", "--today", "2026-11-26").output

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from gateway.assessments import identity
 from gateway.db.models import Agency, Assessment, AssessmentVersion, CaseLink, Subject, SubjectIdentifier
 from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
 
@@ -70,15 +71,48 @@ def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
 
 
 def find_subject_id(session: Session, keyring: KeyRing, system: str, value: str) -> str | None:
+    """The subject this identifier belongs to, after merges (``identity.resolve``)."""
     digest = keyring.identifier_hmac(system, value)
-    return session.execute(
+    found = session.execute(
         select(SubjectIdentifier.subject_id).where(
             SubjectIdentifier.system == system, SubjectIdentifier.value_hmac == digest
         )
     ).scalar_one_or_none()
+    return None if found is None else identity.resolve(session, found)
 
 
-def _resolve_subject(session: Session, keyring: KeyRing, subject: Mapping[str, Any]) -> str | None:
+def _case_reference_match(
+    session: Session, keyring: KeyRing, subject: Mapping[str, Any], links: Sequence[tuple[Agency, str]]
+) -> str | None:
+    """The one person already linked to one of these agency case references, when nothing contradicts it.
+
+    A police case can have several defendants, so a case reference alone is weak: a candidate is
+    dropped when it has an NHS number (or PNC ID) and the document brings one of its own (which, since
+    it did not match, is a different one). Two or more candidates left: no match (an administrator can
+    merge later), never a guess.
+    """
+    candidates: set[str] = set()
+    for agency, reference in links:
+        digest = keyring.identifier_hmac(f"case-reference:{agency.code}", reference)
+        rows = session.execute(
+            select(CaseLink.subject_id).where(CaseLink.agency_id == agency.id, CaseLink.case_reference_hmac == digest)
+        ).scalars()
+        candidates.update(identity.resolve(session, sid) for sid in rows)
+    viable = []
+    for candidate in candidates:
+        members = identity.group(session, candidate)
+        systems = set(
+            session.execute(select(SubjectIdentifier.system).where(SubjectIdentifier.subject_id.in_(members))).scalars()
+        )
+        if any(subject.get(key) and system in systems for system, key in _MATCH_ORDER):
+            continue
+        viable.append(candidate)
+    return viable[0] if len(viable) == 1 else None
+
+
+def _resolve_subject(
+    session: Session, keyring: KeyRing, subject: Mapping[str, Any], links: Sequence[tuple[Agency, str]] = ()
+) -> str | None:
     found: dict[str, str] = {}
     for system, key in _MATCH_ORDER:
         value = subject.get(key)
@@ -96,7 +130,9 @@ def _resolve_subject(session: Session, keyring: KeyRing, subject: Mapping[str, A
                 )
             ]
         )
-    return next(iter(found.values()), None)
+    if found:
+        return next(iter(found.values()))
+    return _case_reference_match(session, keyring, subject, links)
 
 
 def publish(
@@ -112,7 +148,10 @@ def publish(
     Runs inside the caller's transaction; on any error nothing of it is kept.
     """
     agencies = _agencies_for_links(session, document["case_links"])
-    subject_id = _resolve_subject(session, keyring, document["subject"])
+    link_refs = [
+        (agency, link["case_reference"]) for agency, link in zip(agencies, document["case_links"], strict=True)
+    ]
+    subject_id = _resolve_subject(session, keyring, document["subject"], link_refs)
     if subject_id is None:
         subject_id = str(uuid.uuid4())
         session.add(
@@ -124,9 +163,6 @@ def publish(
             )
         )
         session.flush()
-    subject = session.get(Subject, subject_id)
-    assert subject is not None
-    data_key = _subject_data_key(keyring, subject)
     _record_identifiers(session, keyring, subject_id, document["subject"])
 
     local_ref = keyring.identifier_hmac(f"local-reference:{publisher.code}", document["local_reference"])
@@ -148,7 +184,7 @@ def publish(
         )
         session.add(assessment)
     else:
-        if assessment.subject_id != subject_id:
+        if identity.resolve(session, assessment.subject_id) != subject_id:
             raise StoreError([("local_reference", "this record was published before for a different person")])
         # Identical content (same keyed digest of the same canonical bytes) is not a new version: a case
         # system that re-sends what it sent before must not make recipients think the record was amended.
@@ -162,6 +198,11 @@ def publish(
         assessment.current_version += 1
         assessment.updated_at = now
     session.flush()
+    # An assessment stays under the key of the subject it was first published for, also after a merge, so
+    # an unmerge finds every record where it was.
+    owner = session.get(Subject, assessment.subject_id)
+    assert owner is not None
+    data_key = _subject_data_key(keyring, owner)
 
     plaintext = _canonical(document)
     session.add(
@@ -184,7 +225,7 @@ def publish(
         session.add(
             CaseLink(
                 assessment_id=assessment.id,
-                subject_id=subject_id,
+                subject_id=assessment.subject_id,
                 agency_id=agency.id,
                 case_reference_hmac=digest,
                 case_reference_ciphertext=encrypt(
@@ -233,22 +274,30 @@ def _record_identifiers(session: Session, keyring: KeyRing, subject_id: str, sub
 
 
 def subject_of_assessment(session: Session, assessment_id: str) -> str | None:
-    return session.execute(select(Assessment.subject_id).where(Assessment.id == assessment_id)).scalar_one_or_none()
+    """The person (after merges) an assessment is about."""
+    found = session.execute(select(Assessment.subject_id).where(Assessment.id == assessment_id)).scalar_one_or_none()
+    return None if found is None else identity.resolve(session, found)
 
 
 def has_case_link(session: Session, subject_id: str, agency_id: int) -> bool:
+    """Whether the agency has a case with this person (any record merged into them included)."""
+    members = identity.group(session, subject_id)
     return (
         session.execute(
-            select(CaseLink.id).where(CaseLink.subject_id == subject_id, CaseLink.agency_id == agency_id)
+            select(CaseLink.id).where(CaseLink.subject_id.in_(members), CaseLink.agency_id == agency_id)
         ).first()
         is not None
     )
 
 
 def assessment_ids_for_subject(session: Session, subject_id: str) -> list[str]:
+    """This person's assessments (any record merged into them included), oldest first."""
+    members = identity.group(session, subject_id)
     return list(
         session.execute(
-            select(Assessment.id).where(Assessment.subject_id == subject_id).order_by(Assessment.created_at)
+            select(Assessment.id)
+            .where(Assessment.subject_id.in_(members))
+            .order_by(Assessment.created_at, Assessment.id)
         ).scalars()
     )
 
@@ -307,3 +356,42 @@ def load_version(session: Session, keyring: KeyRing, assessment_id: str, version
         return None
     plaintext = decrypt(_subject_data_key(keyring, subject), row.ciphertext, _content_aad(assessment_id, version))
     return json.loads(plaintext)  # type: ignore[no-any-return]
+
+
+def shred_subject(session: Session, subject_id: str, now: datetime) -> None:
+    """Crypto-shred one subject: destroy the wrapped data key (so everything ever encrypted under it is
+    unreadable, whichever table holds it), delete the ciphertext of their assessment versions and case
+    references, and remove their identifier hashes and case links, so nothing can find them again.
+
+    Assessment rows stay (ids, versions, keyed digests, times), so the disclosure log's references still
+    resolve to "erased"; the log itself is not touched and still verifies. Runs in the caller's transaction.
+    """
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise LookupError("no such subject")
+    subject.wrapped_key = None
+    subject.erased_at = now
+    assessment_ids = select(Assessment.id).where(Assessment.subject_id == subject_id)
+    session.execute(
+        update(AssessmentVersion).where(AssessmentVersion.assessment_id.in_(assessment_ids)).values(ciphertext=None)
+    )
+    session.execute(delete(CaseLink).where(CaseLink.subject_id == subject_id))
+    session.execute(delete(SubjectIdentifier).where(SubjectIdentifier.subject_id == subject_id))
+    session.flush()
+
+
+def subject_contents(session: Session, keyring: KeyRing, subject_id: str) -> list[dict[str, Any]]:
+    """Every readable version of every assessment of this one subject record (not its merge group)."""
+    subject = session.get(Subject, subject_id)
+    if subject is None or subject.wrapped_key is None:
+        return []
+    data_key = _subject_data_key(keyring, subject)
+    rows = session.execute(
+        select(AssessmentVersion)
+        .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
+        .where(Assessment.subject_id == subject_id, AssessmentVersion.ciphertext.is_not(None))
+    ).scalars()
+    return [
+        json.loads(decrypt(data_key, row.ciphertext, _content_aad(row.assessment_id, row.version)))  # type: ignore[arg-type]
+        for row in rows
+    ]

@@ -20,6 +20,9 @@ class AuditEvent(StrEnum):
     EVENTS_DENIED = "request:events:denied"
     PUBLISH_ACCEPTED = "ingest:assessment:published"
     PUBLISH_IMPORTED = "ingest:assessment:imported"
+    SUBJECT_MERGED = "identity:subject:merged"
+    SUBJECT_UNMERGED = "identity:subject:unmerged"
+    SUBJECT_ERASED = "retention:subject:erased"
 
 
 class Outcome(StrEnum):
@@ -28,3 +31,4 @@ class Outcome(StrEnum):
     RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed
 
     ACCEPTED = "accepted"
+    ERASED = "erased"

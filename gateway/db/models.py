@@ -361,3 +361,23 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SubjectMerge(Base):
+    """An L&D administrator's decision that two subject records are one person (``gateway/assessments/identity.py``).
+
+    ``subject_id`` is part of ``into_subject_id`` while ``unmerged_at`` is null; nothing else is moved, so
+    ending the row (unmerge) restores both records exactly. Rows are kept as the history of decisions;
+    ``reference`` is a ticket or case-note reference, never personal data.
+    """
+
+    __tablename__ = "subject_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    into_subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    merged_by: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    unmerged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

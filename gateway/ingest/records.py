@@ -1,0 +1,124 @@
+"""Record-keeping that IG must be able to see: merges, unmerges and retention erasures, each logged.
+
+Each action and its disclosure-log entry commit together. Entries name people only by their keyed
+subject hash (``HMAC("subject", id)``), like every other entry: no personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.assessments import identity, store
+from gateway.assessments.retention import Retention, is_expired, retention_of_contents
+from gateway.audit import log
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.db.models import Subject
+from gateway.keys import KeyRing
+
+
+def _log(
+    session: Session, keyring: KeyRing, event: AuditEvent, outcome: Outcome, subject_id: str, reason: str, now: datetime
+) -> str:
+    disclosure_id = log.new_disclosure_id()
+    log.append(
+        session,
+        disclosure_id=disclosure_id,
+        event=str(event),
+        outcome=str(outcome),
+        created_at=now,
+        subject_key=keyring.identifier_hmac("subject", subject_id),
+        reason=reason,
+    )
+    return disclosure_id
+
+
+def merge_subjects(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    *,
+    keep: str,
+    absorb: str,
+    by: str,
+    reference: str | None,
+    now: datetime,
+) -> identity.MergeRecord:
+    """Merge ``absorb`` into ``keep`` and log it (under the kept subject; the other by its keyed hash)."""
+    with sessions.begin() as session:
+        record = identity.merge(session, keep=keep, absorb=absorb, by=by, reference=reference, now=now)
+        other = keyring.identifier_hmac("subject", absorb)
+        _log(session, keyring, AuditEvent.SUBJECT_MERGED, Outcome.ACCEPTED, keep, f"merged:{other}", now)
+    return record
+
+
+def unmerge_subject(
+    sessions: sessionmaker[Session], keyring: KeyRing, *, subject_id: str, by: str, now: datetime
+) -> identity.MergeRecord:
+    with sessions.begin() as session:
+        record = identity.unmerge(session, subject_id=subject_id, by=by, now=now)
+        other = keyring.identifier_hmac("subject", subject_id)
+        into = record.into_subject_id
+        _log(session, keyring, AuditEvent.SUBJECT_UNMERGED, Outcome.ACCEPTED, into, f"unmerged:{other}", now)
+    return record
+
+
+@dataclass(frozen=True)
+class Expired:
+    """One person (a merge group) whose retention period has ended."""
+
+    subject_ids: tuple[str, ...]
+    retention: Retention
+
+
+def expired_subjects(sessions: sessionmaker[Session], keyring: KeyRing, today: date) -> list[Expired]:
+    """Every unerased person whose period has ended, judged over all their merged records together."""
+    out = []
+    with sessions() as session:
+        roots = {
+            identity.resolve(session, sid)
+            for sid in session.execute(select(Subject.id).where(Subject.wrapped_key.is_not(None))).scalars()
+        }
+        for root in sorted(roots):
+            members = identity.group(session, root)
+            contents = [c for sid in members for c in store.subject_contents(session, keyring, sid)]
+            kept = retention_of_contents(contents)
+            if kept is not None and is_expired(kept.keep_until, today):
+                out.append(Expired(tuple(members), kept))
+    return out
+
+
+def run_retention(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    *,
+    today: date,
+    now: datetime,
+    dry_run: bool = False,
+    on_subject: Callable[[Expired], None] | None = None,
+) -> list[Expired]:
+    """Crypto-shred every expired person (one transaction each, with one log entry per subject record).
+
+    The log entry's reason names the rule (e.g. ``retention:adult-20-years``), never a date of birth.
+    """
+    expired = expired_subjects(sessions, keyring, today)
+    for item in expired:
+        if not dry_run:
+            with sessions.begin() as session:
+                for sid in item.subject_ids:
+                    store.shred_subject(session, sid, now)
+                    _log(
+                        session,
+                        keyring,
+                        AuditEvent.SUBJECT_ERASED,
+                        Outcome.ERASED,
+                        sid,
+                        f"retention:{item.retention.rule}",
+                        now,
+                    )
+        if on_subject is not None:
+            on_subject(item)
+    return expired
