@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.live import ROOT, LiveGateway
 from bench.load import Call, describe, run_load
-from bench.run import publish_bodies, throwaway_databases, valid_nhs_number
+from bench.run import dpop, publish_bodies, throwaway_databases, valid_nhs_number
 
 SAMPLE = ROOT / "adapters" / "case_export" / "samples" / "export.jsonl"
 
@@ -54,9 +54,17 @@ def run(rows: int, postgres: str | None) -> dict[str, Any]:
         gw.start()
         try:
             publisher = gw.agency_client("LD-NE")
-            headers = {"Authorization": f"Bearer {publisher.token('ld-service')}", "Content-Type": "application/json"}
+            token = publisher.token("ld-service")
+            headers = {"Authorization": f"DPoP {token}", "Content-Type": "application/json"}
+            call = Call(
+                "POST",
+                gw.base_url + "/assessments",
+                headers,
+                bodies=publish_bodies(rows + 5, 7),
+                per_request=dpop(publisher, token),
+            )
             api = run_load(
-                Call("POST", gw.base_url + "/assessments", headers, bodies=publish_bodies(rows + 5, 7)),
+                call,
                 concurrency=1,
                 total=rows,
             )

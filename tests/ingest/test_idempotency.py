@@ -39,10 +39,11 @@ def _new_record():
 @pytest.fixture
 def post(gateway):
     def post(path, body, key=None, agency="LD-NE", purpose="ld-service"):
-        headers = {**gateway.bearer(agency, purpose), "Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
         if key is not None:
             headers["Idempotency-Key"] = key.encode("utf-8") if isinstance(key, str) and not key.isascii() else key
-        return gateway.http.post(path, content=json.dumps(body).encode(), headers=headers)
+        auth = gateway.auth(agency, purpose)
+        return gateway.http.post(path, content=json.dumps(body).encode(), headers=headers, auth=auth)
 
     return post
 

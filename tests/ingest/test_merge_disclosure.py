@@ -17,7 +17,7 @@ def _search(gateway, nhs_number):
     return gateway.http.get(
         "/fhir/Bundle",
         params={"patient.identifier": f"{NHS}|{nhs_number}"},
-        headers=gateway.bearer("MHT-NE", "health-referral"),
+        auth=gateway.auth("MHT-NE", "health-referral"),
     )
 
 
