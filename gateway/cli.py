@@ -41,6 +41,12 @@ app.command("import")(ingest_cli.import_export)
 app.add_typer(ingest_cli.subject_app, name="subject")
 app.add_typer(ingest_cli.retention_app, name="retention")
 
+
+app.add_typer(ingest_cli.assessment_app, name="assessment")
+app.command("import")(ingest_cli.import_export)
+app.add_typer(ingest_cli.subject_app, name="subject")
+app.add_typer(ingest_cli.retention_app, name="retention")
+
 console = Console()
 err_console = Console(stderr=True)
 

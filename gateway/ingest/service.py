@@ -103,11 +103,8 @@ def publish_document(
     idempotent: IdempotentRequest | None = None,
     on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None,
 ) -> Receipt:
-    """Validate and store; the publish, its log entry and its idempotency record commit together.
-
-    ``on_published`` runs inside that transaction when a new version was stored (the requests service
-    tells earlier recipients that a newer version exists), so the notice and the version commit together.
-    """
+    """Validate and store; the publish, its log entry, ``on_published`` (the requests concern's
+    notifications of a new version) and the idempotency record commit together."""
     normalised, problems = check(sessions, schema, document)
     if normalised is None:
         raise Rejected(problems)
@@ -117,8 +114,6 @@ def publish_document(
             if agency is None or agency.type != "ld-service":
                 raise Rejected([("forbidden", "only a registered L&D service may publish", None)])
             published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
-            if on_published is not None and published.changed:
-                on_published(session, published.assessment_id, published.version, normalised)
             receipt = Receipt(
                 201 if published.changed else 200,
                 {
@@ -143,6 +138,8 @@ def publish_document(
                 assessment_version=published.version,
                 reason=None if published.changed else "unchanged",
             )
+            if on_published is not None and published.changed:
+                on_published(session, published.assessment_id, published.version, normalised)
             if idempotent is not None:
                 idempotency.remember(
                     session,

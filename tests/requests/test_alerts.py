@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -51,6 +52,8 @@ def court_pull(gateway):
 def republish(gateway, **consent):
     document = copy.deepcopy(example("adult.json"))
     document["consent"].update(consent)
+    # An identical republish makes no new version (issue 9): each republish here is an amendment.
+    document["engagement"] = f"Amended {uuid.uuid4()}"
     response = gateway.http.post("/assessments", json=document, auth=gateway.auth("LD-NE", "ld-service"))
     assert response.status_code == 201, response.text
     return response.json()

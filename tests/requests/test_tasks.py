@@ -261,7 +261,9 @@ def test_completion_relinks_a_version_published_after_acceptance(gateway, other)
     task = post(gateway, task_body()).json()
     assert patch(gateway, task["id"], accept_ops()).status_code == 200
     assert pull(gateway).status_code == 200
-    republished = publish(gateway.sessions, gateway.keyring, other_person())  # without the court's link
+    amended = other_person()
+    amended["engagement"] = "Amended after acceptance."  # an identical republish is no new version (issue 9)
+    republished = publish(gateway.sessions, gateway.keyring, amended)  # without the court's link
     assert pull(gateway).status_code == 404
     assert patch(gateway, task["id"], complete_ops(republished.assessment_id)).status_code == 200
     assert pull(gateway).status_code == 200

@@ -1,7 +1,7 @@
 """IG staff accounts, sessions, verification runs and override reviews (issue 7)
 
 Revision ID: 0700
-Revises: 0401
+Revises: 0901
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0700'
-down_revision = '0600'
+down_revision = '0901'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """idempotency keys for publishing (issue 9)
 
 Revision ID: 0900
-Revises: 0401
+Revises: 0600
 Create Date: 2026-11-26
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0900"
-down_revision = "0700"
+down_revision = "0600"
 branch_labels = None
 depends_on = None
 
