@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -165,17 +166,34 @@ def _install_error_handlers(app: FastAPI) -> None:
         return exc.response
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         issues = [
             ("error", "invalid", str(err.get("msg")), ".".join(str(p) for p in err.get("loc", ())))
             for err in exc.errors()
         ]
+        if _is_oauth(request.url.path):
+            return _oauth_error(400, "; ".join(f"{where}: {message}" for _, _, message, where in issues))
         return outcome_response(400, issues)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_oauth(request.url.path):
+            return _oauth_error(exc.status_code, str(exc.detail))
         code = "not-found" if exc.status_code == 404 else "processing"
         return outcome_response(exc.status_code, [("error", code, str(exc.detail), None)])
+
+
+def _is_oauth(path: str) -> bool:
+    return path == "/oauth2" or path.startswith("/oauth2/")
+
+
+def _oauth_error(status: int, description: str) -> Response:
+    """An error under /oauth2 in the shape OAuth clients parse (RFC 6749 section 5.2), whatever its status."""
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
 
 
 class FailClosed:
@@ -215,11 +233,15 @@ def _install_request_guards(app: FastAPI, limit: int) -> None:
         chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
         if length is None and chunked and request.method in ("POST", "PUT", "PATCH"):
             # Without a length the limit cannot be enforced before reading: refuse (RFC 9110 411).
-            return outcome_response(411, [("error", "structure", "send Content-Length with the body", None)])
+            message = "send Content-Length with the body"
+            if _is_oauth(request.url.path):
+                return _oauth_error(411, message)
+            return outcome_response(411, [("error", "structure", message, None)])
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return outcome_response(
-                413, [("error", "too-costly", f"request bodies are limited to {limit} bytes", None)]
-            )
+            message = f"request bodies are limited to {limit} bytes"
+            if _is_oauth(request.url.path):
+                return _oauth_error(413, message)
+            return outcome_response(413, [("error", "too-costly", message, None)])
         response = await call_next(request)
         # API responses are data, never pages: no sniffing, no framing, no referrer leaks.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

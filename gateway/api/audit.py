@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +39,8 @@ from gateway.config import Settings
 from gateway.db.models import DisclosureLogEntry
 
 NOTE_TYPE = "text/plain; charset=utf-8"
+#: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.
+INT64_MAX = 2**63 - 1
 
 
 def _b64(data: bytes) -> str:
@@ -84,7 +86,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         return PlainTextResponse(row.note, media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
     @router.get("/checkpoints/{size}")
-    def checkpoint_at(size: int) -> Response:
+    def checkpoint_at(size: int = Path(..., ge=0, le=INT64_MAX)) -> Response:
         with sessions() as session:
             row = checkpoints.at_size(session, size)
         if row is None:
@@ -92,7 +94,9 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         return PlainTextResponse(row.note, media_type=NOTE_TYPE)
 
     @router.get("/proofs/consistency")
-    def consistency(first: int = Query(..., ge=0), second: int = Query(..., ge=0)) -> Response:
+    def consistency(
+        first: int = Query(..., ge=0, le=INT64_MAX), second: int = Query(..., ge=0, le=INT64_MAX)
+    ) -> Response:
         """RFC 9162 consistency proof between two checkpointed tree sizes."""
         if first > second:
             return _problem(400, "first must not be larger than second")

@@ -106,7 +106,7 @@ def add_client(
     stored_url = validate_jwks_url(jwks_url) if jwks_url is not None else None
     chosen_algorithms = _algorithms(algorithms)
     client = Client(
-        client_id=secrets.token_urlsafe(24),
+        client_id=secrets.token_hex(16),  # hex: never starts with '-', which CLIs would read as an option
         agency_id=agency.id,
         purposes=[str(p) for p in chosen],
         jwks=stored_jwks,

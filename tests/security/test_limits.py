@@ -59,11 +59,6 @@ def test_a_body_just_under_the_limit_is_read(security_gateway):
     assert response.status_code == 422, response.text[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, reported to the auth issue: 405, 404 and 413 under /oauth2 answer a FHIR "
-    "OperationOutcome instead of RFC 6749 section 5.2 JSON (app-wide handlers choose the body by status only)",
-)
 def test_every_4xx_under_oauth2_is_rfc6749_json(security_gateway):
     gw = security_gateway
     answers = [
