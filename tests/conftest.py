@@ -114,3 +114,26 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         policy_dir=ROOT / "policies",
         schema_dir=ROOT / "schemas",
     )
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
+    """Run ``ld-gateway`` in process against ``settings``' database and data dir; ``code`` is the exit
+    code expected (anything else fails the test with the output)."""
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.config import get_settings
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    yield run
+    get_settings.cache_clear()

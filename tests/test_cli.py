@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from gateway.cli import app
-from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Client
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    yield run
-    get_settings.cache_clear()
 
 
 def test_init_is_idempotent_and_creates_keys(cli, settings):

@@ -6,10 +6,7 @@ import copy
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from gateway.cli import app
-from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.keys import load_keyring
 from tests.conftest import ROOT
@@ -17,20 +14,10 @@ from tests.factories import add_agencies, example, publish
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    run("init")
-    yield run
-    get_settings.cache_clear()
+def cli(cli):
+    """The shared ``cli``, on an initialised gateway."""
+    cli("init")
+    return cli
 
 
 @pytest.fixture

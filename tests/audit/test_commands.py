@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
 from gateway.audit.c2sp_note import open_checkpoint
 from gateway.audit.log_key import log_signer
-from gateway.cli import app
 from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from tests.audit.test_log import _append
 
 
 @pytest.fixture
-def cli(settings, monkeypatch, tmp_path):
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+def cli(cli, monkeypatch, tmp_path):
+    """The shared ``cli``, with checkpoints handed to a witness directory."""
     monkeypatch.setenv("GATEWAY_WITNESS_DIR", str(tmp_path / "witness"))
     get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    yield run
-    get_settings.cache_clear()
+    return cli
 
 
 def test_checkpoint_command_signs_and_hands_to_the_witness(cli, settings, tmp_path):
