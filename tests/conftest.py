@@ -119,7 +119,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
     """Run ``ld-gateway`` in process against ``settings``' database and data dir; ``code`` is the exit
-    code expected (anything else fails the test with the output)."""
+    code expected (anything else fails the test with the output); ``stdin`` is typed at its prompts."""
     from typer.testing import CliRunner
 
     from gateway.cli import app
@@ -130,8 +130,8 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     get_settings.cache_clear()
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
+    def run(*args: str, code: int = 0, stdin: str | None = None):
+        result = runner.invoke(app, list(args), input=stdin)
         assert result.exit_code == code, (args, result.output, result.exception)
         return result
 

@@ -4,31 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from gateway.cli import app
-from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import StaffAccount
 from gateway.ig import accounts
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0, stdin: str | None = None):
-        result = runner.invoke(app, list(args), input=stdin)
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    yield run
-    get_settings.cache_clear()
 
 
 def _account(database_url: str, username: str) -> StaffAccount:
