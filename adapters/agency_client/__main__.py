@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from adapters.agency_client.client import AgencyClient, TokenRefused, algorithm_for, load_private_key
+from adapters.agency_client.receipts import ReceiptError, verify_response
 
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
 
@@ -37,6 +38,12 @@ def pull(
     gateway: str = typer.Option("http://127.0.0.1:8000", help="The gateway's base URL."),
     out: Path | None = typer.Option(None, help="Save the response body (the searchset) here."),
     save_dir: Path | None = typer.Option(None, help="Save each released document bundle here as <id>.json."),
+    log_key: Path | None = typer.Option(
+        None,
+        exists=True,
+        help="The gateway log's public key as JSON (the `jwk` of GET /audit/log-key, obtained out of band). "
+        "Without it the key is fetched from the gateway itself (trust on first use).",
+    ),
 ) -> None:
     """Search for a person's assessment bundles and summarise what was released.
 
@@ -48,6 +55,13 @@ def pull(
     except TokenRefused as exc:
         typer.echo(f"token refused: HTTP {exc.status} {exc.error}: {exc.description}")
         raise typer.Exit(1) from None
+    jwk = json.loads(log_key.read_text()) if log_key else client.log_jwk()
+    try:
+        claims = verify_response(result.response, jwk)
+    except ReceiptError as exc:
+        typer.echo(f"disclosure receipt check FAILED: {exc}")
+        raise typer.Exit(3) from None
+    typer.echo(f"receipts verified: {len(claims)} (log leaf indexes {', '.join(str(c['leaf_index']) for c in claims)})")
     if out:
         out.write_bytes(result.raw)
     if save_dir and result.status == 200:

@@ -98,6 +98,7 @@ class PullResult:
     body: dict[str, Any]
     raw: bytes
     disclosure_ids: tuple[str, ...]
+    response: httpx.Response  # kept whole: its receipts are checked against the exact bytes
 
 
 class TokenRefused(Exception):
@@ -181,7 +182,13 @@ class AgencyClient:
     def _get(self, path: str, purpose: str, params: dict[str, str] | None = None) -> PullResult:
         response = self.request("GET", path, purpose, params=params)
         ids = tuple(i for i in response.headers.get("X-Disclosure-Id", "").split(",") if i)
-        return PullResult(response.status_code, response.json(), response.content, ids)
+        return PullResult(response.status_code, response.json(), response.content, ids, response)
+
+    def log_jwk(self) -> dict[str, Any]:
+        """The public key the gateway signs disclosure receipts with (GET /audit/log-key)."""
+        response = self.http.get(f"{self.base_url}/audit/log-key")
+        response.raise_for_status()
+        return dict(response.json()["jwk"])
 
     def search(self, purpose: str, nhs_number: str) -> PullResult:
         return self._get("/fhir/Bundle", purpose, {"patient.identifier": f"{NHS_NUMBER_SYSTEM}|{nhs_number}"})

@@ -47,6 +47,7 @@ def test_pull_saves_each_released_bundle(live_gateway, tmp_path):
         cwd=ROOT,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "receipts verified: 1 " in run.stdout  # signed by the log, over the exact bytes received
     saved = sorted(out.glob("*.json"))
     assert saved
     for path in saved:
