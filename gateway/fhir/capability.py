@@ -11,24 +11,21 @@ from gateway.fhir.terminology import OAUTH_URIS_EXTENSION, RESTFUL_SECURITY_SERV
 CAPABILITY_DATE = "2026-11-26"
 
 
-def capability_statement(
-    base_url: str, token_url: str, software_version: str, *, include_task: bool = False
-) -> dict[str, Any]:
+def capability_statement(base_url: str, token_url: str, software_version: str) -> dict[str, Any]:
     """An R4 CapabilityStatement for this gateway instance.
 
     Security is SMART on FHIR (Backend Services: signed-JWT client credentials), so the oauth-uris
     extension names the token endpoint only; there is no ``authorize`` endpoint to advertise.
-    ``include_task`` adds the real-time request resource (``POST``, ``GET``, ``PATCH /fhir/Task``)
-    once those routes are mounted; until then the statement lists only what is served.
     """
     resources: list[dict[str, Any]] = [
         {
             "type": "Bundle",
             "documentation": (
                 "Liaison and Diversion assessment summaries as FHIR document Bundles, filtered to what the "
-                "caller's agency may see for its purpose of use. Every response carries X-Disclosure-Id."
+                "caller's agency may see for its purpose of use. Every response carries X-Disclosure-Id. "
+                "L&D services create (publish) assessments by posting a document Bundle; Idempotency-Key honoured."
             ),
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
             "versioning": "no-version",
             "readHistory": False,
             "updateCreate": False,
@@ -44,17 +41,17 @@ def capability_statement(
             ],
         }
     ]
-    if include_task:
-        resources.append(
-            {
-                "type": "Task",
-                "documentation": "Real-time requests for assessment information (courts, partner agencies).",
-                "interaction": [{"code": "create"}, {"code": "read"}, {"code": "patch"}],
-                "versioning": "no-version",
-                "readHistory": False,
-                "updateCreate": False,
-            }
-        )
+    resources.append(
+        {
+            "type": "Task",
+            "documentation": "Real-time requests for assessment information (courts, partner agencies).",
+            "interaction": [{"code": "create"}, {"code": "read"}, {"code": "patch"}, {"code": "search-type"}],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "searchParam": [{"name": "status", "type": "token", "documentation": "The queue of requests by status."}],
+        }
+    )
     return {
         "resourceType": "CapabilityStatement",
         "name": "LDGatewayCapabilityStatement",

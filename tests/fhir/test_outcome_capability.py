@@ -42,11 +42,8 @@ def test_operation_outcome_refuses_bad_issues(issues):
         operation_outcome(issues)
 
 
-@pytest.mark.parametrize("include_task", [False, True])
-def test_capability_statement_validates(include_task):
-    cs = capability_statement(
-        "https://gw.example.org/fhir", "https://gw.example.org/oauth2/token", "0.1.0", include_task=include_task
-    )
+def test_capability_statement_validates_and_lists_what_is_served():
+    cs = capability_statement("https://gw.example.org/fhir", "https://gw.example.org/oauth2/token", "0.1.0")
     CapabilityStatement.model_validate(cs)
     assert cs["kind"] == "instance" and cs["fhirVersion"] == "4.0.1" and cs["format"] == ["json"]
     assert cs["implementation"]["url"] == "https://gw.example.org/fhir"
@@ -59,8 +56,7 @@ def test_capability_statement_validates(include_task):
     assert oauth["extension"] == [{"url": "token", "valueUri": "https://gw.example.org/oauth2/token"}]
     by_type = {r["type"]: r for r in rest["resource"]}
     bundle = by_type["Bundle"]
-    assert {i["code"] for i in bundle["interaction"]} == {"read", "search-type"}
+    assert {i["code"] for i in bundle["interaction"]} == {"read", "search-type", "create"}
     assert bundle["searchParam"][0]["name"] == "patient.identifier"
-    assert ("Task" in by_type) is include_task
-    if include_task:
-        assert {i["code"] for i in by_type["Task"]["interaction"]} == {"create", "read", "patch"}
+    assert {i["code"] for i in by_type["Task"]["interaction"]} == {"create", "read", "patch", "search-type"}
+    assert by_type["Task"]["searchParam"][0]["name"] == "status"
