@@ -30,6 +30,7 @@ class Ig:
     env: Environment
     oauth: Any = None  # authlib StarletteOAuth2App when OIDC is configured
     matrix_cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    changes_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def idle(self) -> timedelta:

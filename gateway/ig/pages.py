@@ -26,6 +26,7 @@ from gateway.ig.context import (
     require_staff,
     transaction,
 )
+from gateway.ig.policy_changes import policy_changes
 from gateway.policy.matrix import AGE_GROUPS, CONSENTS, compute_matrix
 
 router = APIRouter()
@@ -383,6 +384,7 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
     engine = ig.gateway.policy
     with transaction(request) as session:
         cur = require_staff(request, session)
+        changes = policy_changes(session, engine, ig.gateway.catalogue.ids, ig.changes_cache)
     errors = []
     if consent not in CONSENTS:
         errors.append(("consent", "Choose a consent state from the list"))
@@ -410,6 +412,7 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         age_group=age_group,
         consents=CONSENTS,
         age_groups=AGE_GROUPS,
+        changes=changes,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.db.models import Client, DisclosureLogEntry, StaffAccount, VerificationRun
+from gateway.policy.store import store_revision
+from tests.conftest import ROOT
 from tests.ig.conftest import CSRF, PASSWORD, StaffBrowser
 
 ADULT_NHS = "9449305552"
@@ -268,6 +271,29 @@ def test_policy_matrix_page_shows_the_running_policy(gateway, staff, browser):
     assert page.status_code == 200 and "Consent declined, child" in page.text
     assert gateway.app.state.gateway.policy.revision in page.text
     assert browser.get("/ig/policy?consent=maybe").status_code == 400
+
+
+def test_policy_page_shows_whose_view_changed_since_the_previous_stored_revision(gateway, staff, browser, tmp_path):
+    browser.sign_in("auditor")
+    assert "No earlier stored revision" in browser.get("/ig/policy").text
+    # An earlier stored revision in which courts did not see fitness to plead at case management: the
+    # running policy, compared with it, releases that field to them.
+    earlier = tmp_path / "earlier"
+    shutil.copytree(ROOT / "policies", earlier)
+    data = json.loads((earlier / "data.json").read_text())
+    data["gateway"]["permissions"]["case-management"]["court"].remove("fitness.plead")
+    (earlier / "data.json").write_text(json.dumps(data))
+    ids = gateway.app.state.gateway.catalogue.ids
+    with gateway.sessions.begin() as session:
+        stored = store_revision(session, earlier, ids, datetime.now(UTC) - timedelta(days=1))
+    page = browser.get("/ig/policy")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert stored in text and "views change" in text
+    row = re.search(
+        r"<th scope=\"row\">court</th><td>case-management</td><td>given</td><td>adult</td>(.*?)</tr>", text, re.S
+    )
+    assert row and "plead" in row.group(1).lower()  # court now gets fitness to plead: released, not withheld
 
 
 def test_sign_out_ends_the_session(gateway, staff, browser):

@@ -1,0 +1,57 @@
+"""The policy page's "what changed": the running policy against the stored revision before it.
+
+Computed from decisions (issue 4's ``diff_decisions`` over every matrix question), so a change in how
+rules combine shows as surely as a change in the data. The previous revision is materialised from the
+database and checked against its hash before it is compiled; results are cached per pair of revisions.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gateway.policy.decision import Decision
+from gateway.policy.diff import ViewChange, diff_decisions
+from gateway.policy.engine import EmbeddedRegoEngine, PolicyEngine, PolicyLoadError
+from gateway.policy.matrix import matrix_decisions
+from gateway.policy.store import StoredRevision, list_revisions, materialise
+
+Decisions = list[tuple[tuple[str, str, str, str], Decision]]
+
+
+@dataclass(frozen=True)
+class PolicyChanges:
+    previous: StoredRevision | None  # None: no earlier stored revision to compare with
+    changes: tuple[ViewChange, ...]
+    problem: str | None = None  # the previous revision could not be loaded (named, never hidden)
+
+
+def previous_revision(revisions: list[StoredRevision], running: str) -> StoredRevision | None:
+    """The stored revision just before the running one (by storage time); the newest stored one when the
+    running policy was never stored."""
+    order = [r.revision for r in revisions]
+    if running in order:
+        index = order.index(running)
+        return revisions[index - 1] if index > 0 else None
+    return revisions[-1] if revisions else None
+
+
+def policy_changes(
+    session: Session, running: PolicyEngine, catalogue_ids: tuple[str, ...], cache: dict[tuple[str, str], PolicyChanges]
+) -> PolicyChanges:
+    revision = str(getattr(running, "revision", ""))
+    previous = previous_revision(list_revisions(session), revision)
+    if previous is None:
+        return PolicyChanges(None, ())
+    key = (previous.revision, revision)
+    if key not in cache:
+        with tempfile.TemporaryDirectory(prefix="ld-gateway-ig-policy-") as scratch:
+            try:
+                before = EmbeddedRegoEngine(materialise(session, previous.revision, Path(scratch)), catalogue_ids)
+            except PolicyLoadError as exc:
+                return PolicyChanges(previous, (), f"the stored revision could not be loaded: {exc}")
+        cache[key] = PolicyChanges(previous, tuple(diff_decisions(matrix_decisions(before), matrix_decisions(running))))
+    return cache[key]
