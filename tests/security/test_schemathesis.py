@@ -113,7 +113,9 @@ def tokens(security_gateway) -> list[str | None]:
 def test_no_server_errors_and_well_formed_4xx(security_gateway, tokens):
     gw = security_gateway
     schema = schemathesis.openapi.from_dict(completed_schema(gw.app.openapi()))
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # GET /events is a server-sent event stream that stays open until the token expires: the in-process
+    # client would wait minutes for each case. Its refusals and its stream are tested in tests/requests.
+    operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path != "/events"]
     assert len(operations) >= 12
     exercised = {}
     for operation in operations:
