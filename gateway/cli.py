@@ -79,9 +79,31 @@ def serve(
     except KeysMissing as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    _serve_metrics(get_settings())
     # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
     # it stays off, and gateway.logs logs requests without them.
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
+def _serve_metrics(settings: Settings) -> None:
+    """Prometheus metrics on their own listener (GATEWAY_METRICS_ADDRESS), apart from the API."""
+    import logging
+
+    from prometheus_client import start_http_server
+
+    listen = settings.metrics_listen
+    if listen is None:
+        return
+    logger = logging.getLogger("gateway.metrics")
+    try:
+        start_http_server(listen[1], addr=listen[0])
+    except OSError as exc:
+        logger.warning(
+            "metrics listener not started",
+            extra={"fields": {"address": settings.metrics_address, "error": type(exc).__name__}},
+        )
+        return
+    logger.info("metrics served", extra={"fields": {"address": settings.metrics_address}})
 
 
 @app.command()

@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     token_burst: int = Field(default=20, ge=1)
     resource_rate_per_second: float = Field(default=50.0, ge=0.0)
     resource_burst: int = Field(default=200, ge=1)
+    # /metrics counts disclosures, denials and requests by route: what an outsider should not learn. By
+    # default it is served only on a loopback listener of its own; the API port answers it only to a holder
+    # of GATEWAY_METRICS_TOKEN (docs/decisions.md "Metrics").
+    metrics_address: str | None = Field(default="127.0.0.1:9464", description="host:port, or 'off'")
+    metrics_token: SecretStr | None = Field(default=None, description="Bearer token for /metrics on the API port")
 
     @field_validator("database_url")
     @classmethod
@@ -54,6 +59,30 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:///", "postgresql+psycopg://")):
             raise ValueError("GATEWAY_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://...")
         return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off", "none"):
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("GATEWAY_METRICS_ADDRESS must be host:port (for example 127.0.0.1:9464) or 'off'")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("GATEWAY_METRICS_TOKEN must be at least 32 characters (for example: openssl rand -hex 32)")
+        return value
+
+    @property
+    def metrics_listen(self) -> tuple[str, int] | None:
+        if self.metrics_address is None:
+            return None
+        host, _, port = self.metrics_address.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def keys_dir(self) -> Path:
