@@ -8,10 +8,13 @@ BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install demo test lint bench bench-pg bench-audit faults clean
 
+# pip prints one line per package it collects, so a first install (about a minute) shows its progress.
 $(STAMP): pyproject.toml
+	@echo "Installing ld-gateway and its dependencies into $(VENV)/ (about a minute the first time)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev]'
+	@echo "Installed: $(BIN)/ld-gateway"
 	touch $(STAMP)
 
 install: $(STAMP)

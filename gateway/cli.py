@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,15 @@ from sqlalchemy.orm import Session
 from gateway import ingest_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app, token_key_app
+from gateway.cli_help import PlainHelpGroup
 from gateway.config import Settings, get_settings
 from gateway.requests.cli import webhook_app
+from gateway.terminal import page_lines, page_table
 
 app = typer.Typer(
-    help="ld-gateway: secure information sharing for Liaison and Diversion services.", no_args_is_help=True
+    cls=PlainHelpGroup,
+    help="ld-gateway: secure information sharing for Liaison and Diversion services.",
+    no_args_is_help=True,
 )
 agency_app = typer.Typer(help="Partner agencies (police forces, courts, probation regions, ...).", no_args_is_help=True)
 client_app = typer.Typer(help="Agencies' OAuth clients (signed-JWT client credentials).", no_args_is_help=True)
@@ -34,12 +39,6 @@ client_app.add_typer(keys_app, name="keys")
 app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(__import__("gateway.ig.cli", fromlist=["staff_app"]).staff_app, name="staff")
-
-
-app.add_typer(ingest_cli.assessment_app, name="assessment")
-app.command("import")(ingest_cli.import_export)
-app.add_typer(ingest_cli.subject_app, name="subject")
-app.add_typer(ingest_cli.retention_app, name="retention")
 
 
 app.add_typer(ingest_cli.assessment_app, name="assessment")
@@ -303,17 +302,26 @@ def policy_matrix(
     as_json: bool = typer.Option(False, "--json", help="A JSON list of rows."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV: one line per cell and field."),
     as_html: bool = typer.Option(False, "--html", help="A self-contained HTML page for IG sign-off."),
+    wide: bool = typer.Option(False, "--wide", help="The full table: a row per agency type, purpose, consent, age."),
+    agency_type: list[str] = typer.Option(
+        [], "--agency-type", metavar="TYPE", help="Only this agency type (police, court...); repeatable."
+    ),
 ) -> None:
-    """Which fields each agency type sees at each purpose, by consent state and age group."""
+    """Which fields each agency type sees at each purpose, by consent state and age group.
+
+    By default a compact grid (one table per agency type, 80 columns wide) with a key; long output goes
+    through your pager ($PAGER) when the terminal is too short for it.
+    """
     from datetime import UTC, datetime
 
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.loader import load_engine
     from gateway.policy.matrix import compute_matrix, matrix_csv, matrix_decisions
+    from gateway.policy.matrix_grid import format_grid
     from gateway.policy.matrix_html import render_matrix_html
 
-    if sum((as_json, as_csv, as_html)) > 1:
-        raise typer.BadParameter("give at most one of --json, --csv, --html")
+    if sum((as_json, as_csv, as_html, wide)) > 1:
+        raise typer.BadParameter("give at most one of --json, --csv, --html, --wide")
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     engine = load_engine(settings, catalogue.ids, policy_dir=_active_policy_dir(settings))
@@ -327,15 +335,25 @@ def policy_matrix(
         typer.echo(page, nl=False)
         return
     rows = compute_matrix(engine)
+    if agency_type:
+        unknown = sorted(set(agency_type) - {r["agency_type"] for r in rows})
+        if unknown:
+            raise typer.BadParameter(f"no such agency type: {', '.join(unknown)}", param_hint="--agency-type")
+        rows = [r for r in rows if r["agency_type"] in agency_type]
     if as_csv:
         typer.echo(matrix_csv(rows), nl=False)
         return
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    if not wide:
+        page_lines(format_grid(rows, [f.id for f in catalogue], width=max(40, shutil.get_terminal_size().columns)))
+        return
     table = Table(title="Released fields by agency type, purpose, consent and age group")
-    for column in ("agency type", "purpose", "consent", "age", "released", "withheld"):
-        table.add_column(column)
+    for column in ("agency type", "purpose", "consent", "age"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("released", overflow="fold")  # field ids wrap between ids, never cut short
+    table.add_column("withheld", justify="right")
     for row in rows:
         table.add_row(
             row["agency_type"],
@@ -345,7 +363,8 @@ def policy_matrix(
             ", ".join(row["released"]) or "(refused)",
             str(len(row["withheld"])),
         )
-    console.print(table)
+    # The full table is for a wide window, a file or a pager: never squeezed into 80 columns.
+    page_table(Console(width=max(console.width, 200)), table)
 
 
 @policy_app.command("diff")

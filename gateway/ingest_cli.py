@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.config import get_settings
 from gateway.db.models import Assessment
+from gateway.terminal import page_table
 
 assessment_app = typer.Typer(help="Published assessments and their versions.", no_args_is_help=True)
 
@@ -58,10 +59,13 @@ def assessment_history(
             )
         )
         return
-    table = Table("version", "published", "content digest", "erased")
+    table = Table("version", "published (UTC)", "content digest", "erased")
+    for column in table.columns[:3]:
+        column.no_wrap = True  # a date or digest broken over two lines cannot be compared by eye
     for v in versions:
-        table.add_row(str(v.version), v.created_at.isoformat(), v.content_digest[:16], "yes" if v.erased else "")
-    console.print(table)
+        published = v.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(v.version), published, v.content_digest[:16], "yes" if v.erased else "")
+    page_table(console, table)
 
 
 def import_export(
@@ -176,12 +180,13 @@ def subject_find(
                 raise typer.Exit(1)
             members = identity.group(session, found)
             table = Table("subject", "role", "assessments")
+            table.columns[0].no_wrap = True  # a subject id is copied whole into merge/unmerge
             for sid in members:
                 own = session.execute(
                     select(func.count()).select_from(Assessment).where(Assessment.subject_id == sid)
                 ).scalar_one()
                 table.add_row(sid, "kept" if sid == found else "merged into kept", str(own))
-            console.print(table)
+            page_table(console, table)
             typer.echo(found)
     finally:
         engine.dispose()

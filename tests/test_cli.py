@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -85,6 +89,29 @@ def test_policy_matrix_json_rows(cli):
     assert "clinical.diagnoses" in police["withheld"]
     table = cli("policy", "matrix")
     assert "police" in table.output
+    wide = cli("policy", "matrix", "--wide")
+    assert "needs.appropriate_adult" in wide.output and "(refused)" in wide.output
+    only = cli("policy", "matrix", "--agency-type", "court").output
+    assert "court" in only and "police" not in only.split("Refused outright")[0]
+    cli("policy", "matrix", "--agency-type", "spies", code=2)
+
+
+def test_policy_matrix_fits_an_80_column_terminal(tmp_path):
+    """Literally ``COLUMNS=80 ld-gateway policy matrix``, the installed command in a fresh process."""
+    env = {
+        **os.environ,
+        "COLUMNS": "80",
+        "GATEWAY_DATA_DIR": str(tmp_path),
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+    }
+    command = str(Path(sys.executable).with_name("ld-gateway"))
+    out = subprocess.run(
+        [command, "policy", "matrix"], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "identity.cro_number" in out and "identity.crn " in out
+    assert len(lines) < 80
 
 
 def test_serve_without_init_says_what_to_do(cli):
@@ -184,3 +211,28 @@ def test_token_key_rotate(cli, settings):
     assert before != after and before in out and after in out
     assert [p.name for p in (keys / "token-signing-retired").iterdir()] == [f"{before}.jwk.json"]
     assert oct((keys / "token-signing.jwk.json").stat().st_mode & 0o777) == "0o600"
+
+
+def _commands(command, path=()):
+    yield path
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_texts_name_what_to_type_never_the_parsers_labels(cli):
+    """Every command's --help: ``--nhs-number NHS_NUMBER``, ``ASSESSMENT_ID``; no ``<str>``, ``<bool>``,
+    ``<list[str]>`` or ``{assessment_id}``."""
+    import re
+
+    import typer
+
+    from gateway.cli import app
+
+    paths = list(_commands(typer.main.get_command(app)))
+    assert len(paths) > 30
+    for path in paths:
+        text = cli(*path, "--help").output
+        assert not re.search(r"<(str|int|bool|path|list|float)", text), (path, text)
+        assert not re.search(r"\{[a-z_]+\}", text), (path, text)
+    assert "ASSESSMENT_ID" in cli("assessment", "history", "--help").output
+    assert "--nhs-number" in cli("subject", "find", "--help").output
