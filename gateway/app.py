@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -15,12 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import access, assessments, events, fhir, fhir_inbound, health, overrides, tasks
+from gateway.api import access, assessments, docs, events, fhir, fhir_inbound, health, openapi, overrides, tasks
 from gateway.api import audit as audit_api
 from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
-from gateway.assessments.catalogue import load_catalogue
+from gateway.assessments.catalogue import Catalogue, load_catalogue
 from gateway.assessments.validation import load_schema
 from gateway.audit import log
 from gateway.audit.events import AuditEvent, Outcome
@@ -36,6 +38,7 @@ from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
+from gateway.fhir.examples import publishable_document
 from gateway.ig.mount import build_ig_app
 from gateway.keys import load_keyring
 from gateway.logs import install_request_logging
@@ -47,6 +50,9 @@ from gateway.requests.service import RequestService
 from gateway.requests.webhooks import WebhookWorker
 
 logger = logging.getLogger("gateway")
+
+#: The L&D service the demo registers: the author of the example document in /openapi.json.
+DEMO_PUBLISHER = "LD-NE"
 
 
 def create_app(
@@ -122,6 +128,8 @@ def create_app(
         title="ld-gateway",
         version=__version__,
         description="Secure information sharing for Liaison and Diversion services.",
+        docs_url=None,  # served by gateway.api.docs, with packaged assets
+        redoc_url=None,
     )
     app.state.gateway = gw
     app.state.requests = requests
@@ -149,6 +157,8 @@ def create_app(
     app.include_router(events.router)
     app.include_router(access.router)
     app.mount("/ig", build_ig_app(gw))
+    docs.install(app)
+    openapi.install(app, gw.assessment_schema, lambda: _examples(settings, catalogue))
     _install_error_handlers(app)
     app.add_middleware(FailClosed)  # first added, so innermost: the middleware below see its answer
     _install_request_guards(app, settings.max_body_bytes)
@@ -158,6 +168,15 @@ def create_app(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _examples(settings: Settings, catalogue: Catalogue) -> openapi.Examples:
+    """The fictional adult of schemas/examples, as canonical JSON and as a FHIR document: the publish
+    examples in /openapi.json (authored by the demo's L&D service)."""
+    path = settings.resolved_schema_dir() / "examples" / "adult.json"
+    loaded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    assessment: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    return openapi.Examples(assessment, publishable_document(assessment, catalogue, DEMO_PUBLISHER))
 
 
 def _install_error_handlers(app: FastAPI) -> None:

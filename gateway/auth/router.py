@@ -54,7 +54,7 @@ from gateway.auth.errors import (
     UnsupportedGrantType,
     UseDpopNonce,
 )
-from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, RegisteredKeys
+from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS, ClientKeys, RegisteredKeys
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc7009 import InMemoryRevocationList, RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache, authenticate_client
@@ -305,11 +305,15 @@ def build_router(
 
 
 def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
-    """RFC 8414 section 2. There is no authorization endpoint, so no response types."""
+    """RFC 8414 section 2. There is no authorization endpoint, so no response types.
+
+    The signing algorithms advertised are those a client is registered with by default: a client that
+    reads the metadata and picks one is accepted. Others (RS256, "Ed25519") need a registration that
+    names them, so advertising them would invite a refusal."""
     base = settings.issuer.rstrip("/")
     auth = {
         "auth_methods_supported": ["private_key_jwt"],
-        "auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "auth_signing_alg_values_supported": list(DEFAULT_ASSERTION_ALGORITHMS),
     }
     return {
         "issuer": settings.issuer,
@@ -329,7 +333,8 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
 
 
 def smart_configuration(settings: Settings) -> dict[str, Any]:
-    """SMART App Launch 2, section "Backend Services": the fields a backend client needs."""
+    """SMART App Launch 2, section "Backend Services": the fields a backend client needs, plus the
+    RFC 9449 section 5.1 member that tells it tokens are bound with DPoP proofs."""
     base = settings.issuer.rstrip("/")
     return {
         "issuer": settings.issuer,
@@ -337,9 +342,10 @@ def smart_configuration(settings: Settings) -> dict[str, Any]:
         "token_endpoint": settings.token_url,
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "token_endpoint_auth_signing_alg_values_supported": list(DEFAULT_ASSERTION_ALGORITHMS),
         "scopes_supported": [s.value for s in Scope],
         "capabilities": ["client-confidential-asymmetric"],
+        "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
         "introspection_endpoint": f"{base}/oauth2/introspect",
         "revocation_endpoint": f"{base}/oauth2/revoke",
     }
