@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
 from gateway.api.context import gateway_of
 from gateway.api.responses import FHIR_JSON, disclosure_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
+from gateway.auth.errors import OAuthError
+from gateway.auth.rfc9068 import AccessContext
+from gateway.auth.router import read_form
 from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
+from gateway.fhir.search import BundleSearch, parse_bundle_search
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -25,23 +30,39 @@ def metadata(request: Request) -> Response:
 @router.get("/Bundle")
 def search_bundles(request: Request) -> Response:
     ctx = require_access(request)
-    gw = gateway_of(request)
-    params = request.query_params
-    unknown = sorted(set(params) - {"patient.identifier"})
-    identifiers = params.getlist("patient.identifier")
-    problems = [("error", "not-supported", f"search parameter {name} is not supported", name) for name in unknown]
-    if len(identifiers) != 1 or "|" not in identifiers[0]:
-        problems.append(
-            ("error", "required", "give exactly one patient.identifier as SYSTEM|VALUE", "patient.identifier")
-        )
-    if problems:
-        body = document_bytes(operation_outcome(problems))
-        result = gw.disclosures.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body)
+    return _search(request, ctx, list(request.query_params.multi_items()))
+
+
+@router.post("/Bundle/_search")
+async def search_bundles_by_post(request: Request) -> Response:
+    """FHIR search by POST (R4 section 3.1.1.1, "search-type"): the parameters in a form body (and any
+    in the query string, as FHIR allows), so that no identifier need appear in a URL."""
+    ctx = await run_in_threadpool(require_access, request)
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        issue = ("error", "structure", f"{exc.description} (application/x-www-form-urlencoded)", None)
+        body = document_bytes(operation_outcome([issue]))
+        refused = gateway_of(request).disclosures.refuse
+        result = await run_in_threadpool(refused, ctx, AuditEvent.BUNDLE_DENIED, "bad-search-form", 400, body)
         return disclosure_response(result)
-    system, _, value = identifiers[0].partition("|")
+    params = list(request.query_params.multi_items()) + list(form.items())
+    return await run_in_threadpool(_search, request, ctx, params)
+
+
+def _search(request: Request, ctx: AccessContext, params: list[tuple[str, str]]) -> Response:
+    gw = gateway_of(request)
+    parsed = parse_bundle_search(params)
+    if not isinstance(parsed, BundleSearch):
+        status, problems = parsed
+        body = document_bytes(operation_outcome(problems))
+        result = gw.disclosures.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", status, body)
+        return disclosure_response(result)
     # The self link is built from the configured issuer, never the request's Host header, and leaves
     # the identifier out: response bytes carry only what the policy released.
-    result = gw.disclosures.search(ctx, system, value, gw.settings.issuer.rstrip("/") + "/fhir/Bundle")
+    result = gw.disclosures.search(
+        ctx, parsed.system, parsed.value, gw.settings.issuer.rstrip("/") + "/fhir/Bundle", limit=parsed.count
+    )
     _tell_publishers(request, result)
     return disclosure_response(result)
 
@@ -55,6 +76,6 @@ def read_bundle(bundle_id: str, request: Request) -> Response:
 
 
 def _tell_publishers(request: Request, result: DisclosureResult) -> None:
-    """Issue 6: each released document is told to its publishing L&D service (after the commit; never raises)."""
+    """Each released document is told to its publishing L&D service (after the commit; never raises)."""
     if result.status == 200:
         request.app.state.requests.on_disclosed(result.disclosure_ids)

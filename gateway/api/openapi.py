@@ -58,6 +58,7 @@ _OUTCOME_TEXT = {
     411: ("structure", "send Content-Length with the body"),
     412: ("conflict", "If-Match does not name the current version."),
     413: ("too-costly", "request bodies are limited to 1048576 bytes"),
+    406: ("not-supported", "only JSON is served (_format=json)"),
     415: ("not-supported", "send an RFC 6902 JSON Patch as application/json-patch+json"),
     422: ("required", "subject.date_of_birth is required"),
     429: ("throttled", "Too many requests; retry after 1 s."),
@@ -71,6 +72,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     411: "Length required",
     412: "Precondition failed",
+    406: "Not acceptable: only JSON is served",
     413: "Too large",
     415: "Unsupported media type",
     422: "Unprocessable: every problem is listed",
@@ -359,14 +361,14 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
                     "A searchset Bundle of document Bundles (X-Disclosure-Id names the log entries)", FHIR_JSON, bundle
                 )
             },
-            fhir_errors,
+            (*fhir_errors, 404, 406),
             SEARCH_PARAMETERS,
         ),
         ("post", "/fhir/Bundle/_search"): Op(
             "Search by POST (FHIR search, section 3.1.1.1): the same parameters in a form body",
             Scope.BUNDLE_READ,
             {200: _ok("A searchset Bundle of document Bundles", FHIR_JSON, bundle)},
-            (*fhir_errors, 411, 413),
+            (*fhir_errors, 404, 406, 411, 413),
             body={
                 "required": True,
                 "content": {
@@ -456,9 +458,16 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
             },
         ),
         ("get", "/metrics"): Op(
-            "Prometheus metrics",
+            "Prometheus metrics, on this port only when GATEWAY_METRICS_TOKEN is set (else 404)",
             None,
-            {200: {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            {
+                200: {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                401: _ok(
+                    "No or wrong metrics token", JSON, {"type": "object"}, {"detail": "a bearer token is required"}
+                ),
+                404: _ok("Metrics are served elsewhere", JSON, {"type": "object"}, {"detail": "Not Found"}),
+            },
+            extra={"security": [{"metricsToken": []}]},
         ),
         ("get", "/audit/log-key"): Op("The log's checkpoint-signing public key", None, json_ok),
         ("get", "/audit/checkpoints/latest"): Op(
@@ -691,6 +700,11 @@ def _security_schemes() -> dict[str, Any]:
             "scheme": "bearer",
             "bearerFormat": "JWT (RFC 9068)",
             "description": "An unbound access token, only for clients registered without DPoP.",
+        },
+        "metricsToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The operator's GATEWAY_METRICS_TOKEN (not an OAuth token).",
         },
         "oauth2": {
             "type": "oauth2",

@@ -102,8 +102,11 @@ class DisclosureService:
 
     # -- entry points -------------------------------------------------------------------------------
 
-    def search(self, ctx: AccessContext, system: str, value: str, self_url: str) -> DisclosureResult:
-        """``GET /fhir/Bundle?patient.identifier=SYSTEM|VALUE``: a searchset of document bundles."""
+    def search(
+        self, ctx: AccessContext, system: str, value: str, self_url: str, *, limit: int | None = None
+    ) -> DisclosureResult:
+        """``GET /fhir/Bundle?composition.patient.identifier=SYSTEM|VALUE``: a searchset of document
+        bundles (with ``limit``, of the newest ``limit`` assessments only: ``_count``)."""
         lookup_system, value, problem = _search_key(system, value)
         if problem or lookup_system is None:
             body = _outcome_body("invalid", problem or "unsupported identifier", "patient.identifier")
@@ -114,7 +117,7 @@ class DisclosureService:
             if subject_id is None:
                 key = self._keyring.identifier_hmac(lookup_system, value)
                 return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY)
-            return self._disclose_subject(session, ctx, subject_id, None, self_url)
+            return self._disclose_subject(session, ctx, subject_id, None, self_url, limit)
 
         return self._guarded(ctx, work)
 
@@ -164,6 +167,7 @@ class DisclosureService:
         subject_id: str,
         only: str | None,
         self_url: str | None,
+        limit: int | None = None,
     ) -> DisclosureResult:
         subject_key = self._keyring.identifier_hmac("subject", subject_id)
         agency = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
@@ -172,7 +176,8 @@ class DisclosureService:
         if agency is None or not store.has_case_link(session, subject_id, agency.id):
             return self._deny_in(session, ctx, subject_key, "no-case-link", 404, NOT_FOUND_BODY)
 
-        ids = [only] if only else store.assessment_ids_for_subject(session, subject_id)
+        # Oldest first, so a limit keeps the newest (``[-0:]`` is everything).
+        ids = [only] if only else store.assessment_ids_for_subject(session, subject_id)[-(limit or 0) :]
         assessments = [a for a in (store.load_current(session, self._keyring, i) for i in ids) if a is not None]
         if not assessments:
             return self._deny_in(session, ctx, subject_key, "no-assessment", 404, NOT_FOUND_BODY)

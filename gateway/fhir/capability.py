@@ -8,7 +8,7 @@ from gateway.fhir.terminology import OAUTH_URIS_EXTENSION, RESTFUL_SECURITY_SERV
 
 #: When the content of this statement last changed (CapabilityStatement.date is required). A fixed
 #: date keeps ``/metadata`` byte-stable between requests and processes; bump it when this file changes.
-CAPABILITY_DATE = "2026-11-26"
+CAPABILITY_DATE = "2026-12-06"
 
 
 def capability_statement(base_url: str, token_url: str, software_version: str) -> dict[str, Any]:
@@ -31,13 +31,22 @@ def capability_statement(base_url: str, token_url: str, software_version: str) -
             "updateCreate": False,
             "searchParam": [
                 {
-                    "name": "patient.identifier",
-                    "type": "token",
+                    "name": "composition",
+                    "definition": "http://hl7.org/fhir/SearchParameter/Bundle-composition",
+                    "type": "reference",
                     "documentation": (
-                        "Identifier of the subject as SYSTEM|VALUE, e.g. https://fhir.nhs.uk/Id/nhs-number|9000000009. "
-                        "Results never include a total."
+                        "Only chained to the subject's identifier: composition.patient.identifier=SYSTEM|VALUE "
+                        "(e.g. https://fhir.nhs.uk/Id/nhs-number|9000000009; also PNC ID and the caller's case "
+                        "references), exactly one. patient.identifier is accepted as an alias. Also by POST to "
+                        "Bundle/_search with a form body. Results never include a total."
                     ),
-                }
+                },
+                {
+                    "name": "_count",
+                    "type": "number",
+                    "documentation": "At most this many documents (1-100), the newest; there is no paging.",
+                },
+                {"name": "_format", "type": "token", "documentation": "json only (406 otherwise)."},
             ],
         }
     ]

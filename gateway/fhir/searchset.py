@@ -20,9 +20,12 @@ def searchset_bytes(document_bytes_list: Sequence[bytes], self_url: str, *, base
 
     Each input must be a JSON object with ``resourceType`` ``Bundle`` (as produced by
     :func:`gateway.fhir.document.document_bytes`); anything else raises ``ValueError`` rather than
-    produce broken JSON. With ``base_url`` (the FHIR base, e.g. ``https://host/fhir``) each entry
-    also gets ``fullUrl`` ``{base_url}/Bundle/{id}``.
+    produce broken JSON. Each entry gets ``fullUrl`` ``{base}/Bundle/{id}`` (FHIR R4 section 3.1.1.4:
+    the resource's absolute URL, the one ``GET`` reads it at), ``base`` being ``base_url`` or, by
+    default, the FHIR base that ``self_url`` (``{base}/Bundle[?...]``) searches under.
     """
+    if base_url is None:
+        base_url = self_url.split("?", 1)[0].rsplit("/Bundle", 1)[0]
     parts = [b'{"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":', _json(self_url), b"}]"]
     for index, raw in enumerate(document_bytes_list):
         try:

@@ -57,6 +57,9 @@ def test_capability_statement_validates_and_lists_what_is_served():
     by_type = {r["type"]: r for r in rest["resource"]}
     bundle = by_type["Bundle"]
     assert {i["code"] for i in bundle["interaction"]} == {"read", "search-type", "create"}
-    assert bundle["searchParam"][0]["name"] == "patient.identifier"
+    # The standard Bundle parameter, chained (the alias patient.identifier is documented, not declared).
+    assert [p["name"] for p in bundle["searchParam"]] == ["composition", "_count", "_format"]
+    assert bundle["searchParam"][0]["definition"] == "http://hl7.org/fhir/SearchParameter/Bundle-composition"
+    assert "composition.patient.identifier" in bundle["searchParam"][0]["documentation"]
     assert {i["code"] for i in by_type["Task"]["interaction"]} == {"create", "read", "patch", "search-type"}
     assert by_type["Task"]["searchParam"][0]["name"] == "status"
