@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,9 +28,22 @@ DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("YOT-NE", "Northshire Youth Offending Team", "yot", ("case-management", "sentencing")),
     ("LD-NE", "Northshire Liaison and Diversion Service", "ld-service", ("ld-service",)),
     ("MHT-NE", "Northshire Mental Health NHS Trust", "health", ("health-referral",)),
+    # A neighbouring L&D service that assessed the same adult, and the police force it linked: its case
+    # link opens its own record of him and never Northshire's (DOMAIN.md "Provenance").
+    ("LD-SW", "Southmoor Liaison and Diversion Service", "ld-service", ("ld-service",)),
+    ("POL-SW", "Southmoor Police", "police", ("charging",)),
 )
 PUBLISHER = "LD-NE"
 EXAMPLES = ("adult.json", "child.json")
+SECOND_PUBLISHER = "LD-SW"
+
+
+def second_record(adult: dict[str, Any]) -> dict[str, Any]:
+    """Southmoor's own assessment of the adult (same person, same identifiers), linked to its police only."""
+    document = copy.deepcopy(adult)
+    document["local_reference"] = "LD-SW-2026-000045"
+    document["case_links"] = [{"agency_code": "POL-SW", "case_reference": "41SW0004426"}]
+    return document
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,14 @@ def load_demo(settings: Settings) -> DemoSetup:
             publisher = session.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
             store.publish(session, keyring, publisher=publisher, document=normalised, now=datetime.now(UTC))
             published += 1
+        if example == "adult.json":
+            with sessions.begin() as session:
+                second = session.execute(select(Agency).where(Agency.code == SECOND_PUBLISHER)).scalar_one()
+                # Idempotent: the same content again makes no new version.
+                done = store.publish(
+                    session, keyring, publisher=second, document=second_record(normalised), now=datetime.now(UTC)
+                )
+                published += int(done.created)
     ig_account = _ig_demo_account(sessions)
     engine.dispose()
     return DemoSetup(keys_dir, clients, nhs_numbers, published, ig_account)
@@ -142,7 +165,7 @@ def tour(setup: DemoSetup, base_url: str) -> str:
     return "\n".join(
         [
             "",
-            "ld-gateway demo: six fictional agencies, their clients and two fictional assessments are loaded.",
+            "ld-gateway demo: eight fictional agencies, their clients and three fictional assessments are loaded.",
             f"Client keys are in {keys}/ (one PEM per agency; client ids in clients.json).",
             "",
             "Each command signs a client assertion with the agency's key, gets a 5-minute token bound to a",
@@ -161,6 +184,9 @@ def tour(setup: DemoSetup, base_url: str) -> str:
             "",
             "4. The mental health trust has no case with the adult, so the person does not exist for it (404):",
             "   " + pull("MHT-NE", "health-referral", adult),
+            "   Southmoor Police was linked to the same man by another L&D service (Southmoor's): it gets",
+            "   Southmoor's assessment only, never Northshire's (a case link opens only its declarer's records):",
+            "   " + pull("POL-SW", "charging", adult),
             "",
             "5. Every one of those, releases and refusals alike, is in the disclosure log:",
             "   .venv/bin/ld-gateway audit verify",

@@ -1,4 +1,14 @@
-from sqlalchemy import inspect
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from gateway.db.engine import make_engine
+from gateway.db.migrate import alembic_config, upgrade
+from tests.conftest import create_pg_database
 
 
 def test_migrations_create_every_table(db_engine):
@@ -14,3 +24,59 @@ def test_migrations_create_every_table(db_engine):
         "log_head",
         "alembic_version",
     } <= names
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A URL of a database with no tables at all (migrations are run by the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    url, drop = create_pg_database()
+    yield url
+    drop()
+
+
+def _at(engine, revision: str) -> None:
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def test_existing_case_links_are_declared_by_their_assessments_publisher(empty_database):
+    """Links stored before provenance was recorded get the publisher of the assessment that carries them."""
+    engine = make_engine(empty_database)
+    _at(engine, "0700")
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    with engine.begin() as conn:
+        for agency_id, code, type_ in ((1, "LD-A", "ld-service"), (2, "LD-B", "ld-service"), (3, "POL", "police")):
+            conn.execute(
+                text("INSERT INTO agencies (id, code, name, type, created_at) VALUES (:i, :c, :c, :t, :n)"),
+                {"i": agency_id, "c": code, "t": type_, "n": now},
+            )
+        conn.execute(
+            text("INSERT INTO subjects (id, wrapped_key, master_key_id, created_at) VALUES ('s', NULL, 'k', :n)"),
+            {"n": now},
+        )
+        for assessment_id, publisher in (("a", 1), ("b", 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO assessments (id, subject_id, publisher_agency_id, local_reference_hmac, "
+                    "current_version, created_at, updated_at) VALUES (:a, 's', :p, :a, 1, :n, :n)"
+                ),
+                {"a": assessment_id, "p": publisher, "n": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO case_links (assessment_id, subject_id, agency_id, case_reference_hmac, created_at) "
+                    "VALUES (:a, 's', 3, :a, :n)"
+                ),
+                {"a": assessment_id, "n": now},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT assessment_id, declared_by_agency_id FROM case_links ORDER BY 1")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("a", 1), ("b", 2)]

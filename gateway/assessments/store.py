@@ -60,7 +60,7 @@ def _canonical(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _content_aad(assessment_id: str, version: int) -> bytes:
+def content_aad(assessment_id: str, version: int) -> bytes:
     return f"assessment:{assessment_id}:{version}".encode()
 
 
@@ -209,7 +209,7 @@ def publish(
         AssessmentVersion(
             assessment_id=assessment.id,
             version=assessment.current_version,
-            ciphertext=encrypt(data_key, plaintext, _content_aad(assessment.id, assessment.current_version)),
+            ciphertext=encrypt(data_key, plaintext, content_aad(assessment.id, assessment.current_version)),
             content_sha256=keyring.content_mac(plaintext),
             created_at=now,
         )
@@ -227,6 +227,7 @@ def publish(
                 assessment_id=assessment.id,
                 subject_id=assessment.subject_id,
                 agency_id=agency.id,
+                declared_by_agency_id=assessment.publisher_agency_id,
                 case_reference_hmac=digest,
                 case_reference_ciphertext=encrypt(
                     data_key, link["case_reference"].encode(), f"case-reference:{assessment.id}:{agency.id}".encode()
@@ -280,7 +281,10 @@ def subject_of_assessment(session: Session, assessment_id: str) -> str | None:
 
 
 def has_case_link(session: Session, subject_id: str, agency_id: int) -> bool:
-    """Whether the agency has a case with this person (any record merged into them included)."""
+    """Whether any L&D service declared a case for the agency with this person (merged records included).
+
+    Not an access check: a link opens only its declarer's assessments (``provenance.opened_assessments``).
+    """
     members = identity.group(session, subject_id)
     return (
         session.execute(
@@ -312,7 +316,7 @@ def load_current(session: Session, keyring: KeyRing, assessment_id: str) -> Stor
     if subject is None or subject.wrapped_key is None or version is None or version.ciphertext is None:
         return None
     data_key = _subject_data_key(keyring, subject)
-    plaintext = decrypt(data_key, version.ciphertext, _content_aad(assessment.id, version.version))
+    plaintext = decrypt(data_key, version.ciphertext, content_aad(assessment.id, version.version))
     return StoredAssessment(
         assessment_id=assessment.id,
         version=version.version,
@@ -354,7 +358,7 @@ def load_version(session: Session, keyring: KeyRing, assessment_id: str, version
     subject = session.get(Subject, assessment.subject_id)
     if subject is None or subject.wrapped_key is None:
         return None
-    plaintext = decrypt(_subject_data_key(keyring, subject), row.ciphertext, _content_aad(assessment_id, version))
+    plaintext = decrypt(_subject_data_key(keyring, subject), row.ciphertext, content_aad(assessment_id, version))
     return json.loads(plaintext)  # type: ignore[no-any-return]
 
 
@@ -392,6 +396,6 @@ def subject_contents(session: Session, keyring: KeyRing, subject_id: str) -> lis
         .where(Assessment.subject_id == subject_id, AssessmentVersion.ciphertext.is_not(None))
     ).scalars()
     return [
-        json.loads(decrypt(data_key, row.ciphertext, _content_aad(row.assessment_id, row.version)))  # type: ignore[arg-type]
+        json.loads(decrypt(data_key, row.ciphertext, content_aad(row.assessment_id, row.version)))  # type: ignore[arg-type]
         for row in rows
     ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -112,20 +113,27 @@ class AssessmentVersion(Base):
 
 
 class CaseLink(Base):
-    """A legitimate relationship: this agency has a case about this subject.
+    """A legitimate relationship: this agency has a case about this subject, as one L&D service declared.
 
     Links belong to the assessment that recorded them, and a new version replaces its assessment's
     links: an L&D service that corrects a wrong link withdraws that agency's access by republishing.
-    An agency's relationship with a person is the union of the links of their current assessments.
+    ``declared_by_agency_id`` is that assessment's publisher, and a link opens only that service's
+    assessments of the person (DOMAIN.md "Provenance"): two services' records of one person stay two.
     """
 
     __tablename__ = "case_links"
-    __table_args__ = (UniqueConstraint("assessment_id", "agency_id", "case_reference_hmac", name="uq_case_link"),)
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "agency_id", "case_reference_hmac", name="uq_case_link"),
+        Index("ix_case_links_relationship", "agency_id", "subject_id", "declared_by_agency_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    declared_by_agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agencies.id", name="fk_case_links_declared_by_agency_id")
+    )
     case_reference_hmac: Mapped[str] = mapped_column(String(64))
     case_reference_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

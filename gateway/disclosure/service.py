@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.assessments import store
+from gateway.assessments import provenance, store
 from gateway.assessments.catalogue import Catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number, is_valid_pnc_id
 from gateway.audit import log
@@ -172,13 +172,16 @@ class DisclosureService:
         subject_key = self._keyring.identifier_hmac("subject", subject_id)
         agency = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
         # Legitimate relationship first, before anything is decrypted: without a case link the person
-        # does not exist for this caller, and the answer is the one a person nobody knows gets.
-        if agency is None or not store.has_case_link(session, subject_id, agency.id):
+        # does not exist for this caller, and the answer is the one a person nobody knows gets. A link
+        # opens only the assessments of the L&D service that declared it, by search and by id alike.
+        opened = (
+            None
+            if agency is None
+            else provenance.opened_assessments(session, self._keyring, subject_id, agency.id, only, limit)
+        )
+        if opened is None:
             return self._deny_in(session, ctx, subject_key, "no-case-link", 404, NOT_FOUND_BODY)
-
-        # Oldest first, so a limit keeps the newest (``[-0:]`` is everything).
-        ids = [only] if only else store.assessment_ids_for_subject(session, subject_id)[-(limit or 0) :]
-        assessments = [a for a in (store.load_current(session, self._keyring, i) for i in ids) if a is not None]
+        assessments = opened
         if not assessments:
             return self._deny_in(session, ctx, subject_key, "no-assessment", 404, NOT_FOUND_BODY)
 

@@ -486,6 +486,8 @@ class RequestService:
                 assessment_id=assessment_id,
                 subject_id=row.subject_id,
                 agency_id=agency.id,
+                # Declared by the owning L&D service, on its own assessment: it opens only that service's records.
+                declared_by_agency_id=row.owner_agency_id,
                 case_reference_hmac=digest,
                 # The same associated data as links recorded at publication (gateway.assessments.store).
                 case_reference_ciphertext=encrypt(

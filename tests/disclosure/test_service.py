@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from gateway.assessments import store
+from gateway.assessments import provenance
 from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM
 from gateway.audit import log
@@ -123,14 +123,15 @@ def test_no_case_link_and_unknown_person_look_alike(session_factory, keyring, pu
 
 def test_renderer_refusal_denies_and_logs(session_factory, keyring, published, monkeypatch):
     """Content the renderer cannot express faithfully is refused whole, even under a permissive policy."""
-    real_load = store.load_current
+    real_open = provenance.opened_assessments
 
-    def load_with_unknown_consent_status(session, ring, assessment_id):
-        found = real_load(session, ring, assessment_id)
-        content = {**found.content, "consent": {**found.content["consent"], "status": "maybe"}}
-        return replace(found, content=content)
+    def open_with_unknown_consent_status(session, ring, subject_id, agency_id, only=None, limit=None):
+        return [
+            replace(found, content={**found.content, "consent": {**found.content["consent"], "status": "maybe"}})
+            for found in real_open(session, ring, subject_id, agency_id, only, limit)
+        ]
 
-    monkeypatch.setattr(store, "load_current", load_with_unknown_consent_status)
+    monkeypatch.setattr(provenance, "opened_assessments", open_with_unknown_consent_status)
     result = service(session_factory, keyring, ReleaseEverything()).read(police(), published.assessment_id)
     assert result.status == 403
     (entry,) = entries(session_factory)
