@@ -49,6 +49,11 @@ class LogEntry:
     consent_status: str | None = None
     overrides: Sequence[Mapping[str, str]] = field(default=())
     ig_review: bool = False
+    # The rest of the consent the decision saw, so IG staff read the consent as the person gave it beside
+    # every reason that depends on it: {"recorded_on": date, "limited_to_agencies": [codes],
+    # "limited_to_purposes": [purposes], "gillick_competent": bool | None, "best_interests_recorded": bool}.
+    # No personal data: dates of consent, agency codes and purposes only.
+    consent_scope: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +61,7 @@ class LogEntry:
         data["released"] = list(self.released)
         data["withheld"] = [asdict(w) if isinstance(w, WithheldField) else dict(w) for w in self.withheld]
         data["overrides"] = [dict(o) for o in self.overrides]
+        data["consent_scope"] = None if self.consent_scope is None else dict(self.consent_scope)
         return data
 
 

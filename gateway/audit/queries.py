@@ -72,6 +72,7 @@ class DisclosureRecord:
     consent_status: str | None = None
     overrides: list[dict[str, str]] = field(default_factory=list)
     ig_review: bool = False
+    consent_scope: dict[str, Any] | None = None
 
     @property
     def override(self) -> bool:
@@ -116,6 +117,7 @@ def _record(row: DisclosureLogEntry) -> DisclosureRecord:
         consent_status=data.get("consent_status"),
         overrides=[dict(o) for o in data.get("overrides", [])],
         ig_review=bool(data.get("ig_review", False)),
+        consent_scope=data.get("consent_scope"),
     )
 
 

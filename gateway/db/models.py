@@ -410,6 +410,24 @@ class VerificationRun(Base):
     checkpoints_checked: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class LogVerification(Base):
+    """One verification of the whole disclosure log, whoever ran it: ``ld-gateway audit verify`` (by hand
+    or on a schedule) or the IG integrity page. Owned by gateway/audit/verifications.py."""
+
+    __tablename__ = "log_verifications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # cli | schedule | ig-page
+    run_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # staff username, page runs only
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # intact | failed | error
+    entries: Mapped[int] = mapped_column(BigInteger)
+    from_size: Mapped[int] = mapped_column(BigInteger)  # > 0: entries before it were trusted to a checkpoint
+    checkpoints: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class OverrideReview(Base):
     """An IG administrator's review of one lawful override (issue 4's ``lawful_overrides``): approved, or
     a concern raised. The note may describe the person: AES-256-GCM under the subject's data key,

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -325,6 +326,7 @@ class DisclosureService:
             body_sha256=body_sha256,
             reason=reason,
             consent_status=_consent_status(stored),
+            consent_scope=_consent_scope(stored),
             overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
             ig_review=bool(decision and decision.needs_ig_review),
         )
@@ -381,6 +383,29 @@ def _consent_status(stored: store.StoredAssessment | None) -> str | None:
         return None
     status = stored.content.get("consent", {}).get("status")
     return status if isinstance(status, str) else None
+
+
+def _consent_scope(stored: store.StoredAssessment | None) -> dict[str, Any] | None:
+    """What the log keeps of the consent besides its status: when it was recorded (the date only) and its
+    limits. Everything else about consent (notes, who recorded it) stays in the encrypted assessment."""
+    if stored is None:
+        return None
+    consent = stored.content.get("consent")
+    if not isinstance(consent, dict):
+        return None
+    recorded = consent.get("recorded_at")
+
+    def strings(value: object) -> list[str]:
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    gillick = consent.get("gillick_competent")
+    return {
+        "recorded_on": recorded[:10] if isinstance(recorded, str) else None,
+        "limited_to_agencies": strings(consent.get("limited_to_agencies")),
+        "limited_to_purposes": strings(consent.get("limited_to_purposes")),
+        "gillick_competent": gillick if isinstance(gillick, bool) else None,
+        "best_interests_recorded": bool(consent.get("best_interests_decision")),
+    }
 
 
 def _withheld(decision: Decision | None) -> Sequence[WithheldField]:

@@ -19,6 +19,7 @@ from gateway.api.context import Gateway
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.ig import actions, sessions
 from gateway.ig.accounts import Role
+from gateway.ig.plain import Glossary
 from gateway.ig.settings import IgSettings
 from gateway.ig.web import html, set_session_cookie
 
@@ -91,6 +92,7 @@ def page(request: Request, template: str, cur: sessions.Current | None, status: 
             "is_admin": staff is not None and staff.role == Role.ADMIN,
             "csrf_token": cur.csrf_token if cur else "",
             "path": request.url.path,
+            "glossary": Glossary(),
             **context,
         },
         status,

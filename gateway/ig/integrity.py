@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.audit import log
+from gateway.audit import log, verifications
 from gateway.config import Settings
-from gateway.db.models import VerificationRun
+from gateway.db.models import StaffAccount, VerificationRun
 
 # run id -> entries checked so far (this process's runs only).
 _progress: dict[str, int] = {}
@@ -92,6 +92,18 @@ def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> 
             if total is not None:
                 run.total_entries = total  # the head of the snapshot verified (the start was itself logged)
             run.finished_at = _now()
+            staff = session.get(StaffAccount, run.started_by)
+            verifications.record(
+                session,
+                source=verifications.Source.IG_PAGE,
+                verified_at=run.finished_at,
+                status=status,
+                entries=run.entries_checked,
+                checkpoints=checkpoints or 0,
+                head_hash=head_hash,
+                failure=failure,
+                run_by=staff.display_name if staff else None,
+            )
     _progress.pop(run_id, None)
 
 

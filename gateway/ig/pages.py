@@ -10,12 +10,13 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.assessments.identifiers import is_valid_nhs_number
+from gateway.audit import verifications
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth import registry
 from gateway.auth.errors import UnknownClient
 from gateway.auth.vocab import AgencyType, Purpose
 from gateway.db.models import Agency, Client, VerificationRun
-from gateway.ig import actions, charts, data, integrity, reviews
+from gateway.ig import actions, charts, data, integrity, plain, reviews
 from gateway.ig.context import (
     PageRefused,
     ig_of,
@@ -48,6 +49,7 @@ def dashboard(request: Request) -> Response:
         cur = require_staff(request, session)
         activity = data.activity(session, today=now().date())
         run = data.latest_run(session)
+        verification = verifications.latest(session)
         size = data.log_size(session)
         checkpoint = data.latest_checkpoint(session)
         awaiting = reviews.awaiting_count(session)
@@ -67,6 +69,9 @@ def dashboard(request: Request) -> Response:
         purpose_legend=charts.legend(list(activity.by_purpose)),
         swatch=charts.swatch,
         run=run,
+        verification=verification,
+        agency_types=plain.AGENCY_TYPES,
+        purposes=plain.PURPOSES,
         log_size=size,
         checkpoint=checkpoint,
         awaiting=awaiting,
@@ -158,6 +163,8 @@ def _search_page(
         agencies=data.agency_names(session),
         purposes=[p.value for p in Purpose],
         outcomes=OUTCOMES,
+        purpose_words=plain.PURPOSES,
+        outcome_words_of=plain.OUTCOMES,
         kinds=KINDS,
         **extra,
     )
@@ -244,13 +251,15 @@ def disclosure_detail(request: Request, disclosure_id: str) -> Response:
         row = data.disclosure(session, disclosure_id)
         if row is None:
             return _not_found(request, cur, "disclosure with that id")
-        catalogue = ig.gateway.catalogue
-        titles = {f.id: f.title for f in catalogue}
-        released = [(f, titles.get(f, f)) for f in row.entry.get("released", [])]
+        titles = {f.id: f.title for f in ig.gateway.catalogue}
+        released_ids = list(row.entry.get("released", []))
+        rules = {w.get("field", ""): w.get("rule", "") for w in row.entry.get("withheld", [])}
+        recorded = {w.get("rule", ""): w.get("reason", "") for w in row.entry.get("withheld", [])}
         withheld = [
-            (w.get("field"), titles.get(w.get("field", ""), w.get("field")), w.get("rule"), w.get("reason"))
-            for w in row.entry.get("withheld", [])
+            (section, [(fid, title, rules[fid]) for fid, title in fields])
+            for section, fields in plain.by_section(rules, titles)
         ]
+        names = data.agency_names(session)
         actions.record(
             session,
             AuditEvent.IG_VIEW,
@@ -263,10 +272,15 @@ def disclosure_detail(request: Request, disclosure_id: str) -> Response:
             "disclosure.html",
             cur,
             title="Disclosure",
+            glossary=plain.Glossary(recorded),
             row=row,
-            released=released,
+            released=plain.by_section(released_ids, titles),
+            released_count=len(released_ids),
             withheld=withheld,
-            agency_name=data.agency_names(session).get(row.agency_code or "", None),
+            withheld_count=len(rules),
+            consent_words=plain.consent_sentence(plain.consent_of(row.entry), names),
+            consent_matters=any(r in plain.CONSENT_RULES for r in rules.values()),
+            agency_name=names.get(row.agency_code or "", None),
             covering=data.covering_checkpoint(session, row.seq),
         )
 
@@ -316,6 +330,9 @@ def subject_report(request: Request, csrf_token: str = Form(""), nhs_number: str
             agencies=data.agency_names(session),
             generated_at=now(),
             released_count=sum(1 for r in history if r.outcome == "released"),
+            by_section=plain.by_section,
+            consent_of=plain.consent_of,
+            consent_sentence=plain.consent_sentence,
         )
 
 
@@ -332,6 +349,7 @@ def integrity_page(request: Request) -> Response:
             cur,
             title="Log integrity",
             runs=data.recent_runs(session),
+            verifications=verifications.recent(session),
             log_size=data.log_size(session),
             head=data.read_head(session),
             checkpoints=data.recent_checkpoints(session),
@@ -411,6 +429,9 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         consent=consent,
         age_group=age_group,
         consents=CONSENTS,
+        consent_words=plain.CONSENT_STATUSES,
+        agency_types=plain.AGENCY_TYPES,
+        by_section=plain.by_section,
         age_groups=AGE_GROUPS,
         changes=changes,
     )
@@ -430,6 +451,8 @@ def agencies(request: Request) -> Response:
             title="Agencies and clients",
             agencies=data.agencies_with_clients(session),
             types={t.value for t in AgencyType},
+            purposes=plain.PURPOSES,
+            agency_types=plain.AGENCY_TYPES,
             notice=request.query_params.get("revoked"),
         )
 

@@ -31,7 +31,7 @@ def test_an_override_waits_for_review_with_its_reason_and_the_disclosures_that_r
     assert REASON in html.unescape(detail) and f"/ig/disclosures/{disclosure_id}" in detail
     assert "Record the review" not in detail  # an auditor sees, an admin decides
     disclosure = browser.get(f"/ig/disclosures/{disclosure_id}").text
-    assert "safeguarding" in disclosure and "declined" in disclosure and "IG review" in disclosure
+    assert "safeguarding" in disclosure and "Declined" in disclosure and "IG review" in disclosure
 
 
 def test_an_admin_raises_a_concern_with_a_note_kept_encrypted(gateway, staff, browser):

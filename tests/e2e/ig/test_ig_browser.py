@@ -8,6 +8,7 @@ page; no Content-Security-Policy violation on any page (so nothing on them needs
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key
 from gateway.db.engine import make_engine
 from gateway.db.models import Assessment
+from tests.conftest import ROOT
 from tests.e2e.conftest import CLI
 
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
@@ -143,18 +145,19 @@ def test_sign_in_search_and_see_withheld_fields_with_reasons(page, site, screens
     assert page.get_by_role("heading", name=re.compile("2 entries found for this person")).is_visible()
     screens.take(page, "disclosures")
 
-    row = page.locator("tr", has_text="released")
+    row = page.locator("tr", has_text="fields shared")
     row.get_by_role("link", name=re.compile("^View")).click()
     page.wait_for_url(re.compile(r".*/ig/disclosures/[0-9a-f-]{36}$"))
     released = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Released")))
     withheld = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Withheld")))
-    assert released.locator("tbody tr").count() > 0
-    assert withheld.locator("tbody tr").count() > 0
-    # Every withheld field shows its rule and a reason in words.
-    for cells in withheld.locator("tbody tr").all():
-        rule, reason = cells.locator("td").nth(1).inner_text(), cells.locator("td").nth(2).inner_text()
-        assert rule.strip() and len(reason.strip()) > 5
-    assert page.get_by_text("Policy revision").is_visible()
+    assert released.locator("li").count() > 0
+    assert withheld.locator("tbody tr:not(.ig-group-row)").count() > 0
+    # Every withheld field shows a reason in words, and its rule's code one click away.
+    for cells in withheld.locator("tbody tr:not(.ig-group-row)").all():
+        field, why = cells.locator("td").nth(0).inner_text(), cells.locator("td").nth(1)
+        assert field.strip() and len(why.inner_text().strip()) > 5
+        assert why.locator("details code").count() == 1
+    assert page.get_by_text("Sharing rules in force").is_visible()
     screens.take(page, "disclosure-detail")
 
 
@@ -282,6 +285,151 @@ def test_a_forged_form_is_rejected_for_csrf_and_confirmed_revoke_works(page, sit
     screens.take(page, "client-revoked")
 
 
+# -- The IG officer's three main journeys, in words a reviewer can read without a glossary -----------
+
+LIMITED_NHS = "9991200002"  # fictional; consent given, but only for the probation service
+RAW_CODES = ("consent-limited-to-other-agency", "not-needed-for-purpose", "no-case-link", "disclosure:bundle:released")
+
+
+@pytest.fixture(scope="module")
+def limited(site: Any) -> Any:
+    """A person whose consent covers probation only, pulled by the police: every consent-dependent field
+    is withheld, and the page must say why without contradicting the consent on record."""
+    document = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
+    document["subject"] = {
+        "nhs_number": LIMITED_NHS,
+        "names": [{"use": "official", "family": "Okoro", "given": ["Ada"]}],
+        "date_of_birth": "1988-07-02",
+    }
+    document["case_links"] = [{"agency_code": "POL-NE", "case_reference": "01NE0099926"}]
+    document["local_reference"] = "LD-NE-2026-000991"
+    document["consent"] = {
+        **document["consent"],
+        "limited_to_agencies": ["PROB-NE"],
+        "recorded_at": "2026-11-19T09:00:00Z",
+    }
+    ld = AgencyClient(site.base_url, site.clients["LD-NE"], load_private_key(site.key("LD-NE")))
+    published = ld.request("POST", "/assessments", "ld-service", json=document)
+    assert published.status_code == 201, published.text
+    police = AgencyClient(site.base_url, site.clients["POL-NE"], load_private_key(site.key("POL-NE")))
+    assert police.search("charging", LIMITED_NHS).status == 200
+    trust = AgencyClient(site.base_url, site.clients["MHT-NE"], load_private_key(site.key("MHT-NE")))
+    assert trust.search("health-referral", LIMITED_NHS).status == 404
+    return site
+
+
+def _no_raw_code_outside_details_or_glossary(page: Any) -> None:
+    """A reader sees words: a code is visible only in an opened detail or the glossary at the foot."""
+    for code in RAW_CODES:
+        for element in page.get_by_text(code, exact=True).all():
+            if element.is_visible():
+                assert element.evaluate("e => !!e.closest('.ig-glossary, details[open]')"), code
+
+
+def test_journey_who_saw_a_persons_record_and_why(page, limited, screens):
+    sign_in(page, "ig-demo", limited.admin_password)
+    page.wait_for_url("**/ig/")
+    page.get_by_role("link", name="Disclosures", exact=True).click()
+    page.get_by_label("NHS number").fill(LIMITED_NHS)
+    page.get_by_role("button", name="Search").click()
+    results = page.locator("table")
+    assert results.get_by_text("Northshire Police").is_visible()
+    assert results.get_by_text("Charging decision").is_visible()
+    assert results.get_by_text("This agency has no case with this person, so it may see nothing").is_visible()
+    _no_raw_code_outside_details_or_glossary(page)
+    screens.take(page, "journey-1-who-saw-the-record")
+
+    page.locator("tr", has_text="Northshire Police").get_by_role("link", name=re.compile("^View")).click()
+    assert page.get_by_role("heading", name="Shared with Northshire Police").is_visible()
+    consent = page.locator("dd", has_text="Given on 19 Nov 2026")
+    assert consent.first.inner_text().startswith("Given on 19 Nov 2026, only for Probation Service, Northshire region")
+    # The reason a field was withheld never says consent was not given: it was, for another agency.
+    withheld = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Withheld")))
+    assert "has not been given" not in withheld.inner_text()
+    assert withheld.get_by_text("The person's consent covers other agencies, not this one").first.is_visible()
+    # Fields in the document's sections, not in the order of their internal ids.
+    sections = [h.inner_text() for h in page.locator("#released-title ~ h3").all()]
+    assert sections[:2] == ["Identity", "Assessment"]
+    _no_raw_code_outside_details_or_glossary(page)
+    glossary = page.locator(".ig-glossary")
+    assert glossary.get_by_text("consent-limited-to-other-agency").is_visible()
+    screens.take(page, "journey-1-disclosure-and-why")
+
+    # The code is one click away, for the service desk.
+    why = withheld.locator("tr", has_text="Vulnerability summary").locator("details")
+    why.locator("summary").click()
+    assert why.locator("code").inner_text() == "consent-limited-to-other-agency"
+
+
+def test_journey_verify_the_log(page, limited, screens):
+    verified = subprocess.run(
+        [CLI, "audit", "verify"], env=limited.env, capture_output=True, text=True, timeout=120
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    sign_in(page, "auditor", AUDITOR_PASSWORD)
+    page.wait_for_url("**/ig/")
+    card = page.locator(".ig-card", has=page.get_by_role("heading", name="Log integrity"))
+    assert card.get_by_text("Intact").is_visible()
+    assert card.get_by_text(re.compile(r"Last verified .* by the ld-gateway audit verify command")).is_visible()
+    screens.take(page, "journey-2-dashboard-after-the-command")
+
+    page.get_by_role("link", name="Verify the log").click()
+    page.get_by_role("button", name="Verify the whole log now").click()
+    page.get_by_role("heading", name="The log is intact").wait_for(timeout=30_000)
+    assert page.get_by_text("nothing in the log has been changed, removed or put out of order").is_visible()
+    screens.take(page, "journey-2-verified")
+    page.get_by_role("link", name="Dashboard", exact=True).click()
+    card = page.locator(".ig-card", has=page.get_by_role("heading", name="Log integrity"))
+    assert card.get_by_text(re.compile(r"by the IG integrity page \(Auditor\)")).is_visible()
+    page.get_by_role("link", name="Integrity", exact=True).click()
+    history = page.locator("table", has=page.get_by_role("columnheader", name="Run by"))
+    assert history.get_by_text("the ld-gateway audit verify command").first.is_visible()
+    assert history.get_by_text("the IG integrity page (Auditor)").first.is_visible()
+    screens.take(page, "journey-2-integrity-history")
+
+
+def test_journey_answer_a_subject_access_request(page, limited, screens):
+    sign_in(page, "ig-demo", limited.admin_password)
+    page.wait_for_url("**/ig/")
+    page.get_by_role("link", name="Subject report", exact=True).click()
+    page.get_by_label("The person's NHS number").fill(LIMITED_NHS)
+    page.get_by_role("button", name="Create the report").click()
+    assert page.get_by_text("1 released, 1 refused").is_visible()
+    report = page.locator("table")
+    shared = report.locator("tr", has_text="Northshire Police")
+    assert shared.get_by_text(re.compile("^Identity:")).is_visible()
+    assert shared.get_by_text(re.compile("Given on 19 Nov 2026, only for Probation Service")).is_visible()
+    refused = report.locator("tr", has_text="Northshire Mental Health NHS Trust")
+    assert refused.get_by_text(re.compile("Nothing was shared. Refused because: This agency has no case")).is_visible()
+    _no_raw_code_outside_details_or_glossary(page)
+    screens.take(page, "journey-3-subject-access-report")
+    page.emulate_media(media="print")
+    assert not page.get_by_text("Details, including what was withheld and why").first.is_visible()
+    page.emulate_media(media="screen")
+
+
+def test_every_page_fits_a_320_pixel_screen_and_has_a_favicon(chromium, limited, screens):
+    context = chromium.new_context(base_url=limited.base_url, viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    try:
+        sign_in(page, "ig-demo", limited.admin_password)
+        page.wait_for_url("**/ig/")
+        page.goto("/ig/disclosures")
+        page.get_by_label("NHS number").fill(LIMITED_NHS)
+        page.get_by_role("button", name="Search").click()
+        detail = page.locator("a", has_text=re.compile("^View")).first.get_attribute("href")
+        for name, path in [*PAGES.items(), ("disclosure-detail", detail)]:
+            page.goto(path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 320, (name, width)
+        screens.take(page, "narrow-320-disclosure-detail")
+        icon = page.locator("link[rel=icon]").get_attribute("href")
+        answer = page.request.get(icon)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+    finally:
+        context.close()
+
+
 def test_screenshots_of_every_page(site, screens):
     expected = {
         *PAGES,
@@ -296,5 +444,12 @@ def test_screenshots_of_every_page(site, screens):
         "client-revoked",
         "override-queue",
         "override-review",
+        "journey-1-who-saw-the-record",
+        "journey-1-disclosure-and-why",
+        "journey-2-dashboard-after-the-command",
+        "journey-2-verified",
+        "journey-2-integrity-history",
+        "journey-3-subject-access-report",
+        "narrow-320-disclosure-detail",
     }
     assert expected <= screens.names
