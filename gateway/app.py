@@ -33,7 +33,7 @@ from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc9449 import DPOP_NONCE_FILE, DpopNonces
 from gateway.auth.rotation import SigningKeys
 from gateway.auth.router import build_router as build_auth_router
-from gateway.auth.signing import load_or_create_signing_key
+from gateway.auth.signing import ensure_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.db.engine import make_engine, make_session_factory
@@ -71,7 +71,7 @@ def create_app(
         # An activated stored revision is the policy in force (gateway/policy/store.py).
         with sessions() as session:
             policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
-    load_or_create_signing_key(settings.keys_dir)
+    ensure_signing_key(settings.keys_dir)
     signing_key = SigningKeys(settings.keys_dir)  # follows `ld-gateway token-key rotate` in every process
     log_key = log_signer(settings, create=True)
     # Replay and revocation state lives in the database, shared by every gateway process.

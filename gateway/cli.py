@@ -67,8 +67,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Run the API (uvicorn)."""
-    import uvicorn
-
+    from gateway import server
     from gateway.app import create_app
     from gateway.keys import KeysMissing
     from gateway.logs import configure_logging
@@ -80,9 +79,7 @@ def serve(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     _serve_metrics(get_settings())
-    # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
-    # it stays off, and gateway.logs logs requests without them.
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    server.run(application, host, port)
 
 
 def _serve_metrics(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from gateway.assessments import store
 from gateway.assessments.validation import load_schema, validate_assessment
 from gateway.db.models import Agency
 from gateway.keys import KeyRing
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DEMO_AGENCIES = (

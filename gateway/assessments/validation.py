@@ -12,13 +12,14 @@ second copy of the person's identifiers. Only the location (``expression``) and 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
@@ -118,9 +119,15 @@ _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 def load_schema(schema_dir: Path) -> dict[str, Any]:
     """Read ``assessment.schema.json`` from ``schema_dir`` and check that it is a valid 2020-12 schema."""
-    schema = json.loads((schema_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return schema
+    text = (schema_dir / SCHEMA_FILE).read_text(encoding="utf-8")
+    _check_schema(text)
+    return cast(dict[str, Any], json.loads(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _check_schema(text: str) -> None:
+    """Checking the schema against the metaschema takes a quarter of a second: once per text is enough."""
+    Draft202012Validator.check_schema(json.loads(text))
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

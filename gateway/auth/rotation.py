@@ -65,7 +65,7 @@ class SigningKeys:
         self._lock = threading.Lock()
         self._checked = -float("inf")
         self._signature: tuple[Any, ...] = ()
-        self._current: SigningKey = load_signing_key(self._dir / TOKEN_SIGNING_FILE)
+        self._current: SigningKey
         self._retired: tuple[RetiredKey, ...] = ()
         self._refresh(force=True)
 

@@ -12,6 +12,7 @@ The file is created with mode 0600 and is refused at load if group or others can
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import stat
@@ -87,10 +88,15 @@ class SigningKey:
 def load_or_create_signing_key(keys_dir: Path) -> SigningKey:
     """Load the signing key from ``keys_dir``, creating it first if absent. Idempotent, and safe
     when several processes start at once: exactly one key file wins and all of them load it."""
+    return load_signing_key(ensure_signing_key(keys_dir))
+
+
+def ensure_signing_key(keys_dir: Path) -> Path:
+    """The signing key file in ``keys_dir``, created first if absent (see :func:`load_or_create_signing_key`)."""
     path = Path(keys_dir) / TOKEN_SIGNING_FILE
     if not path.exists():
         _create(path)
-    return load_signing_key(path)
+    return path
 
 
 def load_signing_key(path: Path) -> SigningKey:
@@ -101,19 +107,33 @@ def load_signing_key(path: Path) -> SigningKey:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"{path} is readable by group or others (mode {stat.S_IMODE(mode):o}); chmod 600 it")
     try:
-        data = json.loads(path.read_text())
+        return _import_signing_key(path.read_bytes())
+    except _Invalid as exc:
+        raise KeyFileError(f"{path}{exc}") from None
+
+
+class _Invalid(Exception):
+    """What is wrong with a key file's contents (the message follows the file's name)."""
+
+
+@functools.lru_cache(maxsize=16)
+def _import_signing_key(raw: bytes) -> SigningKey:
+    """The key these bytes hold. Cached by content: importing an RSA private key checks it, which takes a
+    large part of a second, and every process start and every rotation check reads the same bytes again."""
+    try:
+        data = json.loads(raw)
         key = JWKRegistry.import_key(data)
     except (ValueError, TypeError, KeyError, JoseError) as exc:
-        raise KeyFileError(f"{path} is not a JWK private key ({exc.__class__.__name__})") from None
+        raise _Invalid(f" is not a JWK private key ({exc.__class__.__name__})") from None
     if not isinstance(key, (RSAKey, ECKey)) or not key.is_private:
-        raise KeyFileError(f"{path} must hold an RSA or EC private key")
+        raise _Invalid(" must hold an RSA or EC private key")
     alg = data.get("alg") or ("RS256" if isinstance(key, RSAKey) else "ES256")
     if alg not in SIGNING_ALGORITHMS:
-        raise KeyFileError(f"{path}: alg {alg!r} is not one of {', '.join(SIGNING_ALGORITHMS)}")
+        raise _Invalid(f": alg {alg!r} is not one of {', '.join(SIGNING_ALGORITHMS)}")
     if alg == "RS256" and not (isinstance(key, RSAKey) and key.public_key.key_size >= MIN_RSA_BITS):
-        raise KeyFileError(f"{path}: RS256 needs an RSA key of at least {MIN_RSA_BITS} bits")
+        raise _Invalid(f": RS256 needs an RSA key of at least {MIN_RSA_BITS} bits")
     if alg == "ES256" and not (isinstance(key, ECKey) and key.curve_name == "P-256"):
-        raise KeyFileError(f"{path}: ES256 needs an EC key on P-256")
+        raise _Invalid(": ES256 needs an EC key on P-256")
     kid = data.get("kid") or key.thumbprint()
     return SigningKey(key=key, alg=alg, kid=str(kid))
 

@@ -16,6 +16,7 @@ and must re-read its queue with ``GET /fhir/Task?status=...`` (which is the sour
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -87,6 +88,18 @@ class Subscription:
         except RuntimeError:  # its loop has closed: the client has gone
             self._hub.unsubscribe(self)
 
+    def end(self) -> None:
+        """Cut this subscriber off: its next :meth:`next` raises ``EOFError`` (callable from any thread)."""
+
+        def put() -> None:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:
+                    self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+        with contextlib.suppress(RuntimeError):  # its loop has closed: the client has gone
+            self._loop.call_soon_threadsafe(put)
+
     async def next(self, timeout: float) -> Notification | None:
         """The next notification, or ``None`` on timeout; raises ``EOFError`` once cut off."""
         try:
@@ -107,12 +120,26 @@ class Hub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
+        self._closed = False
 
     def subscribe(self, wants: Callable[[Notification], bool]) -> Subscription:
         subscription = Subscription(self, wants)
         with self._lock:
-            self._subscribers.add(subscription)
+            closed = self._closed
+            if not closed:
+                self._subscribers.add(subscription)
+        if closed:
+            subscription.end()
         return subscription
+
+    def close(self) -> None:
+        """End every subscription, and every later one at once: the server is shutting down, and an
+        open event stream would otherwise hold the shutdown until its token expired."""
+        with self._lock:
+            self._closed = True
+            subscribers, self._subscribers = list(self._subscribers), set()
+        for subscription in subscribers:
+            subscription.end()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:

@@ -6,13 +6,12 @@ import httpx
 import pytest
 
 from adapters.agency_client.receipts import ReceiptError, verify_included, verify_response
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 NHS = "9449305552"
 SEARCH = f"/fhir/Bundle?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS}"
 
 
-def test_receipts_of_a_search_and_a_read_verify_and_are_in_the_log(gateway):  # noqa: F811
+def test_receipts_of_a_search_and_a_read_verify_and_are_in_the_log(gateway):
     key = gateway.http.get("/audit/log-key").json()
     auth = gateway.auth("POL-NE", "charging")
     search = gateway.http.get(SEARCH, auth=auth)
@@ -25,7 +24,7 @@ def test_receipts_of_a_search_and_a_read_verify_and_are_in_the_log(gateway):  # 
     assert checkpoint.size > claims["leaf_index"]
 
 
-def test_tampered_body_or_receipt_is_refused(gateway):  # noqa: F811
+def test_tampered_body_or_receipt_is_refused(gateway):
     key = gateway.http.get("/audit/log-key").json()
     auth = gateway.auth("POL-NE", "charging")
     real = gateway.http.get(f"/fhir/Bundle/{gateway.published.assessment_id}", auth=auth)

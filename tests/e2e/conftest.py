@@ -1,4 +1,8 @@
-"""A real gateway: the ``ld-gateway`` command sets it up, and ``ld-gateway serve`` runs it on a free port."""
+"""A real gateway: the ``ld-gateway`` command sets it up, and ``ld-gateway serve`` runs it on a free port.
+
+One per database for the whole session (setting one up takes seconds): the modules that use it add their
+own agencies, clients and staff under names of their own, and read back only what they wrote.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +63,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"gateway did not become ready:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     workdir = tmp_path_factory.mktemp(f"live-{request.param}")
     drop = None

@@ -3,12 +3,14 @@ listens on the other, and each side hears of the other's steps by server-sent ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,12 +37,15 @@ class EventStream(threading.Thread):
         self.events: queue.Queue[dict[str, str]] = queue.Queue()
         self.subscribed = threading.Event()
         self.status: int | None = None
+        self.ended = False  # the server ended the stream (rather than an error or our close)
+        self._socket: socket.socket | None = None
 
     def run(self) -> None:
         headers = {**self.auth_headers, "Accept": "text/event-stream"}
         try:
             with httpx.stream("GET", self.url, headers=headers, timeout=httpx.Timeout(10, read=120)) as response:
                 self.status = response.status_code
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
                 frame: dict[str, str] = {}
                 for line in response.iter_lines():
                     if line.startswith(":"):
@@ -52,8 +57,16 @@ class EventStream(threading.Thread):
                     else:
                         name, _, value = line.partition(":")
                         frame[name] = value.removeprefix(" ")
+                self.ended = True
         except httpx.HTTPError:
             return
+
+    def close(self) -> None:
+        """Hang up (a socket shutdown wakes the reading thread; closing it alone would not)."""
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+        self.join(10)
 
     def next(self, kind: str, timeout: float = 30) -> dict:
         while True:
@@ -62,8 +75,27 @@ class EventStream(threading.Thread):
                 return json.loads(frame["data"])
 
 
+@pytest.fixture
+def event_streams() -> Iterator[Callable[[str, dict[str, str]], EventStream]]:
+    """Open a subscribed event stream; every stream opened is closed after the test."""
+    opened: list[EventStream] = []
+
+    def open_stream(url: str, headers: dict[str, str]) -> EventStream:
+        stream = EventStream(url, headers)
+        opened.append(stream)
+        stream.start()
+        assert stream.subscribed.wait(30), stream.status
+        return stream
+
+    yield open_stream
+    for stream in opened:
+        stream.close()
+
+
 @pytest.fixture(scope="module")
-def two_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict, Path]]:
+def two_gateways(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str, dict, Path, list[subprocess.Popen[bytes]]]]:
     workdir = tmp_path_factory.mktemp("two")
     database_url, drop = create_pg_database()
     ports = free_port(), free_port()
@@ -90,7 +122,7 @@ def two_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
                     subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
                 )
             _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
-        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", clients, workdir / "var"
+        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", clients, workdir / "var", processes
     finally:
         for process in processes:
             process.terminate()
@@ -102,35 +134,36 @@ def two_gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         drop()
 
 
-def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_gateways):
-    a, b, clients, data_dir = two_gateways
+def _agency(issuer: str, clients: dict, data_dir: Path, code: str) -> AgencyClient:
+    # Tokens come from the issuer (process A) and are good on every process.
+    return AgencyClient(issuer, clients[code], load_private_key(data_dir / "demo-keys" / f"{code}.pem"))
 
-    def agency(code: str) -> AgencyClient:
-        # Tokens come from the issuer (process A) and are good on every process.
-        return AgencyClient(a, clients[code], load_private_key(data_dir / "demo-keys" / f"{code}.pem"))
 
-    ld, court = agency("LD-NE"), agency("MC-NE")
+def _auth(issuer: str, client: AgencyClient, purpose: str, method: str, path: str) -> dict[str, str]:
+    # The DPoP proof names the gateway's external URL (the issuer), whichever process serves it.
+    token = client.token(purpose)
+    return {
+        "Authorization": f"DPoP {token}",
+        "DPoP": sign_dpop_proof(client.dpop_key, method, issuer + path, access_token=token),
+    }
+
+
+def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_gateways, event_streams):
+    a, b, clients, data_dir, _ = two_gateways
+    ld, court = _agency(a, clients, data_dir, "LD-NE"), _agency(a, clients, data_dir, "MC-NE")
     published = ld.publish(other_person())
     assert published.status_code == 201, published.text
     assessment_id = published.json()["id"]
 
     def auth(client: AgencyClient, purpose: str, method: str, path: str) -> dict[str, str]:
-        # The DPoP proof names the gateway's external URL (the issuer), whichever process serves it.
-        token = client.token(purpose)
-        return {
-            "Authorization": f"DPoP {token}",
-            "DPoP": sign_dpop_proof(client.dpop_key, method, a + path, access_token=token),
-        }
+        return _auth(a, client, purpose, method, path)
 
     def call(base: str, client: AgencyClient, purpose: str, method: str, path: str, **kwargs) -> httpx.Response:
         headers = {**auth(client, purpose, method, path), **kwargs.pop("headers", {})}
         return httpx.request(method, base + path, headers=headers, timeout=30, **kwargs)
 
-    ld_events = EventStream(a + "/events", auth(ld, "ld-service", "GET", "/events"))
-    court_events = EventStream(b + "/events", auth(court, "case-management", "GET", "/events"))
-    for stream in (ld_events, court_events):
-        stream.start()
-        assert stream.subscribed.wait(30), stream.status
+    ld_events = event_streams(a + "/events", auth(ld, "ld-service", "GET", "/events"))
+    court_events = event_streams(b + "/events", auth(court, "case-management", "GET", "/events"))
 
     body = task_body(hearing=datetime.now(UTC) + timedelta(hours=2))
     created = call(b, court, "case-management", "POST", "/fhir/Task", json=body)
@@ -173,3 +206,18 @@ def test_events_need_a_valid_token(two_gateways):
     response = httpx.get(a + "/events", timeout=10)
     assert response.status_code == 401
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_shutdown_ends_open_event_streams_instead_of_waiting_for_them(two_gateways, event_streams):
+    """Last in this module: it stops process B. An open stream used to hold a stopping server until the
+    stream's token expired (300 s); now the server ends the stream and exits by itself."""
+    a, b, clients, data_dir, processes = two_gateways
+    court = _agency(a, clients, data_dir, "MC-NE")
+    stream = event_streams(b + "/events", _auth(a, court, "case-management", "GET", "/events"))
+    processes[1].terminate()
+    processes[1].wait(timeout=60)  # well inside the token's lifetime
+    log = (data_dir.parent / "server-1.log").read_text()
+    # uvicorn re-raises the SIGTERM it handled once it is done, so the exit status is the signal's.
+    assert "Application shutdown complete" in log, log
+    stream.join(30)
+    assert stream.ended, "the server ended the stream (end of stream, not a broken connection)"

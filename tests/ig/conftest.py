@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ig import accounts
-from tests.review.conftest import Gateway, gateway, review_key, review_rego  # noqa: F401
+from tests.fixtures.gateway import Gateway
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -62,7 +62,7 @@ def add_staff(sessions: sessionmaker[Session], username: str, role: str, passwor
 
 
 @pytest.fixture
-def staff(gateway: Gateway) -> dict[str, str]:  # noqa: F811
+def staff(gateway: Gateway) -> dict[str, str]:
     return {
         "auditor": add_staff(gateway.sessions, "auditor", "ig-auditor"),
         "admin": add_staff(gateway.sessions, "admin", "ig-admin"),
@@ -70,5 +70,5 @@ def staff(gateway: Gateway) -> dict[str, str]:  # noqa: F811
 
 
 @pytest.fixture
-def browser(gateway: Gateway) -> Iterator[StaffBrowser]:  # noqa: F811
+def browser(gateway: Gateway) -> Iterator[StaffBrowser]:
     yield StaffBrowser(gateway.app)

@@ -16,7 +16,6 @@ from gateway.requests.codes import (
     TASK_INPUT_SYSTEM,
 )
 from tests.factories import NOW, example, publish
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 OTHER_NHS = "9000000009"
 OTHER_PNC = "2021/1234567P"
@@ -36,7 +35,7 @@ def other_person() -> dict[str, Any]:
 
 
 @pytest.fixture
-def other(gateway):  # noqa: F811
+def other(gateway):
     return publish(gateway.sessions, gateway.keyring, other_person())
 
 

@@ -98,3 +98,26 @@ def test_a_notification_crosses_to_another_process_listener(pg_database_url):
 def test_a_malformed_payload_is_ignored(payload):
     notifier = PostgresNotifier("postgresql+psycopg://u@h/db")
     notifier._deliver(payload)  # no subscribers, no exception
+
+
+def test_closing_the_hub_ends_every_stream_and_every_later_one_at_once():
+    """What a stopping server does first, so that no open ``GET /events`` holds its shutdown."""
+    from gateway.requests.notify import Hub
+
+    async def scenario() -> tuple[bool, bool]:
+        hub = Hub()
+        open_before = hub.subscribe(lambda n: True)
+        hub.close()
+        opened_after = hub.subscribe(lambda n: True)
+        ended = []
+        for subscription in (open_before, opened_after):
+            try:
+                await subscription.next(60)  # a stream waits up to its keep-alive interval for an event
+            except EOFError:
+                ended.append(True)
+        hub.dispatch(Notification(type="task.created", task="late"))
+        return len(ended) == 2, open_before._queue.empty() and opened_after._queue.empty()
+
+    ended_both, nothing_after = asyncio.run(scenario())
+    assert ended_both
+    assert nothing_after, "a closed hub delivers nothing more"

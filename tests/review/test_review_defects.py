@@ -1,5 +1,5 @@
 """Regression tests for the defects found in the first security review, against a real gateway
-(see tests/review/conftest.py). Each failed before its fix; each states what DESIGN.md or
+(see tests/fixtures/gateway.py). Each failed before its fix; each states what DESIGN.md or
 docs/decisions.md promise.
 """
 
@@ -16,7 +16,7 @@ from gateway.assessments.identifiers import PNC_ID_SYSTEM
 from gateway.auth import registry
 from gateway.db.models import AssessmentVersion, DisclosureLogEntry
 from tests.auth.conftest import assertion_claims, sign_assertion, token_form, unsigned_jwt
-from tests.review.conftest import Http
+from tests.fixtures.gateway import Http
 
 NHS = "9449305552"
 PNC = "2020/0000009N"

@@ -24,12 +24,13 @@ from gateway.auth import registry
 from gateway.config import Settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.migrate import upgrade
-from gateway.keys import load_or_create_keyring
+from gateway.keys import load_keyring
 from tests.asgi import AppClient
 from tests.auth.conftest import KeyPair, assertion_claims, key_pair, sign_assertion, token_form
 from tests.conftest import ROOT
 from tests.e2e.canaries import valid_nhs_number
 from tests.factories import example, publish
+from tests.fixtures.keys import install_keys
 
 # code, type, the purposes of its client (each agency type with every purpose it may register)
 AGENCIES = (
@@ -97,8 +98,11 @@ def person_document(template: str, rng: random.Random, linked: tuple[str, ...], 
     return document
 
 
-def build_gateway(database_url: str, workdir: Path, key: KeyPair, **overrides: Any) -> SecurityGateway:
-    """``overrides`` are further Settings (the rate-limit suite sets small limits)."""
+def build_gateway(
+    database_url: str, workdir: Path, key: KeyPair, keys_template: Path, **overrides: Any
+) -> SecurityGateway:
+    """The gateway's keys are copied from ``keys_template`` (tests/fixtures/keys.py); ``overrides`` are
+    further Settings (the rate-limit suite sets small limits)."""
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
@@ -110,7 +114,7 @@ def build_gateway(database_url: str, workdir: Path, key: KeyPair, **overrides: A
         schema_dir=ROOT / "schemas",
         **overrides,
     )
-    keyring = load_or_create_keyring(settings.keys_dir)
+    keyring = load_keyring(install_keys(keys_template, settings.keys_dir))
     clients: dict[str, str] = {}
     with sessions.begin() as session:
         for code, type_, purposes in AGENCIES:
@@ -137,10 +141,12 @@ def security_key() -> KeyPair:
 
 
 @pytest.fixture(scope="module")
-def security_gateway(tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair) -> Iterator[SecurityGateway]:
+def security_gateway(
+    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+) -> Iterator[SecurityGateway]:
     """One gateway on SQLite for a whole module (the fuzzing suites only read, or are refused)."""
     workdir = tmp_path_factory.mktemp("security")
-    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key)
+    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()

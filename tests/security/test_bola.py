@@ -44,8 +44,8 @@ def unknown_answers(gw, headers):
 
 
 @pytest.fixture
-def bola_gateway(database_url, tmp_path, security_key):
-    gw = build_gateway(database_url, tmp_path, security_key)
+def bola_gateway(database_url, tmp_path, security_key, keys_template):
+    gw = build_gateway(database_url, tmp_path, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()

@@ -20,11 +20,12 @@ FLOOD = 40
 
 
 @pytest.fixture
-def limited_gateway(tmp_path, security_key):
+def limited_gateway(tmp_path, security_key, keys_template):
     gw = build_gateway(
         f"sqlite:///{tmp_path / 'gateway.db'}",
         tmp_path,
         security_key,
+        keys_template,
         resource_rate_per_second=0.001,  # next to no refill during the test: the burst is all there is
         resource_burst=BURST,
         token_rate_per_minute=0.01,

@@ -1,0 +1,32 @@
+"""``ld-gateway serve``: the application under uvicorn, with a shutdown that does not wait on event streams.
+
+uvicorn's graceful shutdown waits for every open response to finish before it runs the application's
+lifespan shutdown, and a ``GET /events`` stream only finishes when its access token expires (up to
+300 s). So the server ends the streams itself, first: each gets end-of-stream at once (its client
+reconnects to another process, as the stream's ``retry`` field tells it), and the shutdown proceeds.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class GatewayServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, *, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._before_shutdown()
+        await super().shutdown(sockets)
+
+
+def run(application: FastAPI, host: str, port: int) -> None:
+    # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
+    # it stays off, and gateway.logs logs requests without them.
+    config = uvicorn.Config(application, host=host, port=port, log_level="info", access_log=False)
+    GatewayServer(config, before_shutdown=application.state.requests.notifier.hub.close).run()

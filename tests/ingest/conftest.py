@@ -1,5 +1,0 @@
-"""Ingestion tests run against the whole gateway the review suite builds (real tokens, both databases)."""
-
-from tests.review.conftest import gateway, review_key, review_rego
-
-__all__ = ["gateway", "review_key", "review_rego"]
