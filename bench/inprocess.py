@@ -15,11 +15,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
 
 from bench.load import summary
+
+if TYPE_CHECKING:
+    from gateway.audit.entry import NewEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY_ENTRIES = 5000
@@ -73,29 +76,27 @@ def policy_figures(n: int, cold_runs: int = 5) -> dict[str, dict[str, float]]:
     return figures
 
 
-def _entry_fields() -> dict[str, Any]:
-    from gateway.audit import log
-    from gateway.audit.entry import WithheldField
+def _entry() -> NewEntry:
+    from gateway.audit.entry import NewEntry, WithheldField
+    from gateway.audit.events import AuditEvent, Outcome
 
-    return {
-        "disclosure_id": log.new_disclosure_id(),
-        "event": "disclosure:bundle:released",
-        "outcome": "released",
-        "created_at": datetime.now(UTC),
-        "client_id": str(uuid.uuid4()),
-        "agency_code": "POL-NE",
-        "agency_type": "police",
-        "purpose": "charging",
-        "subject_key": "ab" * 32,
-        "assessment_id": str(uuid.uuid4()),
-        "assessment_version": 1,
-        "released": ("identity.name", "needs.appropriate_adult", "diversion.recommendation"),
-        "withheld": (WithheldField("clinical.diagnoses", "stage-charging", "not needed for charging"),),
-        "policy_revision": "0" * 64,
-        "decision_id": str(uuid.uuid4()),
-        "body_sha256": "cd" * 32,
-        "reason": None,
-    }
+    return NewEntry(
+        event=AuditEvent.BUNDLE_RELEASED,
+        outcome=Outcome.RELEASED,
+        created_at=datetime.now(UTC),
+        client_id=str(uuid.uuid4()),
+        agency_code="POL-NE",
+        agency_type="police",
+        purpose="charging",
+        subject_key="ab" * 32,
+        assessment_id=str(uuid.uuid4()),
+        assessment_version=1,
+        released=("identity.name", "needs.appropriate_adult", "diversion.recommendation"),
+        withheld=(WithheldField("clinical.diagnoses", "stage-charging", "not needed for charging"),),
+        policy_revision="0" * 64,
+        decision_id=str(uuid.uuid4()),
+        body_sha256="cd" * 32,
+    )
 
 
 def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
@@ -120,14 +121,14 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
 
     def append() -> None:
         with sessions.begin() as session:
-            log.append(session, **_entry_fields())
+            log.append(session, _entry())
 
     # The same canonical bytes an append stores, so the baseline writes what the log writes.
     from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
 
-    fields = _entry_fields()
-    raw = canonical_bytes(LogEntry(seq=0, prev_hash=GENESIS_HASH, **fields).to_json()).decode()
-    sample_row = {"disclosure_id": fields["disclosure_id"], "entry": raw, "leaf_hash": "ef" * 32}
+    sample = _entry()
+    raw = canonical_bytes(LogEntry.of(sample, seq=0, prev_hash=GENESIS_HASH).to_json()).decode()
+    sample_row = {"disclosure_id": sample.disclosure_id, "entry": raw, "leaf_hash": "ef" * 32}
 
     def bare_insert() -> None:
         with engine.begin() as conn:
@@ -145,7 +146,7 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
             if (log.read_head(session) or (0, ""))[0] >= VERIFY_ENTRIES:
                 break
             for _ in range(500):
-                log.append(session, **_entry_fields())
+                log.append(session, _entry())
 
     def verify() -> int:
         with sessions() as session:

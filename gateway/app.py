@@ -25,6 +25,7 @@ from gateway.api.security import Refused
 from gateway.assessments.catalogue import Catalogue, load_catalogue
 from gateway.assessments.validation import load_schema
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.log_key import log_signer
 from gateway.audit.receipts import ReceiptSigner
@@ -102,12 +103,13 @@ def create_app(
         with sessions.begin() as session:
             log.append(
                 session,
-                disclosure_id=log.new_disclosure_id(),
-                event=str(AuditEvent.TOKEN_DENIED),
-                outcome=str(Outcome.DENIED),
-                created_at=_now(),
-                client_id=client_id,
-                reason=f"{error}:{reason}",
+                NewEntry(
+                    event=AuditEvent.TOKEN_DENIED,
+                    outcome=Outcome.DENIED,
+                    created_at=_now(),
+                    client_id=client_id,
+                    reason=f"{error}:{reason}",
+                ),
             )
 
     requests = RequestService(

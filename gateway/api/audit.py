@@ -22,13 +22,12 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api.context import gateway_of
 from gateway.api.security import authenticate, require_access
 from gateway.assessments.identifiers import is_valid_nhs_number
-from gateway.audit import checkpoints, queries, tree
+from gateway.audit import balp, checkpoints, queries, reports, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
@@ -36,7 +35,6 @@ from gateway.audit.witness import witness_from
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
-from gateway.db.models import DisclosureLogEntry
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 #: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.
@@ -112,9 +110,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         """RFC 9162 inclusion proof of one entry in a checkpointed tree (by default the newest)."""
         ctx = audit_caller(request)
         with sessions.begin() as session:
-            entry = session.execute(
-                select(DisclosureLogEntry).where(DisclosureLogEntry.disclosure_id == disclosure_id)
-            ).scalar_one_or_none()
+            entry = queries.get_disclosure(session, disclosure_id)
             if entry is None or not (ctx.allows(Scope.AUDIT_READ) or entry.client_id == ctx.client_id):
                 return _problem(404, "no such disclosure")
             if tree_size is None:
@@ -168,10 +164,19 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
             return JSONResponse({"error": "invalid_request", "problems": problems}, status_code=400)
         with sessions() as session:
             keys = queries.subject_keys(session, gw.keyring, nhs_number.replace(" ", "")) if nhs_number else None
-            filters = queries.DisclosureFilter(keys, agency, client_id, purpose, outcome, since, until, override)
+            filters = queries.DisclosureFilter(
+                subject_keys=keys,
+                agency_code=agency,
+                client_id=client_id,
+                purpose=purpose,
+                outcome=outcome,
+                since=since,
+                until=until,
+                override=override,
+            )
             if format == "csv":
                 buffer = io.StringIO()
-                csv.writer(buffer).writerows(queries.to_csv_rows(queries.iter_disclosures(session, filters)))
+                csv.writer(buffer).writerows(reports.to_csv_rows(queries.iter_disclosures(session, filters)))
                 return Response(
                     buffer.getvalue(),
                     media_type="text/csv; charset=utf-8",
@@ -181,7 +186,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
                     },
                 )
             if format == "fhir":
-                events = [queries.audit_event(r) for r in queries.iter_disclosures(session, filters)]
+                events = [balp.audit_event(r) for r in queries.iter_disclosures(session, filters)]
                 bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
                 if not events:
                     del bundle["entry"]  # FHIR JSON has no empty arrays
@@ -211,7 +216,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         with sessions() as session:
             keys = queries.subject_keys(session, gw.keyring, nhs_number)
             records = list(queries.iter_disclosures(session, queries.DisclosureFilter(subject_keys=keys)))
-        return JSONResponse(queries.subject_report(records), headers={"Cache-Control": "no-store"})
+        return JSONResponse(reports.subject_report(records), headers={"Cache-Control": "no-store"})
 
     return router
 

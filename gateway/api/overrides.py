@@ -18,14 +18,14 @@ from gateway.api.context import gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import Agency, Assessment
 from gateway.overrides import record_override, validate_override
 
 router = APIRouter(tags=["overrides"])
 
 #: The disclosure-log event of a recorded override (``source:subject:action``, as gateway.audit.events).
-OVERRIDE_RECORDED = "ingest:override:recorded"
-RECORDED = "recorded"
 
 
 @router.post("/assessments/{assessment_id}/overrides", status_code=201)
@@ -60,19 +60,20 @@ async def record(assessment_id: str, request: Request) -> Response:
         )
         log.append(
             session,
-            disclosure_id=log.new_disclosure_id(),
-            event=OVERRIDE_RECORDED,
-            outcome=RECORDED,
-            created_at=now,
-            client_id=ctx.client_id,
-            agency_code=ctx.agency_code,
-            agency_type=ctx.agency_type,
-            purpose=ctx.purpose,
-            subject_key=gw.keyring.identifier_hmac("subject", assessment.subject_id),
-            assessment_id=assessment.id,
-            assessment_version=assessment.current_version,
-            overrides=[{"id": stored.id, "basis": stored.basis}],
-            ig_review=True,
+            NewEntry(
+                event=AuditEvent.OVERRIDE_RECORDED,
+                outcome=Outcome.RECORDED,
+                created_at=now,
+                client_id=ctx.client_id,
+                agency_code=ctx.agency_code,
+                agency_type=ctx.agency_type,
+                purpose=ctx.purpose,
+                subject_key=gw.keyring.identifier_hmac("subject", assessment.subject_id),
+                assessment_id=assessment.id,
+                assessment_version=assessment.current_version,
+                overrides=[{"id": stored.id, "basis": stored.basis}],
+                ig_review=True,
+            ),
         )
     return JSONResponse(
         {

@@ -51,6 +51,17 @@ def at_size(session: Session, size: int) -> LogCheckpoint | None:
     return session.get(LogCheckpoint, size)
 
 
+def recent(session: Session, limit: int = 10) -> list[LogCheckpoint]:
+    return list(session.execute(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(limit)).scalars())
+
+
+def covering(session: Session, seq: int) -> LogCheckpoint | None:
+    """The first signed checkpoint whose tree includes entry ``seq`` (its inclusion can be proved against it)."""
+    return session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.tree_size > seq).order_by(LogCheckpoint.tree_size).limit(1)
+    ).scalar_one_or_none()
+
+
 def due(size: int, last: LogCheckpoint | None, now: datetime) -> Due | None:
     """Whether a tree of ``size`` entries needs a checkpoint now (pure)."""
     signed = last.tree_size if last else 0

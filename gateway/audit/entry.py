@@ -1,19 +1,30 @@
-"""The canonical form of one log entry (pure: no I/O).
+"""One log entry: what a caller asks to append (:class:`NewEntry`), the canonical stored form the leaf
+hash covers (:class:`LogEntry`), and what the append gives back (:class:`Appended`). Pure: no I/O.
 
-The entry is what the leaf hash covers. It carries no personal data: the subject appears only as a
-keyed hash, the response only as its SHA-256. Canonical JSON = sorted keys, no insignificant white
-space, UTF-8; any change to a value changes the bytes and so the leaf hash.
+The entry carries no personal data: the subject appears only as a keyed hash, the response only as its
+SHA-256. Canonical JSON = sorted keys, no insignificant white space, UTF-8; any change to a value
+changes the bytes and so the leaf hash.
+
+Stored formats only grow. A new field is optional, its default the value its absence always meant, and
+is added to both :class:`NewEntry` and :class:`LogEntry` (a test holds the two to the same fields).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from gateway.audit.events import AuditEvent, Outcome
+
 GENESIS_HASH = "0" * 64
+
+
+def new_disclosure_id() -> str:
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,34 @@ class WithheldField:
     field: str
     rule: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEntry:
+    """An entry to append: :class:`LogEntry` but for ``seq`` and ``prev_hash``, which the append assigns
+    under the log's lock. The disclosure id is made here unless the caller needs it first."""
+
+    event: AuditEvent
+    outcome: Outcome
+    created_at: datetime
+    disclosure_id: str = field(default_factory=new_disclosure_id)
+    client_id: str | None = None
+    agency_code: str | None = None
+    agency_type: str | None = None
+    purpose: str | None = None
+    subject_key: str | None = None
+    assessment_id: str | None = None
+    assessment_version: int | None = None
+    released: Sequence[str] = ()
+    withheld: Sequence[WithheldField] = ()
+    policy_revision: str | None = None
+    decision_id: str | None = None
+    body_sha256: str | None = None
+    reason: str | None = None
+    consent_status: str | None = None
+    overrides: Sequence[Mapping[str, str]] = ()
+    ig_review: bool = False
+    consent_scope: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,8 +83,8 @@ class LogEntry:
     decision_id: str | None = None
     body_sha256: str | None = None
     reason: str | None = None
-    # Added by issue 4 (stored formats only grow): the consent status the decision saw, the lawful
-    # overrides it relied on ({"id", "basis"}), and whether IG must review the disclosure.
+    # Later additions: the consent status the decision saw, the lawful overrides it relied on
+    # ({"id", "basis"}), and whether IG must review the disclosure.
     consent_status: str | None = None
     overrides: Sequence[Mapping[str, str]] = field(default=())
     ig_review: bool = False
@@ -54,6 +93,12 @@ class LogEntry:
     # "limited_to_purposes": [purposes], "gillick_competent": bool | None, "best_interests_recorded": bool}.
     # No personal data: dates of consent, agency codes and purposes only.
     consent_scope: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, new: NewEntry, *, seq: int, prev_hash: str) -> LogEntry:
+        values = {f.name: getattr(new, f.name) for f in fields(new)}
+        values.update(event=str(new.event), outcome=str(new.outcome))
+        return cls(seq=seq, prev_hash=prev_hash, **values)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,3 +112,19 @@ class LogEntry:
 
 def canonical_bytes(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An entry now in the log (in the caller's transaction): where it stands and what it says."""
+
+    entry: LogEntry
+    leaf_hash: str
+
+    @property
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @property
+    def disclosure_id(self) -> str:
+        return self.entry.disclosure_id

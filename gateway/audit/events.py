@@ -1,4 +1,8 @@
-"""Names of the events the disclosure log records: ``source:subject:action``. Stored values only grow."""
+"""Names of the events the disclosure log records, ``source:subject:action``, and their outcomes.
+
+Every event the gateway logs is named here (the typed append takes nothing else). Stored values only
+grow: a name, once written to a log, keeps its spelling for as long as that log must verify.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,18 @@ class AuditEvent(StrEnum):
     BUNDLE_DENIED = "disclosure:bundle:denied"
     TOKEN_DENIED = "auth:token:denied"
     PUBLISH_DENIED = "ingest:assessment:denied"
+    PUBLISH_ACCEPTED = "ingest:assessment:published"
+    PUBLISH_IMPORTED = "ingest:assessment:imported"
+    OVERRIDE_RECORDED = "ingest:override:recorded"
     AUDIT_DENIED = "audit:query:denied"
-    # issue 6: requests (FHIR Task) and their notifications
+    # Court requests (FHIR Task) and their notifications.
     TASK_CREATED = "request:task:created"
     TASK_ACCEPTED = "request:task:accepted"
     TASK_REJECTED = "request:task:rejected"
     TASK_COMPLETED = "request:task:completed"
     TASK_DENIED = "request:task:denied"
     EVENTS_DENIED = "request:events:denied"
-    # Staff actions on the IG pages (issue 7): who is the opaque staff account id, never a name.
+    # Staff actions on the IG pages: who is the opaque staff account id, never a name.
     IG_SIGNIN = "ig:staff:signin"
     IG_SIGNIN_FAILED = "ig:staff:signin-failed"
     IG_LOCKED = "ig:staff:locked"
@@ -30,17 +37,23 @@ class AuditEvent(StrEnum):
     IG_VERIFY = "ig:log:verify"
     IG_CLIENT_REVOKE = "ig:client:revoke"
     IG_OVERRIDE_REVIEW = "ig:override:reviewed"
-    PUBLISH_ACCEPTED = "ingest:assessment:published"
-    PUBLISH_IMPORTED = "ingest:assessment:imported"
+    # Operators' actions from the command line.
+    POLICY_ACTIVATED = "admin:policy:activated"
+    # Identity and retention.
     SUBJECT_MERGED = "identity:subject:merged"
     SUBJECT_UNMERGED = "identity:subject:unmerged"
     SUBJECT_ERASED = "retention:subject:erased"
+
+
+#: The events that are disclosures or refusals of one (what IG counts, reports and charts).
+DISCLOSURE_EVENTS: tuple[AuditEvent, ...] = (AuditEvent.BUNDLE_RELEASED, AuditEvent.BUNDLE_DENIED)
 
 
 class Outcome(StrEnum):
     RELEASED = "released"
     DENIED = "denied"
     RECORDED = "recorded"  # a workflow action (a request made, accepted, ...): nothing was disclosed
-    DONE = "done"  # a staff action that was carried out (issue 7)
+    DONE = "done"  # a staff action that was carried out
     ACCEPTED = "accepted"
+    ACTIVATED = "activated"  # a policy revision put in force
     ERASED = "erased"

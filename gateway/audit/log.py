@@ -9,14 +9,12 @@ and the response it describes commit together or not at all.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
+from gateway.audit.entry import GENESIS_HASH, Appended, LogEntry, NewEntry, canonical_bytes, new_disclosure_id
 from gateway.audit.rfc9162 import compact_append, leaf_hash
 from gateway.audit.verify import StoredRow
 from gateway.db.models import DisclosureLogEntry, LogHead, LogTreeNode
@@ -26,21 +24,15 @@ class LogUnavailable(RuntimeError):
     """The log head is missing: the database was not initialised (or was tampered with)."""
 
 
-def new_disclosure_id() -> str:
-    return str(uuid.uuid4())
-
-
-def append(session: Session, **fields: Any) -> DisclosureLogEntry:
-    """Append one entry; ``seq`` and ``prev_hash`` are assigned here under the log lock.
-
-    Pass the entry's fields as keywords (everything of :class:`LogEntry` but ``seq`` and ``prev_hash``).
-    """
+def append(tx: Session, new: NewEntry) -> Appended:
+    """Append one entry in the transaction ``tx``; ``seq`` and ``prev_hash`` are assigned here under the
+    log lock, which ``tx`` holds until it ends."""
     # populate_existing: a LogHead this session read earlier must not stand in for the locked row.
     locked = select(LogHead).where(LogHead.id == 1).with_for_update().execution_options(populate_existing=True)
-    head = session.execute(locked).scalar_one_or_none()
+    head = tx.execute(locked).scalar_one_or_none()
     if head is None:
         raise LogUnavailable("disclosure log head is missing; run `ld-gateway init`")
-    entry = LogEntry(seq=head.size, prev_hash=head.head_hash, **fields)
+    entry = LogEntry.of(new, seq=head.size, prev_hash=head.head_hash)
     data = entry.to_json()
     raw = canonical_bytes(data)
     digest = leaf_hash(raw).hex()
@@ -58,15 +50,15 @@ def append(session: Session, **fields: Any) -> DisclosureLogEntry:
         prev_hash=entry.prev_hash,
         leaf_hash=digest,
     )
-    session.add(row)
+    tx.add(row)
     # The Merkle tree grows under the same lock: the new leaf completes at most log2(n) subtrees.
     compact, created = compact_append(decode_compact(head.compact_range), entry.seq, bytes.fromhex(digest))
-    session.add_all(LogTreeNode(level=level, idx=index, hash=h.hex()) for level, index, h in created)
+    tx.add_all(LogTreeNode(level=level, idx=index, hash=h.hex()) for level, index, h in created)
     head.compact_range = encode_compact(compact)
     head.size = entry.seq + 1
     head.head_hash = digest
-    session.flush()
-    return row
+    tx.flush()
+    return Appended(entry=entry, leaf_hash=digest)
 
 
 def iter_rows(session: Session, batch: int = 5000, start: int = 0) -> Iterator[StoredRow]:
@@ -114,4 +106,13 @@ def read_head(session: Session) -> tuple[int, str] | None:
     return None if head is None else (head.size, head.head_hash)
 
 
-__all__ = ["GENESIS_HASH", "LogUnavailable", "append", "iter_rows", "new_disclosure_id", "read_head"]
+__all__ = [
+    "GENESIS_HASH",
+    "Appended",
+    "LogUnavailable",
+    "NewEntry",
+    "append",
+    "iter_rows",
+    "new_disclosure_id",
+    "read_head",
+]

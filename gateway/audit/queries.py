@@ -1,40 +1,46 @@
-"""IG queries over the disclosure log: pure query functions taking a Session (stable API; the IG pages
-of issue 7 call these).
+"""The disclosure log's one query layer. The /audit API, the IG pages, the requests concern's
+notifications and the override reviews all read the log here, and only here is the hashed entry JSON
+parsed (:func:`read_entry`); verification (``verify.py``, ``verify_log.py``) re-reads it on purpose, sharing
+no code with what it checks.
 
-- :func:`list_disclosures` — entries matching a :class:`DisclosureFilter`, newest first, a page at a
+- :func:`list_disclosures`: entries matching a :class:`DisclosureFilter`, newest first, a page at a
   time with keyset pagination (the cursor is the last ``seq`` seen; pages never shift as the log grows).
-- :func:`get_disclosure` — one entry by disclosure id, with released and withheld fields and reasons.
-- :func:`iter_disclosures` — every matching entry, for exports (CSV, FHIR AuditEvent).
-- :func:`subject_keys` — the keys under which the log names a person found by NHS number.
-- :func:`to_csv_rows`, :func:`audit_event` — export shapes.
+- :func:`count_disclosures`, :func:`iter_disclosures` (oldest first: exports, reports, notifications).
+- :func:`get_disclosure`, :func:`get_disclosures`: by disclosure id.
+- :func:`relying_on_override`: the releases that relied on one lawful override.
+- :func:`subject_keys`: the keys under which the log names a person found by NHS number.
+- :func:`activity`: disclosures per day by agency type and purpose, refusals by reason (IG's charts).
 
-Filters on indexed columns run in SQL; the override flag lives only in the hashed entry, so it is
-applied to each fetched batch (a filtered page may read more than ``limit`` rows to fill itself).
+Filters on indexed columns run in SQL. The override flag and the assessment id live only in the
+hashed entry, so they are applied to each fetched batch (a filtered page may read more than ``limit``
+rows to fill itself). Shapes for taking away (CSV, subject access report) are in ``reports.py``, the
+FHIR AuditEvent rendering in ``balp.py``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gateway.assessments import store
-from gateway.db.models import DisclosureLogEntry
+from gateway.audit.events import DISCLOSURE_EVENTS, AuditEvent, Outcome
+from gateway.db.models import Agency, DisclosureLogEntry
 from gateway.keys import KeyRing
 
-LOCAL = "https://ld-gateway.example/fhir"
-BALP_READ = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read"
 MAX_LIMIT = 500
 
 
 @dataclass(frozen=True)
 class DisclosureFilter:
-    """All given filters must hold. ``subject_keys``: any of them (see :func:`subject_keys`)."""
+    """All given filters must hold. ``subject_keys``: any of them (see :func:`subject_keys`);
+    ``events``: any of these names; ``event_prefix``: names that start so (``"ig:"``: staff actions)."""
 
     subject_keys: tuple[str, ...] | None = None
     agency_code: str | None = None
@@ -44,11 +50,17 @@ class DisclosureFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     override: bool | None = None  # True: only entries that relied on a lawful override
+    events: tuple[str, ...] | None = None
+    event_prefix: str | None = None
+    assessment_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DisclosureRecord:
-    """One log entry as IG sees it: everything in the hashed entry, plus its position and leaf hash."""
+    """One log entry as IG sees it: everything in the hashed entry, plus its position and leaf hash.
+
+    ``entry`` is the hashed entry itself, as stored (``prev_hash`` included), for pages that show it.
+    """
 
     seq: int
     leaf_hash: str
@@ -73,13 +85,14 @@ class DisclosureRecord:
     overrides: list[dict[str, str]] = field(default_factory=list)
     ig_review: bool = False
     consent_scope: dict[str, Any] | None = None
+    entry: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def override(self) -> bool:
         return bool(self.overrides)
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "entry"}
         data["created_at"] = self.created_at.isoformat()
         data["override"] = self.override
         return data
@@ -91,16 +104,27 @@ class Page:
     next_cursor: int | None  # pass as ``before`` for the next (older) page; None at the end
 
 
-def _record(row: DisclosureLogEntry) -> DisclosureRecord:
-    data = json.loads(row.entry)
-    created = datetime.fromisoformat(data["created_at"])
+def read_entry(raw: str) -> dict[str, Any]:
+    """The hashed entry's JSON, parsed (the one place that does)."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("a log entry is a JSON object")
+    return data
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def record_of(row: DisclosureLogEntry) -> DisclosureRecord:
+    data = read_entry(row.entry)
     return DisclosureRecord(
         seq=row.seq,
         leaf_hash=row.leaf_hash,
         disclosure_id=data["disclosure_id"],
         event=data["event"],
         outcome=data["outcome"],
-        created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+        created_at=_aware(datetime.fromisoformat(data["created_at"])),
         client_id=data.get("client_id"),
         agency_code=data.get("agency_code"),
         agency_type=data.get("agency_type"),
@@ -108,21 +132,21 @@ def _record(row: DisclosureLogEntry) -> DisclosureRecord:
         subject_key=data.get("subject_key"),
         assessment_id=data.get("assessment_id"),
         assessment_version=data.get("assessment_version"),
-        released=list(data.get("released", [])),
-        withheld=[dict(w) for w in data.get("withheld", [])],
+        released=list(data.get("released") or []),
+        withheld=[dict(w) for w in data.get("withheld") or []],
         policy_revision=data.get("policy_revision"),
         decision_id=data.get("decision_id"),
         body_sha256=data.get("body_sha256"),
         reason=data.get("reason"),
         consent_status=data.get("consent_status"),
-        overrides=[dict(o) for o in data.get("overrides", [])],
+        overrides=[dict(o) for o in data.get("overrides") or []],
         ig_review=bool(data.get("ig_review", False)),
         consent_scope=data.get("consent_scope"),
+        entry=data,
     )
 
 
-def _query(filters: DisclosureFilter) -> Select[tuple[DisclosureLogEntry]]:
-    q = select(DisclosureLogEntry)
+def _filtered(q: Select[Any], filters: DisclosureFilter) -> Select[Any]:
     col = DisclosureLogEntry
     if filters.subject_keys is not None:
         q = q.where(col.subject_key.in_(filters.subject_keys))
@@ -134,11 +158,25 @@ def _query(filters: DisclosureFilter) -> Select[tuple[DisclosureLogEntry]]:
         q = q.where(col.created_at >= filters.since)
     if filters.until is not None:
         q = q.where(col.created_at < filters.until)
+    if filters.events is not None:
+        q = q.where(col.event.in_(filters.events))
+    if filters.event_prefix is not None:
+        q = q.where(col.event.startswith(filters.event_prefix, autoescape=True))
     return q
 
 
+def _query(filters: DisclosureFilter) -> Select[tuple[DisclosureLogEntry]]:
+    return _filtered(select(DisclosureLogEntry), filters)
+
+
+def _needs_entry(filters: DisclosureFilter) -> bool:
+    return filters.override is not None or filters.assessment_id is not None
+
+
 def _keep(record: DisclosureRecord, filters: DisclosureFilter) -> bool:
-    return filters.override is None or record.override == filters.override
+    if filters.override is not None and record.override != filters.override:
+        return False
+    return filters.assessment_id is None or record.assessment_id == filters.assessment_id
 
 
 def list_disclosures(
@@ -155,7 +193,7 @@ def list_disclosures(
         rows = session.execute(q.order_by(DisclosureLogEntry.seq.desc()).limit(limit)).scalars().all()
         for row in rows:
             cursor = row.seq
-            record = _record(row)
+            record = record_of(row)
             if _keep(record, filters):
                 items.append(record)
                 if len(items) == limit:
@@ -166,17 +204,28 @@ def list_disclosures(
     return Page(items, items[-1].seq if session.execute(more).first() else None)
 
 
-def iter_disclosures(session: Session, filters: DisclosureFilter, batch: int = 1000) -> Iterator[DisclosureRecord]:
-    """Every matching entry, oldest first (exports)."""
-    last = -1
+def count_disclosures(session: Session, filters: DisclosureFilter) -> int:
+    if _needs_entry(filters):
+        return sum(1 for _ in iter_disclosures(session, filters))
+    return int(session.execute(_filtered(select(func.count()).select_from(DisclosureLogEntry), filters)).scalar_one())
+
+
+def iter_disclosures(
+    session: Session, filters: DisclosureFilter, batch: int = 1000, *, limit: int | None = None
+) -> Iterator[DisclosureRecord]:
+    """Every matching entry (or the first ``limit``), oldest first."""
+    last, given = -1, 0
     while True:
         q = _query(filters).where(DisclosureLogEntry.seq > last).order_by(DisclosureLogEntry.seq).limit(batch)
         rows = session.execute(q).scalars().all()
         if not rows:
             return
         for row in rows:
-            record = _record(row)
+            record = record_of(row)
             if _keep(record, filters):
+                if limit is not None and given >= limit:
+                    return
+                given += 1
                 yield record
         last = rows[-1].seq
 
@@ -185,174 +234,92 @@ def get_disclosure(session: Session, disclosure_id: str) -> DisclosureRecord | N
     row = session.execute(
         select(DisclosureLogEntry).where(DisclosureLogEntry.disclosure_id == disclosure_id)
     ).scalar_one_or_none()
-    return None if row is None else _record(row)
+    return None if row is None else record_of(row)
+
+
+def get_disclosures(
+    session: Session, disclosure_ids: Iterable[str], *, event: AuditEvent | None = None
+) -> list[DisclosureRecord]:
+    """The entries with these ids (and this event, if given), in log order."""
+    ids = list(disclosure_ids)
+    if not ids:
+        return []
+    q = select(DisclosureLogEntry).where(DisclosureLogEntry.disclosure_id.in_(ids))
+    if event is not None:
+        q = q.where(DisclosureLogEntry.event == str(event))
+    return [record_of(row) for row in session.execute(q.order_by(DisclosureLogEntry.seq)).scalars()]
+
+
+def relying_on_override(session: Session, override_id: str) -> list[DisclosureRecord]:
+    """The releases that relied on this lawful override, oldest first."""
+    # The entry lists the overrides a release relied on; the id is a UUID, so a text match on the
+    # canonical JSON finds exactly the entries naming it (confirmed by parsing each).
+    rows = session.execute(
+        select(DisclosureLogEntry)
+        .where(DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED))
+        .where(DisclosureLogEntry.entry.contains(override_id))
+        .order_by(DisclosureLogEntry.seq)
+    ).scalars()
+    records = (record_of(row) for row in rows)
+    return [r for r in records if any(o.get("id") == override_id for o in r.overrides)]
 
 
 def subject_keys(session: Session, keyring: KeyRing, nhs_number: str) -> tuple[str, ...]:
-    """The log's keys for a person: their subject key when known, and the keyed hash of the NHS number
-    itself (under which searches for a person the gateway did not know are logged)."""
+    """The log's keys for a person: their subject key first when the gateway knows them, then the keyed
+    hash of the NHS number itself (under which searches for a person the gateway did not know are logged)."""
     keys = [keyring.identifier_hmac(store.NHS_NUMBER, nhs_number)]
     subject_id = store.find_subject_id(session, keyring, store.NHS_NUMBER, nhs_number)
     if subject_id is not None:
-        keys.append(keyring.identifier_hmac("subject", subject_id))
+        keys.insert(0, keyring.identifier_hmac("subject", subject_id))
     return tuple(keys)
 
 
-CSV_COLUMNS = (
-    "seq",
-    "disclosure_id",
-    "created_at",
-    "event",
-    "outcome",
-    "agency_code",
-    "agency_type",
-    "client_id",
-    "purpose",
-    "assessment_id",
-    "assessment_version",
-    "released",
-    "withheld",
-    "reason",
-    "override",
-    "ig_review",
-    "policy_revision",
-    "body_sha256",
-    "leaf_hash",
-)
+@dataclass(frozen=True)
+class Activity:
+    days: list[date]
+    by_agency_type: dict[str, list[int]]
+    by_purpose: dict[str, list[int]]
+    released: int
+    denied: int
+    denial_reasons: list[tuple[str, int]]
 
 
-def to_csv_rows(records: Iterable[DisclosureRecord]) -> Iterator[list[str]]:
-    """A header row, then one row per record (lists space-separated; withheld as ``field:rule``)."""
-    yield list(CSV_COLUMNS)
-    for r in records:
-        values = r.to_json()
-        values["released"] = " ".join(r.released)
-        values["withheld"] = " ".join(f"{w['field']}:{w['rule']}" for w in r.withheld)
-        yield [
-            "" if values[c] is None else str(values[c]).lower() if isinstance(values[c], bool) else str(values[c])
-            for c in CSV_COLUMNS
-        ]
-
-
-def audit_event(record: DisclosureRecord) -> dict[str, Any]:
-    """The entry as a FHIR R4 AuditEvent in the IHE BALP Read shape (a document read by an agency).
-
-    The patient is named by the log's keyed hash only: an export carries no more personal data than
-    the log itself.
-    """
-    dcm = "http://dicom.nema.org/resources/ontology/DCM"
-    success = record.outcome == "released"
-    entity_detail = [{"type": "released", "valueString": " ".join(record.released) or "(none)"}]
-    entity_detail += [
-        {"type": f"withheld:{w['field']}", "valueString": f"{w['rule']}: {w['reason']}"} for w in record.withheld
-    ]
-    if record.policy_revision:
-        entity_detail.append({"type": "policy-revision", "valueString": record.policy_revision})
-    entities: list[dict[str, Any]] = []
-    if record.subject_key:
-        entities.append(
-            {
-                "what": {"identifier": {"system": f"{LOCAL}/log-subject-key", "value": record.subject_key}},
-                "type": {
-                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                    "code": "1",
-                    "display": "Person",
-                },
-                "role": {
-                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
-                    "code": "1",
-                    "display": "Patient",
-                },
-            }
+def activity(session: Session, *, today: date, days: int = 30) -> Activity:
+    """Disclosures per day over the last ``days`` days, by agency type and by purpose; denials by reason."""
+    since = datetime.combine(today - timedelta(days=days - 1), time.min, UTC)
+    types = dict(session.execute(select(Agency.code, Agency.type)).all())
+    span = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    index = {d: i for i, d in enumerate(span)}
+    by_type: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    by_purpose: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    outcomes: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    query = (
+        select(
+            DisclosureLogEntry.created_at,
+            DisclosureLogEntry.agency_code,
+            DisclosureLogEntry.purpose,
+            DisclosureLogEntry.outcome,
+            DisclosureLogEntry.entry,
         )
-    document: dict[str, Any] = {
-        "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-            "code": "2",
-            "display": "System Object",
-        },
-        "role": {
-            "system": "http://terminology.hl7.org/CodeSystem/object-role",
-            "code": "4",
-            "display": "Domain Resource",
-        },
-        "detail": entity_detail,
-    }
-    if record.assessment_id:
-        document["what"] = {"reference": f"Bundle/{record.assessment_id}"}
-    entities.append(document)
-    event: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": record.disclosure_id,
-        "meta": {"profile": [BALP_READ]},
-        "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
-            "code": "rest",
-            "display": "RESTful Operation",
-        },
-        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read", "display": "read"}],
-        "action": "R",
-        "recorded": record.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "outcome": "0" if success else "4",
-        "agent": [
-            {
-                "type": {"coding": [{"system": dcm, "code": "110153", "display": "Source Role ID"}]},
-                "who": {"display": "ld-gateway"},
-                "requestor": False,
-            },
-            {
-                "type": {"coding": [{"system": dcm, "code": "110152", "display": "Destination Role ID"}]},
-                "who": {
-                    "identifier": {"system": f"{LOCAL}/client-id", "value": record.client_id or "unknown"},
-                    "display": record.agency_code or "unknown agency",
-                },
-                "requestor": True,
-            },
-        ],
-        "source": {
-            "observer": {"display": "ld-gateway"},
-            "type": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
-                    "code": "4",
-                    "display": "Application Server",
-                }
-            ],
-        },
-        "entity": entities,
-    }
-    if not success and record.reason:
-        event["outcomeDesc"] = record.reason
-    if record.purpose:
-        event["purposeOfEvent"] = [{"coding": [{"system": f"{LOCAL}/purpose-of-use", "code": record.purpose}]}]
-    return event
-
-
-def subject_report(records: Iterable[DisclosureRecord]) -> dict[str, Any]:
-    """The subject access report: every disclosure about the person (and every refusal), oldest first."""
-    items = [
-        {
-            "disclosure_id": r.disclosure_id,
-            "when": r.created_at.isoformat(),
-            "recipient": {"agency_code": r.agency_code, "agency_type": r.agency_type, "client_id": r.client_id},
-            "purpose": r.purpose,
-            "outcome": r.outcome,
-            "assessment": {"id": r.assessment_id, "version": r.assessment_version} if r.assessment_id else None,
-            "released": r.released,
-            "withheld": r.withheld,
-            "basis": {
-                "policy_revision": r.policy_revision,
-                "consent_status": r.consent_status,
-                "overrides": r.overrides,
-            },
-            "reason": r.reason,
-        }
-        for r in records
-    ]
-    released = [i for i in items if i["outcome"] == "released"]
-    return {
-        "disclosures": len(released),
-        "refusals": len(items) - len(released),
-        "recipients": sorted({i["recipient"]["agency_code"] for i in released if i["recipient"]["agency_code"]}),
-        "entries": items,
-    }
+        .where(DisclosureLogEntry.created_at >= since)
+        .where(DisclosureLogEntry.event.in_(DISCLOSURE_EVENTS))
+    )
+    for created_at, agency_code, purpose, outcome, raw in session.execute(query):
+        day = _aware(created_at).date()
+        if day not in index:
+            continue
+        outcomes[outcome] += 1
+        if outcome == Outcome.DENIED:
+            reasons[str(read_entry(raw).get("reason") or "unrecorded")] += 1
+            continue
+        by_type[types.get(agency_code or "", "unknown")][index[day]] += 1
+        by_purpose[purpose or "none"][index[day]] += 1
+    return Activity(
+        days=span,
+        by_agency_type=dict(sorted(by_type.items())),
+        by_purpose=dict(sorted(by_purpose.items())),
+        released=outcomes[Outcome.RELEASED],
+        denied=outcomes[Outcome.DENIED],
+        denial_reasons=reasons.most_common(8),
+    )

@@ -9,7 +9,6 @@ everything in the response body, or no body at all. Refusals are logged too, wit
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,11 +21,11 @@ from gateway.assessments import provenance, store
 from gateway.assessments.catalogue import Catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number, is_valid_pnc_id
 from gateway.audit import log
-from gateway.audit.entry import WithheldField
+from gateway.audit.entry import Appended, NewEntry, WithheldField
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.receipts import ReceiptSigner
 from gateway.auth.rfc9068 import AccessContext
-from gateway.db.models import Agency, DisclosureLogEntry
+from gateway.db.models import Agency
 from gateway.disclosure.projection import project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.keys import KeyRing
@@ -212,7 +211,7 @@ class DisclosureService:
             status, body = 403, REFUSED_BODY
         # Each released entry hashes its own document (the bytes a receipt will cover); a refused one
         # hashes the response its caller actually got.
-        rows: dict[str, DisclosureLogEntry] = {}
+        rows: dict[str, Appended] = {}
         for stored, decision, disclosure_id in decided:
             released = disclosure_id in documents
             rows[disclosure_id] = self._append(
@@ -305,30 +304,32 @@ class DisclosureService:
         reason: str | None,
         body_sha256: str | None,
         client_id: str | None = None,
-    ) -> DisclosureLogEntry:
+    ) -> Appended:
         return log.append(
             session,
-            disclosure_id=disclosure_id,
-            event=str(event),
-            outcome=str(outcome),
-            created_at=now,
-            client_id=ctx.client_id if ctx else client_id,
-            agency_code=ctx.agency_code if ctx else None,
-            agency_type=ctx.agency_type if ctx else None,
-            purpose=ctx.purpose if ctx else None,
-            subject_key=subject_key,
-            assessment_id=stored.assessment_id if stored else None,
-            assessment_version=stored.version if stored else None,
-            released=tuple(decision.released) if decision and decision.allowed else (),
-            withheld=_withheld(decision),
-            policy_revision=decision.policy_revision if decision else None,
-            decision_id=decision.decision_id if decision else None,
-            body_sha256=body_sha256,
-            reason=reason,
-            consent_status=_consent_status(stored),
-            consent_scope=_consent_scope(stored),
-            overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
-            ig_review=bool(decision and decision.needs_ig_review),
+            NewEntry(
+                disclosure_id=disclosure_id,
+                event=event,
+                outcome=outcome,
+                created_at=now,
+                client_id=ctx.client_id if ctx else client_id,
+                agency_code=ctx.agency_code if ctx else None,
+                agency_type=ctx.agency_type if ctx else None,
+                purpose=ctx.purpose if ctx else None,
+                subject_key=subject_key,
+                assessment_id=stored.assessment_id if stored else None,
+                assessment_version=stored.version if stored else None,
+                released=tuple(decision.released) if decision and decision.allowed else (),
+                withheld=_withheld(decision),
+                policy_revision=decision.policy_revision if decision else None,
+                decision_id=decision.decision_id if decision else None,
+                body_sha256=body_sha256,
+                reason=reason,
+                consent_status=_consent_status(stored),
+                consent_scope=_consent_scope(stored),
+                overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
+                ig_review=bool(decision and decision.needs_ig_review),
+            ),
         )
 
     def _deny_in(
@@ -358,23 +359,23 @@ class DisclosureService:
         )
         return DisclosureResult(status, body, (disclosure_id,), receipts=self._receipts_for([row]))
 
-    def _receipts_for(self, rows: Sequence[DisclosureLogEntry]) -> tuple[str, ...]:
+    def _receipts_for(self, appended: Sequence[Appended]) -> tuple[str, ...]:
         """One signed receipt per log entry answered (see gateway.audit.receipts)."""
         if self._receipts is None:
             return ()
         signer = self._receipts
         return tuple(
             signer.sign(
-                disclosure_id=row.disclosure_id,
-                leaf_index=row.seq,
-                leaf_hash=row.leaf_hash,
-                body_sha256=json.loads(row.entry)["body_sha256"],
-                event=row.event,
-                outcome=row.outcome,
-                client_id=row.client_id,
-                issued_at=row.created_at,
+                disclosure_id=a.disclosure_id,
+                leaf_index=a.seq,
+                leaf_hash=a.leaf_hash,
+                body_sha256=a.entry.body_sha256,
+                event=a.entry.event,
+                outcome=a.entry.outcome,
+                client_id=a.entry.client_id,
+                issued_at=a.entry.created_at,
             )
-            for row in rows
+            for a in appended
         )
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 
 
@@ -31,16 +32,16 @@ def record(
     now: datetime | None = None,
 ) -> str:
     """Append one staff action to the log in the caller's transaction; return its id."""
-    disclosure_id = log.new_disclosure_id()
-    log.append(
+    appended = log.append(
         session,
-        disclosure_id=disclosure_id,
-        event=str(event),
-        outcome=str(outcome),
-        created_at=now or datetime.now(UTC),
-        client_id=actor(staff_id),
-        agency_code=agency_code,
-        subject_key=subject_key,
-        reason=reason,
+        NewEntry(
+            event=event,
+            outcome=outcome,
+            created_at=now or datetime.now(UTC),
+            client_id=actor(staff_id),
+            agency_code=agency_code,
+            subject_key=subject_key,
+            reason=reason,
+        ),
     )
-    return disclosure_id
+    return appended.disclosure_id

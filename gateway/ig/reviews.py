@@ -8,7 +8,6 @@ happened, its decision and the override id.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +16,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit.events import AuditEvent
-from gateway.db.models import Assessment, DisclosureLogEntry, LawfulOverride, OverrideReview, Subject
+from gateway.audit import queries
+from gateway.db.models import Assessment, LawfulOverride, OverrideReview, Subject
 from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
 from gateway.overrides.store import read_reason
 
@@ -94,20 +93,10 @@ def awaiting_count(session: Session) -> int:
 
 
 def _relied_on(session: Session, override_id: str) -> list[tuple[str, datetime, str | None, str | None]]:
-    # The log entry lists the overrides a disclosure relied on; the id is a UUID, so a text match on the
-    # canonical JSON finds exactly the entries naming it (confirmed by parsing each).
-    rows = session.execute(
-        select(DisclosureLogEntry)
-        .where(DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED))
-        .where(DisclosureLogEntry.entry.contains(override_id))
-        .order_by(DisclosureLogEntry.seq)
-    ).scalars()
-    found = []
-    for row in rows:
-        overrides = json.loads(row.entry).get("overrides") or []
-        if any(o.get("id") == override_id for o in overrides):
-            found.append((row.disclosure_id, _aware(row.created_at), row.agency_code, row.purpose))
-    return found
+    return [
+        (r.disclosure_id, r.created_at, r.agency_code, r.purpose)
+        for r in queries.relying_on_override(session, override_id)
+    ]
 
 
 def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView | None:

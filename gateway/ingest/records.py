@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.assessments import identity, store
 from gateway.assessments.retention import Retention, is_expired, retention_of_contents
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import Subject
 from gateway.keys import KeyRing
@@ -24,17 +25,17 @@ from gateway.keys import KeyRing
 def _log(
     session: Session, keyring: KeyRing, event: AuditEvent, outcome: Outcome, subject_id: str, reason: str, now: datetime
 ) -> str:
-    disclosure_id = log.new_disclosure_id()
-    log.append(
+    appended = log.append(
         session,
-        disclosure_id=disclosure_id,
-        event=str(event),
-        outcome=str(outcome),
-        created_at=now,
-        subject_key=keyring.identifier_hmac("subject", subject_id),
-        reason=reason,
+        NewEntry(
+            event=event,
+            outcome=outcome,
+            created_at=now,
+            subject_key=keyring.identifier_hmac("subject", subject_id),
+            reason=reason,
+        ),
     )
-    return disclosure_id
+    return appended.disclosure_id
 
 
 def merge_subjects(

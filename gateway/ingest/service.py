@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.assessments import idempotency, store
 from gateway.assessments.validation import validate_assessment
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import Agency
 from gateway.keys import KeyRing
@@ -125,18 +126,19 @@ def publish_document(
             )
             log.append(
                 session,
-                disclosure_id=log.new_disclosure_id(),
-                event=str(publisher.event),
-                outcome=str(Outcome.ACCEPTED),
-                created_at=now,
-                client_id=publisher.client_id,
-                agency_code=publisher.agency_code,
-                agency_type=publisher.agency_type,
-                purpose=publisher.purpose,
-                subject_key=keyring.identifier_hmac("subject", published.subject_id),
-                assessment_id=published.assessment_id,
-                assessment_version=published.version,
-                reason=None if published.changed else "unchanged",
+                NewEntry(
+                    event=publisher.event,
+                    outcome=Outcome.ACCEPTED,
+                    created_at=now,
+                    client_id=publisher.client_id,
+                    agency_code=publisher.agency_code,
+                    agency_type=publisher.agency_type,
+                    purpose=publisher.purpose,
+                    subject_key=keyring.identifier_hmac("subject", published.subject_id),
+                    assessment_id=published.assessment_id,
+                    assessment_version=published.version,
+                    reason=None if published.changed else "unchanged",
+                ),
             )
             if on_published is not None and published.changed:
                 on_published(session, published.assessment_id, published.version, normalised)

@@ -19,11 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import PolicyRevision
 from gateway.policy.engine import PolicyLoadError
 from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
 
-ACTIVATED_EVENT = "admin:policy:activated"
+ACTIVATED_EVENT = AuditEvent.POLICY_ACTIVATED
 #: Who acted, in the log: the admin command line. The person is in policy_revisions.activated_by.
 ADMIN_CLIENT = "ld-gateway-cli"
 
@@ -75,13 +77,14 @@ def activate(session: Session, revision: str, *, by: str, now: datetime) -> None
     row.activated_by = by
     log.append(
         session,
-        disclosure_id=log.new_disclosure_id(),
-        event=ACTIVATED_EVENT,
-        outcome="activated",
-        created_at=now,
-        client_id=ADMIN_CLIENT,
-        policy_revision=revision,
-        reason="policy-activated",
+        NewEntry(
+            event=AuditEvent.POLICY_ACTIVATED,
+            outcome=Outcome.ACTIVATED,
+            created_at=now,
+            client_id=ADMIN_CLIENT,
+            policy_revision=revision,
+            reason="policy-activated",
+        ),
     )
 
 

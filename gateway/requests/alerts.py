@@ -13,16 +13,17 @@ assessment), so the answer is the one IG staff can verify.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit.events import AuditEvent
-from gateway.db.models import Agency, Assessment, DisclosureLogEntry
+from gateway.audit import queries
+from gateway.audit.events import DISCLOSURE_EVENTS, AuditEvent, Outcome
+from gateway.audit.queries import DisclosureRecord
+from gateway.db.models import Agency, Assessment
 from gateway.keys import KeyRing
 
 
@@ -55,55 +56,38 @@ class Seen:
 
 
 def who_saw(session: Session, keyring: KeyRing, assessment: Assessment) -> list[Seen]:
-    """Every log entry about this assessment, oldest first (the subject's keyed hash narrows the scan)."""
-    subject_key = keyring.identifier_hmac("subject", assessment.subject_id)
-    rows = session.execute(
-        select(DisclosureLogEntry.entry)
-        .where(
-            DisclosureLogEntry.subject_key == subject_key,
-            DisclosureLogEntry.event.in_([str(AuditEvent.BUNDLE_RELEASED), str(AuditEvent.BUNDLE_DENIED)]),
+    """Every disclosure or refusal of this assessment, oldest first (the subject's keyed hash narrows the scan)."""
+    filters = queries.DisclosureFilter(
+        subject_keys=(keyring.identifier_hmac("subject", assessment.subject_id),),
+        events=tuple(DISCLOSURE_EVENTS),
+        assessment_id=assessment.id,
+    )
+    return [
+        Seen(
+            disclosure_id=r.disclosure_id,
+            at=r.entry["created_at"],
+            agency_code=r.agency_code,
+            agency_type=r.agency_type,
+            purpose=r.purpose,
+            version=r.assessment_version,
+            outcome=r.outcome,
+            released=tuple(r.released),
+            withheld=len(r.withheld),
         )
-        .order_by(DisclosureLogEntry.seq)
-    ).scalars()
-    seen = []
-    for raw in rows:
-        entry = json.loads(raw)
-        if entry.get("assessment_id") != assessment.id:
-            continue
-        seen.append(
-            Seen(
-                disclosure_id=entry["disclosure_id"],
-                at=entry["created_at"],
-                agency_code=entry.get("agency_code"),
-                agency_type=entry.get("agency_type"),
-                purpose=entry.get("purpose"),
-                version=entry.get("assessment_version"),
-                outcome=entry["outcome"],
-                released=tuple(entry.get("released") or ()),
-                withheld=len(entry.get("withheld") or ()),
-            )
-        )
-    return seen
+        for r in queries.iter_disclosures(session, filters)
+    ]
 
 
 def earlier_recipients(session: Session, keyring: KeyRing, assessment: Assessment, before_version: int) -> set[str]:
     return {
         s.agency_code
         for s in who_saw(session, keyring, assessment)
-        if s.outcome == "released" and s.agency_code and (s.version or 0) < before_version
+        if s.outcome == Outcome.RELEASED and s.agency_code and (s.version or 0) < before_version
     }
 
 
-def released_entries(session: Session, disclosure_ids: Iterable[str]) -> list[Mapping[str, Any]]:
-    ids = list(disclosure_ids)
-    if not ids:
-        return []
-    rows = session.execute(
-        select(DisclosureLogEntry.entry).where(
-            DisclosureLogEntry.disclosure_id.in_(ids), DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED)
-        )
-    ).scalars()
-    return [json.loads(r) for r in rows]
+def released_entries(session: Session, disclosure_ids: Iterable[str]) -> list[DisclosureRecord]:
+    return queries.get_disclosures(session, disclosure_ids, event=AuditEvent.BUNDLE_RELEASED)
 
 
 def publisher_code(session: Session, assessment_id: str) -> str | None:

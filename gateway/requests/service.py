@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType
@@ -218,19 +219,19 @@ class RequestService:
     def _disclosed(self, disclosure_ids: Sequence[str]) -> None:
         with self._sessions.begin() as session:
             for entry in alerts.released_entries(session, disclosure_ids):
-                owner = alerts.publisher_code(session, entry["assessment_id"])
+                owner = alerts.publisher_code(session, entry.assessment_id) if entry.assessment_id else None
                 if owner is None:
                     continue
                 self._send(
                     session,
                     Notification(
                         type="assessment.accessed",
-                        assessment=entry["assessment_id"],
-                        version=entry.get("assessment_version"),
-                        disclosure=entry["disclosure_id"],
-                        agency=entry.get("agency_code"),
-                        purpose=entry.get("purpose"),
-                        link=f"{self._base}/assessments/{entry['assessment_id']}/disclosures",
+                        assessment=entry.assessment_id,
+                        version=entry.assessment_version,
+                        disclosure=entry.disclosure_id,
+                        agency=entry.agency_code,
+                        purpose=entry.purpose,
+                        link=f"{self._base}/assessments/{entry.assessment_id}/disclosures",
                         audience=(owner,),
                     ),
                 )
@@ -558,23 +559,23 @@ class RequestService:
         reason: str | None = None,
     ) -> str:
         """One log entry per request action: ids and hashes only (the Task id stands in ``decision_id``)."""
-        disclosure_id = log.new_disclosure_id()
-        log.append(
+        appended = log.append(
             session,
-            disclosure_id=disclosure_id,
-            event=str(event),
-            outcome=str(Outcome.DENIED if event is AuditEvent.TASK_DENIED else Outcome.RECORDED),
-            created_at=now,
-            client_id=ctx.client_id,
-            agency_code=ctx.agency_code,
-            agency_type=ctx.agency_type,
-            purpose=ctx.purpose,
-            subject_key=self._keyring.identifier_hmac("subject", row.subject_id) if row else None,
-            assessment_id=assessment_id,
-            decision_id=row.id if row else None,
-            reason=reason,
+            NewEntry(
+                event=event,
+                outcome=Outcome.DENIED if event is AuditEvent.TASK_DENIED else Outcome.RECORDED,
+                created_at=now,
+                client_id=ctx.client_id,
+                agency_code=ctx.agency_code,
+                agency_type=ctx.agency_type,
+                purpose=ctx.purpose,
+                subject_key=self._keyring.identifier_hmac("subject", row.subject_id) if row else None,
+                assessment_id=assessment_id,
+                decision_id=row.id if row else None,
+                reason=reason,
+            ),
         )
-        return disclosure_id
+        return appended.disclosure_id
 
     def _notify(
         self, session: Session, row: RequestTask, requester: str, owner: str, kind: str, output: str | None = None

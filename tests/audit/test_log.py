@@ -12,7 +12,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gateway.audit import log
-from gateway.audit.entry import WithheldField
+from gateway.audit.entry import NewEntry, WithheldField
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import leaf_hash
 from gateway.audit.verify import verify_rows
 from gateway.cli import app
@@ -25,18 +26,19 @@ def _append(session_factory, n: int, start: int = 0) -> list[str]:
         with session_factory.begin() as session:
             row = log.append(
                 session,
-                disclosure_id=log.new_disclosure_id(),
-                event="disclosure:bundle:released",
-                outcome="released",
-                created_at=datetime(2026, 11, 26, 12, 0, i % 60, tzinfo=UTC),
-                client_id=f"client-{i % 3}",
-                agency_code="POL-NE",
-                agency_type="police",
-                purpose="charging",
-                subject_key="ab" * 32,
-                released=("identity.name", "vulnerability.summary"),
-                withheld=(WithheldField("clinical.diagnoses", "not-needed-for-purpose", "not needed"),),
-                body_sha256="cd" * 32,
+                NewEntry(
+                    event=AuditEvent.BUNDLE_RELEASED,
+                    outcome=Outcome.RELEASED,
+                    created_at=datetime(2026, 11, 26, 12, 0, i % 60, tzinfo=UTC),
+                    client_id=f"client-{i % 3}",
+                    agency_code="POL-NE",
+                    agency_type="police",
+                    purpose="charging",
+                    subject_key="ab" * 32,
+                    released=("identity.name", "vulnerability.summary"),
+                    withheld=(WithheldField("clinical.diagnoses", "not-needed-for-purpose", "not needed"),),
+                    body_sha256="cd" * 32,
+                ),
             )
             ids.append(row.disclosure_id)
     return ids

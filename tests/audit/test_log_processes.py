@@ -19,6 +19,8 @@ WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from gateway.audit import log
+    from gateway.audit.entry import NewEntry
+    from gateway.audit.events import AuditEvent, Outcome
     from gateway.db.engine import make_engine, make_session_factory
 
     url, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -27,12 +29,13 @@ WRITER = textwrap.dedent(
         with sessions.begin() as session:
             log.append(
                 session,
-                disclosure_id=log.new_disclosure_id(),
-                event="disclosure:bundle:released",
-                outcome="released",
-                created_at=datetime.now(UTC),
-                client_id=f"worker-{worker}",
-                reason=str(i),
+                NewEntry(
+                    event=AuditEvent.BUNDLE_RELEASED,
+                    outcome=Outcome.RELEASED,
+                    created_at=datetime.now(UTC),
+                    client_id=f"worker-{worker}",
+                    reason=str(i),
+                ),
             )
     """
 )

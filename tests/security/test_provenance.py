@@ -38,9 +38,7 @@ def two_services(gateway):  # noqa: F811
     with gateway.sessions.begin() as session:
         for code, type_, purposes in SECOND:
             registry.add_agency(session, code, f"Agency {code}", type_)
-            gateway.clients[code] = registry.add_client(
-                session, code, list(purposes), jwks=gateway.key.jwks
-            ).client_id
+            gateway.clients[code] = registry.add_client(session, code, list(purposes), jwks=gateway.key.jwks).client_id
     return gateway
 
 

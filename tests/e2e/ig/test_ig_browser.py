@@ -362,9 +362,7 @@ def test_journey_who_saw_a_persons_record_and_why(page, limited, screens):
 
 
 def test_journey_verify_the_log(page, limited, screens):
-    verified = subprocess.run(
-        [CLI, "audit", "verify"], env=limited.env, capture_output=True, text=True, timeout=120
-    )
+    verified = subprocess.run([CLI, "audit", "verify"], env=limited.env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     sign_in(page, "auditor", AUDITOR_PASSWORD)
     page.wait_for_url("**/ig/")
