@@ -24,6 +24,7 @@ EVENTS = {
     "ingest:assessment:denied": "Assessment from an L&D service refused",
     "ingest:assessment:published": "Assessment published by an L&D service",
     "ingest:assessment:imported": "Assessment imported from a case system",
+    "ingest:override:recorded": "Lawful override recorded by an L&D service",
     "audit:query:denied": "Look-up in the log refused",
     "request:task:created": "Court request made",
     "request:task:accepted": "Court request accepted by the L&D service",
@@ -45,6 +46,7 @@ EVENTS = {
     "identity:subject:merged": "Two records of one person merged",
     "identity:subject:unmerged": "A merge of records undone",
     "retention:subject:erased": "A person's records erased (retention period ended)",
+    "admin:policy:activated": "Policy revision put in force",
 }
 
 OUTCOMES = {
@@ -54,6 +56,7 @@ OUTCOMES = {
     "done": "Done",
     "accepted": "Accepted",
     "erased": "Erased",
+    "activated": "Put in force",
 }
 
 # Why a whole request was refused. Several read the same to the agency on purpose (a 404 for a person

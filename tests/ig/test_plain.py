@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.assessments.catalogue import load_catalogue
-from gateway.audit.events import AuditEvent
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.ig import plain
 from tests.conftest import ROOT
 
@@ -54,3 +54,7 @@ def test_every_event_and_rule_has_words_and_an_unknown_code_still_reads():
     assert "has not been given" not in glossary.meaning("rule", "clinical-needs-consent")
     assert "docs/ig-pages.md" in glossary.meaning("refusal", "never-seen-before")
     assert [code for code, _ in glossary.entries()] == ["a-new-rule", "clinical-needs-consent", "never-seen-before"]
+
+
+def test_every_outcome_has_words():
+    assert {str(o) for o in Outcome} <= set(plain.OUTCOMES)
