@@ -20,6 +20,7 @@ from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Agency, Client
 from gateway.keys import load_keyring
 from gateway.setup import initialise
+from gateway.tour import render
 
 DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("POL-NE", "Northshire Police", "police", ("charging",)),
@@ -125,87 +126,24 @@ def _ig_demo_account(sessions: sessionmaker[Session]) -> tuple[str, str]:
     return IG_DEMO_USER, password
 
 
-def request_tour(setup: DemoSetup, base_url: str) -> list[str]:
-    """Issue 6: a court request answered live (three terminals). Commands use adapters.court_requests."""
-
-    def req(code: str, command: str) -> str:
-        return (
-            f"   .venv/bin/python -m adapters.court_requests {command} --gateway {base_url} "
-            f"--client-id {setup.clients[code]} --key {setup.keys_dir / (code + '.pem')}"
-        )
-
-    child = setup.nhs_numbers["child.json"]
-    return [
-        "6. A court request answered live. The court has no case with the 15-year-old yet. In a third terminal,",
-        "   the L&D service watches for notifications (ids, status and links; never personal data):",
-        req("LD-NE", "watch --purpose ld-service"),
-        "   The court asks before this afternoon's hearing; it prints the request id (TASK_ID):",
-        req("MC-NE", f"ask --nhs-number {child} --case-urn 01NE0045626 --hearing-in-minutes 90"),
-        "   The L&D service accepts it (the court now has a case link) and completes it with its assessment:",
-        req("LD-NE", "accept TASK_ID"),
-        req("LD-NE", "complete TASK_ID"),
-        "   The court, told by the same stream (or a signed webhook), pulls the answer; the policy and log apply:",
-        req("MC-NE", "fetch TASK_ID"),
-        "",
-    ]
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def tour(setup: DemoSetup, base_url: str) -> str:
-    keys = setup.keys_dir
-    adult = setup.nhs_numbers["adult.json"]
-    child = setup.nhs_numbers["child.json"]
-
-    def pull(code: str, purpose: str, nhs: str) -> str:
-        return (
-            f".venv/bin/python -m adapters.agency_client pull --gateway {base_url} "
-            f"--client-id {setup.clients[code]} --key {keys / (code + '.pem')} "
-            f"--purpose {purpose} --nhs-number {nhs}"
-        )
-
+    """What the demo loaded, then the tour's numbered steps (gateway.tour, the same as README's)."""
     return "\n".join(
         [
             "",
             "ld-gateway demo: eight fictional agencies, their clients and three fictional assessments are loaded.",
-            f"Client keys are in {keys}/ (one PEM per agency; client ids in clients.json).",
+            f"Client keys are in {setup.keys_dir}/ (one PEM per agency; client ids in clients.json).",
             "",
-            "Each command signs a client assertion with the agency's key, gets a 5-minute token bound to a",
-            "DPoP key made for the run (RFC 9449), and signs a proof for every request with it.",
+            "Each client command signs a client assertion with the agency's key, gets a 5-minute token bound to",
+            "a DPoP key made for the run (RFC 9449), and checks the signed receipt of every disclosure.",
             "",
-            "In a second terminal, try:",
+            "In a second terminal, from this directory, try:",
             "",
-            "1. Police at charging: identity, needs, fitness to interview, diversion, risk; no diagnoses:",
-            "   " + pull("POL-NE", "charging", adult),
-            "",
-            "2. Probation at sentencing, same person: diagnoses (consent given) and treatment requirements:",
-            "   " + pull("PROB-NE", "sentencing", adult),
-            "",
-            "3. The youth offending team for the 15-year-old:",
-            "   " + pull("YOT-NE", "sentencing", child),
-            "",
-            "4. The mental health trust has no case with the adult, so the person does not exist for it (404):",
-            "   " + pull("MHT-NE", "health-referral", adult),
-            "   Southmoor Police was linked to the same man by another L&D service (Southmoor's): it gets",
-            "   Southmoor's assessment only, never Northshire's (a case link opens only its declarer's records):",
-            "   " + pull("POL-SW", "charging", adult),
-            "",
-            "5. Every one of those, releases and refusals alike, is in the disclosure log:",
-            "   .venv/bin/ld-gateway audit verify",
-            "",
-            *request_tour(setup, base_url),
-            *_ig_lines(setup, base_url),
+            *render(base_url, setup.ig_account, default_url=DEFAULT_URL),
             f"API docs: {base_url}/docs    FHIR capability statement: {base_url}/fhir/metadata",
             "",
         ]
     )
-
-
-def _ig_lines(setup: DemoSetup, base_url: str) -> list[str]:
-    if setup.ig_account is None:
-        return []
-    username, password = setup.ig_account
-    return [
-        "7. Information governance pages (search the log, see what was withheld and why, verify the log):",
-        f"   {base_url}/ig/sign-in    username {username}    password {password}",
-        "   (a new password is generated on every `ld-gateway demo`; it is shown only here)",
-        "",
-    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from adapters.agency_client.client import AgencyClient, TokenRefused, algorithm_for, load_private_key
+from adapters.agency_client.identity import AgencyOpt, ClientOpt, GatewayOpt, KeyOpt, resolve
 from adapters.agency_client.receipts import ReceiptError, verify_response
 
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
@@ -31,11 +32,12 @@ def jwks(
 
 @app.command()
 def pull(
-    client_id: str = typer.Option(..., help="Your client_id, as `ld-gateway client add` printed it."),
-    key: Path = typer.Option(..., exists=True, help="Your private key (PEM)."),
-    purpose: str = typer.Option(..., help="charging, case-management, sentencing or health-referral."),
+    purpose: str = typer.Option(..., help="custody, charging, case-management, sentencing or health-referral."),
     nhs_number: str = typer.Option(..., help="The person's NHS number."),
-    gateway: str = typer.Option("http://127.0.0.1:8000", help="The gateway's base URL."),
+    agency: str | None = AgencyOpt,
+    client_id: str | None = ClientOpt,
+    key: Path | None = KeyOpt,
+    gateway: str | None = GatewayOpt,
     out: Path | None = typer.Option(None, help="Save the response body (the searchset) here."),
     save_dir: Path | None = typer.Option(None, help="Save each released document bundle here as <id>.json."),
     log_key: Path | None = typer.Option(
@@ -49,7 +51,8 @@ def pull(
 
     Tokens are DPoP-bound (RFC 9449) to a key made for this run; see docs/agency-onboarding.md for
     every error code and what to do about it."""
-    client = AgencyClient(gateway, client_id, load_private_key(key))
+    who = resolve(gateway, agency, client_id, key)
+    client = AgencyClient(who.gateway, who.client_id, load_private_key(who.key))
     try:
         result = client.search(purpose, nhs_number)
     except TokenRefused as exc:

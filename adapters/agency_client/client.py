@@ -164,6 +164,17 @@ class AgencyClient:
             self._tokens[purpose] = (data["access_token"], time.time() + int(data["expires_in"]))
         return str(data["access_token"])
 
+    def token_expires_at(self, purpose: str) -> float:
+        """When the cached token for ``purpose`` expires (epoch seconds); 0 when none is cached."""
+        with self._lock:
+            cached = self._tokens.get(purpose)
+        return cached[1] if cached else 0.0
+
+    @property
+    def nonce(self) -> str | None:
+        """The gateway's latest DPoP nonce (RFC 9449 section 8), when it asks for one."""
+        return self._nonce
+
     def request(self, method: str, path: str, purpose: str, **kwargs: Any) -> httpx.Response:
         """A resource request with the token and a fresh DPoP proof (retried once for a new nonce)."""
         token = self.token(purpose)

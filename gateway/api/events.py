@@ -3,13 +3,16 @@
 A subscriber hears only about requests it is a party to: its own requests (as requester) and the
 requests made to it (as the owning L&D service). Each event carries ids, a status and links, never
 personal data; the subscriber reads the Task (or pulls the Bundle) through the ordinary routes, where
-the policy and the log apply. The stream ends when the access token expires: reconnect with a new one.
+the policy and the log apply. The stream ends when the access token expires: reconnect with a new one
+and the ``Last-Event-ID`` header (the id of the last event received), and the events missed in between
+are sent first (see gateway.requests.notify: the replay window outlasts a token). When they cannot be,
+the stream says so with a ``replay-incomplete`` event: re-read your queue (``GET /fhir/Task``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
@@ -37,19 +40,35 @@ async def events(request: Request) -> Response:
     ctx = await run_in_threadpool(require_access, request, Scope.TASK_READ, AuditEvent.EVENTS_DENIED)
     notifier: Notifier = request.app.state.requests.notifier
     await run_in_threadpool(notifier.start)
-    subscription = notifier.hub.subscribe(lambda n: ctx.agency_code in n.audience)
+    wants = _audience(ctx.agency_code)
+    last_event_id = request.headers.get("Last-Event-ID", "").strip()
+    missed: list[Notification] | None = []
+    if last_event_id:
+        subscription, missed = notifier.hub.subscribe_after(wants, last_event_id)
+    else:
+        subscription = notifier.hub.subscribe(wants)
     return StreamingResponse(
-        _stream(request, ctx, subscription),
+        _stream(request, ctx, subscription, missed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(request: Request, ctx: AccessContext, subscription: Subscription) -> AsyncIterator[bytes]:
+def _audience(agency_code: str) -> Callable[[Notification], bool]:
+    return lambda n: agency_code in n.audience
+
+
+async def _stream(
+    request: Request, ctx: AccessContext, subscription: Subscription, missed: list[Notification] | None = None
+) -> AsyncIterator[bytes]:
 
     try:
         # A first comment tells the client it is subscribed: events from now on will reach it.
         yield b": subscribed\nretry: 2000\n\n"
+        if missed is None:
+            yield b"event: replay-incomplete\ndata: {}\n\n"
+        for notification in missed or ():
+            yield sse_frame(notification)
         while True:
             remaining = (ctx.expires_at - datetime.now(UTC)).total_seconds()
             if remaining <= 0:

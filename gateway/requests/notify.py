@@ -9,8 +9,11 @@ change and delivered only if that transaction commits:
   (psycopg 3) that feeds the local :class:`Hub`;
 - :class:`LocalNotifier` (SQLite, one process) hands it to the local hub from an ``after_commit`` hook.
 
-Delivery is at most once: a subscriber that connects later, or whose queue overflows, misses events
-and must re-read its queue with ``GET /fhir/Task?status=...`` (which is the source of truth).
+Each hub keeps the notifications of the last :data:`REPLAY_SECONDS` (longer than an access token
+lives), so a subscriber that reconnects with a new token and ``Last-Event-ID`` is sent what it missed
+in between. Beyond that window (or after a process restart, or with an id this process never saw), the
+stream says ``replay-incomplete`` and the subscriber re-reads its queue with ``GET /fhir/Task?status=...``
+(which is the source of truth). A subscriber whose queue overflows is cut off the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -33,6 +38,9 @@ logger = logging.getLogger("gateway.requests")
 
 CHANNEL = "ld_gateway_events"
 QUEUE_LIMIT = 1000
+# Twice the longest access token lifetime (300 s): a watcher renews its token and reconnects well within it.
+REPLAY_SECONDS = 600.0
+REPLAY_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -115,12 +123,14 @@ class Subscription:
 
 
 class Hub:
-    """In-process fan-out to subscribers."""
+    """In-process fan-out to subscribers, with the recent past kept for those who reconnect."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
         self._closed = False
+        self._clock = clock
+        self._recent: deque[tuple[float, Notification]] = deque(maxlen=REPLAY_LIMIT)
 
     def subscribe(self, wants: Callable[[Notification], bool]) -> Subscription:
         subscription = Subscription(self, wants)
@@ -141,12 +151,38 @@ class Hub:
         for subscription in subscribers:
             subscription.end()
 
+    def subscribe_after(
+        self, wants: Callable[[Notification], bool], last_event_id: str
+    ) -> tuple[Subscription, list[Notification] | None]:
+        """Subscribe, and return what ``wants`` missed since ``last_event_id`` (oldest first), or None
+        when that id is no longer (or never was) in the replay window. One lock covers both, so nothing
+        published meanwhile is missed or sent twice."""
+        subscription = Subscription(self, wants)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._prune()
+                self._subscribers.add(subscription)
+                ids = [n.id for _, n in self._recent]
+                after = list(self._recent)[ids.index(last_event_id) + 1 :] if last_event_id in ids else None
+        if closed:
+            subscription.end()
+            return subscription, []
+        return subscription, None if after is None else [n for _, n in after if wants(n)]
+
+    def _prune(self) -> None:
+        horizon = self._clock() - REPLAY_SECONDS
+        while self._recent and self._recent[0][0] < horizon:
+            self._recent.popleft()
+
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
             self._subscribers.discard(subscription)
 
     def dispatch(self, notification: Notification) -> None:
         with self._lock:
+            self._recent.append((self._clock(), notification))
+            self._prune()
             subscribers = list(self._subscribers)
         for subscription in subscribers:
             if subscription.wants(notification):

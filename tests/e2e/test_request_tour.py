@@ -24,14 +24,21 @@ def test_a_court_request_is_answered_live_as_the_tour_says(live_gateway):
     assert " watch " in watch and " ask " in ask and " fetch " in fetch
 
     watcher = subprocess.Popen(
-        [*_argv(watch), "--count", "3"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*_argv(watch), "--count", "3"],
+        cwd=ROOT,
+        env=live_gateway.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert watcher.stdout is not None
         assert "watching" in watcher.stdout.readline()
 
         def run(line: str, task_id: str | None = None) -> subprocess.CompletedProcess[str]:
-            result = subprocess.run(_argv(line, task_id), cwd=ROOT, capture_output=True, text=True, timeout=60)
+            result = subprocess.run(
+                _argv(line, task_id), cwd=ROOT, env=live_gateway.env, capture_output=True, text=True, timeout=60
+            )
             assert result.returncode == 0, result.stdout + result.stderr
             return result
 

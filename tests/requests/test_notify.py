@@ -121,3 +121,35 @@ def test_closing_the_hub_ends_every_stream_and_every_later_one_at_once():
     ended_both, nothing_after = asyncio.run(scenario())
     assert ended_both
     assert nothing_after, "a closed hub delivers nothing more"
+
+
+def test_a_subscriber_that_reconnects_with_last_event_id_is_sent_what_it_missed():
+    from gateway.requests.notify import REPLAY_SECONDS, Hub
+
+    async def scenario() -> None:
+        now = [0.0]
+        hub = Hub(clock=lambda: now[0])
+        mine = lambda n: "LD-NE" in n.audience  # noqa: E731
+        seen = Notification(type="task.created", task="1", audience=("LD-NE",))
+        missed = Notification(type="task.accepted", task="1", audience=("MC-NE", "LD-NE"))
+        not_mine = Notification(type="task.created", task="2", audience=("PROB-NE",))
+        for n in (seen, missed, not_mine):
+            hub.dispatch(n)
+        now[0] += 299.0  # a token's lifetime later, the watcher reconnects with a new one
+        subscription, replay = hub.subscribe_after(mine, seen.id)
+        assert replay is not None and [n.id for n in replay] == [missed.id]
+        later = Notification(type="task.completed", task="1", audience=("LD-NE",))
+        hub.dispatch(later)  # published after the reconnect: live, not replayed, never twice
+        assert (await subscription.next(1.0)).id == later.id
+        subscription.close()
+
+        now[0] += REPLAY_SECONDS + 1  # too late: the stream must say the replay is incomplete
+        hub.dispatch(Notification(type="task.created", task="3", audience=("LD-NE",)))
+        stale, replay = hub.subscribe_after(mine, later.id)
+        assert replay is None
+        stale.close()
+        unknown, replay = hub.subscribe_after(mine, "an id this process never saw")
+        assert replay is None
+        unknown.close()
+
+    asyncio.run(scenario())
