@@ -19,12 +19,10 @@ from tests.e2e.conftest import CLI
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
 
 
-def readme_steps() -> list[tuple[int, list[str]]]:
-    """(number, commands) for each numbered step of README's tour, commands as written in its code blocks."""
-    text = (ROOT / "README.md").read_text()
-    tour = text.split("## A five-minute tour", 1)[1].split("\n## ", 1)[0]
+def numbered_commands(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """(number, commands) for each numbered step: a line "N. ..." starts one, ".venv/bin/..." lines are its."""
     steps: list[tuple[int, list[str]]] = []
-    for line in tour.splitlines():
+    for line in lines:
         numbered = re.match(r"^(\d+)\. ", line)
         if numbered:
             steps.append((int(numbered.group(1)), []))
@@ -33,16 +31,15 @@ def readme_steps() -> list[tuple[int, list[str]]]:
     return steps
 
 
+def readme_steps() -> list[tuple[int, list[str]]]:
+    text = (ROOT / "README.md").read_text()
+    tour = text.split("## A five-minute tour", 1)[1].split("\n## ", 1)[0]
+    return numbered_commands(tour.splitlines())
+
+
 def demo_steps(tour: str) -> list[tuple[int, list[str]]]:
-    steps: list[tuple[int, list[str]]] = []
-    for line in tour.splitlines():
-        numbered = re.match(r"^(\d+)\. ", line)
-        if numbered:
-            steps.append((int(numbered.group(1)), []))
-        elif line.strip().startswith(".venv/bin/") and steps:
-            # Off the default port the demo names the gateway too; README's commands rely on the default.
-            steps[-1][1].append(re.sub(r" --gateway \S+$", "", line.strip()))
-    return steps
+    # Off the default port the demo names the gateway too; README's commands rely on the default.
+    return numbered_commands([re.sub(r" --gateway \S+$", "", line) for line in tour.splitlines()])
 
 
 def test_readme_and_the_demo_tell_the_same_numbered_steps_with_the_same_commands(live_gateway):
