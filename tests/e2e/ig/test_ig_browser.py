@@ -22,7 +22,7 @@ from sqlalchemy import select
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key
 from gateway.db.engine import make_engine
-from gateway.db.models import Assessment
+from gateway.db.models import Agency, Assessment
 from tests.conftest import ROOT
 from tests.e2e.conftest import CLI
 
@@ -80,7 +80,13 @@ def site(live_gateway: Any) -> Any:
     # A lawful override recorded by the L&D service, for the review queue.
     engine = make_engine(gw.database_url)
     with engine.connect() as conn:
-        assessment_id = conn.execute(select(Assessment.id).limit(1)).scalar_one()
+        # One the L&D service itself published (the demo's second L&D service publishes too).
+        assessment_id = conn.execute(
+            select(Assessment.id)
+            .join(Agency, Agency.id == Assessment.publisher_agency_id)
+            .where(Agency.code == "LD-NE")
+            .limit(1)
+        ).scalar_one()
     engine.dispose()
     ld = AgencyClient(gw.base_url, gw.clients["LD-NE"], load_private_key(gw.key("LD-NE")))
     recorded = ld.request(
