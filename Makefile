@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install demo test lint bench bench-pg bench-audit faults clean
+.PHONY: install demo test lint typecheck bench bench-pg bench-audit faults clean
 
 # pip prints one line per package it collects, so a first install (about a minute) shows its progress.
 $(STAMP): pyproject.toml
@@ -49,8 +49,14 @@ faults: $(STAMP)
 	$(BIN)/python -m bench.faults kill --kills 100 --postgres $(PG_URL)
 	$(BIN)/python -m bench.faults pg-outage --outages 5
 
+# ruff, then DESIGN.md's dependency rules as import-linter contracts ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+# mypy --strict on the service and the adapters ([tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy gateway adapters
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

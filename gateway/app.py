@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import __version__
 from gateway.api import access, assessments, docs, events, fhir, fhir_inbound, health, openapi, overrides, tasks
 from gateway.api import audit as audit_api
-from gateway.api.context import Gateway
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
 from gateway.assessments.catalogue import Catalogue, load_catalogue
@@ -37,6 +36,7 @@ from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import ensure_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
+from gateway.context import Gateway
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
 from gateway.fhir.examples import publishable_document

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from gateway import ingest_cli
 from gateway.audit.commands import register as register_audit_commands
-from gateway.auth.cli import keys_app, token_key_app
+from gateway.auth.cli import keys_app, registering, token_key_app
 from gateway.cli_help import PlainHelpGroup
+from gateway.cli_support import console, err_console
+from gateway.cli_support import session as _session
 from gateway.config import Settings, get_settings
+from gateway.ig.cli import staff_app
 from gateway.requests.cli import webhook_app
 from gateway.terminal import page_lines, page_table
 
@@ -39,16 +39,11 @@ register_audit_commands(audit_app)
 client_app.add_typer(keys_app, name="keys")
 app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
-app.add_typer(__import__("gateway.ig.cli", fromlist=["staff_app"]).staff_app, name="staff")
-
-
+app.add_typer(staff_app, name="staff")
 app.add_typer(ingest_cli.assessment_app, name="assessment")
 app.command("import")(ingest_cli.import_export)
 app.add_typer(ingest_cli.subject_app, name="subject")
 app.add_typer(ingest_cli.retention_app, name="retention")
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.command()
@@ -120,23 +115,6 @@ def demo(
         serve(host=host, port=port)
 
 
-@contextmanager
-def _registering() -> Iterator[Session]:
-    """A session for a registration command: commit on success; a refusal is one clear line, exit 1."""
-    from gateway.auth.errors import RegistrationError
-
-    session = _session()
-    try:
-        yield session
-        session.commit()
-    except RegistrationError as exc:
-        session.rollback()
-        err_console.print(f"error: {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        session.close()
-
-
 @agency_app.command("add")
 def agency_add(
     code: str = typer.Option(..., help="Short unique code, e.g. POL-NE."),
@@ -146,7 +124,7 @@ def agency_add(
     """Register a partner agency."""
     from gateway.auth import registry
 
-    with _registering() as session:
+    with registering() as session:
         agency = registry.add_agency(session, code, name, type_)
     console.print(f"Agency {agency.code} ({agency.type}) added.")
 
@@ -175,7 +153,7 @@ def client_add(
         raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
     if generate_key is not None and generate_key.exists():
         raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
-    with _registering() as session:
+    with registering() as session:
         if registry.get_agency(session, agency) is None:
             raise UnknownAgency(f"no agency with code {agency!r}")
         jwks = json.loads(jwks_file.read_text()) if jwks_file is not None else None
@@ -199,7 +177,7 @@ def client_revoke(client_id: str = typer.Argument(..., help="The client to revok
     """Revoke a client: it can get no new tokens, and its live tokens stop working."""
     from gateway.auth import registry
 
-    with _registering() as session:
+    with registering() as session:
         registry.revoke_client(session, client_id)
     console.print(f"Client {client_id} revoked.")
 
@@ -518,12 +496,6 @@ def policy_activate(
             raise typer.Exit(1) from None
         session.commit()
     console.print(f"Policy revision {revision} activated; restart gateways to serve it.")
-
-
-def _session() -> Session:
-    from gateway.db.engine import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(get_settings().database_url))()
 
 
 def _safe_url(url: str) -> str:

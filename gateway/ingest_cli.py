@@ -9,25 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from gateway.cli_support import console, err_console
+from gateway.cli_support import session as _session
 from gateway.config import get_settings
 from gateway.db.models import Assessment
 from gateway.terminal import page_table
 
 assessment_app = typer.Typer(help="Published assessments and their versions.", no_args_is_help=True)
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _session() -> Session:
-    from gateway.db.engine import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(get_settings().database_url))()
 
 
 @assessment_app.command("history")

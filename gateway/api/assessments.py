@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from gateway.api.context import Gateway, gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.assessments import idempotency
 from gateway.auth.rfc9068 import AccessContext
+from gateway.context import Gateway, gateway_of
 from gateway.ingest.service import IdempotentRequest, Publisher, Receipt, Rejected, publish_document, replay
 
 router = APIRouter(tags=["assessments"])

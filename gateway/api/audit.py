@@ -24,7 +24,6 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.api.context import gateway_of
 from gateway.api.security import authenticate, require_access
 from gateway.assessments.identifiers import is_valid_nhs_number
 from gateway.audit import balp, checkpoints, queries, reports, tree
@@ -35,6 +34,7 @@ from gateway.audit.witness import witness_from
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
+from gateway.context import gateway_of
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 #: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
-from gateway.api.context import gateway_of
 from gateway.api.responses import FHIR_JSON, disclosure_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.router import read_form
+from gateway.context import gateway_of
 from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 from gateway.fhir.search import BundleSearch, parse_bundle_search

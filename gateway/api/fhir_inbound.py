@@ -12,9 +12,9 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from gateway.api.assessments import Idempotency, publish_canonical
-from gateway.api.context import gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
+from gateway.context import gateway_of
 from gateway.fhir.inbound import InboundError, map_document
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from gateway.api.context import gateway_of
+from gateway.context import gateway_of
 
 router = APIRouter(tags=["operations"])
 

@@ -12,20 +12,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from gateway.api.context import gateway_of
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
-from gateway.audit import log
-from gateway.audit.entry import NewEntry
-from gateway.audit.events import AuditEvent, Outcome
-from gateway.db.models import Agency, Assessment
-from gateway.overrides import record_override, validate_override
+from gateway.context import gateway_of
+from gateway.overrides import service
 
 router = APIRouter(tags=["overrides"])
-
-#: The disclosure-log event of a recorded override (``source:subject:action``, as gateway.audit.events).
 
 
 @router.post("/assessments/{assessment_id}/overrides", status_code=201)
@@ -39,42 +32,13 @@ async def record(assessment_id: str, request: Request) -> Response:
         body = json.loads(raw)
     except (ValueError, RecursionError):
         return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
-    now = datetime.now(UTC)
-    with gw.sessions.begin() as session:
-        assessment = session.get(Assessment, assessment_id)
-        publisher = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
-        if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
-            return outcome_response(404, [("error", "not-found", "No such assessment of yours.", None)])
-        agency_types = {code: type_ for code, type_ in session.execute(select(Agency.code, Agency.type))}
-        override, problems = validate_override(body, now=now, agency_types=agency_types)
-        if problems or override is None:
-            return outcome_response(422, [("error", "invalid", message, where) for where, message in problems])
-        stored = record_override(
-            session,
-            gw.keyring,
-            assessment=assessment,
-            request=override,
-            client_id=ctx.client_id,
-            agency_code=ctx.agency_code,
-            now=now,
-        )
-        log.append(
-            session,
-            NewEntry(
-                event=AuditEvent.OVERRIDE_RECORDED,
-                outcome=Outcome.RECORDED,
-                created_at=now,
-                client_id=ctx.client_id,
-                agency_code=ctx.agency_code,
-                agency_type=ctx.agency_type,
-                purpose=ctx.purpose,
-                subject_key=gw.keyring.identifier_hmac("subject", assessment.subject_id),
-                assessment_id=assessment.id,
-                assessment_version=assessment.current_version,
-                overrides=[{"id": stored.id, "basis": stored.basis}],
-                ig_review=True,
-            ),
-        )
+    with gw.sessions.begin() as tx:
+        outcome = service.record(tx, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
+    if isinstance(outcome, service.NotYours):
+        return outcome_response(404, [("error", "not-found", "No such assessment of yours.", None)])
+    if isinstance(outcome, service.Invalid):
+        return outcome_response(422, [("error", "invalid", message, where) for where, message in outcome.problems])
+    stored = outcome.override
     return JSONResponse(
         {
             "id": stored.id,

@@ -16,7 +16,6 @@ import time
 
 from fastapi import Request, Response
 
-from gateway.api.context import Gateway, gateway_of
 from gateway.api.responses import disclosure_response, outcome_response
 from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import access_token
@@ -25,6 +24,7 @@ from gateway.auth.ratelimit import Limited
 from gateway.auth.rfc9068 import AccessContext, validate_access_token
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS, verify_proof
 from gateway.auth.vocab import Scope
+from gateway.context import Gateway, gateway_of
 from gateway.fhir import document_bytes, operation_outcome
 
 _DPOP_CHALLENGE = f'DPoP algs="{" ".join(PROOF_ALGORITHMS)}"'

@@ -89,7 +89,7 @@ def iter_rows(session: Session, batch: int = 5000, start: int = 0) -> Iterator[S
         if not rows:
             return
         for row in rows:
-            yield StoredRow(*row)
+            yield StoredRow(*tuple(row))
         last = rows[-1][0]
 
 

@@ -165,7 +165,7 @@ def _filtered(q: Select[Any], filters: DisclosureFilter) -> Select[Any]:
     return q
 
 
-def _query(filters: DisclosureFilter) -> Select[tuple[DisclosureLogEntry]]:
+def _query(filters: DisclosureFilter) -> Select[DisclosureLogEntry]:
     return _filtered(select(DisclosureLogEntry), filters)
 
 

@@ -7,11 +7,32 @@ by either are accepted. Clients that publish a JWKS URL rotate there instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from sqlalchemy.orm import Session
+
+from gateway import cli_support
+from gateway.auth.errors import RegistrationError, UnknownClient
 
 keys_app = typer.Typer(help="A client's registered public keys (rotation with overlap).", no_args_is_help=True)
+
+
+@contextmanager
+def registering() -> Iterator[Session]:
+    """A session for a registration command: commit on success; a refusal is one clear line, exit 1."""
+    current = cli_support.session()
+    try:
+        yield current
+        current.commit()
+    except RegistrationError as exc:
+        current.rollback()
+        cli_support.err_console.print(f"error: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        current.close()
 
 
 @keys_app.command("add")
@@ -22,15 +43,14 @@ def keys_add(
 ) -> None:
     """Add public key(s) to a client; the old ones keep working until removed."""
     from gateway.auth import registry
-    from gateway.cli import _registering, console
 
     if (jwks_file is None) == (generate_key is None):
         raise typer.BadParameter("give exactly one of --jwks-file, --generate-key")
     if generate_key is not None and generate_key.exists():
         raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
-    with _registering() as session:
+    with registering() as session:
         if registry.get_client(session, client_id) is None:
-            raise registry.UnknownClient(f"no client with id {client_id!r}")
+            raise UnknownClient(f"no client with id {client_id!r}")
         if jwks_file is not None:
             jwks = json.loads(jwks_file.read_text())
         else:
@@ -42,7 +62,7 @@ def keys_add(
             if generate_key is not None:
                 generate_key.unlink(missing_ok=True)
             raise
-    console.print(f"Client {client_id} keys: {', '.join(kids)}")
+    cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 
 @keys_app.command("remove")
@@ -52,21 +72,19 @@ def keys_remove(
 ) -> None:
     """Remove one key from a client: assertions signed with it are refused from now on."""
     from gateway.auth import registry
-    from gateway.cli import _registering, console
 
-    with _registering() as session:
+    with registering() as session:
         kids = registry.remove_client_key(session, client_id, kid)
-    console.print(f"Client {client_id} keys: {', '.join(kids)}")
+    cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 
 @keys_app.command("list")
 def keys_list(client_id: str = typer.Argument(..., help="The client.")) -> None:
     """Print the client's registered public JWKS (or its JWKS URL)."""
     from gateway.auth import registry
-    from gateway.cli import _session
 
-    with _session() as session:
-        client = registry.get_client(session, client_id)
+    with cli_support.session() as current:
+        client = registry.get_client(current, client_id)
         if client is None:
             typer.echo(f"error: no client with id {client_id!r}", err=True)
             raise typer.Exit(1)
@@ -81,8 +99,7 @@ def token_key_rotate() -> None:
     """Retire the token-signing key and make a new one. The old key is published and still verifies
     for 330 s (the longest a token it signed can live); every running process follows within seconds."""
     from gateway.auth.rotation import OVERLAP, rotate_signing_key
-    from gateway.cli import console
     from gateway.config import get_settings
 
     old, new = rotate_signing_key(get_settings().keys_dir)
-    console.print(f"Token-signing key {new} is now in use; {old} verifies for another {OVERLAP} s.")
+    cli_support.console.print(f"Token-signing key {new} is now in use; {old} verifies for another {OVERLAP} s.")

@@ -7,19 +7,14 @@ import sys
 
 import typer
 
+from gateway.cli_support import sessions
+
 staff_app = typer.Typer(help="IG staff accounts for the /ig/ pages (roles ig-auditor, ig-admin).", no_args_is_help=True)
 
 
 def generate_password() -> str:
     """A random password for a new account (about 120 bits), shown once."""
     return secrets.token_urlsafe(15)
-
-
-def _sessions():  # type: ignore[no-untyped-def]
-    from gateway.config import get_settings
-    from gateway.db.engine import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(get_settings().database_url))
 
 
 @staff_app.command("add")
@@ -41,7 +36,7 @@ def staff_add(
         password = sys.stdin.readline().rstrip("\n")
     elif oidc_subject is None:
         password, generated = generate_password(), True
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             account = add_staff(
                 session, username.strip().lower(), name, role, password=password, oidc_subject=oidc_subject
@@ -61,7 +56,7 @@ def staff_unlock(username: str = typer.Argument(..., help="The account to unlock
     """Clear a lockout after repeated failed sign-ins."""
     from gateway.ig.accounts import AccountError, unlock
 
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             unlock(session, username.strip().lower())
             session.commit()
@@ -78,7 +73,7 @@ def staff_list() -> None:
 
     from gateway.db.models import StaffAccount
 
-    with _sessions()() as session:
+    with sessions()() as session:
         for account in session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars():
             how = "oidc" if account.oidc_subject else "password"
             typer.echo(f"{account.username}\t{account.role}\t{how}\t{account.display_name}")

@@ -15,8 +15,8 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from gateway.api.context import Gateway
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.context import Gateway
 from gateway.ig import actions, sessions
 from gateway.ig.accounts import Role
 from gateway.ig.plain import Glossary

@@ -19,7 +19,7 @@ from gateway.audit import checkpoints, log, queries
 from gateway.audit.events import DISCLOSURE_EVENTS
 from gateway.audit.queries import Activity, DisclosureRecord
 from gateway.audit.verify import StoredRow
-from gateway.db.models import Agency, Client, LogCheckpoint, VerificationRun
+from gateway.db.models import Agency, Client, LogCheckpoint, StaffAccount, VerificationRun
 from gateway.keys import KeyRing
 
 PAGE_SIZE = 25
@@ -93,6 +93,20 @@ def agencies_with_clients(session: Session) -> list[tuple[Agency, list[Client]]]
 
 def agency_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Agency.code, Agency.name)).all())
+
+
+def verification_run(session: Session, run_id: str) -> VerificationRun | None:
+    return session.get(VerificationRun, run_id)
+
+
+def client_with_agency(session: Session, client_id: str) -> tuple[Client, Agency] | None:
+    client = session.get(Client, client_id)
+    agency = None if client is None else session.get(Agency, client.agency_id)
+    return None if client is None or agency is None else (client, agency)
+
+
+def staff_account(session: Session, staff_id: str) -> StaffAccount | None:
+    return session.get(StaffAccount, staff_id)
 
 
 def latest_run(session: Session) -> VerificationRun | None:

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from gateway.api.context import Gateway
+from gateway.context import Gateway
 from gateway.ig import override_pages, pages, signin
 from gateway.ig.context import Ig, PageRefused
 from gateway.ig.settings import IgSettings

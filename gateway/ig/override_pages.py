@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.audit.events import AuditEvent, Outcome
-from gateway.db.models import StaffAccount
 from gateway.ig import actions, data, reviews
 from gateway.ig.context import ig_of, now, page, require_admin, require_csrf, require_staff, transaction
 
@@ -39,7 +38,7 @@ def _override_page(request, session, cur, override_id: str, errors=(), form=None
         return page(
             request, "error.html", cur, 404, title="Page not found", message="There is no override with that id."
         )
-    reviewer = session.get(StaffAccount, found.review.reviewer) if found.review else None
+    reviewer = data.staff_account(session, found.review.reviewer) if found.review else None
     return page(
         request,
         "override.html",

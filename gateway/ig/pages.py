@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,7 +15,6 @@ from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth import registry
 from gateway.auth.errors import UnknownClient
 from gateway.auth.vocab import AgencyType, Purpose
-from gateway.db.models import Agency, Client, VerificationRun
 from gateway.ig import actions, charts, data, integrity, plain, reviews
 from gateway.ig.context import (
     PageRefused,
@@ -29,6 +28,9 @@ from gateway.ig.context import (
 )
 from gateway.ig.policy_changes import policy_changes
 from gateway.policy.matrix import AGE_GROUPS, CONSENTS, compute_matrix
+
+if TYPE_CHECKING:
+    from gateway.db.models import VerificationRun
 
 router = APIRouter()
 
@@ -372,7 +374,7 @@ def start_verification(request: Request, csrf_token: str = Form("")) -> Response
 def _run(request: Request, run_id: str) -> tuple[Any, VerificationRun | None]:
     with transaction(request) as session:
         cur = require_staff(request, session)
-        return cur, session.get(VerificationRun, run_id)
+        return cur, data.verification_run(session, run_id)
 
 
 @router.get("/integrity/runs/{run_id}")
@@ -457,17 +459,12 @@ def agencies(request: Request) -> Response:
         )
 
 
-def _client(session: Any, client_id: str) -> tuple[Client, Agency] | None:
-    client = session.get(Client, client_id)
-    return None if client is None else (client, session.get(Agency, client.agency_id))
-
-
 @router.get("/clients/{client_id}/revoke")
 def revoke_confirm(request: Request, client_id: str) -> Response:
     with transaction(request) as session:
         cur = require_staff(request, session)
         require_admin(request, session, cur, "client-revoke")
-        found = _client(session, client_id)
+        found = data.client_with_agency(session, client_id)
         if found is None:
             return _not_found(request, cur, "client with that id")
         return page(request, "revoke.html", cur, title="Revoke a client", client=found[0], agency=found[1])
@@ -479,7 +476,7 @@ def revoke(request: Request, client_id: str, csrf_token: str = Form(""), confirm
         cur = require_staff(request, session)
         require_csrf(request, session, cur, csrf_token)
         require_admin(request, session, cur, "client-revoke")
-        found = _client(session, client_id)
+        found = data.client_with_agency(session, client_id)
         if found is None:
             return _not_found(request, cur, "client with that id")
         if confirm != "yes":

@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 import typer
 from sqlalchemy import select
 
+from gateway.cli_support import sessions
 from gateway.config import get_settings
 
 webhook_app = typer.Typer(help="Agencies' signed webhook endpoints (request notifications).", no_args_is_help=True)
-
-
-def _sessions():  # type: ignore[no-untyped-def]
-    from gateway.db.engine import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(get_settings().database_url))
 
 
 @webhook_app.command("add")
@@ -29,7 +24,7 @@ def add(
 
     settings = get_settings()
     try:
-        with _sessions().begin() as session:
+        with sessions().begin() as session:
             subscription_id, secret = add_subscription(
                 session, load_keyring(settings.keys_dir), agency, url, datetime.now(UTC)
             )
@@ -47,7 +42,7 @@ def list_() -> None:
 
     from gateway.db.models import Agency, WebhookDelivery, WebhookSubscription
 
-    with _sessions()() as session:
+    with sessions()() as session:
         rows = session.execute(
             select(WebhookSubscription, Agency.code).join(Agency, Agency.id == WebhookSubscription.agency_id)
         ).all()
@@ -69,7 +64,7 @@ def disable(subscription_id: str) -> None:
     """Stop delivering to an endpoint (pending deliveries are cancelled)."""
     from gateway.requests.webhooks import disable_subscription
 
-    with _sessions().begin() as session:
+    with sessions().begin() as session:
         if not disable_subscription(session, subscription_id, datetime.now(UTC)):
             typer.echo("error: no active webhook with this id", err=True)
             raise typer.Exit(1)

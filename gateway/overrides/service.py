@@ -1,0 +1,78 @@
+"""Recording a lawful override: the use case behind ``POST /assessments/{id}/overrides``.
+
+It runs in the caller's transaction and returns what happened as a value: the route only chooses the
+status. The override and its disclosure-log entry commit together; a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import log
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.auth.rfc9068 import AccessContext
+from gateway.db.models import Agency, Assessment
+from gateway.keys import KeyRing
+from gateway.overrides.store import OverrideRecord, record_override
+from gateway.overrides.validation import validate_override
+
+
+@dataclass(frozen=True)
+class Recorded:
+    override: OverrideRecord
+
+
+@dataclass(frozen=True)
+class NotYours:
+    """No such assessment, or not one the caller's service published: the same answer either way."""
+
+
+@dataclass(frozen=True)
+class Invalid:
+    problems: list[tuple[str, str]]  # (expression, message), every one
+
+
+def record(
+    tx: Session, keyring: KeyRing, ctx: AccessContext, assessment_id: str, body: Any, *, now: datetime
+) -> Recorded | NotYours | Invalid:
+    assessment = tx.get(Assessment, assessment_id)
+    publisher = tx.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
+    if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
+        return NotYours()
+    agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
+    override, problems = validate_override(body, now=now, agency_types=agency_types)
+    if problems or override is None:
+        return Invalid(problems)
+    stored = record_override(
+        tx,
+        keyring,
+        assessment=assessment,
+        request=override,
+        client_id=ctx.client_id,
+        agency_code=ctx.agency_code,
+        now=now,
+    )
+    log.append(
+        tx,
+        NewEntry(
+            event=AuditEvent.OVERRIDE_RECORDED,
+            outcome=Outcome.RECORDED,
+            created_at=now,
+            client_id=ctx.client_id,
+            agency_code=ctx.agency_code,
+            agency_type=ctx.agency_type,
+            purpose=ctx.purpose,
+            subject_key=keyring.identifier_hmac("subject", assessment.subject_id),
+            assessment_id=assessment.id,
+            assessment_version=assessment.current_version,
+            overrides=[{"id": stored.id, "basis": stored.basis}],
+            ig_review=True,
+        ),
+    )
+    return Recorded(stored)
