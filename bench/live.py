@@ -43,6 +43,17 @@ def rss_kib(pid: int) -> dict[str, int]:
     return {"rss_kib": values["VmRSS"], "peak_rss_kib": values["VmHWM"]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far (all its threads), from /proc/PID/stat.
+
+    CPU time, not wall time: on a shared machine it counts only this process's own work.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (proc(5)).
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,6 +141,14 @@ class LiveGateway:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=15)
+
+    def counters(self) -> dict[str, int | None]:
+        """What bench/server.py counted so far: statements, commits, decision cache hits and misses."""
+        return dict(httpx.get(self.base_url + "/bench/counters", timeout=10).json())
+
+    def cpu(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, timeout=300)

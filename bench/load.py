@@ -37,6 +37,8 @@ class LoadResult:
     latencies: list[float]
     wall: float
     statuses: Counter[int]
+    # Requests sent in all, warm-up included: what server-side counters (CPU, statements) divide by.
+    sent: int = 0
 
     @property
     def throughput(self) -> float:
@@ -48,6 +50,7 @@ class LoadResult:
             self.latencies + other.latencies,
             self.wall + other.wall,
             self.statuses + other.statuses,
+            self.sent + other.sent,
         )
 
 
@@ -98,7 +101,8 @@ async def _run(call: Call, concurrency: int, total: int, warmup: int) -> LoadRes
         await asyncio.gather(*(worker(n, sink) for n, sink in zip(per_client, sinks, strict=True)))
         wall = time.perf_counter() - started
     samples = [s for sink in sinks for s in sink]
-    return LoadResult(concurrency, [s[0] for s in samples], wall, Counter(s[1] for s in samples))
+    sent = len(samples) + warmup * concurrency
+    return LoadResult(concurrency, [s[0] for s in samples], wall, Counter(s[1] for s in samples), sent)
 
 
 def run_load(call: Call, concurrency: int, total: int, warmup: int = 5) -> LoadResult:

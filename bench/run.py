@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,47 @@ def throwaway_databases(server_url: str | None, work: Path) -> Iterator[tuple[st
         admin.dispose()
 
 
-def abba(first: Callable[[], LoadResult], second: Callable[[], LoadResult]) -> tuple[LoadResult, LoadResult]:
+@dataclass
+class Measured:
+    """One load run and what the server spent on it: CPU time (from /proc) and SQL, per request sent."""
+
+    result: LoadResult
+    cpu_s: float
+    statements: int
+    commits: int
+
+    def merged(self, other: Measured) -> Measured:
+        return Measured(
+            self.result.merged(other.result),
+            self.cpu_s + other.cpu_s,
+            self.statements + other.statements,
+            self.commits + other.commits,
+        )
+
+    def figures(self) -> dict[str, Any]:
+        sent = max(1, self.result.sent)
+        return {
+            **describe(self.result),
+            "cpu_ms_per_request": self.cpu_s * 1000 / sent,
+            "statements_per_request": self.statements / sent,
+            "commits_per_request": self.commits / sent,
+        }
+
+
+def measured(gw: LiveGateway, run: Callable[[], LoadResult]) -> Measured:
+    before, cpu = gw.counters(), gw.cpu()
+    result = run()
+    cpu_s = gw.cpu() - cpu
+    after = gw.counters()
+    return Measured(
+        result,
+        cpu_s,
+        int(after["statements"] or 0) - int(before["statements"] or 0),
+        int(after["commits"] or 0) - int(before["commits"] or 0),
+    )
+
+
+def abba(first: Callable[[], Measured], second: Callable[[], Measured]) -> tuple[Measured, Measured]:
     a1, b1 = first(), second()
     b2, a2 = second(), first()
     return a1.merged(a2), b1.merged(b2)
@@ -91,7 +132,7 @@ def dpop(client: AgencyClient, token: str) -> Callable[[str, str], dict[str, str
     return lambda method, url: {"DPoP": sign_dpop_proof(client.dpop_key, method, url, access_token=token)}
 
 
-def bench_pulls(gw: LiveGateway, n: int) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+def bench_pulls(gw: LiveGateway, n: int) -> tuple[list[dict[str, Any]], dict[str, list[float]], dict[str, Any]]:
     police = gw.agency_client("POL-NE")
     nhs = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())["subject"]["nhs_number"]
     first = police.search("charging", nhs)
@@ -113,20 +154,36 @@ def bench_pulls(gw: LiveGateway, n: int) -> tuple[list[dict[str, Any]], dict[str
 
     baseline_call = Call("GET", gw.base_url + "/bench/baseline")
     levels, latencies = [], {}
+    cache_before = gw.counters()
     for level in LEVELS:
         half = max(level, n // 2)
         base, pull = abba(
-            lambda lv=level, h=half: run_load(baseline_call, lv, h),
-            lambda lv=level, h=half: run_load(pull_call(), lv, h),
+            lambda lv=level, h=half: measured(gw, lambda: run_load(baseline_call, lv, h)),
+            lambda lv=level, h=half: measured(gw, lambda: run_load(pull_call(), lv, h)),
         )
-        levels.append({"pull": describe(pull), "baseline": describe(base)})
-        latencies[f"pull, {level} client(s)"] = pull.latencies
-        latencies[f"baseline, {level} client(s)"] = base.latencies
-        print(f"  {level:>2} clients: pull {pull.throughput:.0f}/s, baseline {base.throughput:.0f}/s", flush=True)
-    return levels, latencies
+        assert set(pull.result.statuses) == {200}, pull.result.statuses
+        levels.append({"pull": pull.figures(), "baseline": base.figures()})
+        latencies[f"pull, {level} client(s)"] = pull.result.latencies
+        latencies[f"baseline, {level} client(s)"] = base.result.latencies
+        print(
+            f"  {level:>2} clients: pull {pull.result.throughput:.0f}/s, baseline {base.result.throughput:.0f}/s",
+            flush=True,
+        )
+    cache_after = gw.counters()
+    hits = int(cache_after["policy_cache_hits"] or 0) - int(cache_before["policy_cache_hits"] or 0)
+    misses = int(cache_after["policy_cache_misses"] or 0) - int(cache_before["policy_cache_misses"] or 0)
+    cache = {
+        "enabled": cache_after["policy_cache_hits"] is not None,
+        "hits": hits,
+        "misses": misses,
+        "hit_rate": hits / (hits + misses) if hits + misses else None,
+    }
+    return levels, latencies, cache
 
 
-def publish_bodies(count: int, seed: int) -> list[bytes]:
+def publish_bodies(count: int, seed: int, shared: int = 10) -> list[bytes]:
+    """``count`` new people; their police and court case references are shared (co-defendants), each one
+    by about ``count / shared`` people, and the probation CRN is each person's own."""
     rng = random.Random(seed)
     template = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
     bodies = []
@@ -136,37 +193,65 @@ def publish_bodies(count: int, seed: int) -> list[bytes]:
         document["subject"]["nhs_number"] = valid_nhs_number(rng)
         document["subject"].pop("pnc_id", None)
         document["subject"].pop("cro_number", None)
+        document["case_links"] = [
+            {"agency_code": "POL-NE", "case_reference": f"01NE9{seed:02d}{i % shared:04d}"},
+            {"agency_code": "MC-NE", "case_reference": f"30{seed:02d}{(i * 7) % shared:06d}"},
+            {"agency_code": "PROB-NE", "case_reference": f"B{seed:02d}{i:05d}"},
+        ]
         bodies.append(json.dumps(document).encode())
     return bodies
 
 
-def bench_publish(gw: LiveGateway, n: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+def _publish_call(gw: LiveGateway, bodies: list[bytes], url: str) -> Call:
     publisher = gw.agency_client("LD-NE")
     token = publisher.token("ld-service")
     headers = {"Authorization": f"DPoP {token}", "Content-Type": "application/json"}
+    return Call("POST", url, headers, bodies=bodies, per_request=dpop(publisher, token))
+
+
+def bench_publish(gw: LiveGateway, n: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Publishes (a new person each) against the baseline POST, ABBA; every body is sent once."""
     count = max(20, n // 4)
-    publish = Call(
-        "POST",
-        gw.base_url + "/assessments",
-        headers,
-        bodies=publish_bodies(count, 1),
-        per_request=dpop(publisher, token),
-    )
-    # The baseline gets different (equally sized) bodies: the same ones would be republished versions.
-    base = Call(
-        "POST",
-        gw.base_url + "/bench/baseline",
-        headers,
-        bodies=publish_bodies(count, 2),
-        per_request=dpop(publisher, token),
-    )
     half = count // 2
-    published, baseline = abba(lambda: run_load(publish, 1, half, warmup=0), lambda: run_load(base, 1, half))
-    assert set(published.statuses) == {201}, published.statuses
+    # Four disjoint sets of bodies: a body sent twice would be a republish (200, nothing new), not a publish.
+    sets = [publish_bodies(half, seed) for seed in (1, 2, 3, 4)]
+    calls = iter(sets)
+
+    def publish() -> Measured:
+        call = _publish_call(gw, next(calls), gw.base_url + "/assessments")
+        return measured(gw, lambda: run_load(call, 1, half, warmup=0))
+
+    def base() -> Measured:
+        call = _publish_call(gw, next(calls), gw.base_url + "/bench/baseline")
+        return measured(gw, lambda: run_load(call, 1, half, warmup=0))
+
+    published, baseline = abba(publish, base)
+    assert set(published.result.statuses) == {201}, published.result.statuses
     return (
-        {"publish": describe(published), "baseline": describe(baseline)},
-        {"publish, 1 client": published.latencies, "publish baseline, 1 client": baseline.latencies},
+        {"publish": published.figures(), "baseline": baseline.figures()},
+        {"publish, 1 client": published.result.latencies, "publish baseline, 1 client": baseline.result.latencies},
     )
+
+
+def bench_publish_scale(gw: LiveGateway, people: int, window: int = 100) -> dict[str, Any]:
+    """``people`` new people published one after another, case references shared; the first ``window``
+    against the last: a publish must cost the same however many people are on record."""
+    bodies = publish_bodies(people, 5)
+    windows = []
+    for start in range(0, people, window):
+        call = _publish_call(gw, bodies[start : start + window], gw.base_url + "/assessments")
+        run = measured(gw, lambda c=call, k=min(window, people - start): run_load(c, 1, k, warmup=0))
+        assert set(run.result.statuses) == {201}, run.result.statuses
+        windows.append(run.figures())
+    first, last = windows[0], windows[-1]
+    return {
+        "people": people,
+        "window": window,
+        "first": first,
+        "last": last,
+        "rate_ratio_last_to_first": last["throughput_rps"] / first["throughput_rps"],
+        "windows_rps": [w["throughput_rps"] for w in windows],
+    }
 
 
 def bare_process_rss(work: Path) -> dict[str, int]:
@@ -194,6 +279,7 @@ def bare_process_rss(work: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=400, help="pulls per concurrency level (and as many baselines)")
+    parser.add_argument("--people", type=int, default=500, help="people published for the publish-rate figure")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL to create throw-away databases on")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
@@ -213,10 +299,12 @@ def main() -> None:
             gw.start()
             try:
                 print("pulls against the bare endpoint:", flush=True)
-                results["pull"], latencies = bench_pulls(gw, args.requests)
+                results["pull"], latencies, results["policy_cache"] = bench_pulls(gw, args.requests)
                 print("publishes...", flush=True)
                 results["publish"], publish_latencies = bench_publish(gw, args.requests)
                 latencies.update(publish_latencies)
+                print(f"publishing {args.people} people with shared case references...", flush=True)
+                results["publish_scale"] = bench_publish_scale(gw, args.people)
                 assert gw.process is not None
                 results["memory"] = {"gateway": rss_kib(gw.process.pid), "bare": bare_process_rss(work)}
                 verify = gw.cli("audit", "verify", "--json")

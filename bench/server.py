@@ -11,18 +11,27 @@ response class as a pull, and returns the same bytes with the same headers, doin
     GET  /bench/baseline   the bytes of a real pull response, captured by the bench (file named by
                            LDG_BENCH_BASELINE_FILE, read once)
     POST /bench/baseline   reads the body like POST /assessments does, answers a 201 of the same shape
+    GET  /bench/counters   SQL statements and commits made while serving requests (SQLAlchemy engine
+                           events, counted only inside a request, so background workers are left out),
+                           and the decision cache's hits and misses; the bench reads it before and after
+                           each run and divides by the requests made
 """
 
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, event
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 BASELINE_FILE_ENV = "LDG_BENCH_BASELINE_FILE"
 
@@ -47,11 +56,72 @@ def add_baseline_routes(app: FastAPI) -> None:
         return JSONResponse(created, status_code=201, headers={"Location": f"/fhir/Bundle/{created['id']}"})
 
 
+_IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("ldg_bench_in_request", default=False)
+
+
+class Counters:
+    """Statements and commits on any engine of this process, made on behalf of a request.
+
+    Work done for a request in another thread that was not started from it (a log writer's group
+    commit) marks itself with :func:`count_for_requests`; background loops (webhooks, checkpoints) are
+    left out, since they do not scale with requests.
+    """
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+        self._lock = threading.Lock()
+        event.listen(Engine, "before_cursor_execute", self._on_statement)
+        event.listen(Engine, "commit", self._on_commit)
+
+    def _on_statement(self, *_args: Any) -> None:
+        if _IN_REQUEST.get():
+            with self._lock:
+                self.statements += 1
+
+    def _on_commit(self, *_args: Any) -> None:
+        if _IN_REQUEST.get():
+            with self._lock:
+                self.commits += 1
+
+
+class MarkRequests:
+    """Outermost ASGI middleware: everything below it (threadpool included: contextvars follow) counts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        counted = scope["type"] == "http" and not scope["path"].startswith("/bench/")
+        token = _IN_REQUEST.set(counted)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _IN_REQUEST.reset(token)
+
+
+def add_counter_route(app: FastAPI, counters: Counters) -> None:
+    @app.get("/bench/counters", include_in_schema=False)
+    def bench_counters() -> JSONResponse:
+        policy = app.state.gateway.policy
+        return JSONResponse(
+            {
+                "statements": counters.statements,
+                "commits": counters.commits,
+                "policy_cache_hits": getattr(policy, "hits", None),
+                "policy_cache_misses": getattr(policy, "misses", None),
+            }
+        )
+
+
 def create_bench_app() -> FastAPI:
     from gateway.app import create_app
 
+    counters = Counters()
     app = create_app()
     add_baseline_routes(app)
+    add_counter_route(app, counters)
+    app.add_middleware(MarkRequests)
     return app
 
 
