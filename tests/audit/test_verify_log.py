@@ -183,3 +183,54 @@ def test_truncated_checkpoints_are_caught_by_the_witness(session_factory, signer
 def test_from_checkpoint_must_be_a_signed_size(session_factory, signer, signed_log):
     failure = _failure(session_factory, signer, from_size=5)
     assert (failure.kind, failure.seq) == ("checkpoint", 5)
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("disclosure_id", "00000000-0000-4000-8000-000000000000"),
+        ("event", "disclosure:bundle:denied"),
+        ("client_id", "someone-else"),
+        ("agency_code", "POL-XX"),
+        ("purpose", "sentencing"),
+        ("subject_key", "ff" * 32),
+        ("outcome", "denied"),
+        ("created_at", datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC)),
+    ],
+)
+def test_streaming_verifier_names_a_modified_column_as_check_row_does(
+    session_factory, signer, signed_log, column, value
+):
+    """The tight loop's fast path only ever accepts; every row it does not accept is judged by check_row."""
+    from gateway.audit.verify import check_row
+
+    with session_factory.begin() as session:
+        session.execute(text(f"UPDATE disclosure_log SET {column} = :v WHERE seq = 6"), {"v": value})
+    with session_factory() as session:
+        rows = list(log.iter_rows(session))
+    expected = check_row(rows[6], 6, rows[5].leaf_hash)
+    assert expected == f"column {column} differs from the hashed entry (row modified)"
+    failure = _failure(session_factory, signer)
+    assert (failure.kind, failure.seq, failure.problem) == ("entry", 6, expected)
+
+
+def test_entry_only_json_loads_reads_is_judged_by_check_row(session_factory, signer):
+    """An entry orjson refuses (a NaN, which json.loads accepts) leaves the fast path; the verdict is the same."""
+    from gateway.audit.rfc9162 import leaf_hash
+
+    _append(session_factory, 1)
+    with session_factory() as session:
+        row = next(iter(log.iter_rows(session)))
+    # Still the same JSON object to json.loads, with an extra key orjson cannot parse: a NaN.
+    forged = row.entry[:-1] + ',"zz":NaN}'
+    _sql(
+        session_factory,
+        "UPDATE disclosure_log SET entry = :e, leaf_hash = :h",
+        e=forged,
+        h=leaf_hash(forged.encode()).hex(),
+    )
+    forged_leaf = leaf_hash(forged.encode()).hex()
+    _sql(session_factory, "UPDATE log_head SET head_hash = :h, compact_range = :c", h=forged_leaf, c=forged_leaf)
+    with session_factory() as session:
+        result = verify_log(session, signer.verifier)
+    assert result.ok, result.failure
