@@ -60,21 +60,58 @@ def init() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Worker processes (uvicorn). More than one needs PostgreSQL: the log lock, replay and revocation "
+        "state and notifications (LISTEN/NOTIFY) are shared there; SQLite serves one process.",
+    ),
 ) -> None:
     """Run the API (uvicorn)."""
     from gateway import server
     from gateway.app import create_app
-    from gateway.keys import KeysMissing
+    from gateway.keys import KeysMissing, load_keyring
     from gateway.logs import configure_logging
 
     configure_logging()
+    settings = get_settings()
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        # Server-sent events reach only the process that committed on SQLite (no LISTEN/NOTIFY): refuse,
+        # rather than serve some clients a stream that never hears of other processes' work.
+        console.print("[red]--workers above 1 needs PostgreSQL (GATEWAY_DATABASE_URL=postgresql+psycopg://...)[/red]")
+        raise typer.Exit(2)
     try:
-        application = create_app(get_settings())
+        # Each worker builds its own application; check the keys once here so a missing init fails loudly.
+        application = create_app(settings) if workers == 1 else load_keyring(settings.keys_dir)
     except KeysMissing as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     _serve_metrics(get_settings())
-    server.run(application, host, port)
+    if workers == 1:
+        server.run(application, host, port)  # type: ignore[arg-type]
+        return
+    import uvicorn
+
+    # Several processes under uvicorn's supervisor, each building its own application (worker_app).
+    # As server.run: uvicorn's access log stays off (a search's query string holds an NHS number).
+    uvicorn.run(
+        "gateway.cli:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def worker_app() -> Any:
+    """The application as each ``serve --workers N`` process builds it (uvicorn imports this by name)."""
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+
+    configure_logging()
+    return create_app(get_settings())
 
 
 def _serve_metrics(settings: Settings) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gateway.db.engine import make_engine, make_session_factory
@@ -236,3 +237,11 @@ def test_help_texts_name_what_to_type_never_the_parsers_labels(cli):
         assert not re.search(r"\{[a-z_]+\}", text), (path, text)
     assert "ASSESSMENT_ID" in cli("assessment", "history", "--help").output
     assert "--nhs-number" in cli("subject", "find", "--help").output
+
+
+def test_serve_with_several_workers_needs_postgresql(cli, database_url):
+    if database_url.startswith("postgresql"):
+        pytest.skip("the refusal is SQLite's; tests/e2e/test_workers.py serves PostgreSQL with workers")
+    cli("init")
+    out = cli("serve", "--port", "1", "--workers", "2", code=2)
+    assert "needs PostgreSQL" in out.output

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
@@ -61,9 +62,15 @@ def rejected_response(exc: Rejected) -> Response:
 
 @router.post("/assessments", status_code=201)
 async def publish_assessment(request: Request) -> Response:
-    ctx = require_publisher(request)
-    gw = gateway_of(request)
+    # Only the body is read on the event loop; authentication and the publish (database, crypto) run in
+    # the threadpool, so a publish never stalls other requests.
+    ctx = await run_in_threadpool(require_publisher, request)
     raw = await request.body()
+    return await run_in_threadpool(_publish_assessment, request, ctx, raw)
+
+
+def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Response:
+    gw = gateway_of(request)
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [("error", "too-costly", "the assessment is too large", None)])
     idem = Idempotency(gw, request, ctx, raw)

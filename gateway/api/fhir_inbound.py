@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.assessments import Idempotency, publish_canonical
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
+from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
 from gateway.fhir.inbound import InboundError, map_document
 
@@ -22,9 +24,14 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 
 @router.post("/Bundle", status_code=201)
 async def publish_document(request: Request) -> Response:
-    ctx = require_publisher(request)
-    gw = gateway_of(request)
+    # As POST /assessments: the body on the event loop, everything else in the threadpool.
+    ctx = await run_in_threadpool(require_publisher, request)
     raw = await request.body()
+    return await run_in_threadpool(_publish_document, request, ctx, raw)
+
+
+def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Response:
+    gw = gateway_of(request)
     idem = Idempotency(gw, request, ctx, raw)
     if idem.answer is not None:
         return idem.answer

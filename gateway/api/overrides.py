@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
+from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
 from gateway.overrides import service
 
@@ -23,9 +25,14 @@ router = APIRouter(tags=["overrides"])
 
 @router.post("/assessments/{assessment_id}/overrides", status_code=201)
 async def record(assessment_id: str, request: Request) -> Response:
-    ctx = require_publisher(request)
-    gw = gateway_of(request)
+    # As POST /assessments: the body on the event loop, everything else in the threadpool.
+    ctx = await run_in_threadpool(require_publisher, request)
     raw = await request.body()
+    return await run_in_threadpool(_record, assessment_id, request, ctx, raw)
+
+
+def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes) -> Response:
+    gw = gateway_of(request)
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [("error", "too-costly", "the override is too large", None)])
     try:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
 from gateway.api.security import require_access
@@ -38,11 +39,12 @@ async def _json_body(request: Request) -> tuple[Any, Response | None]:
 
 @router.post("/Task", status_code=201)
 async def create_task(request: Request) -> Response:
-    ctx = require_access(request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
+    # The body on the event loop; authentication and the request's work (database) in the threadpool.
+    ctx = await run_in_threadpool(require_access, request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
     body, bad = await _json_body(request)
     if bad:
         return bad
-    return _respond(requests_of(request).create(ctx, body))
+    return await run_in_threadpool(lambda: _respond(requests_of(request).create(ctx, body)))
 
 
 @router.get("/Task")
@@ -65,7 +67,7 @@ def read_task(task_id: str, request: Request) -> Response:
 
 @router.patch("/Task/{task_id}")
 async def patch_task(task_id: str, request: Request) -> Response:
-    ctx = require_access(request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
+    ctx = await run_in_threadpool(require_access, request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in PATCH_TYPES:
         issue = ("error", "not-supported", "send an RFC 6902 JSON Patch as application/json-patch+json", None)
@@ -73,7 +75,8 @@ async def patch_task(task_id: str, request: Request) -> Response:
     body, bad = await _json_body(request)
     if bad:
         return bad
-    return _respond(requests_of(request).patch(ctx, task_id, body, request.headers.get("if-match")))
+    if_match = request.headers.get("if-match")
+    return await run_in_threadpool(lambda: _respond(requests_of(request).patch(ctx, task_id, body, if_match)))
 
 
 __all__ = ["FHIR_JSON", "router"]

@@ -12,6 +12,7 @@ record reads as it did before. (What was *published* while merged was published 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,57 @@ def group(session: Session, root_id: str) -> list[str]:
         members.extend(merged)
         frontier = merged
     return members
+
+
+def resolve_many(session: Session, subject_ids: Iterable[str]) -> dict[str, str]:
+    """:func:`resolve` for many subjects at once: one query per level of merge depth, not per subject."""
+    wanted = set(subject_ids)
+    into: dict[str, str | None] = {}  # every merge edge learned so far; None: not merged into another
+
+    def walk(subject_id: str) -> tuple[str, bool]:
+        """How far the known edges lead, and whether that is the end (False: the next edge is unknown)."""
+        seen = {subject_id}
+        while subject_id in into:
+            nxt = into[subject_id]
+            if nxt is None:
+                return subject_id, True
+            if nxt in seen:  # cannot happen through merge(); refuse to loop on a corrupted table
+                raise MergeError("merge records form a cycle")
+            seen.add(nxt)
+            subject_id = nxt
+        return subject_id, False
+
+    while True:
+        unknown = {end for end, done in map(walk, wanted) if not done}
+        if not unknown:
+            return {sid: walk(sid)[0] for sid in wanted}
+        into.update(dict.fromkeys(unknown))
+        into.update(
+            session.execute(
+                select(SubjectMerge.subject_id, SubjectMerge.into_subject_id).where(
+                    SubjectMerge.subject_id.in_(unknown), SubjectMerge.unmerged_at.is_(None)
+                )
+            ).all()
+        )
+
+
+def group_many(session: Session, root_ids: Iterable[str]) -> dict[str, list[str]]:
+    """:func:`group` for many roots at once: one query per level of merge depth, not per root."""
+    groups = {root: [root] for root in root_ids}
+    root_of = {root: root for root in groups}
+    frontier = list(groups)
+    while frontier:
+        rows = session.execute(
+            select(SubjectMerge.subject_id, SubjectMerge.into_subject_id).where(
+                SubjectMerge.into_subject_id.in_(frontier), SubjectMerge.unmerged_at.is_(None)
+            )
+        ).all()
+        frontier = []
+        for member, into in rows:
+            root_of[member] = root_of[into]
+            groups[root_of[into]].append(member)
+            frontier.append(member)
+    return groups
 
 
 @dataclass(frozen=True)

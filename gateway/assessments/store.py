@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
@@ -91,22 +91,33 @@ def _case_reference_match(
     it did not match, is a different one). Two or more candidates left: no match (an administrator can
     merge later), never a guess.
     """
-    candidates: set[str] = set()
-    for agency, reference in links:
-        digest = keyring.identifier_hmac(f"case-reference:{agency.code}", reference)
-        rows = session.execute(
-            select(CaseLink.subject_id).where(CaseLink.agency_id == agency.id, CaseLink.case_reference_hmac == digest)
-        ).scalars()
-        candidates.update(identity.resolve(session, sid) for sid in rows)
-    viable = []
-    for candidate in candidates:
-        members = identity.group(session, candidate)
-        systems = set(
-            session.execute(select(SubjectIdentifier.system).where(SubjectIdentifier.subject_id.in_(members))).scalars()
+    # A fixed number of statements however many people share these references (co-defendants share
+    # case URNs): the candidates, their merges and their identifier systems are each read in one go.
+    pairs = {(agency.id, keyring.identifier_hmac(f"case-reference:{agency.code}", ref)) for agency, ref in links}
+    if not pairs:
+        return None
+    linked = session.execute(
+        select(CaseLink.subject_id)
+        .where(or_(*(and_(CaseLink.agency_id == a, CaseLink.case_reference_hmac == h) for a, h in pairs)))
+        .distinct()
+    ).scalars()
+    candidates = set(identity.resolve_many(session, linked).values())
+    if not candidates:
+        return None
+    groups = identity.group_many(session, candidates)
+    root_of = {member: root for root, members in groups.items() for member in members}
+    systems: dict[str, set[str]] = {root: set() for root in groups}
+    for subject_id, system in session.execute(
+        select(SubjectIdentifier.subject_id, SubjectIdentifier.system).where(
+            SubjectIdentifier.subject_id.in_(list(root_of))
         )
-        if any(subject.get(key) and system in systems for system, key in _MATCH_ORDER):
-            continue
-        viable.append(candidate)
+    ):
+        systems[root_of[subject_id]].add(system)
+    viable = [
+        candidate
+        for candidate in sorted(candidates)
+        if not any(subject.get(key) and system in systems[candidate] for system, key in _MATCH_ORDER)
+    ]
     return viable[0] if len(viable) == 1 else None
 
 

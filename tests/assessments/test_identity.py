@@ -136,3 +136,56 @@ def test_merge_refusals(session_factory, keyring, agencies):
             identity.merge(session, keep=b.subject_id, absorb=c.subject_id, by="x", reference=None, now=NOW)
         with pytest.raises(identity.MergeError, match="not merged"):
             identity.unmerge(session, subject_id=a.subject_id, by="x", now=NOW)
+
+
+def _statements_to_publish(session_factory, keyring, document):
+    from sqlalchemy import event
+
+    engine = session_factory.kw["bind"]
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        publish(session_factory, keyring, document)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_case_reference_matching_costs_the_same_however_many_people_share_the_reference(
+    session_factory, keyring, agencies
+):
+    """Co-defendants share case URNs: the candidates are read in a fixed number of statements, not one per person."""
+    shared = (("POL-NE", "01NE0099999"), ("MC-NE", "3010000001"))
+    nhs = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050", "9990000069", "9990000077"]
+    counts = []
+    for i, number in enumerate(nhs):
+        counts.append(_statements_to_publish(session_factory, keyring, _person(f"S-{i}", nhs=number, links=shared)))
+    # The first publish finds no candidate; from the second on, one to six earlier people share the references.
+    assert len(set(counts[1:])) == 1, counts
+
+
+def test_resolve_many_agrees_with_resolve_through_chains_of_merges(session_factory, keyring, agencies):
+    people = [
+        publish(session_factory, keyring, _person(f"M-{i}", nhs=n, links=(("POL-NE", f"M{i}"),)))
+        for i, n in enumerate(["9990000018", "9990000026"])
+    ] + [
+        publish(session_factory, keyring, _person(f"M-{i}", pnc=p, links=(("POL-NE", f"M{i}"),)))
+        for i, p in enumerate(["2019/0123456E", "2021/0000077C"], start=2)
+    ]
+    ids = [p.subject_id for p in people]
+    with session_factory.begin() as session:
+        # 3 into 2, 2 into 0: a chain two deep beside an unmerged subject (1).
+        identity.merge(session, keep=ids[2], absorb=ids[3], by="admin", reference=None, now=NOW)
+        identity.merge(session, keep=ids[0], absorb=ids[2], by="admin", reference=None, now=NOW)
+    with session_factory() as session:
+        assert identity.resolve_many(session, ids) == {sid: identity.resolve(session, sid) for sid in ids}
+        assert identity.resolve_many(session, ids)[ids[3]] == ids[0]
+        groups = identity.group_many(session, [ids[0], ids[1]])
+        assert {k: sorted(v) for k, v in groups.items()} == {
+            ids[0]: sorted(identity.group(session, ids[0])),
+            ids[1]: [ids[1]],
+        }
