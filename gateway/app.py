@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -248,24 +248,66 @@ class FailClosed:
 
 
 def _install_request_guards(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        if length is None and chunked and request.method in ("POST", "PUT", "PATCH"):
+    app.add_middleware(RequestGuards, limit=limit)
+
+
+# API responses are data, never pages: no sniffing, no framing, no referrer leaks.
+_API_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class RequestGuards:
+    """Pure ASGI: bodies over the limit (or of unknown length) refused before they are read, and the
+    API's security headers added to every response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await self._send_guarded(refusal, scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(name, value) for name, value in _API_HEADERS if name not in present]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    async def _send_guarded(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        for name, value in _API_HEADERS:
+            response.headers.setdefault(name.decode(), value.decode())
+        await response(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in (b"content-length", b"transfer-encoding"):
+                headers.setdefault(name, value)  # the first, as Starlette's Headers.get reads it
+        length = headers.get(b"content-length")
+        chunked = headers.get(b"transfer-encoding", b"").lower() == b"chunked"
+        path = scope["path"]
+        if length is None and chunked and scope["method"] in ("POST", "PUT", "PATCH"):
             # Without a length the limit cannot be enforced before reading: refuse (RFC 9110 411).
             message = "send Content-Length with the body"
-            if _is_oauth(request.url.path):
+            if _is_oauth(path):
                 return _oauth_error(411, message)
             return outcome_response(411, [("error", "structure", message, None)])
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            message = f"request bodies are limited to {limit} bytes"
-            if _is_oauth(request.url.path):
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            message = f"request bodies are limited to {self.limit} bytes"
+            if _is_oauth(path):
                 return _oauth_error(413, message)
             return outcome_response(413, [("error", "too-costly", message, None)])
-        response = await call_next(request)
-        # API responses are data, never pages: no sniffing, no framing, no referrer leaks.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+        return None

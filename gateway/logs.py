@@ -10,9 +10,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import REQUEST_SECONDS
 
@@ -44,21 +44,36 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 def install_request_logging(app: FastAPI) -> None:
     """Log and time every request by its route template (``/fhir/Bundle/{bundle_id}``), never its path:
     a path can carry an identifier. Anything else a caller controls is mapped onto a fixed set."""
-    logger = logging.getLogger("gateway.http")
+    app.add_middleware(RequestLogging)
 
-    @app.middleware("http")
-    async def _log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class RequestLogging:
+    """Pure ASGI (no per-request Request/Response wrapping): the status is read from the response start,
+    the route template from the scope the router filled in, the time until the response is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.logger = logging.getLogger("gateway.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        method = request.method if request.method in _METHODS else "other"
-        elapsed = time.perf_counter() - started
-        REQUEST_SECONDS.labels(route, method, str(response.status_code)).observe(elapsed)
-        fields = {
-            "method": method,
-            "route": route,
-            "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 2),
-        }
-        logger.info("request", extra={"fields": fields})
-        return response
+        status = 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            elapsed = time.perf_counter() - started
+            REQUEST_SECONDS.labels(route, method, str(status)).observe(elapsed)
+            fields = {"method": method, "route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)}
+            self.logger.info("request", extra={"fields": fields})
