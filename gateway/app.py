@@ -48,7 +48,7 @@ from gateway.policy.loader import load_engine
 from gateway.policy.store import active_policy_dir
 from gateway.requests.notify import make_notifier
 from gateway.requests.service import RequestService
-from gateway.requests.webhooks import WebhookWorker
+from gateway.requests.webhooks import Subscriptions, WebhookWorker
 
 logger = logging.getLogger("gateway")
 
@@ -81,6 +81,14 @@ def create_app(
     dpop_nonces = (
         DpopNonces(load_or_create_secret(settings.keys_dir / DPOP_NONCE_FILE)) if settings.dpop_nonce else None
     )
+    # Told of each released document inside the pull's own transaction (the notification outbox).
+    requests = RequestService(
+        sessions=sessions,
+        keyring=keyring,
+        notifier=make_notifier(settings.database_url),
+        base_url=settings.issuer,
+        subscriptions=Subscriptions(max_age=1.0, clock=monotonic),
+    )
     gw = Gateway(
         settings=settings,
         sessions=sessions,
@@ -90,7 +98,12 @@ def create_app(
         catalogue=catalogue,
         assessment_schema=load_schema(settings.resolved_schema_dir()),
         disclosures=DisclosureService(
-            sessions=sessions, keyring=keyring, engine=policy, catalogue=catalogue, receipts=ReceiptSigner(log_key)
+            sessions=sessions,
+            keyring=keyring,
+            engine=policy,
+            catalogue=catalogue,
+            receipts=ReceiptSigner(log_key),
+            on_released=requests.disclosed_in,
         ),
         revocations=revocations,
         client_active=revocations.is_client_active,
@@ -112,9 +125,6 @@ def create_app(
                 ),
             )
 
-    requests = RequestService(
-        sessions=sessions, keyring=keyring, notifier=make_notifier(settings.database_url), base_url=settings.issuer
-    )
     webhook_worker = WebhookWorker(sessions, keyring)
 
     @asynccontextmanager

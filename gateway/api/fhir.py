@@ -7,13 +7,13 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import __version__
 from gateway.api.responses import FHIR_JSON, disclosure_response
-from gateway.api.security import require_access
+from gateway.api.security import deferred_replay, replayed_response, require_access
 from gateway.audit.events import AuditEvent
+from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.router import read_form
 from gateway.context import gateway_of
-from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 from gateway.fhir.search import BundleSearch, parse_bundle_search
 
@@ -29,53 +29,63 @@ def metadata(request: Request) -> Response:
 
 @router.get("/Bundle")
 def search_bundles(request: Request) -> Response:
-    ctx = require_access(request)
-    return _search(request, ctx, list(request.query_params.multi_items()))
+    # The DPoP proof's replay claim is made in the disclosure's own write transaction.
+    replay = deferred_replay(request)
+    ctx = require_access(request, replay=replay)
+    return _search(request, ctx, list(request.query_params.multi_items()), replay)
 
 
 @router.post("/Bundle/_search")
 async def search_bundles_by_post(request: Request) -> Response:
     """FHIR search by POST (R4 section 3.1.1.1, "search-type"): the parameters in a form body (and any
     in the query string, as FHIR allows), so that no identifier need appear in a URL."""
-    ctx = await run_in_threadpool(require_access, request)
+    replay = deferred_replay(request)
+    ctx = await run_in_threadpool(lambda: require_access(request, replay=replay))
     try:
         form = await read_form(request)
     except OAuthError as exc:
         issue = ("error", "structure", f"{exc.description} (application/x-www-form-urlencoded)", None)
         body = document_bytes(operation_outcome([issue]))
         refused = gateway_of(request).disclosures.refuse
-        result = await run_in_threadpool(refused, ctx, AuditEvent.BUNDLE_DENIED, "bad-search-form", 400, body)
-        return disclosure_response(result)
+
+        def refuse() -> Response:
+            try:
+                result = refused(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-form", 400, body, replay=replay)
+            except ProofReplayed:
+                return replayed_response(request, ctx)
+            return disclosure_response(result)
+
+        return await run_in_threadpool(refuse)
     params = list(request.query_params.multi_items()) + list(form.items())
-    return await run_in_threadpool(_search, request, ctx, params)
+    return await run_in_threadpool(_search, request, ctx, params, replay)
 
 
-def _search(request: Request, ctx: AccessContext, params: list[tuple[str, str]]) -> Response:
+def _search(request: Request, ctx: AccessContext, params: list[tuple[str, str]], replay: DeferredReplay) -> Response:
     gw = gateway_of(request)
     parsed = parse_bundle_search(params)
-    if not isinstance(parsed, BundleSearch):
-        status, problems = parsed
-        body = document_bytes(operation_outcome(problems))
-        result = gw.disclosures.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", status, body)
-        return disclosure_response(result)
-    # The self link is built from the configured issuer, never the request's Host header, and leaves
-    # the identifier out: response bytes carry only what the policy released.
-    result = gw.disclosures.search(
-        ctx, parsed.system, parsed.value, gw.settings.issuer.rstrip("/") + "/fhir/Bundle", limit=parsed.count
-    )
-    _tell_publishers(request, result)
+    try:
+        if not isinstance(parsed, BundleSearch):
+            status, problems = parsed
+            body = document_bytes(operation_outcome(problems))
+            result = gw.disclosures.refuse(
+                ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", status, body, replay=replay
+            )
+            return disclosure_response(result)
+        # The self link is built from the configured issuer, never the request's Host header, and leaves
+        # the identifier out: response bytes carry only what the policy released.
+        self_url = gw.settings.issuer.rstrip("/") + "/fhir/Bundle"
+        result = gw.disclosures.search(ctx, parsed.system, parsed.value, self_url, limit=parsed.count, replay=replay)
+    except ProofReplayed:
+        return replayed_response(request, ctx)
     return disclosure_response(result)
 
 
 @router.get("/Bundle/{bundle_id}")
 def read_bundle(bundle_id: str, request: Request) -> Response:
-    ctx = require_access(request)
-    result = gateway_of(request).disclosures.read(ctx, bundle_id)
-    _tell_publishers(request, result)
+    replay = deferred_replay(request)
+    ctx = require_access(request, replay=replay)
+    try:
+        result = gateway_of(request).disclosures.read(ctx, bundle_id, replay=replay)
+    except ProofReplayed:
+        return replayed_response(request, ctx)
     return disclosure_response(result)
-
-
-def _tell_publishers(request: Request, result: DisclosureResult) -> None:
-    """Each released document is told to its publishing L&D service (after the commit; never raises)."""
-    if result.status == 200:
-        request.app.state.requests.on_disclosed(result.disclosure_ids)

@@ -18,6 +18,7 @@ from fastapi import Request, Response
 
 from gateway.api.responses import disclosure_response, outcome_response
 from gateway.audit.events import AuditEvent
+from gateway.auth.deferred_replay import DeferredReplay
 from gateway.auth.dependencies import access_token
 from gateway.auth.errors import InvalidDpopProof, InvalidToken, OAuthError, UseDpopNonce
 from gateway.auth.ratelimit import Limited
@@ -39,12 +40,21 @@ class Refused(Exception):
 
 
 def require_access(
-    request: Request, scope: Scope = Scope.BUNDLE_READ, event: AuditEvent = AuditEvent.BUNDLE_DENIED
+    request: Request,
+    scope: Scope = Scope.BUNDLE_READ,
+    event: AuditEvent = AuditEvent.BUNDLE_DENIED,
+    *,
+    replay: DeferredReplay | None = None,
 ) -> AccessContext:
     """A valid access token (with its DPoP proof when bound) that grants ``scope``; anything else is
-    refused and logged."""
-    ctx = authenticate(request, event)
+    refused and logged.
+
+    With ``replay``, the DPoP proof's replay claim is only recorded there, for the caller to make in its
+    own write transaction (:mod:`gateway.auth.deferred_replay`); a refusal here makes it at once.
+    """
+    ctx = authenticate(request, event, replay=replay)
     if not ctx.allows(scope):
+        _claim_now(replay)
         gw = gateway_of(request)
         issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
         result = gw.disclosures.refuse(
@@ -56,7 +66,7 @@ def require_access(
     return ctx
 
 
-def authenticate(request: Request, event: AuditEvent) -> AccessContext:
+def authenticate(request: Request, event: AuditEvent, *, replay: DeferredReplay | None = None) -> AccessContext:
     """Who is asking: a valid access token, its DPoP proof when bound, within the client's rate limit.
     For routes that decide per request what a token may see (their refusals are logged as ``event``)."""
     gw = gateway_of(request)
@@ -71,7 +81,7 @@ def authenticate(request: Request, event: AuditEvent) -> AccessContext:
             is_client_active=gw.client_active,
             is_token_revoked=gw.revocations.is_revoked,
         )
-        _check_binding(request, gw, scheme, token, ctx)
+        _check_binding(request, gw, scheme, token, ctx, replay)
     except UseDpopNonce:
         nonce = gw.dpop_nonces.issue() if gw.dpop_nonces is not None else ""
         issue = ("error", "login", "Retry with the DPoP nonce in the DPoP-Nonce header.", None)
@@ -81,11 +91,33 @@ def authenticate(request: Request, event: AuditEvent) -> AccessContext:
         raise Refused(_refusal(gw, event, exc, scheme)) from None
     limited = gw.rate_limits.take(ctx.client_id) if gw.rate_limits is not None else None
     if limited is not None:
+        _claim_now(replay)
         raise Refused(_rate_limited(gw, ctx, event, limited))
     return ctx
 
 
-def _check_binding(request: Request, gw: Gateway, scheme: str, token: str, ctx: AccessContext) -> None:
+def deferred_replay(request: Request) -> DeferredReplay:
+    """A replay claim for the request's DPoP proof, to be made in the route's own write transaction."""
+    return DeferredReplay(gateway_of(request).replay_cache)
+
+
+def replayed_response(request: Request, ctx: AccessContext, event: AuditEvent = AuditEvent.BUNDLE_DENIED) -> Response:
+    """The answer to a request whose deferred claim lost (:class:`ProofReplayed`): as any replayed proof."""
+    exc = InvalidDpopProof(reason="replayed DPoP proof (jti seen before)", client_id=ctx.client_id)
+    return _refusal(gateway_of(request), event, exc, "dpop")
+
+
+def _claim_now(replay: DeferredReplay | None) -> None:
+    # A refused request makes its claim at once, in a transaction of its own, as verify_proof would have.
+    if replay is not None:
+        for claim in replay.claims:
+            replay.store.claim(*claim)
+        replay.settle()
+
+
+def _check_binding(
+    request: Request, gw: Gateway, scheme: str, token: str, ctx: AccessContext, replay: DeferredReplay | None = None
+) -> None:
     """RFC 9449 section 7: a bound token needs the DPoP scheme and a proof by its key."""
     if ctx.jkt is None:
         if scheme == "dpop":
@@ -98,7 +130,7 @@ def _check_binding(request: Request, gw: Gateway, scheme: str, token: str, ctx: 
             request.headers.getlist("dpop"),
             method=request.method,
             url=gw.settings.issuer.rstrip("/") + request.url.path,
-            replay_cache=gw.replay_cache,
+            replay_cache=gw.replay_cache if replay is None else replay,
             now=time.time(),
             access_token=token,
             nonces=gw.dpop_nonces,

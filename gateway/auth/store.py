@@ -61,25 +61,32 @@ class DatabaseReplayCache:
         self._lock = threading.Lock()
 
     def claim(self, client_id: str, jti: str, expires_at: float) -> bool:
+        with self._sessions.begin() as session:
+            won = self.claim_in(session, client_id, jti, expires_at)
+        self.purge_if_due()
+        return won
+
+    def claim_in(self, session: Session, client_id: str, jti: str, expires_at: float) -> bool:
+        """:meth:`claim` inside the caller's transaction: the claim commits (or rolls back) with its work."""
         now = self._clock()
         key = jti_hash(client_id, jti)
         until = math.ceil(expires_at)
-        with self._sessions.begin() as session:
-            if _insert_ignoring_conflict(session, SeenJti, {"jti_hash": key, "expires_at": until}, "jti_hash"):
-                won = True
-            else:
-                # Seen before: a replay, unless that claim has expired (its row not yet purged). Taking
-                # an expired row over is one UPDATE with the expiry in its WHERE, so it is atomic too.
-                taken = session.execute(
-                    update(SeenJti)
-                    .where(SeenJti.jti_hash == key, SeenJti.expires_at <= math.floor(now))
-                    .values(expires_at=until)
-                )
-                won = taken.rowcount == 1  # type: ignore[attr-defined]
-        self._purge(now)
+        if _insert_ignoring_conflict(session, SeenJti, {"jti_hash": key, "expires_at": until}, "jti_hash"):
+            won = True
+        else:
+            # Seen before: a replay, unless that claim has expired (its row not yet purged). Taking
+            # an expired row over is one UPDATE with the expiry in its WHERE, so it is atomic too.
+            taken = session.execute(
+                update(SeenJti)
+                .where(SeenJti.jti_hash == key, SeenJti.expires_at <= math.floor(now))
+                .values(expires_at=until)
+            )
+            won = taken.rowcount == 1  # type: ignore[attr-defined]
         return won
 
-    def _purge(self, now: float) -> None:
+    def purge_if_due(self) -> None:
+        """Delete expired claims, at most once per interval; call it outside any write transaction."""
+        now = self._clock()
         with self._lock:
             if now < self._next_purge:
                 return

@@ -19,13 +19,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # READ COMMITTED pinned: the log head row lock relies on it, whatever the server's default.
     kwargs.setdefault("isolation_level", "READ COMMITTED")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No ping on every checkout (a round trip per transaction): a connection the server dropped fails its
+    # statement, SQLAlchemy recognises the disconnect and invalidates the whole pool, and the next
+    # checkout connects afresh (tests/faults: PostgreSQL stopped and restarted under load).
+    return create_engine(url, **kwargs)
+
+
+#: Execution option marking a read-only engine view (see :func:`make_read_session_factory`).
+READ_ONLY = "ldg_read_only"
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN until the first write, which lets two
-    # writers read the same log head. We take over: every transaction starts BEGIN IMMEDIATE,
-    # so the database write lock is held from the start and appends serialise across processes.
+    # writers read the same log head. We take over: every transaction that may write starts BEGIN
+    # IMMEDIATE, so the database write lock is held from the start and appends serialise across
+    # processes. Read-only transactions start a deferred BEGIN: a WAL snapshot, no write lock, so
+    # reads never queue behind writers (nor writers behind reads).
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -37,8 +46,17 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite their transactions take no write lock (a deferred BEGIN).
+
+    Nothing stops a write through one, but on SQLite a write in a deferred transaction can fail with
+    "database is locked" when another writer got in first: write through :func:`make_session_factory`.
+    """
+    return sessionmaker(bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

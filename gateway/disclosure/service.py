@@ -9,12 +9,11 @@ everything in the response body, or no body at all. Refusals are logged too, wit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import provenance, store
@@ -24,8 +23,10 @@ from gateway.audit import log
 from gateway.audit.entry import Appended, NewEntry, WithheldField
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.receipts import ReceiptSigner
+from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
-from gateway.db.models import Agency
+from gateway.db.agencies import AgencyDirectory
+from gateway.db.engine import make_read_session_factory
 from gateway.disclosure.projection import project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.keys import KeyRing
@@ -34,10 +35,26 @@ from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.input import build_input
 
+# Keys of what a request's reads plan for its write (kept in the read session's ``info``).
+_PENDING = "ldg_pending_log_entries"
+_RELEASED = "ldg_released_documents"
+
 # Search systems we accept, mapped to the lookup table's system names.
 SEARCH_SYSTEMS = {NHS_NUMBER_SYSTEM: store.NHS_NUMBER, PNC_ID_SYSTEM: store.PNC_ID}
 
 NOT_FOUND_TEXT = "No assessment is available to you for this person."
+
+
+@dataclass(frozen=True)
+class Released:
+    """One document given to a caller: what its publisher is told ("assessment.accessed")."""
+
+    assessment_id: str
+    assessment_version: int
+    disclosure_id: str
+    agency_code: str
+    purpose: str
+    publisher_code: str
 
 
 @dataclass(frozen=True)
@@ -92,8 +109,14 @@ class DisclosureService:
         catalogue: Catalogue,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         receipts: ReceiptSigner | None = None,
+        agencies: AgencyDirectory | None = None,
+        on_released: Callable[[Session, Sequence[Released]], None] | None = None,
+        read_sessions: sessionmaker[Session] | None = None,
     ) -> None:
+        self._on_released = on_released
         self._sessions = sessions
+        self._read_sessions = read_sessions or make_read_session_factory(sessions.kw["bind"])
+        self._agencies = agencies or AgencyDirectory()
         self._keyring = keyring
         self._engine = engine
         self._catalogue = catalogue
@@ -103,14 +126,21 @@ class DisclosureService:
     # -- entry points -------------------------------------------------------------------------------
 
     def search(
-        self, ctx: AccessContext, system: str, value: str, self_url: str, *, limit: int | None = None
+        self,
+        ctx: AccessContext,
+        system: str,
+        value: str,
+        self_url: str,
+        *,
+        limit: int | None = None,
+        replay: DeferredReplay | None = None,
     ) -> DisclosureResult:
         """``GET /fhir/Bundle?composition.patient.identifier=SYSTEM|VALUE``: a searchset of document
         bundles (with ``limit``, of the newest ``limit`` assessments only: ``_count``)."""
         lookup_system, value, problem = _search_key(system, value)
         if problem or lookup_system is None:
             body = _outcome_body("invalid", problem or "unsupported identifier", "patient.identifier")
-            return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body)
+            return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body, replay=replay)
 
         def work(session: Session) -> DisclosureResult:
             subject_id = store.find_subject_id(session, self._keyring, lookup_system, value)
@@ -119,9 +149,9 @@ class DisclosureService:
                 return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY)
             return self._disclose_subject(session, ctx, subject_id, None, self_url, limit)
 
-        return self._guarded(ctx, work)
+        return self._guarded(ctx, work, replay)
 
-    def read(self, ctx: AccessContext, bundle_id: str) -> DisclosureResult:
+    def read(self, ctx: AccessContext, bundle_id: str, *, replay: DeferredReplay | None = None) -> DisclosureResult:
         """``GET /fhir/Bundle/{id}``: the document for one assessment (its current version)."""
 
         def work(session: Session) -> DisclosureResult:
@@ -130,7 +160,7 @@ class DisclosureService:
                 return self._deny_in(session, ctx, None, "unknown-bundle", 404, NOT_FOUND_BODY)
             return self._disclose_subject(session, ctx, subject_id, bundle_id, None)
 
-        return self._guarded(ctx, work)
+        return self._guarded(ctx, work, replay)
 
     def refuse(
         self,
@@ -141,22 +171,50 @@ class DisclosureService:
         body: bytes,
         *,
         client_id: str | None = None,
+        replay: DeferredReplay | None = None,
     ) -> DisclosureResult:
-        """Log a refusal that happened before any data was touched (bad token, bad parameter)."""
+        """Log a refusal that happened before any data was touched (bad token, bad parameter).
+
+        :class:`ProofReplayed` when ``replay``'s claim loses: nothing is logged here, the caller answers
+        as for any replayed proof.
+        """
         with self._sessions.begin() as session:
-            return self._deny_in(session, ctx, None, reason, status, body, event=event, client_id=client_id)
+            if replay is not None:
+                replay.claim_in(session)
+            result = self._deny_in(session, ctx, None, reason, status, body, event=event, client_id=client_id)
+            result = self._write(session, session.info, result)
+        if replay is not None:
+            replay.settle()
+        return result
 
-    def _guarded(self, ctx: AccessContext, work: Callable[[Session], DisclosureResult]) -> DisclosureResult:
-        """Run one request's transaction; an unexpected failure rolls it back and is logged as a denial.
+    def _guarded(
+        self, ctx: AccessContext, work: Callable[[Session], DisclosureResult], replay: DeferredReplay | None = None
+    ) -> DisclosureResult:
+        """Run one request: its reads, then its one short write; an unexpected failure rolls back and is
+        logged as a denial.
 
+        The reads (subject, link, assessment, overrides; the decision and the render) run in a read-only
+        session, which on SQLite takes no write lock. What they decided to log is kept on that session
+        (``_append``) and written afterwards in one transaction with the DPoP replay claim (``replay``)
+        and the publishers' notices: one commit, and the response leaves only after it.
         The failure is named by its type only: exception messages can carry data from the request.
         """
         try:
+            with self._read_sessions() as reading:
+                result = work(reading)
+                planned = dict(reading.info)
             with self._sessions.begin() as session:
-                return work(session)
+                if replay is not None:
+                    replay.claim_in(session)
+                result = self._write(session, planned, result)
+            if replay is not None:
+                replay.settle()
+            return result
+        except ProofReplayed:
+            raise
         except Exception as exc:
             failure = f"internal-error:{exc.__class__.__name__}"
-        return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, failure, 503, FAILURE_BODY)
+        return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, failure, 503, FAILURE_BODY, replay=replay)
 
     # -- the path -----------------------------------------------------------------------------------
 
@@ -170,7 +228,7 @@ class DisclosureService:
         limit: int | None = None,
     ) -> DisclosureResult:
         subject_key = self._keyring.identifier_hmac("subject", subject_id)
-        agency = session.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
+        agency = self._agencies.by_code(session, ctx.agency_code)
         # Legitimate relationship first, before anything is decrypted: without a case link the person
         # does not exist for this caller, and the answer is the one a person nobody knows gets. A link
         # opens only the assessments of the L&D service that declared it, by search and by id alike.
@@ -211,10 +269,9 @@ class DisclosureService:
             status, body = 403, REFUSED_BODY
         # Each released entry hashes its own document (the bytes a receipt will cover); a refused one
         # hashes the response its caller actually got.
-        rows: dict[str, Appended] = {}
         for stored, decision, disclosure_id in decided:
             released = disclosure_id in documents
-            rows[disclosure_id] = self._append(
+            self._append(
                 session,
                 ctx,
                 disclosure_id,
@@ -227,10 +284,36 @@ class DisclosureService:
                 reason=None if released else decision.deny_reason or "policy-denied",
                 body_sha256=_sha256(documents[disclosure_id] if released else body),
             )
+        if documents and self._on_released is not None:
+            # The publishers hear who was given their documents, for what: in this transaction, from
+            # what this request holds, so the notice is durable exactly when the disclosure is.
+            session.info.setdefault(_RELEASED, []).extend(self._released(session, ctx, decided, documents))
         # A 200 names only what it carries: counting refused entries would reveal withheld documents.
         answered = tuple(documents) if documents else tuple(d for _, _, d in decided)
-        receipts = self._receipts_for([rows[d] for d in answered])
-        return DisclosureResult(status, body, answered, decided[0][1].policy_revision, receipts)
+        return DisclosureResult(status, body, answered, decided[0][1].policy_revision)
+
+    def _released(
+        self,
+        session: Session,
+        ctx: AccessContext,
+        decided: Sequence[tuple[store.StoredAssessment, Decision, str]],
+        documents: Mapping[str, bytes],
+    ) -> list[Released]:
+        released = []
+        for stored, _decision, disclosure_id in decided:
+            publisher = self._agencies.by_id(session, stored.publisher_agency_id)
+            if disclosure_id in documents and publisher is not None:
+                released.append(
+                    Released(
+                        stored.assessment_id,
+                        stored.version,
+                        disclosure_id,
+                        ctx.agency_code,
+                        ctx.purpose,
+                        publisher.code,
+                    )
+                )
+        return released
 
     def _decide(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content
@@ -268,7 +351,7 @@ class DisclosureService:
         now: datetime,
     ) -> bytes:
         projection = project(stored.content, self._catalogue, decision.released)
-        publisher = session.get(Agency, stored.publisher_agency_id)
+        publisher = self._agencies.by_id(session, stored.publisher_agency_id)
         assert publisher is not None
         meta = DocumentMeta(
             bundle_id=stored.assessment_id,
@@ -304,9 +387,9 @@ class DisclosureService:
         reason: str | None,
         body_sha256: str | None,
         client_id: str | None = None,
-    ) -> Appended:
-        return log.append(
-            session,
+    ) -> None:
+        """Plan one log entry: kept on ``session`` until the request's write (:meth:`_write`) appends it."""
+        session.info.setdefault(_PENDING, []).append(
             NewEntry(
                 disclosure_id=disclosure_id,
                 event=event,
@@ -332,6 +415,14 @@ class DisclosureService:
             ),
         )
 
+    def _write(self, session: Session, planned: dict[str, Any], result: DisclosureResult) -> DisclosureResult:
+        """In the write transaction: append the planned entries, tell the publishers; the receipts."""
+        rows = {new.disclosure_id: log.append(session, new) for new in planned.pop(_PENDING, [])}
+        released = planned.pop(_RELEASED, [])
+        if released and self._on_released is not None:
+            self._on_released(session, released)
+        return replace(result, receipts=self._receipts_for([rows[d] for d in result.disclosure_ids]))
+
     def _deny_in(
         self,
         session: Session,
@@ -345,7 +436,7 @@ class DisclosureService:
         client_id: str | None = None,
     ) -> DisclosureResult:
         disclosure_id = log.new_disclosure_id()
-        row = self._append(
+        self._append(
             session,
             ctx,
             disclosure_id,
@@ -357,7 +448,7 @@ class DisclosureService:
             body_sha256=_sha256(body),
             client_id=client_id,
         )
-        return DisclosureResult(status, body, (disclosure_id,), receipts=self._receipts_for([row]))
+        return DisclosureResult(status, body, (disclosure_id,))
 
     def _receipts_for(self, appended: Sequence[Appended]) -> tuple[str, ...]:
         """One signed receipt per log entry answered (see gateway.audit.receipts)."""

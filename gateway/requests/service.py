@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import jsonpatch
 from sqlalchemy import or_, select
@@ -52,6 +52,24 @@ UNKNOWN_PERSON_TEXT = "No person on record matches the person named in Task.for.
 PATCHABLE = frozenset({"status", "statusReason", "output"})
 
 
+class Accessed(Protocol):
+    """A released document, as the publisher's "assessment.accessed" notification names it (the
+    disclosure service's ``Released`` has this shape)."""
+
+    @property
+    def assessment_id(self) -> str: ...
+    @property
+    def assessment_version(self) -> int: ...
+    @property
+    def disclosure_id(self) -> str: ...
+    @property
+    def agency_code(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def publisher_code(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class TaskResult:
     status: int
@@ -78,12 +96,14 @@ class RequestService:
         notifier: Notifier,
         base_url: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        subscriptions: webhooks.Subscriptions | None = None,
     ) -> None:
         self._sessions = sessions
         self._keyring = keyring
         self._notifier = notifier
         self._base = base_url.rstrip("/")
         self._clock = clock
+        self._subscriptions = subscriptions
 
     @property
     def notifier(self) -> Notifier:
@@ -206,6 +226,25 @@ class RequestService:
                 Notification(type=kind, assessment=assessment_id, version=version, link=link, audience=audience),
             )
 
+    def disclosed_in(self, session: Session, accessed: Sequence[Accessed]) -> None:
+        """In the pull's own write transaction: tell each released assessment's publisher who was given it,
+        for what. Built from what the pull already holds (no re-reading of what it just wrote); durable
+        exactly when the disclosure is (the notification outbox commits with the log entry)."""
+        for item in accessed:
+            self._send(
+                session,
+                Notification(
+                    type="assessment.accessed",
+                    assessment=item.assessment_id,
+                    version=item.assessment_version,
+                    disclosure=item.disclosure_id,
+                    agency=item.agency_code,
+                    purpose=item.purpose,
+                    link=f"{self._base}/assessments/{item.assessment_id}/disclosures",
+                    audience=(item.publisher_code,),
+                ),
+            )
+
     def on_disclosed(self, disclosure_ids: Sequence[str]) -> None:
         """After a pull committed: tell each released assessment's publisher who was given it, for what.
 
@@ -273,7 +312,7 @@ class RequestService:
 
     def _send(self, session: Session, notification: Notification) -> None:
         self._notifier.publish(session, notification)
-        webhooks.enqueue(session, notification, self._clock())
+        webhooks.enqueue(session, notification, self._clock(), self._subscriptions)
 
     # -- creating -----------------------------------------------------------------------------------
 

@@ -24,14 +24,15 @@ import json
 import logging
 import secrets
 import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
@@ -114,30 +115,79 @@ def disable_subscription(session: Session, subscription_id: str, now: datetime) 
     return True
 
 
-def enqueue(session: Session, notification: Notification, now: datetime) -> int:
+class Subscriptions:
+    """The active endpoints of every agency, read at most once per ``max_age`` seconds per process.
+
+    A registration or a disable is seen by every process within ``max_age`` (1 s, as revocations), and
+    at once in the process that made it (:meth:`invalidate`); in between, the hot path (a pull tells its
+    publisher) reads no subscription rows at all.
+    """
+
+    def __init__(self, max_age: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._loaded_at: float | None = None
+        self._by_code: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def ids_for(self, session: Session, codes: Iterable[str]) -> list[str]:
+        now = self._clock()
+        with self._lock:
+            fresh = self._loaded_at is not None and now - self._loaded_at < self._max_age
+            by_code = self._by_code
+        if not fresh:
+            rows = session.execute(
+                select(Agency.code, WebhookSubscription.id)
+                .join(Agency, Agency.id == WebhookSubscription.agency_id)
+                .where(WebhookSubscription.disabled_at.is_(None))
+            ).all()
+            loaded: dict[str, list[str]] = {}
+            for code, subscription_id in rows:
+                loaded.setdefault(code, []).append(subscription_id)
+            by_code = {code: tuple(ids) for code, ids in loaded.items()}
+            with self._lock:
+                self._by_code, self._loaded_at = by_code, now
+        return [sid for code in codes for sid in by_code.get(code, ())]
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = None
+
+
+def enqueue(
+    session: Session, notification: Notification, now: datetime, subscriptions: Subscriptions | None = None
+) -> int:
     """One pending delivery per active endpoint of each agency in the audience, in the caller's transaction."""
-    subscriptions = session.execute(
-        select(WebhookSubscription)
-        .join(Agency, Agency.id == WebhookSubscription.agency_id)
-        .where(Agency.code.in_(notification.audience), WebhookSubscription.disabled_at.is_(None))
-    ).scalars()
-    body = payload(notification, now)
-    count = 0
-    for subscription in subscriptions:
-        session.add(
-            WebhookDelivery(
-                id=str(uuid.uuid4()),
-                subscription_id=subscription.id,
-                event_type=notification.type,
-                body=body,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+    if subscriptions is not None:
+        ids = subscriptions.ids_for(session, notification.audience)
+    else:
+        ids = list(
+            session.execute(
+                select(WebhookSubscription.id)
+                .join(Agency, Agency.id == WebhookSubscription.agency_id)
+                .where(Agency.code.in_(notification.audience), WebhookSubscription.disabled_at.is_(None))
+            ).scalars()
         )
-        count += 1
-    return count
+    if not ids:
+        return 0
+    body = payload(notification, now)
+    session.execute(
+        insert(WebhookDelivery),
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "subscription_id": subscription_id,
+                "event_type": notification.type,
+                "body": body,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for subscription_id in ids
+        ],
+    )
+    return len(ids)
 
 
 def claim_due(session: Session, keyring: KeyRing, now: datetime, limit: int = 20) -> list[Claimed]:
