@@ -19,7 +19,15 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
-from gateway.db.models import Agency, Assessment, AssessmentVersion, CaseLink, Subject, SubjectIdentifier
+from gateway.db.models import (
+    Agency,
+    Assessment,
+    AssessmentVersion,
+    CaseLink,
+    Subject,
+    SubjectIdentifier,
+    SubjectMerge,
+)
 from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
 
 # Identifier systems used in the lookup table, in matching order: an NHS number decides first, then
@@ -73,12 +81,20 @@ def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
 def find_subject_id(session: Session, keyring: KeyRing, system: str, value: str) -> str | None:
     """The subject this identifier belongs to, after merges (``identity.resolve``)."""
     digest = keyring.identifier_hmac(system, value)
-    found = session.execute(
-        select(SubjectIdentifier.subject_id).where(
-            SubjectIdentifier.system == system, SubjectIdentifier.value_hmac == digest
+    # The identifier and its record's active merge in one statement (the disclosure hot path starts
+    # here); only a record merged into one that was merged again needs more (identity.resolve).
+    row = session.execute(
+        select(SubjectIdentifier.subject_id, SubjectMerge.into_subject_id)
+        .outerjoin(
+            SubjectMerge,
+            and_(SubjectMerge.subject_id == SubjectIdentifier.subject_id, SubjectMerge.unmerged_at.is_(None)),
         )
-    ).scalar_one_or_none()
-    return None if found is None else identity.resolve(session, found)
+        .where(SubjectIdentifier.system == system, SubjectIdentifier.value_hmac == digest)
+    ).one_or_none()
+    if row is None:
+        return None
+    found, into = row
+    return found if into is None else identity.resolve(session, into)
 
 
 def _case_reference_match(

@@ -189,3 +189,18 @@ def test_resolve_many_agrees_with_resolve_through_chains_of_merges(session_facto
             ids[0]: sorted(identity.group(session, ids[0])),
             ids[1]: [ids[1]],
         }
+
+
+def test_group_members_subquery_is_the_group(session_factory, keyring, agencies):
+    ids = [
+        publish(session_factory, keyring, _person(f"G-{i}", pnc=p, links=(("POL-NE", f"G{i}"),))).subject_id
+        for i, p in enumerate(["2019/0123456E", "2021/0000077C", "2020/0000009N"])
+    ]
+    with session_factory.begin() as session:
+        identity.merge(session, keep=ids[1], absorb=ids[2], by="admin", reference=None, now=NOW)
+        identity.merge(session, keep=ids[0], absorb=ids[1], by="admin", reference=None, now=NOW)
+    with session_factory() as session:
+        for root in ids:
+            found = set(session.execute(identity.group_members(root)).scalars())
+            assert found == set(identity.group(session, root))
+        assert set(session.execute(identity.group_members(ids[0])).scalars()) == set(ids)
