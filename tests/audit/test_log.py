@@ -151,3 +151,31 @@ def test_audit_verify_command(session_factory, db_engine, settings, monkeypatch)
         assert bad_json["ok"] is False and bad_json["first_bad_entry"]["seq"] == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_an_append_never_builds_on_a_remembered_head_that_has_moved(session_factory, database_url):
+    """Each process remembers the head it last wrote; another process's append, or a rollback of ours,
+    moves the real head away from it, and the next append must notice and build on the real one."""
+    from gateway.db.engine import make_engine, make_session_factory
+
+    other_engine = make_engine(database_url)
+    other = make_session_factory(other_engine)  # another "process": its own engine, so its own memory
+    try:
+        _append(session_factory, 2)
+        _append(other, 2, start=2)  # moves the head behind our back
+        _append(session_factory, 1, start=4)
+        with pytest.raises(RuntimeError), session_factory.begin() as session:
+            entry = NewEntry(
+                event=AuditEvent.BUNDLE_RELEASED,
+                outcome=Outcome.RELEASED,
+                created_at=datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC),
+            )
+            log.append(session, entry)
+            raise RuntimeError("the request failed after its append: the transaction rolls back")
+        _append(session_factory, 2, start=5)
+        _append(other, 1, start=7)
+    finally:
+        other_engine.dispose()
+    result = _verify(session_factory)
+    assert result.ok, result.failure
+    assert result.entries == 8
