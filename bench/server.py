@@ -12,7 +12,7 @@ response class as a pull, and returns the same bytes with the same headers, doin
                            LDG_BENCH_BASELINE_FILE, read once)
     POST /bench/baseline   reads the body like POST /assessments does, answers a 201 of the same shape
     GET  /bench/counters   SQL statements and commits made while serving requests (SQLAlchemy engine
-                           events, counted only inside a request, so background workers are left out),
+                           events; background loops such as webhook delivery are left out),
                            and the decision cache's hits and misses; the bench reads it before and after
                            each run and divides by the requests made
 """
@@ -20,7 +20,6 @@ response class as a pull, and returns the same bytes with the same headers, doin
 from __future__ import annotations
 
 import argparse
-import contextvars
 import json
 import os
 import threading
@@ -31,7 +30,6 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, event
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 BASELINE_FILE_ENV = "LDG_BENCH_BASELINE_FILE"
 
@@ -56,18 +54,17 @@ def add_baseline_routes(app: FastAPI) -> None:
         return JSONResponse(created, status_code=201, headers={"Location": f"/fhir/Bundle/{created['id']}"})
 
 
-_IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("ldg_bench_in_request", default=False)
+# Loops that run whatever the load (webhook deliveries, notification listening, checkpoints): not
+# counted. Everything else is work done for requests, the log writer's shared commits included.
+BACKGROUND_THREADS = frozenset({"ld-gateway-webhooks", "ld-gateway-listen", "checkpoint-ticker"})
 
 
 class Counters:
-    """Statements and commits on any engine of this process, made on behalf of a request.
+    """Statements and commits on any engine of this process, made for requests (not background loops).
 
-    Commits are counted by SQLAlchemy's commit event (one per transaction that commits, whatever
-    the database); BEGIN is not counted as a statement (see ``_on_statement``).
-
-    Work done for a request in another thread that was not started from it (a log writer's group
-    commit) marks itself with :func:`count_for_requests`; background loops (webhooks, checkpoints) are
-    left out, since they do not scale with requests.
+    Commits are counted by SQLAlchemy's commit event (one per transaction that commits, whatever the
+    database: a group commit of several requests counts once); BEGIN is not counted as a statement
+    (see ``_on_statement``). The bench's own routes touch no database.
     """
 
     def __init__(self) -> None:
@@ -80,29 +77,14 @@ class Counters:
     def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # Transaction control is not a statement here: PostgreSQL's BEGIN is implicit in the driver and
         # never seen, SQLite's is explicit; counting neither keeps the two databases comparable.
-        if _IN_REQUEST.get() and not statement.startswith("BEGIN"):
+        if threading.current_thread().name not in BACKGROUND_THREADS and not statement.startswith("BEGIN"):
             with self._lock:
                 self.statements += 1
 
     def _on_commit(self, *_args: Any) -> None:
-        if _IN_REQUEST.get():
+        if threading.current_thread().name not in BACKGROUND_THREADS:
             with self._lock:
                 self.commits += 1
-
-
-class MarkRequests:
-    """Outermost ASGI middleware: everything below it (threadpool included: contextvars follow) counts."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        counted = scope["type"] == "http" and not scope["path"].startswith("/bench/")
-        token = _IN_REQUEST.set(counted)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _IN_REQUEST.reset(token)
 
 
 def add_counter_route(app: FastAPI, counters: Counters) -> None:
@@ -126,7 +108,6 @@ def create_bench_app() -> FastAPI:
     app = create_app()
     add_baseline_routes(app)
     add_counter_route(app, counters)
-    app.add_middleware(MarkRequests)
     return app
 
 

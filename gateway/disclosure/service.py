@@ -23,6 +23,7 @@ from gateway.audit import log
 from gateway.audit.entry import Appended, NewEntry, WithheldField
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.receipts import ReceiptSigner
+from gateway.audit.writer import LogWriter
 from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.agencies import AgencyDirectory
@@ -112,10 +113,12 @@ class DisclosureService:
         agencies: AgencyDirectory | None = None,
         on_released: Callable[[Session, Sequence[Released]], None] | None = None,
         read_sessions: sessionmaker[Session] | None = None,
+        writer: LogWriter | None = None,
     ) -> None:
         self._on_released = on_released
         self._sessions = sessions
         self._read_sessions = read_sessions or make_read_session_factory(sessions.kw["bind"])
+        self._writer = writer or LogWriter(sessions)
         self._agencies = agencies or AgencyDirectory()
         self._keyring = keyring
         self._engine = engine
@@ -195,21 +198,30 @@ class DisclosureService:
 
         The reads (subject, link, assessment, overrides; the decision and the render) run in a read-only
         session, which on SQLite takes no write lock. What they decided to log is kept on that session
-        (``_append``) and written afterwards in one transaction with the DPoP replay claim (``replay``)
-        and the publishers' notices: one commit, and the response leaves only after it.
+        (``_append``) and written afterwards, with the DPoP replay claim (``replay``) and the publishers'
+        notices, as one job of the log writer (gateway.audit.writer): it shares a transaction and a
+        commit with the other requests waiting at that moment, and the response leaves only after it.
         The failure is named by its type only: exception messages can carry data from the request.
         """
         try:
             with self._read_sessions() as reading:
                 result = work(reading)
                 planned = dict(reading.info)
-            with self._sessions.begin() as session:
+
+            def write(session: Session) -> DisclosureResult | None:
                 if replay is not None:
-                    replay.claim_in(session)
-                result = self._write(session, planned, result)
+                    try:
+                        replay.claim_in(session)  # first, so a lost claim has written nothing
+                    except ProofReplayed:
+                        return None
+                return self._write(session, planned, result)
+
+            written = self._writer.run(write)
+            if written is None:
+                raise ProofReplayed
             if replay is not None:
                 replay.settle()
-            return result
+            return written
         except ProofReplayed:
             raise
         except Exception as exc:

@@ -54,7 +54,7 @@ def _dpop_client(gw: SecurityGateway) -> tuple[str, DpopKey]:
 
 @pytest.fixture
 def counted() -> Iterator[Counted]:
-    """Everything sent on any engine by this thread and the request threads it starts (not background loops)."""
+    """Everything sent on any engine for requests, the log writer's shared commit included (not background loops)."""
     seen = Counted()
     lock = threading.Lock()
     skip = {"ld-gateway-webhooks", "ld-gateway-listen", "checkpoint-ticker"}
