@@ -13,14 +13,17 @@ subject's wrapped key. Nothing is decrypted unless a link opened it.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
 from gateway.assessments.store import StoredAssessment, content_aad
-from gateway.db.models import Assessment, AssessmentVersion, CaseLink, Subject
+from gateway.db.models import Assessment, AssessmentVersion, CaseLink, LawfulOverride, Subject
 from gateway.keys import KeyRing, decrypt, unwrap_key
+from gateway.policy.input import OverrideFacts
 
 
 def opened_assessments(
@@ -38,7 +41,9 @@ def opened_assessments(
     answer to one assessment id (a read by id), which is opened only by its own publisher's link; ``limit``
     keeps the newest that many (a falsy limit keeps all).
     """
-    members = identity.group(session, subject_id)
+    # One statement: the merge group as a recursive CTE, the lawful overrides of each assessment as a
+    # JSON array beside it (what the decision needs of them), the content to decrypt.
+    members = identity.group_members(subject_id)
     declared = select(CaseLink.declared_by_agency_id).where(
         CaseLink.agency_id == agency_id, CaseLink.subject_id.in_(members)
     )
@@ -50,6 +55,7 @@ def opened_assessments(
             AssessmentVersion.version,
             AssessmentVersion.ciphertext,
             Subject.wrapped_key,
+            _overrides_json(session.get_bind().dialect.name),
         )
         .join(
             AssessmentVersion,
@@ -71,11 +77,54 @@ def opened_assessments(
         return None
     keys: dict[str, bytes] = {}
     opened = []
-    for assessment_id, owner_id, publisher_id, version, ciphertext, wrapped in rows:
+    for assessment_id, owner_id, publisher_id, version, ciphertext, wrapped, overrides in rows:
         if ciphertext is None or wrapped is None:
             continue
         if owner_id not in keys:
             keys[owner_id] = unwrap_key(keyring.master_key, wrapped, owner_id)
         plaintext = decrypt(keys[owner_id], ciphertext, content_aad(assessment_id, version))
-        opened.append(StoredAssessment(assessment_id, version, owner_id, publisher_id, json.loads(plaintext)))
+        content = json.loads(plaintext)
+        opened.append(StoredAssessment(assessment_id, version, owner_id, publisher_id, content, _facts(overrides)))
     return opened
+
+
+def _overrides_json(dialect: str) -> Any:
+    """A correlated subquery: the assessment's lawful overrides as one JSON array (each id, basis,
+    recipients and times), so the decision needs no statement of its own to read them."""
+    o = LawfulOverride
+    if dialect == "postgresql":
+        aggregate = func.json_agg(
+            func.json_build_object(
+                "id", o.id, "basis", o.basis, "recipients", o.recipients,
+                "expires_at", o.expires_at, "recorded_at", o.recorded_at,
+            )
+        )  # fmt: skip
+    else:
+        aggregate = func.json_group_array(
+            func.json_object(
+                "id", o.id, "basis", o.basis, "recipients", func.json(o.recipients),
+                "expires_at", o.expires_at, "recorded_at", o.recorded_at,
+            )
+        )  # fmt: skip
+    return select(aggregate).where(o.assessment_id == Assessment.id).scalar_subquery()
+
+
+def _facts(value: Any) -> tuple[OverrideFacts, ...]:
+    """The JSON array of :func:`_overrides_json` (text on SQLite, parsed on PostgreSQL; NULL when none)."""
+    items = json.loads(value) if isinstance(value, str) else (value or [])
+    return tuple(
+        OverrideFacts(
+            id=item["id"],
+            basis=item["basis"],
+            recipients=tuple(item["recipients"]),
+            expires_at=_aware(item["expires_at"]),
+            recorded_at=_aware(item["recorded_at"]),
+        )
+        for item in sorted(items, key=lambda i: i["id"])  # as facts_for_assessment orders them
+    )
+
+
+def _aware(value: str) -> datetime:
+    # SQLite keeps naive UTC text, PostgreSQL an ISO instant with its offset.
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

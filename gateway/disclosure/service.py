@@ -340,7 +340,11 @@ class DisclosureService:
             consent=content.get("consent", {}),
             # Read in this request's transaction: an override recorded a moment ago counts, an expired
             # one does not (judged at `now`, the instant this disclosure is logged under).
-            overrides=facts_for_assessment(session, stored.assessment_id),
+            overrides=(
+                stored.overrides
+                if stored.overrides is not None
+                else facts_for_assessment(session, stored.assessment_id)
+            ),
             now=now,
         )
         try:

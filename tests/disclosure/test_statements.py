@@ -89,7 +89,6 @@ def test_a_pull_is_one_commit_and_at_most_six_statements(gateway: SecurityGatewa
     counted.commits = 0
     second = gateway.http.get("/fhir/Bundle", params=params, auth=DpopAuth(token, dpop))
     assert second.status_code == 200, second.text
-    print("\n---\n".join(counted.statements))
     assert counted.commits == 1, counted
     assert len(counted.statements) <= 6, "\n".join(counted.statements)
     # On SQLite: one write transaction (BEGIN IMMEDIATE) and reads that take no write lock (BEGIN).
