@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, String, literal, select
+from sqlalchemy import BindParameter, Select, String, literal, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Subject, SubjectIdentifier, SubjectMerge
@@ -59,13 +59,14 @@ def group(session: Session, root_id: str) -> list[str]:
     return members
 
 
-def group_members(root_id: str) -> Select[tuple[str]]:
+def group_members(root_id: str | BindParameter[str]) -> Select[tuple[str]]:
     """:func:`group` as a subquery (a recursive CTE), to use inside another statement's ``IN``.
 
     ``UNION`` rather than ``UNION ALL``: a corrupted merge table with a cycle ends the recursion
     instead of looping.
     """
-    members = select(literal(root_id, String).label("subject_id")).cte("merge_group", recursive=True)
+    root = root_id if isinstance(root_id, BindParameter) else literal(root_id, String)
+    members = select(root.label("subject_id")).cte("merge_group", recursive=True)
     merged = (
         select(SubjectMerge.subject_id)
         .join(members, SubjectMerge.into_subject_id == members.c.subject_id)

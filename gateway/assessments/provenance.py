@@ -12,11 +12,12 @@ subject's wrapped key. Nothing is decrypted unless a link opened it.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, String, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
@@ -42,37 +43,15 @@ def opened_assessments(
     keeps the newest that many (a falsy limit keeps all).
     """
     # One statement: the merge group as a recursive CTE, the lawful overrides of each assessment as a
-    # JSON array beside it (what the decision needs of them), the content to decrypt.
-    members = identity.group_members(subject_id)
-    declared = select(CaseLink.declared_by_agency_id).where(
-        CaseLink.agency_id == agency_id, CaseLink.subject_id.in_(members)
-    )
-    query = (
-        select(
-            Assessment.id,
-            Assessment.subject_id,
-            Assessment.publisher_agency_id,
-            AssessmentVersion.version,
-            AssessmentVersion.ciphertext,
-            Subject.wrapped_key,
-            _overrides_json(session.get_bind().dialect.name),
-        )
-        .join(
-            AssessmentVersion,
-            and_(
-                AssessmentVersion.assessment_id == Assessment.id,
-                AssessmentVersion.version == Assessment.current_version,
-            ),
-        )
-        .join(Subject, Subject.id == Assessment.subject_id)
-        .where(Assessment.subject_id.in_(members), Assessment.publisher_agency_id.in_(declared))
-        .order_by(Assessment.created_at.desc(), Assessment.id.desc())
-    )
+    # JSON array beside it (what the decision needs of them), the content to decrypt. Built once per
+    # shape with bound parameters: building it per request cost more than running it.
+    query = _opened_query(session.get_bind().dialect.name, only is not None, bool(limit))
+    params: dict[str, Any] = {"root_id": subject_id, "agency_id": agency_id}
     if only is not None:
-        query = query.where(Assessment.id == only)
+        params["only"] = only
     if limit:
-        query = query.limit(limit)
-    rows = list(reversed(session.execute(query).all()))
+        params["limit"] = limit
+    rows = list(reversed(session.execute(query, params).all()))
     if not rows:
         return None
     keys: dict[str, bytes] = {}
@@ -86,6 +65,40 @@ def opened_assessments(
         content = json.loads(plaintext)
         opened.append(StoredAssessment(assessment_id, version, owner_id, publisher_id, content, _facts(overrides)))
     return opened
+
+
+@functools.cache
+def _opened_query(dialect: str, only: bool, limit: bool) -> Any:
+    members = identity.group_members(bindparam("root_id", type_=String))
+    declared = select(CaseLink.declared_by_agency_id).where(
+        CaseLink.agency_id == bindparam("agency_id"), CaseLink.subject_id.in_(members)
+    )
+    query = (
+        select(
+            Assessment.id,
+            Assessment.subject_id,
+            Assessment.publisher_agency_id,
+            AssessmentVersion.version,
+            AssessmentVersion.ciphertext,
+            Subject.wrapped_key,
+            _overrides_json(dialect),
+        )
+        .join(
+            AssessmentVersion,
+            and_(
+                AssessmentVersion.assessment_id == Assessment.id,
+                AssessmentVersion.version == Assessment.current_version,
+            ),
+        )
+        .join(Subject, Subject.id == Assessment.subject_id)
+        .where(Assessment.subject_id.in_(members), Assessment.publisher_agency_id.in_(declared))
+        .order_by(Assessment.created_at.desc(), Assessment.id.desc())
+    )
+    if only:
+        query = query.where(Assessment.id == bindparam("only"))
+    if limit:
+        query = query.limit(bindparam("limit", type_=Integer))
+    return query
 
 
 def _overrides_json(dialect: str) -> Any:
