@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import Client, RevokedToken, SeenJti
@@ -36,13 +37,21 @@ def _insert_ignoring_conflict(session: Session, model: Any, values: dict[str, An
 
     (RETURNING rather than rowcount: psycopg reports -1 for a statement with ON CONFLICT.)
     """
-    if session.get_bind().dialect.name == "postgresql":
+    statement = _insert_ignoring(session.get_bind().dialect.name, model, tuple(values), key)
+    params = {f"value_{name}": value for name, value in values.items()}
+    return 0 if session.connection().execute(statement, params).first() is None else 1
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, model: Any, columns: tuple[str, ...], key: str) -> Any:
+    # Built once per shape (a DPoP claim is on every pull): bound parameters, not values baked in.
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    column = getattr(model, key)
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(column)
-    return 0 if session.execute(statement).first() is None else 1
+    table = model.__table__
+    statement = insert(table).values({c: bindparam(f"value_{c}") for c in columns})
+    return statement.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def jti_hash(namespace: str, jti: str) -> str:
