@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Agency
@@ -33,22 +33,14 @@ class AgencyDirectory:
         self._lock = threading.Lock()
 
     def by_code(self, session: Session, code: str) -> AgencyRef | None:
-        found = self._by_code.get(code)
-        if found is None:
-            row = session.execute(
-                select(Agency.id, Agency.code, Agency.name, Agency.type).where(Agency.code == code)
-            ).first()
-            found = None if row is None else self._keep(AgencyRef(*row))
-        return found
+        return self._by_code.get(code) or self._load(session, Agency.code == code)
 
     def by_id(self, session: Session, agency_id: int) -> AgencyRef | None:
-        found = self._by_id.get(agency_id)
-        if found is None:
-            row = session.execute(
-                select(Agency.id, Agency.code, Agency.name, Agency.type).where(Agency.id == agency_id)
-            ).first()
-            found = None if row is None else self._keep(AgencyRef(*row))
-        return found
+        return self._by_id.get(agency_id) or self._load(session, Agency.id == agency_id)
+
+    def _load(self, session: Session, condition: ColumnElement[bool]) -> AgencyRef | None:
+        row = session.execute(select(Agency.id, Agency.code, Agency.name, Agency.type).where(condition)).first()
+        return None if row is None else self._keep(AgencyRef(*row))
 
     def clear(self) -> None:
         with self._lock:
