@@ -258,11 +258,13 @@ class DisclosureService:
         now = self._clock()
         decided: list[tuple[store.StoredAssessment, Decision, str]] = []
         documents: dict[str, bytes] = {}
+        bundle_ids: dict[str, str] = {}  # disclosure id -> the document's Bundle.id (the assessment's id)
         for stored in assessments:
             decision, disclosure_id = self._decide(session, ctx, stored, now), log.new_disclosure_id()
             if decision.allowed:
                 try:
                     documents[disclosure_id] = self._render(session, ctx, stored, decision, disclosure_id, now)
+                    bundle_ids[disclosure_id] = stored.assessment_id
                 except ValueError:
                     # The renderer refuses content it cannot express faithfully: deny, never half-render.
                     decision = Decision.denied(
@@ -274,7 +276,7 @@ class DisclosureService:
             body = (
                 next(iter(documents.values()))
                 if self_url is None
-                else searchset_bytes(list(documents.values()), self_url)
+                else searchset_bytes(list(documents.values()), self_url, bundle_ids=list(bundle_ids.values()))
             )
         else:
             # One text whatever the reasons: they are in the log, and some would say something about the person.

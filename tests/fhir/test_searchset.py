@@ -67,3 +67,16 @@ def test_self_url_is_json_escaped():
 def test_non_bundles_are_refused(bad):
     with pytest.raises(ValueError):
         searchset_bytes([bad], "https://gw/fhir/Bundle")
+
+
+def test_bundle_ids_given_by_the_builder_give_the_same_bytes_unparsed():
+    """The disclosure service names each document's id (it built them): the same searchset, no re-parse."""
+    from gateway.fhir.searchset import searchset_bytes
+
+    documents = [b'{"resourceType":"Bundle","id":"a-1","type":"document"}', b'{"resourceType":"Bundle","id":"b-2"}']
+    url = "https://gw.example/fhir/Bundle"
+    assert searchset_bytes(documents, url, bundle_ids=["a-1", "b-2"]) == searchset_bytes(documents, url)
+    import pytest
+
+    with pytest.raises(ValueError):
+        searchset_bytes(documents, url, bundle_ids=["a-1"])
