@@ -147,7 +147,7 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
     def append_batch() -> None:
         with sessions.begin() as session:
             for _ in range(BATCH):
-                log.append(session, **_entry_fields())
+                log.append(session, _entry())
 
     def insert_batch() -> None:
         with engine.begin() as conn:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.audit import log
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.verify import verify_rows
 from gateway.audit.writer import LogWriter
 
@@ -15,11 +17,12 @@ from gateway.audit.writer import LogWriter
 def _entry(session, i: int):
     return log.append(
         session,
-        disclosure_id=log.new_disclosure_id(),
-        event="disclosure:bundle:released",
-        outcome="released",
-        created_at=datetime(2026, 11, 26, 12, 0, i % 60, tzinfo=UTC),
-        client_id=f"client-{i}",
+        NewEntry(
+            event=AuditEvent.BUNDLE_RELEASED,
+            outcome=Outcome.RELEASED,
+            created_at=datetime(2026, 11, 26, 12, 0, i % 60, tzinfo=UTC),
+            client_id=f"client-{i}",
+        ),
     )
 
 
