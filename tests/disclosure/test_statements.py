@@ -30,9 +30,9 @@ class Counted:
 
 
 @pytest.fixture
-def gateway(database_url: str, tmp_path) -> Iterator[SecurityGateway]:
+def gateway(database_url: str, tmp_path, keys_template) -> Iterator[SecurityGateway]:
     key = key_pair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    gw = build_gateway(database_url, tmp_path, key)
+    gw = build_gateway(database_url, tmp_path, key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()
