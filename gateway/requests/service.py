@@ -245,36 +245,6 @@ class RequestService:
                 ),
             )
 
-    def on_disclosed(self, disclosure_ids: Sequence[str]) -> None:
-        """After a pull committed: tell each released assessment's publisher who was given it, for what.
-
-        Never raises: the pull has been answered and logged already; a lost notice is logged by type only.
-        """
-        try:
-            self._disclosed(disclosure_ids)
-        except Exception as exc:
-            logger.warning("access notification failed", extra={"fields": {"error": type(exc).__name__}})
-
-    def _disclosed(self, disclosure_ids: Sequence[str]) -> None:
-        with self._sessions.begin() as session:
-            for entry in alerts.released_entries(session, disclosure_ids):
-                owner = alerts.publisher_code(session, entry.assessment_id) if entry.assessment_id else None
-                if owner is None:
-                    continue
-                self._send(
-                    session,
-                    Notification(
-                        type="assessment.accessed",
-                        assessment=entry.assessment_id,
-                        version=entry.assessment_version,
-                        disclosure=entry.disclosure_id,
-                        agency=entry.agency_code,
-                        purpose=entry.purpose,
-                        link=f"{self._base}/assessments/{entry.assessment_id}/disclosures",
-                        audience=(owner,),
-                    ),
-                )
-
     def who_saw(self, ctx: AccessContext, assessment_id: str) -> list[dict[str, Any]] | None:
         """The per-assessment view for its publisher; ``None`` when absent or not the caller's."""
         with self._sessions() as session:
