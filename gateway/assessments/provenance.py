@@ -24,7 +24,6 @@ from gateway.assessments import identity
 from gateway.assessments.store import StoredAssessment, content_aad
 from gateway.db.models import Assessment, AssessmentVersion, CaseLink, LawfulOverride, Subject
 from gateway.keys import KeyRing, decrypt, unwrap_key
-from gateway.policy.input import OverrideFacts
 
 
 def opened_assessments(
@@ -122,17 +121,17 @@ def _overrides_json(dialect: str) -> Any:
     return select(aggregate).where(o.assessment_id == Assessment.id).scalar_subquery()
 
 
-def _facts(value: Any) -> tuple[OverrideFacts, ...]:
+def _facts(value: Any) -> tuple[dict[str, Any], ...]:
     """The JSON array of :func:`_overrides_json` (text on SQLite, parsed on PostgreSQL; NULL when none)."""
     items = json.loads(value) if isinstance(value, str) else (value or [])
     return tuple(
-        OverrideFacts(
-            id=item["id"],
-            basis=item["basis"],
-            recipients=tuple(item["recipients"]),
-            expires_at=_aware(item["expires_at"]),
-            recorded_at=_aware(item["recorded_at"]),
-        )
+        {
+            "id": item["id"],
+            "basis": item["basis"],
+            "recipients": tuple(item["recipients"]),
+            "expires_at": _aware(item["expires_at"]),
+            "recorded_at": _aware(item["recorded_at"]),
+        }
         for item in sorted(items, key=lambda i: i["id"])  # as facts_for_assessment orders them
     )
 

@@ -29,7 +29,6 @@ from gateway.db.models import (
     SubjectMerge,
 )
 from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
-from gateway.policy.input import OverrideFacts
 
 # Identifier systems used in the lookup table, in matching order: an NHS number decides first, then
 # the PNC ID. Names and dates of birth are never used to match (DOMAIN.md: never merge on them alone).
@@ -63,9 +62,10 @@ class StoredAssessment:
     subject_id: str
     publisher_agency_id: int
     content: dict[str, Any]
-    # The lawful overrides recorded against it, when read with it (provenance.opened_assessments);
-    # ``None``: not read, ask gateway.overrides.
-    overrides: tuple[OverrideFacts, ...] | None = None
+    # The lawful overrides recorded against it, when read with it (provenance.opened_assessments), each
+    # ``{id, basis, recipients, expires_at, recorded_at}`` (aware datetimes), ordered by id; ``None``:
+    # not read, ask gateway.overrides.
+    overrides: tuple[Mapping[str, Any], ...] | None = None
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:

@@ -34,7 +34,7 @@ from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.input import build_input
+from gateway.policy.input import OverrideFacts, build_input
 
 # Keys of what a request's reads plan for its write (kept in the read session's ``info``).
 _PENDING = "ldg_pending_log_entries"
@@ -343,7 +343,7 @@ class DisclosureService:
             # Read in this request's transaction: an override recorded a moment ago counts, an expired
             # one does not (judged at `now`, the instant this disclosure is logged under).
             overrides=(
-                stored.overrides
+                [OverrideFacts(**facts) for facts in stored.overrides]
                 if stored.overrides is not None
                 else facts_for_assessment(session, stored.assessment_id)
             ),
