@@ -53,8 +53,12 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         log_interval: float = LOG_INTERVAL,
+        max_keys: int | None = None,
     ) -> None:
         self.rate = rate
+        # Keyed by something an unauthenticated caller chooses (an address, a username typed in), the
+        # buckets need a bound: past it the oldest bucket is forgotten (it starts full again).
+        self.max_keys = max_keys
         self.burst = burst
         self._clock = clock
         self._log_interval = log_interval
@@ -73,6 +77,8 @@ class RateLimiter:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
+                if self.max_keys is not None and len(self._buckets) >= self.max_keys:
+                    del self._buckets[next(iter(self._buckets))]
                 bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
             bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now

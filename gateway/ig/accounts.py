@@ -1,12 +1,14 @@
 """Staff accounts: argon2id password hashes, roles and lockout (service functions over a Session).
 
-The caller owns the transaction. A sign-in is judged by :func:`authenticate`, which returns a value
-saying what happened (the router logs it): a wrong password counts towards the lockout, a locked
-account is refused even with the right password, and an unknown username costs a hash like a known one.
+The caller owns the transaction. A sign-in is read (:func:`candidate`), checked (:func:`check_password`,
+the slow hash, with no transaction open) and judged (:func:`settle`, which returns a value saying what
+happened; the router logs it): a wrong password counts towards the lockout, a locked account is refused
+even with the right password, and an unknown username costs a hash like a known one.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -110,30 +112,72 @@ def is_locked(account: StaffAccount, now: datetime) -> bool:
     return locked_until is not None and locked_until > now
 
 
-def authenticate(
+@dataclass(frozen=True)
+class Candidate:
+    """What a sign-in needs to know of an account before the password is checked: read in a short
+    transaction that is closed before the (deliberately slow) hash runs."""
+
+    username: str
+    account_id: str | None
+    password_hash: str | None
+    usable: bool  # exists, has a password, not disabled, not locked when read
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    verified: bool
+    password_hash: str | None  # the hash the check was made against
+    rehashed: str | None = None  # a fresh hash when the stored one's parameters are out of date
+
+
+def candidate(session: Session, username: str, *, now: datetime) -> Candidate:
+    account = find_by_username(session, username)
+    if account is None:
+        return Candidate(username, None, None, False)
+    usable = account.password_hash is not None and account.disabled_at is None and not is_locked(account, now)
+    return Candidate(username, account.id, account.password_hash, usable)
+
+
+def check_password(found: Candidate, password: str) -> PasswordCheck:
+    """The argon2id check (64 MiB, about a tenth of a second): call it with no transaction open.
+
+    Exactly one hash whatever the account's state: an unknown, disabled or locked account is checked
+    against a dummy hash, so a miss costs what a hit costs and a locked account tells a guesser nothing.
+    """
+    if not found.usable or found.password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return PasswordCheck(False, None)
+    if not _verify(found.password_hash, password):
+        return PasswordCheck(False, found.password_hash)
+    fresh = _hasher.hash(password) if _hasher.check_needs_rehash(found.password_hash) else None
+    return PasswordCheck(True, found.password_hash, fresh)
+
+
+def settle(
     session: Session,
-    username: str,
-    password: str,
+    found: Candidate,
+    checked: PasswordCheck,
     *,
     now: datetime,
     max_attempts: int,
     lockout: timedelta,
 ) -> SignInResult:
+    """Judge the sign-in from the check made outside the transaction, against the account as it is now."""
+    if found.account_id is None:
+        return SignInResult(SignIn.WRONG, None)
     # Row lock (PostgreSQL): two concurrent wrong guesses must both count.
     account = session.execute(
-        select(StaffAccount).where(StaffAccount.username == username).with_for_update()
+        select(StaffAccount).where(StaffAccount.id == found.account_id).with_for_update()
     ).scalar_one_or_none()
     if account is None or account.password_hash is None:
-        _verify(_DUMMY_HASH, password)
         return SignInResult(SignIn.WRONG, account)
     if account.disabled_at is not None:
-        _verify(_DUMMY_HASH, password)
         return SignInResult(SignIn.DISABLED, account)
     if is_locked(account, now):
-        # Not even checked: a locked account gives a guesser nothing, right or wrong.
-        _verify(_DUMMY_HASH, password)
         return SignInResult(SignIn.LOCKED, account)
-    if not _verify(account.password_hash, password):
+    # A password changed (or reset) while the hash ran: what was checked is no longer the account's.
+    verified = checked.verified and hmac.compare_digest(account.password_hash, checked.password_hash or "")
+    if not verified:
         account.failed_attempts += 1
         if account.failed_attempts >= max_attempts:
             account.locked_until = now + lockout
@@ -145,10 +189,25 @@ def authenticate(
     account.failed_attempts = 0
     account.locked_until = None
     account.last_sign_in_at = now
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+    if checked.rehashed is not None:
+        account.password_hash = checked.rehashed
     session.flush()
     return SignInResult(SignIn.OK, account)
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    max_attempts: int,
+    lockout: timedelta,
+) -> SignInResult:
+    """The three steps in one transaction: for the command line and tests. The web sign-in runs them
+    apart, so that no transaction (on SQLite: the database's write lock) is held during the hash."""
+    found = candidate(session, username, now=now)
+    return settle(session, found, check_password(found, password), now=now, max_attempts=max_attempts, lockout=lockout)
 
 
 def set_password(session: Session, username: str, password: str) -> StaffAccount:

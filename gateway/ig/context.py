@@ -21,6 +21,7 @@ from gateway.ig import actions, sessions
 from gateway.ig.accounts import Role
 from gateway.ig.plain import Glossary
 from gateway.ig.settings import IgSettings
+from gateway.ig.throttle import SignInThrottle
 from gateway.ig.web import html, set_session_cookie
 
 
@@ -30,6 +31,7 @@ class Ig:
     settings: IgSettings
     env: Environment
     oauth: Any = None  # authlib StarletteOAuth2App when OIDC is configured
+    throttle: SignInThrottle | None = None
     matrix_cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     changes_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 

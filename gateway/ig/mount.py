@@ -7,6 +7,7 @@ its own security headers, whatever the API's handlers do.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -15,6 +16,7 @@ from gateway.context import Gateway
 from gateway.ig import override_pages, pages, signin
 from gateway.ig.context import Ig, PageRefused
 from gateway.ig.settings import IgSettings
+from gateway.ig.throttle import SignInThrottle
 from gateway.ig.web import STATIC, PageHeaders, html, make_environment
 
 
@@ -22,7 +24,13 @@ def build_ig_app(gateway: Gateway, settings: IgSettings | None = None) -> FastAP
     settings = settings or IgSettings()
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     env = make_environment()
-    app.state.ig = Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings))
+    throttle = SignInThrottle(
+        address_per_minute=settings.signin_address_per_minute,
+        address_burst=settings.signin_address_burst,
+        account_per_minute=settings.signin_account_per_minute,
+        account_burst=settings.signin_account_burst,
+    )
+    app.state.ig = Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings), throttle=throttle)
     app.include_router(signin.router)
     app.include_router(pages.router)
     app.include_router(override_pages.router)
@@ -40,6 +48,21 @@ def build_ig_app(gateway: Gateway, settings: IgSettings | None = None) -> FastAP
             "error.html",
             {"title": title, "message": "Check the address, or go back.", "staff": None},
             exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Names the parameters only: a value (an identifier pasted into a URL) is never echoed back.
+        where = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        return html(
+            env,
+            "error.html",
+            {
+                "title": "This address is not valid",
+                "message": f"Check {', '.join(where) or 'the address'}, or go back and try again.",
+                "staff": None,
+            },
+            400,
         )
 
     app.add_middleware(PageHeaders)

@@ -89,6 +89,39 @@ def load(session: Session, token: str | None, *, now: datetime, idle: timedelta)
     return Current(row, staff)
 
 
+def peek(session: Session, token: str | None, *, now: datetime, idle: timedelta) -> StaffAccount | None:
+    """The staff member signed in with this cookie, read without touching the session (no write)."""
+    if not token or len(token) > 100:
+        return None
+    row = session.get(StaffSession, _digest(token))
+    if row is None or row.staff_id is None:
+        return None
+    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+        return None
+    staff = session.get(StaffAccount, row.staff_id)
+    return staff if staff is not None and staff.disabled_at is None else None
+
+
+# The sign-in form's CSRF token, before there is a session: a random value in a __Host- cookie and, in
+# the form, its HMAC under the gateway's key (a signed double-submit cookie). A forged form from another
+# site can neither read the cookie nor compute the HMAC; and showing the form writes nothing anywhere.
+SIGNIN_COOKIE = "__Host-ig-signin"
+
+
+def new_signin_nonce() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def signin_csrf_token(key: bytes, nonce: str) -> str:
+    return hmac.new(key, b"ig sign-in form|" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def signin_csrf_ok(key: bytes, nonce: str | None, submitted: str | None) -> bool:
+    if not nonce or not submitted or len(nonce) > 100:
+        return False
+    return hmac.compare_digest(signin_csrf_token(key, nonce).encode(), submitted.encode())
+
+
 def end(session: Session, current: Current) -> None:
     session.delete(current.row)
     session.flush()

@@ -15,6 +15,12 @@ class IgSettings(BaseSettings):
     # Lockout: this many failed sign-ins in a row lock the account for lockout_minutes.
     lockout_attempts: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Sign-in attempts per minute (and burst) from one client address, and for one username typed
+    # (whether or not it exists); 0 turns a limit off. Above the lockout, so the lockout speaks first.
+    signin_address_per_minute: float = Field(default=20.0, ge=0.0)
+    signin_address_burst: int = Field(default=20, ge=1)
+    signin_account_per_minute: float = Field(default=10.0, ge=0.0)
+    signin_account_burst: int = Field(default=10, ge=1)
     # OIDC sign-in (Authlib's Starlette client): enabled when the issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None

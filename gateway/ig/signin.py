@@ -20,39 +20,50 @@ FAILED = "Sign-in failed. Check your username and password."
 
 def _sign_in_page(
     request: Request,
-    cur: sessions.Current,
+    nonce: str,
     errors: list[tuple[str, str]],
     username: str,
     next_path: str,
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     ig = ig_of(request)
-    return page(
+    response = page(
         request,
         "sign_in.html",
-        cur,
+        None,
         status,
         title="Sign in",
         errors=errors,
         username=username,
         next_path=next_path,
+        csrf_token=sessions.signin_csrf_token(_form_key(request), nonce),
         lockout_attempts=ig.settings.lockout_attempts,
         lockout_minutes=ig.settings.lockout_minutes,
         oidc_label=ig.settings.oidc_label if ig.oauth is not None else None,
     )
+    response.headers.update(headers or {})
+    response.set_cookie(sessions.SIGNIN_COOKIE, nonce, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+def _form_key(request: Request) -> bytes:
+    return ig_of(request).gateway.keyring.hmac_key
 
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, next: str = "/ig/") -> Response:
+    """The form. It writes nothing: its CSRF token is a signed cookie, not a session row."""
     ig = ig_of(request)
-    with transaction(request) as session:
-        cur = current(request, session)
-        if cur is not None and cur.staff is not None:
+    cookie = request.cookies.get(sessions.COOKIE_NAME)
+    if cookie:
+        with ig.gateway.sessions() as session:
+            signed_in = sessions.peek(session, cookie, now=now(), idle=ig.idle)
+            session.rollback()
+        if signed_in is not None:
             return RedirectResponse(safe_next(next), status_code=303)
-        if cur is None:
-            # A signed-out session, so the sign-in form has a CSRF token of its own.
-            cur = sessions.start(session, None, now=now(), lifetime=ig.idle)
-        return _sign_in_page(request, cur, [], "", safe_next(next))
+    nonce = request.cookies.get(sessions.SIGNIN_COOKIE) or sessions.new_signin_nonce()
+    return _sign_in_page(request, nonce[:100], [], "", safe_next(next))
 
 
 @router.post("/sign-in")
@@ -63,23 +74,52 @@ def sign_in(
     csrf_token: str = Form(""),
     next: str = Form("/ig/"),
 ) -> Response:
+    """Read the account, close the transaction, check the password, then judge it in a new one.
+
+    The argon2id check is slow on purpose; made inside a transaction it would hold the database (on
+    SQLite, its one write lock) and stall every disclosure behind a sign-in. Throttled attempts are
+    refused before any hash is made.
+    """
     ig = ig_of(request)
     username = username.strip().lower()
+    nonce = request.cookies.get(sessions.SIGNIN_COOKIE)
+    if not sessions.signin_csrf_ok(_form_key(request), nonce, csrf_token):
+        with transaction(request) as session:
+            require_csrf(request, session, None, None)  # refuses and logs the refusal
+    assert nonce is not None
+    errors = []
+    if not username:
+        errors.append(("username", "Enter your username"))
+    if not password:
+        errors.append(("password", "Enter your password"))
+    if errors:
+        return _sign_in_page(request, nonce, errors, username, safe_next(next), 400)
+    address = request.client.host if request.client else "unknown"
+    limited = ig.throttle.take(address, username) if ig.throttle is not None else None
+    if limited is not None:
+        if limited.log:
+            with transaction(request) as session:
+                found = accounts.find_by_username(session, username)
+                reason = "sign-in:throttled"
+                actions.record(
+                    session,
+                    AuditEvent.IG_SIGNIN_FAILED,
+                    found.id if found else None,
+                    outcome=Outcome.DENIED,
+                    reason=reason,
+                )
+        message = f"Too many sign-in attempts. Wait {limited.retry_after} seconds, then try again."
+        retry = {"Retry-After": str(limited.retry_after)}
+        return _sign_in_page(request, nonce, [("username", message)], username, safe_next(next), 429, retry)
+    with ig.gateway.sessions() as session:
+        found = accounts.candidate(session, username, now=now())
+        session.rollback()
+    checked = accounts.check_password(found, password)  # no transaction open: see the docstring
     with transaction(request) as session:
-        cur = current(request, session)
-        require_csrf(request, session, cur, csrf_token)
-        assert cur is not None
-        errors = []
-        if not username:
-            errors.append(("username", "Enter your username"))
-        if not password:
-            errors.append(("password", "Enter your password"))
-        if errors:
-            return _sign_in_page(request, cur, errors, username, safe_next(next), 400)
-        result = accounts.authenticate(
+        result = accounts.settle(
             session,
-            username,
-            password,
+            found,
+            checked,
             now=now(),
             max_attempts=ig.settings.lockout_attempts,
             lockout=timedelta(minutes=ig.settings.lockout_minutes),
@@ -91,8 +131,10 @@ def sign_in(
             reason = f"sign-in:{result.outcome.value}" if staff_id else "sign-in:unknown-account"
             actions.record(session, AuditEvent.IG_SIGNIN_FAILED, staff_id, outcome=Outcome.DENIED, reason=reason)
             # One message whatever the cause, so the page never says whether an account exists.
-            return _sign_in_page(request, cur, [("username", FAILED)], username, safe_next(next), 401)
-        sessions.end(session, cur)
+            return _sign_in_page(request, nonce, [("username", FAILED)], username, safe_next(next), 401)
+        previous = current(request, session)
+        if previous is not None:
+            sessions.end(session, previous)
         sessions.purge_expired(session, now())  # housekeeping: sessions nobody came back to
         fresh = sessions.start(session, result.account, now=now(), lifetime=ig.lifetime)
         actions.record(session, AuditEvent.IG_SIGNIN, result.account.id, reason="password")
@@ -163,7 +205,7 @@ async def oidc_callback(request: Request) -> Response:
             )
             return _sign_in_page(
                 request,
-                cur,
+                request.cookies.get(sessions.SIGNIN_COOKIE) or sessions.new_signin_nonce(),
                 [
                     (
                         "oidc",
