@@ -60,6 +60,7 @@ class NewEntry:
     overrides: Sequence[Mapping[str, str]] = ()
     ig_review: bool = False
     consent_scope: Mapping[str, Any] | None = None
+    subject_keys: Sequence[str] = ()  # every person a staff look-up showed; the first is subject_key
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class LogEntry:
     # "limited_to_purposes": [purposes], "gillick_competent": bool | None, "best_interests_recorded": bool}.
     # No personal data: dates of consent, agency codes and purposes only.
     consent_scope: Mapping[str, Any] | None = None
+    # Every person a staff look-up showed, as subject keys (``subject_key`` is the first, the one the
+    # log is searched by). Written only when given, so entries without it keep their earlier form.
+    subject_keys: Sequence[str] = field(default=())
 
     @classmethod
     def of(cls, new: NewEntry, *, seq: int, prev_hash: str) -> LogEntry:
@@ -104,6 +108,10 @@ class LogEntry:
         # Field by field, not asdict(self): the same values, without deep-copying every one on the
         # hottest path (the nested values are rebuilt below either way).
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.subject_keys:
+            data["subject_keys"] = list(self.subject_keys)
+        else:
+            del data["subject_keys"]
         data["created_at"] = self.created_at.isoformat()
         data["released"] = list(self.released)
         data["withheld"] = [asdict(w) if isinstance(w, WithheldField) else dict(w) for w in self.withheld]

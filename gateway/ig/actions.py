@@ -7,6 +7,7 @@ fixed texts and identifiers chosen by the gateway, never free text a user typed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -28,10 +29,16 @@ def record(
     outcome: Outcome = Outcome.DONE,
     reason: str | None = None,
     subject_key: str | None = None,
+    subject_keys: Sequence[str] = (),
     agency_code: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Append one staff action to the log in the caller's transaction; return its id."""
+    """Append one staff action to the log in the caller's transaction; return its id.
+
+    ``subject_keys``: every person the action showed (a look-up); the first is also ``subject_key``.
+    """
+    if subject_keys:
+        subject_key = subject_keys[0]
     appended = log.append(
         session,
         NewEntry(
@@ -41,6 +48,7 @@ def record(
             client_id=actor(staff_id),
             agency_code=agency_code,
             subject_key=subject_key,
+            subject_keys=tuple(subject_keys),
             reason=reason,
         ),
     )

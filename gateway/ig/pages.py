@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -36,6 +38,23 @@ router = APIRouter()
 
 OUTCOMES = ("released", "denied", "done")
 KINDS = {"disclosures": "Disclosures and refusals", "staff": "Staff actions", "all": "Everything"}
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _subjects_sig(request: Request, keys: tuple[str, ...]) -> str:
+    """The person a results link is about is fixed by the search that made it: the keys, in order,
+    under the gateway's key. A hand-made link (a decoy key first, another person's key added, the keys
+    reordered) is refused, so the first key the log is searched by is always the person looked up."""
+    message = "ig subject search|" + ",".join(keys)
+    return hmac.new(ig_of(request).gateway.keyring.hmac_key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _subjects_sig_ok(request: Request, keys: tuple[str, ...], sig: str) -> bool:
+    if len(keys) > 4 or not all(len(k) == 64 and all(c in "0123456789abcdef" for c in k) for k in keys):
+        return False
+    return hmac.compare_digest(_subjects_sig(request, keys).encode(), sig.encode("utf-8", "replace"))
 
 
 def _not_found(request: Request, cur: Any, what: str) -> Response:
@@ -131,7 +150,8 @@ def search_submit(
                     },
                     status=400,
                 )
-            params += [("subject", key) for key in data.subject_keys_for_nhs_number(session, ig.gateway.keyring, nhs)]
+            keys = data.subject_keys_for_nhs_number(session, ig.gateway.keyring, nhs)
+            params += [("subject", key) for key in keys] + [("sig", _subjects_sig(request, keys))]
         for name, value in (
             ("agency", agency),
             ("purpose", purpose),
@@ -182,11 +202,15 @@ def disclosures(
     date_from: str = Query("", alias="from"),
     date_to: str = Query("", alias="to"),
     kind: str = "disclosures",
-    before: int | None = None,
+    before: int | None = Query(None, ge=0, le=INT64_MAX),
+    sig: str = "",
 ) -> Response:
     with transaction(request) as session:
         cur = require_staff(request, session)
         errors: list[tuple[str, str]] = []
+        subjects = tuple(subject)
+        if subjects and not _subjects_sig_ok(request, subjects, sig):
+            errors.append(("nhs_number", "This search link is not valid. Search again by NHS number"))
         names = data.agency_names(session)
         if agency and agency not in names:
             errors.append(("agency", "Choose an agency from the list"))
@@ -200,7 +224,6 @@ def disclosures(
         end = _parse_date(date_to, "The 'to' date", errors, "date_to")
         if start and end and end < start:
             errors.append(("date_to", "The 'to' date must be the same as or after the 'from' date"))
-        subjects = tuple(s for s in subject if len(s) == 64 and all(c in "0123456789abcdef" for c in s))[:4]
         form = {
             "agency": agency,
             "purpose": purpose,
@@ -215,21 +238,26 @@ def disclosures(
         filters = data.SearchFilters(subjects, agency or None, purpose or None, outcome or None, start, end, kind)
         rows, next_before = data.search(session, filters, before_seq=before)
         total = data.count(session, filters)
-        if subjects and before is None:
-            # Looking a person up is itself recorded, as a disclosure to the staff member would be.
-            actions.record(session, AuditEvent.IG_SEARCH, cur.staff.id if cur.staff else None, subject_key=subjects[0])
-        base = [("subject", s) for s in subjects] + [
-            (k, v)
-            for k, v in (
-                ("agency", agency),
-                ("purpose", purpose),
-                ("outcome", outcome),
-                ("from", date_from),
-                ("to", date_to),
-                ("kind", kind),
-            )
-            if v
-        ]
+        if subjects:
+            # Looking a person up is itself recorded, as a disclosure to the staff member would be:
+            # every page of the results, each naming every key searched.
+            actions.record(session, AuditEvent.IG_SEARCH, cur.staff.id if cur.staff else None, subject_keys=subjects)
+        base = (
+            [("subject", s) for s in subjects]
+            + ([("sig", sig)] if subjects else [])
+            + [
+                (k, v)
+                for k, v in (
+                    ("agency", agency),
+                    ("purpose", purpose),
+                    ("outcome", outcome),
+                    ("from", date_from),
+                    ("to", date_to),
+                    ("kind", kind),
+                )
+                if v
+            ]
+        )
         return _search_page(
             request,
             session,
@@ -320,7 +348,7 @@ def subject_report(request: Request, csrf_token: str = Form(""), nhs_number: str
         keys = data.subject_keys_for_nhs_number(session, ig.gateway.keyring, nhs)
         history = data.subject_history(session, keys)
         titles = {f.id: f.title for f in ig.gateway.catalogue}
-        actions.record(session, AuditEvent.IG_SUBJECT_REPORT, cur.staff.id if cur.staff else None, subject_key=keys[0])
+        actions.record(session, AuditEvent.IG_SUBJECT_REPORT, cur.staff.id if cur.staff else None, subject_keys=keys)
         return page(
             request,
             "subject_report.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,12 @@ class PageHeaders:
             return
         static = scope.get("path", "").startswith(("/ig/static/", "/static/"))
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OVERRIDDEN]
                 headers += [(k.lower().encode(), v.encode()) for k, v in PAGE_HEADERS.items()]
                 cache = b"public, max-age=3600" if static else b"no-store"
@@ -81,9 +86,21 @@ class PageHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as exc:
+            # An error page of our own, with the headers: the server's default 500 would go out bare.
+            logging.getLogger("gateway.ig").error("IG page failed", extra={"fields": {"error": type(exc).__name__}})
+            if started:
+                raise
+            failed = HTMLResponse(_FAILED_PAGE, status_code=500)
+            await failed(scope, receive, with_headers)
 
 
+_FAILED_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Something went wrong</title></head>"
+    "<body><h1>Something went wrong</h1><p>Nothing was changed. Go back and try again.</p></body></html>"
+)
 _OVERRIDDEN = {k.lower().encode() for k in PAGE_HEADERS} | {b"cache-control"}
 
 
