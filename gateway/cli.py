@@ -49,11 +49,19 @@ app.add_typer(ingest_cli.retention_app, name="retention")
 @app.command()
 def init() -> None:
     """Create the database (Alembic upgrade) and the gateway's keys under GATEWAY_DATA_DIR. Idempotent."""
+    from gateway.audit.witness import WitnessError
+    from gateway.audit.witness import status as witness_status
     from gateway.setup import initialise
 
     settings = get_settings()
-    initialise(settings)
+    try:
+        initialise(settings)
+    except WitnessError as exc:
+        err_console.print(f"[red]error:[/red] {exc}: the database is behind or forks from what its witness saw")
+        err_console.print('Run `ld-gateway audit verify`; see docs/audit.md, "Rollback".')
+        raise typer.Exit(1) from None
     console.print(f"Initialised: database {_safe_url(settings.database_url)}, keys in {settings.keys_dir}")
+    console.print(witness_status(settings).summary(), highlight=False)
 
 
 @app.command()
@@ -230,12 +238,13 @@ def audit_verify(
         False, "--scheduled", help="Record this run as the scheduled check (cron, a systemd timer) rather than by hand."
     ),
 ) -> None:
-    """Verify the whole disclosure log, its Merkle tree and every signed checkpoint (and those in
-    GATEWAY_WITNESS_DIR). Exit 0 when intact; 1 naming the first bad entry, checkpoint or stored subtree.
+    """Verify the whole disclosure log, its Merkle tree and every signed checkpoint, and that the log is
+    neither behind nor forked from what its witness saw (GATEWAY_WITNESS_DIR, by default
+    GATEWAY_DATA_DIR/witness). Exit 0 when intact; 1 naming the first bad entry, checkpoint or subtree.
     The result is recorded in the database, so the IG dashboard shows when the log was last checked."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gateway.audit import log
+    from gateway.audit import log, witness
     from gateway.audit.c2sp_note import NoteVerifier
     from gateway.audit.log_key import log_signer
     from gateway.audit.verify_log import verify_log
@@ -248,12 +257,7 @@ def audit_verify(
             verifier = log_signer(get_settings()).verifier
         except KeysMissing:
             verifier = None  # entries still verify; any checkpoint will be reported as unverifiable
-    witness_dir = get_settings().witness_dir
-    witnessed = (
-        [p.read_text(encoding="utf-8") for p in sorted(witness_dir.glob("checkpoint.*"))]
-        if witness_dir is not None and witness_dir.is_dir()
-        else []
-    )
+    witnessing = witness.status(get_settings())
     with _session() as session:
         head = log.read_head(session)
         columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -264,7 +268,7 @@ def audit_verify(
                 verifier,
                 from_size=from_checkpoint,
                 progress=lambda n: bar.update(task, completed=n),
-                witnessed=witnessed,
+                witnessed=witnessing.notes,
             )
     failure = result.failure
     _record_verification(result, scheduled=scheduled)
@@ -278,6 +282,13 @@ def audit_verify(
                     "from_checkpoint": result.start,
                     "head_hash": result.head_hash,
                     "root": result.root,
+                    "witness": {
+                        "kind": witnessing.kind,
+                        "rollback_detectable": witnessing.rollback_detectable,
+                        "checkpoints_held": len(witnessing.notes),
+                        "newest_size": witnessing.newest,
+                        "summary": witnessing.summary(),
+                    },
                     "first_bad_entry": None
                     if failure is None
                     else {
@@ -296,6 +307,9 @@ def audit_verify(
         )
     else:
         console.print(f"[red]Disclosure log FAILED verification[/red] at {failure}")
+    if not as_json:
+        style = "yellow" if not witnessing.rollback_detectable else "default"
+        console.print(f"[{style}]{witnessing.summary()}[/{style}]", highlight=False)
     if not result.ok:
         raise typer.Exit(1)
 

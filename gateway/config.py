@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # issue 5: the disclosure log's checkpoints (see docs/audit.md)
     log_origin: str | None = Field(default=None, description="Checkpoint origin; default: issuer host/path")
-    witness_dir: Path | None = Field(default=None, description="Write each new checkpoint into this directory")
+    witness_dir: Path | None = Field(
+        default=None, description="Witness directory; default GATEWAY_DATA_DIR/witness, 'off' for none"
+    )
     witness_url: str | None = Field(default=None, description="C2SP tlog-witness add-checkpoint URL")
     checkpoint_tick: float = Field(default=1.0, gt=0, le=10, description="Seconds between checkpoint checks")
     # How stale a process's view of revoked tokens and clients may be (issue 3: at most 1 s).
@@ -83,6 +85,14 @@ class Settings(BaseSettings):
             return None
         host, _, port = self.metrics_address.rpartition(":")
         return host.strip("[]"), int(port)
+
+    @property
+    def resolved_witness_dir(self) -> Path | None:
+        """Where checkpoints are witnessed on disk: GATEWAY_WITNESS_DIR, else GATEWAY_DATA_DIR/witness
+        unless a URL witness is set instead; None when turned off (``GATEWAY_WITNESS_DIR=off``)."""
+        if self.witness_dir is not None:
+            return None if str(self.witness_dir).strip().lower() in ("off", "none") else self.witness_dir
+        return None if self.witness_url else self.data_dir / "witness"
 
     @property
     def keys_dir(self) -> Path:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.audit import witness
 from gateway.audit.log_key import load_or_create_log_key
 from gateway.auth.signing import load_or_create_signing_key
 from gateway.config import Settings
-from gateway.db.engine import make_engine
+from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.migrate import upgrade
 from gateway.keys import load_or_create_keyring
 
@@ -18,5 +21,18 @@ def initialise(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
+        _start_witness(settings, make_session_factory(engine))
     finally:
         engine.dispose()
+
+
+def _start_witness(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """The default witness is a directory outside the database (GATEWAY_DATA_DIR/witness); it is made here
+    and handed the newest checkpoint, so that a later rollback of the database shows. Raises
+    :class:`WitnessError` when the witness already saw more of the log than this database holds."""
+    directory = settings.resolved_witness_dir
+    if directory is None:
+        return
+    directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    with sessions() as session:
+        witness.export_latest(session, witness.DirectoryWitness(directory))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -30,11 +31,14 @@ from gateway.audit import balp, checkpoints, queries, reports, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
+from gateway.audit.witness import status as witness_status
 from gateway.audit.witness import witness_from
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
 from gateway.context import gateway_of
+
+logger = logging.getLogger("gateway.audit")
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 #: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.
@@ -60,6 +64,11 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        witnessing = witness_status(settings)
+        if witnessing.rollback_detectable:
+            logger.info("checkpoints witnessed", extra={"fields": {"witness": witnessing.kind}})
+        else:
+            logger.warning(witnessing.summary())
         ticker.start()
         try:
             yield

@@ -48,7 +48,12 @@ def checkpoint(
             return
         target = witness.witness_from(settings) if export else None
         if target is not None:
-            held = witness.export_latest(session, target)
+            try:
+                held = witness.export_latest(session, target)
+            except witness.WitnessError as exc:
+                # The alarm a rollback raises: the log is behind or forks from what the witness saw.
+                err_console.print(f"error: the witness refused the checkpoint: {exc}; run `ld-gateway audit verify`")
+                raise typer.Exit(1) from None
             err_console.print(f"witness holds the checkpoint of {held} entries")
     typer.echo(latest.note, nl=False)
 

@@ -7,7 +7,8 @@ checks per entry (position, leaf hash, link, searchable columns, head):
   the root of exactly that many entries;
 - every stored interior subtree (``log_tree_nodes``) is the hash of the entries under it, and the
   head's compact range is the tree's right border, so proofs served later are proofs of these entries;
-- no checkpoint counts more entries than the log holds (a truncated log).
+- no checkpoint counts more entries than the log holds (a truncated log);
+- every checkpoint the witness holds is here, unchanged, and within the log (a rollback).
 
 ``from_size`` starts at a checkpoint already verified (incremental audits): its signature is checked,
 the stored tree at that size must give its root, and entries from there on are checked in full.
@@ -86,8 +87,21 @@ def verify_log(
             cp = open_checkpoint(note, verifier) if verifier else None
         except NoteError as exc:
             return result(VerifyFailure(-1, None, f"a witnessed checkpoint does not verify: {exc}", "checkpoint"))
-        if cp is not None and held.get(cp.size) != cp.root:
-            return result(VerifyFailure(cp.size, None, "held by the witness, missing or different here", "checkpoint"))
+        if cp is None:
+            continue
+        if head is not None and cp.size > head.size:
+            problem = (
+                f"the log is behind its witness: the witness saw {cp.size} entries, the log holds {head.size} "
+                "(a restored older copy, or a truncation)"
+            )
+            return result(VerifyFailure(cp.size, None, problem, "checkpoint"))
+        if held.get(cp.size) != cp.root:
+            what = "missing here" if cp.size not in held else "signed with another root here: the log forks"
+            return result(
+                VerifyFailure(
+                    cp.size, None, f"the witness holds a checkpoint of {cp.size} entries, {what}", "checkpoint"
+                )
+            )
 
     if from_size:
         start = dict(signed).get(from_size)

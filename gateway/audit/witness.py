@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import checkpoints, tree
 from gateway.audit.c2sp_note import Checkpoint
+from gateway.audit.rfc9162 import ProofError, verify_consistency
 from gateway.config import Settings
 
 
@@ -48,11 +50,23 @@ class DirectoryWitness:
         return Checkpoint.parse(text.split("\n\n", 1)[0] + "\n").size
 
     def add(self, old_size: int, proof: list[bytes], note: str) -> int:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        size = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n").size
-        held = self.known_size()
-        if held > size:
-            raise WitnessError(f"witness directory holds a checkpoint of {held} entries, newer than {size}")
+        self.directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        offered = Checkpoint.parse(note.split("\n\n", 1)[0] + "\n")
+        size = offered.size
+        latest = self.directory / "checkpoint"
+        held = (
+            Checkpoint.parse(latest.read_text(encoding="utf-8").split("\n\n", 1)[0] + "\n") if latest.exists() else None
+        )
+        if held is not None and held.size > size:
+            raise WitnessError(f"witness directory holds a checkpoint of {held.size} entries, newer than {size}")
+        if held is not None and held.size > 0:
+            # As a C2SP witness does: accept only a checkpoint that extends the one held (RFC 9162 2.1.4).
+            if old_size != held.size:
+                raise WitnessError(f"proof is from {old_size} entries, the witness holds {held.size}")
+            try:
+                verify_consistency(held.size, size, held.root, offered.root, proof)
+            except ProofError as exc:
+                raise WitnessError(f"checkpoint of {size} entries does not extend the one held: {exc}") from None
         numbered = self.directory / f"checkpoint.{size}"
         if not numbered.exists():
             numbered.write_text(note, encoding="utf-8")
@@ -85,12 +99,69 @@ class HttpWitness:
 
 
 def witness_from(settings: Settings) -> Witness | None:
-    """The configured witness: GATEWAY_WITNESS_DIR, else GATEWAY_WITNESS_URL, else none."""
-    if settings.witness_dir is not None:
-        return DirectoryWitness(settings.witness_dir)
+    """The configured witness: a directory (GATEWAY_WITNESS_DIR, by default GATEWAY_DATA_DIR/witness),
+    else GATEWAY_WITNESS_URL; none only when turned off."""
+    directory = settings.resolved_witness_dir
+    if directory is not None:
+        return DirectoryWitness(directory)
     if settings.witness_url:
         return HttpWitness(settings.witness_url)
     return None
+
+
+#: Said wherever the log is checked without a witness (``audit verify``, the IG integrity page, start-up).
+NO_WITNESS = (
+    "No witness is configured (GATEWAY_WITNESS_DIR=off): a rollback of the log (a restored older copy of "
+    "the database, a truncation to an earlier checkpoint, entries rewritten and re-signed) cannot be detected."
+)
+
+
+@dataclass(frozen=True)
+class WitnessStatus:
+    kind: str  # directory | url | off
+    where: str | None
+    rollback_detectable: bool
+    notes: tuple[str, ...] = ()  # the checkpoints a directory witness holds (a URL witness keeps its own)
+
+    @property
+    def newest(self) -> int:
+        return max((_size(n) for n in self.notes), default=0)
+
+    def summary(self) -> str:
+        if self.kind == "off":
+            return NO_WITNESS
+        if self.kind == "url":
+            return (
+                f"Checkpoints are handed to the witness at {self.where}, which refuses any that does not extend "
+                "what it saw; this check does not consult it."
+            )
+        held = f"newest covers {self.newest} entries" if self.notes else "none yet"
+        return f"Witness directory {self.where}: {len(self.notes)} checkpoints held ({held})."
+
+
+def status(settings: Settings) -> WitnessStatus:
+    directory = settings.resolved_witness_dir
+    if directory is not None:
+        return WitnessStatus("directory", str(directory), True, tuple(_notes(directory)))
+    if settings.witness_url:
+        return WitnessStatus("url", settings.witness_url, True)
+    return WitnessStatus("off", None, False)
+
+
+def _notes(directory: Path) -> list[str]:
+    """Every checkpoint the directory holds: each numbered one, and the newest (``checkpoint``), which is
+    kept even if the numbered files are pruned."""
+    if not directory.is_dir():
+        return []
+    paths = sorted(directory.glob("checkpoint.*"))
+    if (directory / "checkpoint").is_file():
+        paths.append(directory / "checkpoint")
+    notes = dict.fromkeys(p.read_text(encoding="utf-8") for p in paths)
+    return list(notes)
+
+
+def _size(note: str) -> int:
+    return Checkpoint.parse(note.split("\n\n", 1)[0] + "\n").size
 
 
 def export_latest(session: Session, witness: Witness) -> int | None:

@@ -49,11 +49,10 @@ def progress_of(run: VerificationRun) -> int:
     return max(run.entries_checked, _progress.get(run.id, 0))
 
 
-def _witnessed(settings: Settings) -> list[str]:
-    directory = settings.witness_dir
-    if directory is None or not directory.is_dir():
-        return []
-    return [p.read_text(encoding="utf-8") for p in sorted(directory.glob("checkpoint.*"))]
+def _witnessed(settings: Settings) -> tuple[str, ...]:
+    from gateway.audit.witness import status
+
+    return status(settings).notes
 
 
 def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from gateway.assessments.identifiers import is_valid_nhs_number
 from gateway.audit import verifications
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.audit.witness import status as witness_status
 from gateway.auth import registry
 from gateway.auth.errors import UnknownClient
 from gateway.auth.vocab import AgencyType, Purpose
@@ -383,6 +384,7 @@ def integrity_page(request: Request) -> Response:
             log_size=data.log_size(session),
             head=data.read_head(session),
             checkpoints=data.recent_checkpoints(session),
+            witness=witness_status(ig_of(request).gateway.settings),
         )
 
 

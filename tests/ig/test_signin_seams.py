@@ -34,7 +34,9 @@ def ig_state(gateway: Any) -> Any:
 def row_counts(gateway: Any) -> dict[str, int]:
     engine = gateway.sessions.kw["bind"]
     with engine.connect() as conn:
-        return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in inspect(engine).get_table_names()}
+        return {
+            t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in inspect(engine).get_table_names()
+        }
 
 
 def write_lock_free(gateway: Any) -> bool:
@@ -136,7 +138,9 @@ def test_one_address_is_throttled_across_usernames_known_or_not(gateway, staff, 
     )
     hashes = count_hashes(monkeypatch)
     guesser = Browser(gateway.app, "203.0.113.7")
-    answers = [guesser.sign_in(name, "guess guess guess").status_code for name in ("a1", "auditor", "b2", "c3", "admin")]
+    answers = [
+        guesser.sign_in(name, "guess guess guess").status_code for name in ("a1", "auditor", "b2", "c3", "admin")
+    ]
     assert answers == [401, 401, 401, 429, 429]
     assert len(hashes) == 3  # refused before any hash
     # Someone else, elsewhere, is not held up by it.
