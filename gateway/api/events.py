@@ -7,6 +7,7 @@ the policy and the log apply. The stream ends when the access token expires: rec
 and the ``Last-Event-ID`` header (the id of the last event received), and the events missed in between
 are sent first (see gateway.requests.notify: the replay window outlasts a token). When they cannot be,
 the stream says so with a ``replay-incomplete`` event: re-read your queue (``GET /fhir/Task``).
+The stream also ends within a second of the token or its client being revoked (``event: revoked``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from time import monotonic
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import stream_revocation
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
@@ -69,6 +72,7 @@ async def _stream(
             yield b"event: replay-incomplete\ndata: {}\n\n"
         for notification in missed or ():
             yield sse_frame(notification)
+        quiet_since = monotonic()
         while True:
             remaining = (ctx.expires_at - datetime.now(UTC)).total_seconds()
             if remaining <= 0:
@@ -76,10 +80,18 @@ async def _stream(
                 return
             if await request.is_disconnected():
                 return
+            if not await stream_revocation.still_live(request, ctx):
+                yield stream_revocation.REVOKED_FRAME
+                return
             try:
-                notification = await subscription.next(min(KEEP_ALIVE_SECONDS, remaining))
+                notification = await subscription.next(min(stream_revocation.CHECK_SECONDS, remaining))
             except EOFError:
                 return
-            yield b": keep-alive\n\n" if notification is None else sse_frame(notification)
+            if notification is not None:
+                yield sse_frame(notification)
+                quiet_since = monotonic()
+            elif monotonic() - quiet_since >= KEEP_ALIVE_SECONDS:
+                yield b": keep-alive\n\n"
+                quiet_since = monotonic()
     finally:
         subscription.close()

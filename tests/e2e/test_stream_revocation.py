@@ -1,0 +1,152 @@
+"""A revoked token or client loses its open event stream on every process (real servers, SQLite and
+PostgreSQL): two ``ld-gateway serve`` processes share one database; the stream is open on one, the
+revocation is made elsewhere (the command line, or ``POST /oauth2/revoke`` on the other process).
+
+Attack: keep a ``GET /events`` stream open after the client or token is revoked, and go on hearing of
+requests until the token would have expired. Held by: each stream re-checks revocation several times a
+second (gateway/api/stream_revocation.py) and ends with ``event: revoked``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.agency_client import AgencyClient
+from adapters.agency_client.client import ASSERTION_TYPE, load_private_key, sign_client_assertion, sign_dpop_proof
+from gateway.db.engine import make_engine
+from tests.conftest import ROOT, create_pg_database
+from tests.e2e.conftest import CLI, _wait_ready, free_port
+from tests.e2e.test_requests import EventStream
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class TwoProcesses:
+    issuer: str
+    other: str
+    env: dict[str, str]
+    clients: dict[str, str]
+    data_dir: Path
+
+    def agency(self, code: str) -> AgencyClient:
+        return AgencyClient(
+            self.issuer, self.clients[code], load_private_key(self.data_dir / "demo-keys" / f"{code}.pem")
+        )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def two_processes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoProcesses]:
+    workdir = tmp_path_factory.mktemp(f"streams-{request.param}")
+    drop = None
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'gateway.db'}"
+    else:
+        database_url, drop = create_pg_database()
+    ports = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{ports[0]}"
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_DATA_DIR": str(workdir / "var"),
+        "GATEWAY_ISSUER": issuer,
+        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
+        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
+        "GATEWAY_METRICS_ADDRESS": "off",
+    }
+    setup = subprocess.run(
+        [CLI, "demo", "--no-serve", "--port", str(ports[0])], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert setup.returncode == 0, setup.stderr + setup.stdout
+    clients = json.loads((workdir / "var" / "demo-keys" / "clients.json").read_text())
+    processes = []
+    try:
+        for i, port in enumerate(ports):
+            log = workdir / f"server-{i}.log"
+            with log.open("wb") as sink:
+                processes.append(
+                    subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
+                )
+            _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
+        yield TwoProcesses(issuer, f"http://127.0.0.1:{ports[1]}", env, clients, workdir / "var")
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        make_engine(database_url).dispose()
+        if drop:
+            drop()
+
+
+def open_stream(gw: TwoProcesses, client: AgencyClient, token: str) -> EventStream:
+    """A stream on the second process; the DPoP proof names the external URL (the issuer)."""
+    headers = {
+        "Authorization": f"DPoP {token}",
+        "DPoP": sign_dpop_proof(client.dpop_key, "GET", gw.issuer + "/events", access_token=token),
+    }
+    stream = EventStream(gw.other + "/events", headers)
+    stream.start()
+    assert stream.subscribed.wait(30), f"the stream never opened ({stream.status})"
+    assert stream.status == 200
+    return stream
+
+
+def ended_with_revoked(stream: EventStream) -> bool:
+    # A bound, not a timing claim: without the check the stream would stay open for the token's 300 s.
+    stream.join(timeout=20)
+    if stream.is_alive():
+        return False
+    kinds = []
+    while not stream.events.empty():
+        kinds.append(stream.events.get().get("event"))
+    return kinds[-1:] == ["revoked"]
+
+
+def test_a_stream_ends_when_its_token_is_revoked_on_another_process(two_processes):
+    gw = two_processes
+    court = gw.agency("MC-NE")
+    token = court.token("case-management")
+    same_client = gw.agency("MC-NE")  # the same client, another token (and DPoP key)
+    stream = open_stream(gw, court, token)
+    survivor = open_stream(gw, same_client, same_client.token("case-management"))
+    revoked = httpx.post(
+        gw.issuer + "/oauth2/revoke",
+        data={
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": sign_client_assertion(court.key, court.client_id, court.token_url),
+            "token": token,
+        },
+        timeout=30,
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert ended_with_revoked(stream)
+    assert survivor.is_alive()  # only that token's stream ended
+
+
+def test_a_stream_ends_when_its_client_is_revoked_from_the_command_line(two_processes):
+    gw = two_processes
+    ld = gw.agency("LD-NE")
+    stream = open_stream(gw, ld, ld.token("ld-service"))
+    revoke = subprocess.run(
+        [CLI, "client", "revoke", ld.client_id], env=gw.env, capture_output=True, text=True, timeout=120
+    )
+    assert revoke.returncode == 0, revoke.stderr
+    assert ended_with_revoked(stream)
+    # And it cannot come back.
+    again = httpx.get(
+        gw.other + "/events",
+        headers={"Authorization": "DPoP x", "DPoP": sign_dpop_proof(ld.dpop_key, "GET", gw.issuer + "/events")},
+        timeout=30,
+    )
+    assert again.status_code == 401
