@@ -6,7 +6,6 @@ and ``ld-gateway import``; this module adds HTTP: the body, ``Idempotency-Key`` 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import json_body
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.assessments import idempotency
@@ -76,10 +76,9 @@ def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Res
     idem = Idempotency(gw, request, ctx, raw)
     if idem.answer is not None:
         return idem.answer
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
-        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    document, refused = json_body.parse(raw)
+    if refused is not None:
+        return refused
     return publish_canonical(gw, ctx, document, idem)
 
 

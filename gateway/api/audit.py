@@ -115,7 +115,9 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         return JSONResponse({"first": first, "second": second, "proof": [_b64(p) for p in proof]})
 
     @router.get("/proofs/inclusion/{disclosure_id}")
-    def inclusion(disclosure_id: str, request: Request, tree_size: int | None = Query(None, ge=1)) -> Response:
+    def inclusion(
+        disclosure_id: str, request: Request, tree_size: int | None = Query(None, ge=1, le=INT64_MAX)
+    ) -> Response:
         """RFC 9162 inclusion proof of one entry in a checkpointed tree (by default the newest)."""
         ctx = audit_caller(request)
         with sessions.begin() as session:
@@ -160,7 +162,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         until: datetime | None = Query(None, description="Before this instant (exclusive)"),
         override: bool | None = Query(None, description="Only entries that did (true) or did not rely on an override"),
         limit: int = Query(50, ge=1, le=queries.MAX_LIMIT),
-        cursor: int | None = Query(None, ge=0, description="next_cursor of the previous page"),
+        cursor: int | None = Query(None, ge=0, le=INT64_MAX, description="next_cursor of the previous page"),
         format: str = Query("json", pattern="^(json|csv|fhir)$"),
     ) -> Response:
         """IG query over the log: JSON pages (keyset), or every match as CSV or a FHIR Bundle of AuditEvents."""

@@ -7,11 +7,10 @@ understand), and then validated and stored exactly as ``POST /assessments`` woul
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import json_body
 from gateway.api.assessments import Idempotency, publish_canonical
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
@@ -35,10 +34,9 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
     idem = Idempotency(gw, request, ctx, raw)
     if idem.answer is not None:
         return idem.answer
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    data, refused = json_body.parse(raw)
+    if refused is not None:
+        return refused
     try:
         inbound = map_document(data, gw.catalogue)
     except InboundError as exc:

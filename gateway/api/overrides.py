@@ -7,13 +7,13 @@ record one, and only against an assessment its own service published; any other 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import json_body
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.auth.rfc9068 import AccessContext
@@ -35,10 +35,9 @@ def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes
     gw = gateway_of(request)
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [("error", "too-costly", "the override is too large", None)])
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        return outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    body, refused = json_body.parse(raw)
+    if refused is not None:
+        return refused
     with gw.sessions.begin() as tx:
         outcome = service.record(tx, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
     if isinstance(outcome, service.NotYours):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api import json_body
 from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
@@ -30,11 +31,7 @@ def _respond(result: TaskResult) -> Response:
 
 
 async def _json_body(request: Request) -> tuple[Any, Response | None]:
-    raw = await request.body()
-    try:
-        return json.loads(raw), None
-    except (ValueError, RecursionError):
-        return None, outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+    return json_body.parse(await request.body())
 
 
 @router.post("/Task", status_code=201)

@@ -17,7 +17,6 @@ error's ``reason`` for the disclosure log.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jws import CompactSignature, JWSRegistry, extract_compact, validate_compact
 
+from gateway import json_text
 from gateway.auth.clients import AuthenticatedClient, ClientRecord
 from gateway.auth.errors import InvalidClient, InvalidJwks
 from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, JwksUnavailable, algorithms_for, client_allows
@@ -165,7 +165,7 @@ def _parse(params: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any], C
         raise InvalidClient("client_assertion is too long", reason=f"client_assertion of {len(assertion)} characters")
     try:
         signed = extract_compact(assertion.encode("ascii"), registry=_REGISTRY)
-        claims = json.loads(signed.payload)
+        claims = json_text.loads(signed.payload)
     except (JoseError, ValueError, UnicodeError):
         raise InvalidClient("client_assertion is not a signed JWT", reason="client_assertion does not parse") from None
     if not isinstance(claims, dict):

@@ -18,7 +18,6 @@ whose ``reason`` is precise, for the disclosure log.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
+from gateway import json_text
 from gateway.auth.clients import ClientRecord
 from gateway.auth.errors import InvalidToken
 from gateway.auth.signing import SIGNING_ALGORITHMS, TokenSigner
@@ -207,7 +207,7 @@ def _verified(token: str, signing_key: TokenSigner) -> dict[str, Any]:
     if not verified:
         raise _invalid("bad signature")
     try:
-        claims = json.loads(signed.payload)
+        claims = json_text.loads(signed.payload)
     except ValueError:
         raise _invalid("payload is not JSON") from None
     if not isinstance(claims, dict):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +39,7 @@ from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
+from gateway import json_text
 from gateway.auth.errors import InvalidDpopProof, InvalidJwks, UseDpopNonce
 from gateway.auth.jwks import algorithms_for, import_public_key
 from gateway.auth.rfc7523 import ReplayCache
@@ -131,7 +131,7 @@ def verify_proof(
         raise InvalidDpopProof(reason="DPoP proof empty or too long")
     try:
         signed = extract_compact(proof.encode("ascii"), registry=_REGISTRY)
-        claims = json.loads(signed.payload)
+        claims = json_text.loads(signed.payload)
     except (JoseError, ValueError, UnicodeError):
         raise InvalidDpopProof(reason="DPoP proof is not a compact JWS with a JSON payload") from None
     if not isinstance(claims, dict):
