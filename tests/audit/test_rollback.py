@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.engine import make_url
 
 from gateway.audit import log
-from gateway.audit.entry import GENESIS_HASH, WithheldField
+from gateway.audit.entry import GENESIS_HASH, NewEntry, WithheldField
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import compact_append
 from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
@@ -169,11 +171,10 @@ def _rebuild_with_one_entry_rewritten(sessions, seq: int) -> None:
     for data in entries:
         with sessions.begin() as session:
             fields = {k: v for k, v in data.items() if k not in ("seq", "prev_hash")}
-            from datetime import datetime
-
+            fields["event"], fields["outcome"] = AuditEvent(fields["event"]), Outcome(fields["outcome"])
             fields["created_at"] = datetime.fromisoformat(fields["created_at"])
             fields["withheld"] = tuple(WithheldField(**w) for w in fields["withheld"])
-            log.append(session, **fields)
+            log.append(session, NewEntry(**fields))
 
 
 def test_entries_rewritten_and_re_signed_after_the_last_checkpoint_are_caught(cli, sessions, monkeypatch):

@@ -40,14 +40,16 @@ INT_PARAMS = ("cursor", "before", "limit", "tree_size", "first", "second", "size
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gateway(request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair) -> Iterator[SecurityGateway]:
+def gateway(
+    request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+) -> Iterator[SecurityGateway]:
     workdir = tmp_path_factory.mktemp(f"bad-input-{request.param}")
     drop = None
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'gateway.db'}"
     else:
         url, drop = create_pg_database()
-    gw = build_gateway(url, workdir, security_key)
+    gw = build_gateway(url, workdir, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()

@@ -23,9 +23,11 @@ TOKEN = "m" * 40
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair) -> Iterator[SecurityGateway]:
+def guarded(
+    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+) -> Iterator[SecurityGateway]:
     workdir = tmp_path_factory.mktemp("metrics")
-    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key, metrics_token=TOKEN)
+    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key, keys_template, metrics_token=TOKEN)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()
