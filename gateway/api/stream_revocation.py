@@ -14,9 +14,9 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from gateway.api.context import gateway_of
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.store import DatabaseRevocations
+from gateway.context import gateway_of
 
 CHECK_SECONDS = 0.25
 MAX_AGE = 0.5
