@@ -23,7 +23,7 @@ from gateway.setup import initialise
 from gateway.tour import render
 
 DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("POL-NE", "Northshire Police", "police", ("charging",)),
+    ("POL-NE", "Northshire Police", "police", ("custody", "charging")),
     ("MC-NE", "Northshire Magistrates' Court", "court", ("case-management", "sentencing")),
     ("PROB-NE", "Probation Service, Northshire region", "probation", ("case-management", "sentencing")),
     ("YOT-NE", "Northshire Youth Offending Team", "yot", ("case-management", "sentencing")),

@@ -3,7 +3,8 @@
 # Entrypoint: data.gateway.disclosure.decision (bundle entrypoint "gateway/disclosure/decision").
 #
 # Input (built by gateway/policy/input.py; it carries no personal data and no clock: every time
-# comparison, such as an override's expiry, was made when the input was built):
+# comparison, such as an override's expiry or the subject's age on the day, was made when the input was
+# built):
 #   {"recipient": {"agency_type", "agency_code"}, "purpose",
 #    "subject": {"age", "age_group": "adult" | "child"},
 #    "consent": {"status", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent",
@@ -14,51 +15,54 @@
 #   {"allow": bool, "released": [field id, sorted], "withheld": [{"field", "rule", "reason"}],
 #    "obligations": [string], "overrides": [{"id", "basis"}] (relied on), "deny_reason": string | null}
 #
-# What may be seen is DATA (policies/data.json, "What recipients need, by decision stage" in DOMAIN.md);
-# this module only combines it. data.gateway.catalogue (every disclosable field id) is supplied by the
-# engine from schemas/field-catalogue.json, so a field nobody names here is withheld (default deny).
+# What may be seen is DATA (policies/data.json, the second edition of "What recipients need, by decision
+# stage" in DOMAIN.md); this module only combines it. data.gateway.catalogue (every disclosable field id)
+# is supplied by the engine from schemas/field-catalogue.json, so a field nobody names here is withheld
+# (default deny).
 #
 # How a decision is made:
 #   1. Deny outright (allow false, one deny_reason) for an unknown agency type, purpose or age group, a
-#      purpose the agency type may not use, or a child subject asked about by probation (under-18s go to
-#      the YOT: "child-subject-yot-not-probation").
-#   2. Otherwise a field is released when a permission grants it for (purpose, agency type) and no
-#      restriction removes it. The most restrictive answer wins:
-#        - prohibitions (data "prohibitions") remove a field whatever else says;
+#      purpose the agency type may not use, a child asked about by probation (under-18s go to the YOT),
+#      an adult asked about by a YOT ("agency_types_denied_by_age_group"), or, without consent, when
+#      nothing at all may be shared (health referral: no referral against the person's wishes).
+#   2. Otherwise a field is released when a permission grants it for (purpose, agency type), or for
+#      (age group, purpose, agency type) in "permissions_by_age_group", and no restriction removes it.
+#      The most restrictive answer wins:
+#        - prohibitions (data "prohibitions", optionally only for some age groups) remove a field
+#          whatever else says;
 #        - grants in "permissions_with_consent" need effective consent (below);
-#        - without effective consent only "minimum_without_consent" survives, plus the minimised set
-#          ("override_fields") of each lawful override that names this recipient.
-#      One exception: "always_for_children" (the police always learn that a child needs an appropriate
-#      adult: every under-18 in custody gets one under PACE Code C) survives the consent minimum, though
-#      never a prohibition.
+#        - without effective consent only the recipient's own minimum survives
+#          ("minimum_without_consent"[purpose][agency type]), plus the minimised set ("override_fields")
+#          of each lawful override that names this recipient.
 #   3. Every other catalogue field is withheld with exactly one rule id: the first applicable one in the
 #      order of data "rules" (most specific first; "not-needed-for-purpose" last).
 #
 # Consent (DOMAIN.md, "Law and governance"): consent is the normal route. When it is declined, withdrawn
 # or not possible (lacks capacity), when none is recorded, when a child's consent is relied on without a
 # Gillick competence assessment, or when the person limited it to other agencies or purposes, there is
-# no consent for this disclosure. Then only the minimum is shared: what protects the person's rights in
-# the process itself (who they are, the assessment's context, that consent was not given, appropriate
-# adult and communication needs, fitness to be interviewed; PACE Code C). Anything more without consent
-# (the vulnerability summary, risk, safeguarding) needs a lawful override recorded by an L&D
-# practitioner: safeguarding (DPA 2018 Sch 1 para 18), prevention or detection of crime, or serious
-# harm, naming its recipients and expiring. An override releases only its basis's minimised set, never
-# a consent-only or prohibited field, and only what the purpose needs anyway.
-# The minimum only ever narrows: a field the purpose does not need stays withheld without consent too.
+# no consent for this disclosure. Then each recipient gets only the minimum that protects the person's
+# participation and safety in the process (custody and charging: identity, communication needs,
+# appropriate adult, fitness to be interviewed; court: identity, communication needs, intermediary,
+# fitness-to-plead concerns, and the appropriate adult in the youth court; probation and YOT: identity
+# and communication needs; health referral: nothing). Anything more without consent needs a lawful
+# override recorded by an L&D practitioner: safeguarding (DPA 2018 Sch 1 para 18), prevention or
+# detection of crime, or serious harm, naming its recipients and expiring. An override releases only its
+# basis's minimised set, never a consent-only or prohibited field, and only what the purpose needs anyway.
 # A child's "given" consent counts only when the child was assessed Gillick competent (true); false or
 # null gives the minimum ("child-consent-not-competent"). A person who cannot consent (not-possible)
 # with a recorded best-interests decision is treated as consenting for "best_interests_purposes" only
 # (health referral: a care decision); for criminal justice purposes an override is the route.
-
-# Where the DOMAIN.md table left a choice, data.json encodes:
-#   - court at case management: clinical.diagnoses only, and only with consent ("only if relevant");
-#     never clinical.detail;
-#   - YOT at sentencing mirrors probation (treatment requirements, referrals, and diagnoses and clinical
-#     detail with consent): for under-18s the YOT writes the pre-sentence report probation would;
-#   - clinical.* never goes to police or CPS, for anyone ("clinical-never-to-police-cps"), which also
-#     covers the rule for children;
-#   - third_party.information goes to health at referral only; "minimised" is the L&D service's job when
-#     it writes the field, which exists for health and social care.
+#
+# Identifiers by audience: criminal-justice identifiers (PNC ID, CRO, CRN, CJ agencies' case references)
+# never go to health ("cj-identifiers-never-to-health"); a health agency's case reference never goes to a
+# criminal justice agency, and the projection gives a health recipient only its own.
+#
+# Where the DOMAIN.md table left a choice, data.json encodes (docs/policy.md gives the reasons):
+#   - "assessment.context" and "consent.status" (its status, scope and date only) go with every disclosure;
+#   - youth rehabilitation order requirements (not in the table) go where adult treatment requirements
+#     would, for children: court and YOT at sentencing, health at referral;
+#   - who gave consent for a child (a person with parental responsibility) is family information:
+#     health at referral only.
 #
 # rego-cpp (regopy) pitfalls met here: never read data.gateway whole (it contains this package, so
 # evaluation reports recursion), and avoid `some i, x in ...` inside array comprehensions (rego-cpp
@@ -73,7 +77,7 @@ import rego.v1
 
 catalogue := {f | some f in data.gateway.catalogue}
 
-minimum := {f | some f in data.gateway.minimum_without_consent}
+minimum := {f | some f in data.gateway.minimum_without_consent[input.purpose][input.recipient.agency_type]}
 
 agency_type := input.recipient.agency_type
 
@@ -98,8 +102,14 @@ deny_reasons contains "purpose-not-permitted-for-agency-type" if {
 }
 
 deny_reasons contains reason if {
-	is_child
-	reason := data.gateway.agency_types_denied_for_children[agency_type]
+	reason := data.gateway.agency_types_denied_by_age_group[age_group][agency_type]
+}
+
+# Without consent some recipients get nothing at all (health referral: no referral against the person's
+# wishes); an empty document would still say the person was assessed, so the answer is a refusal.
+deny_reasons contains "nothing-to-share-without-consent" if {
+	not consent_effective
+	count(released_fields) == 0
 }
 
 # The first denial in data "deny_precedence" is the one reported.
@@ -169,6 +179,8 @@ override_fields contains f if {
 
 granted contains f if some f in data.gateway.permissions[purpose][agency_type]
 
+granted contains f if some f in data.gateway.permissions_by_age_group[age_group][purpose][agency_type]
+
 consent_granted contains f if some f in data.gateway.permissions_with_consent[purpose][agency_type]
 
 permitted contains f if some f in granted
@@ -178,15 +190,22 @@ permitted contains f if {
 	some f in consent_granted
 }
 
+# A prohibition with "age_groups" applies to those age groups only; without, to everyone.
+applies_to_age(p) if not p.age_groups
+
+applies_to_age(p) if age_group in p.age_groups
+
 prohibited contains {"field": f, "rule": p.rule} if {
 	some p in data.gateway.prohibitions
 	agency_type in p.agency_types
+	applies_to_age(p)
 	some f in p.fields
 }
 
 prohibited contains {"field": f, "rule": p.rule} if {
 	some p in data.gateway.prohibitions
 	agency_type in p.agency_types
+	applies_to_age(p)
 	some prefix in p.field_prefixes
 	some f in catalogue
 	startswith(f, prefix)
@@ -203,19 +222,10 @@ removed contains f if {
 	not f in override_fields
 }
 
-always_released contains f if {
-	is_child
-	some f in data.gateway.always_for_children[agency_type]
-	not f in prohibited_fields
-}
-
 released_fields := {f |
 	some f in permitted
 	f in catalogue
 	not f in removed
-} | {f |
-	some f in always_released
-	f in catalogue
 }
 
 # -- 5. Why each other field is withheld -----------------------------------------------------------

@@ -24,6 +24,8 @@ request(agency_type, purpose) := {
 
 with_consent(req, consent) := object.union(req, {"consent": consent})
 
+as_adult(req) := req
+
 as_child(req, gillick) := object.union(req, {
 	"subject": {"age": 15, "age_group": "child"},
 	"consent": {"gillick_competent": gillick},
@@ -43,6 +45,9 @@ allowed_pairs contains [agency, purpose] if {
 	some purpose in purposes
 }
 
+# Without consent a health referral shares nothing (refused); every other pair has a minimum.
+cj_pairs := {p | some p in allowed_pairs; p[0] != "health"}
+
 consents := [
 	{"status": "given"},
 	{"status": "declined"},
@@ -50,6 +55,65 @@ consents := [
 	{"status": "not-possible"},
 	{"status": "given", "limited_to_agencies": ["SOMEONE-ELSE"]},
 ]
+
+# The subject a recipient may be asked about at all: a YOT only ever about a child.
+subject_for(agency, req) := as_child(req, true) if agency == "yot"
+
+subject_for(agency, req) := req if agency != "yot"
+
+# -- police in custody (PACE) ----------------------------------------------------------------------
+
+test_police_custody_gets_the_custody_set_only if {
+	d := decide(request("police", "custody"))
+	d.allow
+	every f in ["needs.appropriate_adult", "needs.communication", "fitness.interview", "risk.assessment", "risk.safeguarding", "vulnerability.summary", "identity.pnc_id"] {
+		f in d.released
+	}
+	not "fitness.plead" in d.released
+	not "diversion.suitability" in d.released
+	not "referrals.made" in d.released
+	not "needs.intermediary" in d.released
+	rule_for(d, "fitness.plead") == "not-needed-for-purpose"
+	rule_for(d, "clinical.capacity") == "clinical-never-to-police-cps"
+}
+
+test_police_custody_without_consent_keeps_the_pace_minimum if {
+	d := decide(with_consent(request("police", "custody"), {"status": "declined"}))
+	d.allow
+	"needs.appropriate_adult" in d.released
+	"fitness.interview" in d.released
+	"needs.communication" in d.released
+	not "risk.assessment" in d.released
+	rule_for(d, "risk.assessment") == "consent-declined-minimum"
+}
+
+test_cps_may_not_use_custody if {
+	d := decide(request("cps", "custody"))
+	not d.allow
+	d.deny_reason == "purpose-not-permitted-for-agency-type"
+}
+
+# -- identifiers by audience -----------------------------------------------------------------------
+
+test_cj_identifiers_never_to_health if {
+	d := decide(request("health", "health-referral"))
+	every f in ["identity.pnc_id", "identity.cro_number", "identity.crn", "identity.cj_case_references"] {
+		not f in d.released
+		rule_for(d, f) == "cj-identifiers-never-to-health"
+	}
+	"identity.health_case_reference" in d.released
+}
+
+test_health_case_reference_never_to_criminal_justice if {
+	every agency in ["police", "cps", "court", "probation", "yot"] {
+		every purpose in data.gateway.purposes_by_agency_type[agency] {
+			d := decide(subject_for(agency, request(agency, purpose)))
+			not "identity.health_case_reference" in d.released
+			rule_for(d, "identity.health_case_reference") == "health-case-reference-never-to-cjs"
+			"identity.cj_case_references" in d.released
+		}
+	}
+}
 
 # -- police and CPS at charging --------------------------------------------------------------------
 
@@ -102,9 +166,26 @@ test_court_case_management_gets_diagnoses_with_consent_but_never_detail if {
 	"clinical.diagnoses" in d.released
 	not "clinical.detail" in d.released
 	rule_for(d, "clinical.detail") == "not-needed-for-purpose"
-	"needs.appropriate_adult" in d.released
+	not "needs.appropriate_adult" in d.released
 	"fitness.plead" in d.released
 	not "referrals.made" in d.released
+}
+
+test_youth_court_learns_of_the_appropriate_adult_even_without_consent if {
+	every consent in consents {
+		d := decide(with_consent(as_child(request("court", "case-management"), true), consent))
+		"needs.appropriate_adult" in d.released
+	}
+}
+
+test_court_without_consent_keeps_intermediary_and_fitness_to_plead if {
+	every purpose in ["case-management", "sentencing"] {
+		d := decide(with_consent(request("court", purpose), {"status": "withdrawn"}))
+		"needs.intermediary" in d.released
+		"fitness.plead" in d.released
+		"needs.communication" in d.released
+		not "vulnerability.summary" in d.released
+	}
 }
 
 test_court_case_management_without_consent_withholds_diagnoses if {
@@ -120,6 +201,17 @@ test_court_sentencing_gets_treatment_requirements_but_no_clinical if {
 	not "clinical.diagnoses" in d.released
 	not "needs.appropriate_adult" in d.released
 	rule_for(d, "clinical.diagnoses") == "not-needed-for-purpose"
+	rule_for(d, "treatment.youth_requirements") == "youth-requirements-children-only"
+}
+
+test_treatment_requirements_are_for_adults_and_youth_requirements_for_children if {
+	child := decide(as_child(request("court", "sentencing"), true))
+	not "treatment.requirements" in child.released
+	rule_for(child, "treatment.requirements") == "treatment-requirements-adults-only"
+	"treatment.youth_requirements" in child.released
+	yot := decide(as_child(request("yot", "sentencing"), true))
+	"treatment.youth_requirements" in yot.released
+	not "treatment.requirements" in yot.released
 }
 
 test_probation_sentencing_with_consent_gets_diagnoses_and_detail if {
@@ -127,7 +219,16 @@ test_probation_sentencing_with_consent_gets_diagnoses_and_detail if {
 	d.allow
 	"clinical.diagnoses" in d.released
 	"clinical.detail" in d.released
+	"clinical.capacity" in d.released
 	"treatment.requirements" in d.released
+}
+
+test_yot_sentencing_gets_diagnoses_with_consent_but_never_clinical_detail if {
+	d := decide(as_child(request("yot", "sentencing"), true))
+	"clinical.diagnoses" in d.released
+	not "clinical.detail" in d.released
+	not "clinical.capacity" in d.released
+	rule_for(d, "clinical.capacity") == "not-needed-for-purpose"
 }
 
 test_probation_sentencing_without_consent_gets_no_diagnoses if {
@@ -149,8 +250,9 @@ test_probation_case_management_gets_referrals_but_no_clinical if {
 test_third_party_never_to_criminal_justice if {
 	every agency in ["police", "cps", "court", "probation", "yot"] {
 		every purpose in data.gateway.purposes_by_agency_type[agency] {
-			d := decide(request(agency, purpose))
+			d := decide(subject_for(agency, request(agency, purpose)))
 			rule_for(d, "third_party.information") == "third-party-never-to-cjs"
+			rule_for(d, "consent.given_by") == "third-party-never-to-cjs"
 		}
 	}
 }
@@ -161,25 +263,37 @@ test_health_referral_gets_clinical_and_minimised_third_party if {
 	d := decide(request("health", "health-referral"))
 	"clinical.diagnoses" in d.released
 	"clinical.detail" in d.released
+	"clinical.capacity" in d.released
 	"treatment.requirements" in d.released
 	"third_party.information" in d.released
+	"consent.given_by" in d.released
 	not "diversion.suitability" in d.released
 	not "fitness.interview" in d.released
+}
+
+test_health_referral_without_consent_shares_nothing if {
+	every status in ["declined", "withdrawn", "not-possible"] {
+		d := decide(with_consent(request("health", "health-referral"), {"status": status}))
+		not d.allow
+		d.deny_reason == "nothing-to-share-without-consent"
+		d.released == []
+	}
 }
 
 # -- consent ---------------------------------------------------------------------------------------
 
 minimum_for(req) := {f |
 	some f in data.gateway.permissions[req.purpose][req.recipient.agency_type]
-	f in data.gateway.minimum_without_consent
+	f in data.gateway.minimum_without_consent[req.purpose][req.recipient.agency_type]
 }
 
 test_consent_declined_releases_only_the_minimum if {
-	every pair in allowed_pairs {
-		req := with_consent(request(pair[0], pair[1]), {"status": "declined"})
+	every pair in cj_pairs {
+		req := with_consent(subject_for(pair[0], request(pair[0], pair[1])), {"status": "declined"})
 		d := decide(req)
 		d.allow
 		{f | some f in d.released} == minimum_for(req)
+		"needs.communication" in d.released
 	}
 }
 
@@ -216,9 +330,11 @@ test_best_interests_decision_does_not_cover_criminal_justice_purposes if {
 }
 
 test_not_possible_without_a_best_interests_decision_is_the_minimum if {
-	req := with_consent(request("health", "health-referral"), {"status": "not-possible", "best_interests_recorded": false})
+	req := with_consent(request("court", "sentencing"), {"status": "not-possible", "best_interests_recorded": false})
 	d := decide(req)
 	{f | some f in d.released} == minimum_for(req)
+	health := decide(with_consent(request("health", "health-referral"), {"status": "not-possible", "best_interests_recorded": false}))
+	not health.allow
 }
 
 # -- lawful overrides ------------------------------------------------------------------------------
@@ -241,11 +357,12 @@ test_safeguarding_override_releases_its_minimised_set_and_is_reported if {
 test_override_releases_only_minimum_plus_its_basis_set_within_the_purpose if {
 	every basis in data.gateway.override_bases {
 		every pair in allowed_pairs {
-			req := with_override(with_consent(request(pair[0], pair[1]), {"status": "withdrawn"}), basis, ["AGENCY-1"])
+			req := with_override(with_consent(subject_for(pair[0], request(pair[0], pair[1])), {"status": "withdrawn"}), basis, ["AGENCY-1"])
 			d := decide(req)
+			minimum := object.get(data.gateway.minimum_without_consent, [pair[1], pair[0]], [])
 			allowed := {f |
 				some f in data.gateway.permissions[pair[1]][pair[0]]
-				some g in array.concat(data.gateway.minimum_without_consent, data.gateway.override_fields[basis])
+				some g in array.concat(minimum, data.gateway.override_fields[basis])
 				f == g
 			}
 			{f | some f in d.released} == allowed
@@ -301,7 +418,7 @@ test_overrides_are_reported_in_id_order if {
 }
 
 test_consent_not_recorded_is_minimum if {
-	req := object.remove(request("yot", "sentencing"), ["consent"])
+	req := object.remove(request("probation", "sentencing"), ["consent"])
 	d := decide(req)
 	d.allow
 	{f | some f in d.released} == minimum_for(req)
@@ -345,21 +462,24 @@ test_child_is_disclosed_to_the_yot_instead if {
 	d := decide(as_child(request("yot", "sentencing"), true))
 	d.allow
 	"clinical.diagnoses" in d.released
-	"treatment.requirements" in d.released
+	"treatment.youth_requirements" in d.released
 }
 
-test_child_appropriate_adult_always_released_to_police if {
-	every consent in consents {
-		d := decide(with_consent(as_child(request("police", "charging"), false), consent))
-		"needs.appropriate_adult" in d.released
+test_adult_is_never_disclosed_to_the_yot if {
+	every purpose in ["case-management", "sentencing"] {
+		d := decide(request("yot", purpose))
+		not d.allow
+		d.deny_reason == "adult-subject-not-yot"
 	}
 }
 
-test_child_appropriate_adult_survives_a_data_edit_to_the_minimum if {
-	d := disclosure.decision with input as with_consent(as_child(request("police", "charging"), true), {"status": "declined"})
-		with data.gateway.minimum_without_consent as ["identity.name"]
-	"needs.appropriate_adult" in d.released
-	not "needs.communication" in d.released
+test_child_appropriate_adult_always_released_to_police if {
+	every purpose in ["custody", "charging"] {
+		every consent in consents {
+			d := decide(with_consent(as_child(request("police", purpose), false), consent))
+			"needs.appropriate_adult" in d.released
+		}
+	}
 }
 
 test_child_clinical_never_to_police_or_cps if {
@@ -382,8 +502,8 @@ test_child_consent_without_gillick_competence_gives_minimum if {
 }
 
 test_confidentiality_is_restricted_for_adults_and_very_restricted_for_children if {
-	adult := decide(request("yot", "case-management"))
-	child := decide(as_child(request("yot", "case-management"), true))
+	adult := decide(request("court", "case-management"))
+	child := decide(as_child(request("court", "case-management"), true))
 	adult.obligations == ["refrain:NORDSCLCD", "confidentiality:R"]
 	child.obligations == ["refrain:NORDSCLCD", "confidentiality:V"]
 }
@@ -432,9 +552,10 @@ test_ld_service_is_not_a_recipient if {
 # -- invariants over every allowed pair ------------------------------------------------------------
 
 test_released_and_withheld_partition_the_catalogue if {
-	every pair in allowed_pairs {
+	every pair in cj_pairs {
 		every consent in consents {
-			d := decide(with_consent(request(pair[0], pair[1]), consent))
+			d := decide(with_consent(subject_for(pair[0], request(pair[0], pair[1])), consent))
+			d.allow
 			released := {f | some f in d.released}
 			withheld := {w.field | some w in d.withheld}
 			count(released & withheld) == 0
@@ -448,7 +569,7 @@ test_every_withheld_field_has_a_known_rule_and_a_reason if {
 	rule_ids := {r.id | some r in data.gateway.rules}
 	every pair in allowed_pairs {
 		every consent in consents {
-			d := decide(with_consent(request(pair[0], pair[1]), consent))
+			d := decide(with_consent(subject_for(pair[0], request(pair[0], pair[1])), consent))
 			every w in d.withheld {
 				w.rule in rule_ids
 				count(w.reason) > 0
@@ -488,8 +609,21 @@ test_data_names_only_catalogue_fields if {
 			}
 		}
 	}
-	every f in data.gateway.minimum_without_consent {
-		f in catalogue
+	every purpose, by_agency in data.gateway.minimum_without_consent {
+		every agency, fields in by_agency {
+			every f in fields {
+				f in catalogue
+			}
+		}
+	}
+	every group, by_purpose in data.gateway.permissions_by_age_group {
+		every purpose, by_agency in by_purpose {
+			every agency, fields in by_agency {
+				every f in fields {
+					f in catalogue
+				}
+			}
+		}
 	}
 	every basis in data.gateway.override_bases {
 		every f in data.gateway.override_fields[basis] {
@@ -511,7 +645,19 @@ test_every_rule_id_has_a_reason_and_prohibitions_name_known_rules if {
 	every p in data.gateway.prohibitions {
 		p.rule in rule_ids
 	}
-	every r in ["clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
+	every r in ["cj-identifiers-never-to-health", "health-case-reference-never-to-cjs", "treatment-requirements-adults-only", "youth-requirements-children-only", "clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
 		r in rule_ids
+	}
+}
+
+test_the_minimum_is_within_what_the_purpose_grants if {
+	every purpose, by_agency in data.gateway.minimum_without_consent {
+		every agency, fields in by_agency {
+			every f in fields {
+				some g in array.concat(data.gateway.permissions[purpose][agency], object.get(data.gateway.permissions_by_age_group.child, [purpose, agency], []))
+				f == g
+			}
+			"needs.communication" in fields
+		}
 	}
 }

@@ -79,7 +79,7 @@ def test_policy_test_command_runs_the_rego_tests(cli):
 
 def test_policy_matrix_json_rows(cli):
     rows = json.loads(cli("policy", "matrix", "--json").output)
-    assert len(rows) == 6 * 4 * 4 * 2
+    assert len(rows) == 6 * 5 * 4 * 2
     assert set(rows[0]) == {"agency_type", "purpose", "consent", "age_group", "released", "withheld"}
     police = next(
         r
@@ -168,7 +168,7 @@ def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
     changed = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", changed)
     data = json.loads((changed / "data.json").read_text())
-    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].append("vulnerability.summary")
     (changed / "data.json").write_text(json.dumps(data))
 
     result = json.loads(cli("policy", "diff", str(ROOT / "policies"), str(changed), "--json").output)
@@ -188,7 +188,7 @@ def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path):
     changed = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", changed)
     data = json.loads((changed / "data.json").read_text())
-    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].append("vulnerability.summary")
     (changed / "data.json").write_text(json.dumps(data))
     second = cli("policy", "store", "--dir", str(changed)).output.strip().splitlines()[-1]
     assert first.startswith("sha256:") and second.startswith("sha256:") and first != second

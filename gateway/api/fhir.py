@@ -13,6 +13,7 @@ from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.router import read_form
+from gateway.auth.vocab import READING_PURPOSES, Purpose
 from gateway.context import gateway_of
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 from gateway.fhir.search import BundleSearch, parse_bundle_search
@@ -23,7 +24,12 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 @router.get("/metadata")
 def metadata(request: Request) -> Response:
     gw = gateway_of(request)
-    body = capability_statement(gw.settings.issuer.rstrip("/") + "/fhir", gw.settings.token_url, __version__)
+    body = capability_statement(
+        gw.settings.issuer.rstrip("/") + "/fhir",
+        gw.settings.token_url,
+        __version__,
+        purposes=[p.value for p in Purpose if p in READING_PURPOSES],
+    )
     return Response(document_bytes(body), media_type=FHIR_JSON)
 
 

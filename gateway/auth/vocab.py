@@ -29,6 +29,7 @@ class AgencyType(StrEnum):
 
 
 class Purpose(StrEnum):
+    CUSTODY = "custody"  # police: PACE custody and interview
     CHARGING = "charging"
     CASE_MANAGEMENT = "case-management"
     SENTENCING = "sentencing"

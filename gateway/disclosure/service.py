@@ -28,7 +28,7 @@ from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
-from gateway.disclosure.projection import project
+from gateway.disclosure.projection import Audience, project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
@@ -368,7 +368,7 @@ class DisclosureService:
         disclosure_id: str,
         now: datetime,
     ) -> bytes:
-        projection = project(stored.content, self._catalogue, decision.released)
+        projection = project(stored.content, self._catalogue, decision.released, self._audience(session, ctx, stored))
         publisher = self._agencies.by_id(session, stored.publisher_agency_id)
         assert publisher is not None
         meta = DocumentMeta(
@@ -387,6 +387,18 @@ class DisclosureService:
         )
         labels = {fid: self._catalogue.get(fid).labels for fid in projection}
         return document_bytes(render_document(projection, meta, labels))
+
+    def _audience(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment) -> Audience:
+        """The recipient, and the type of each agency the assessment's case links name (case references
+        are released by their agency's audience: criminal justice references to criminal justice agencies
+        only, a health agency's reference to that agency only)."""
+        codes = {link.get("agency_code") for link in stored.content.get("case_links") or [] if isinstance(link, dict)}
+        types = {}
+        for code in sorted(c for c in codes if isinstance(c, str)):
+            agency = self._agencies.by_code(session, code)
+            if agency is not None:
+                types[code] = agency.type
+        return Audience(ctx.agency_code, types)
 
     # -- logging ------------------------------------------------------------------------------------
 

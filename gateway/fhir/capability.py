@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.fhir.terminology import OAUTH_URIS_EXTENSION, RESTFUL_SECURITY_SERVICE_SYSTEM
@@ -11,8 +12,11 @@ from gateway.fhir.terminology import OAUTH_URIS_EXTENSION, RESTFUL_SECURITY_SERV
 CAPABILITY_DATE = "2026-12-06"
 
 
-def capability_statement(base_url: str, token_url: str, software_version: str) -> dict[str, Any]:
-    """An R4 CapabilityStatement for this gateway instance.
+def capability_statement(
+    base_url: str, token_url: str, software_version: str, purposes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An R4 CapabilityStatement for this gateway instance; ``purposes`` are the purposes of use a
+    reading client may state (the authorization server's vocabulary).
 
     Security is SMART on FHIR (Backend Services: signed-JWT client credentials), so the oauth-uris
     extension names the token endpoint only; there is no ``authorize`` endpoint to advertise.
@@ -97,7 +101,9 @@ def capability_statement(base_url: str, token_url: str, software_version: str) -
                     ],
                     "description": (
                         "OAuth 2.0 client credentials with a signed JWT client assertion (SMART Backend "
-                        "Services) and a stated purpose_of_use; access tokens live at most 300 seconds."
+                        "Services) and a stated purpose_of_use"
+                        + (f" ({', '.join(purposes)})" if purposes else "")
+                        + "; access tokens live at most 300 seconds."
                     ),
                 },
                 "resource": resources,

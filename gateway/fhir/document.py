@@ -291,13 +291,32 @@ def _vulnerability_summary(doc: _Doc, fid: str, value: Any) -> _Part:
     return [f"<p>{_esc(summary)}</p>"], [ref]
 
 
+def _coded_reasons(label: str, value: Any, labels: Mapping[str, str], explanation: Any) -> list[str]:
+    """A coded list of reasons and the practitioner's text for this audience, as narrative."""
+    codes = _texts(value)
+    parts = []
+    if codes:
+        parts.append(_ul(f"{label}: reasons", [labels.get(c, c) for c in codes]))
+    if (text := _text(explanation)) is not None:
+        parts.append(_p(f"{label}: explanation", text))
+    return parts
+
+
+def _reason_components(system: str, value: Any, labels: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """One Observation component per coded reason."""
+    return [
+        {"code": t.finding("reason"), "valueCodeableConcept": t.local_concept(system, c, dict(labels))}
+        for c in _texts(value)
+    ] or None
+
+
 def _appropriate_adult(doc: _Doc, fid: str, value: Any) -> _Part:
     aa = _obj(value, fid)
     required = _bool(aa.get("required"), fid)
-    reason = _text(aa.get("reason"))
     parts = [_p("Appropriate adult required", _yes_no(required))]
-    if reason:
-        parts.append(_p("Appropriate adult: reason", reason))
+    parts += _coded_reasons(
+        "Appropriate adult", aa.get("reasons"), t.APPROPRIATE_ADULT_REASON_LABEL, aa.get("explanation")
+    )
     refs = []
     if required:
         refs.append(_flag(doc, "Flag/appropriate-adult", fid, "appropriate-adult-required", "contact"))
@@ -335,12 +354,13 @@ def _intermediary(doc: _Doc, fid: str, value: Any) -> _Part:
 def _fitness_interview(doc: _Doc, fid: str, value: Any) -> _Part:
     fit = _obj(value, fid)
     status = _text(fit.get("status"))
-    notes = _text(fit.get("notes"))
+    notes = _text(fit.get("explanation"))
     parts = []
     if status:
         parts.append(_p("Fitness to be interviewed", t.INTERVIEW_FITNESS_LABEL.get(status, status)))
-    if notes:
-        parts.append(_p("Fitness to be interviewed: notes", notes))
+    parts += _coded_reasons(
+        "Fitness to be interviewed", fit.get("reasons"), t.INTERVIEW_FITNESS_REASON_LABEL, fit.get("explanation")
+    )
     if not parts:
         return [], []
     value_cc = t.local_concept(t.INTERVIEW_FITNESS_SYSTEM, status, t.INTERVIEW_FITNESS_LABEL) if status else None
@@ -350,6 +370,9 @@ def _fitness_interview(doc: _Doc, fid: str, value: Any) -> _Part:
         fid,
         "fitness-to-interview",
         valueCodeableConcept=value_cc,
+        component=_reason_components(
+            t.INTERVIEW_FITNESS_REASON_SYSTEM, fit.get("reasons"), t.INTERVIEW_FITNESS_REASON_LABEL
+        ),
         note=_note(notes),
         dataAbsentReason=None if status else _unknown(),
     )
@@ -371,16 +394,16 @@ def _unknown() -> dict[str, Any]:
 def _fitness_plead(doc: _Doc, fid: str, value: Any) -> _Part:
     plead = _obj(value, fid)
     concerns = _bool(plead.get("concerns"), fid)
-    notes = _text(plead.get("notes"))
+    notes = _text(plead.get("explanation"))
     parts = [_p("Concerns about fitness to plead", _yes_no(concerns))]
-    if notes:
-        parts.append(_p("Fitness to plead: notes", notes))
+    parts += _coded_reasons("Fitness to plead", plead.get("reasons"), t.PLEAD_REASON_LABEL, plead.get("explanation"))
     ref = _observation(
         doc,
         "Observation/fitness-plead",
         fid,
         "fitness-to-plead-concerns",
         valueBoolean=concerns,
+        component=_reason_components(t.PLEAD_REASON_SYSTEM, plead.get("reasons"), t.PLEAD_REASON_LABEL),
         note=_note(notes),
         dataAbsentReason=_unknown() if concerns is None else None,
     )
@@ -418,10 +441,18 @@ def _diversion(doc: _Doc, fid: str, value: Any) -> _Part:
 
 
 def _treatment(doc: _Doc, fid: str, value: Any) -> _Part:
+    return _requirements(doc, fid, value, t.TREATMENT_REQUIREMENT_LABEL, "treatment-requirement-suitability")
+
+
+def _youth_requirements(doc: _Doc, fid: str, value: Any) -> _Part:
+    return _requirements(doc, fid, value, t.YOUTH_REQUIREMENT_LABEL, "youth-requirement-suitability")
+
+
+def _requirements(doc: _Doc, fid: str, value: Any, labels: Mapping[str, str], finding: str) -> _Part:
     tr = _obj(value, fid)
     parts: list[str] = []
     components: list[dict[str, Any]] = []
-    for req, label in t.TREATMENT_REQUIREMENT_LABEL.items():
+    for req, label in labels.items():
         if tr.get(req) is None:
             continue
         item = _obj(tr[req], fid)
@@ -442,9 +473,9 @@ def _treatment(doc: _Doc, fid: str, value: Any) -> _Part:
         return [], []
     ref = _observation(
         doc,
-        "Observation/treatment-requirements",
+        f"Observation/{finding}",
         fid,
-        "treatment-requirement-suitability",
+        finding,
         component=components or None,
         note=_note(notes),
     )
@@ -495,6 +526,29 @@ def _diagnoses(doc: _Doc, fid: str, value: Any) -> _Part:
 def _clinical_detail(doc: _Doc, fid: str, value: Any) -> _Part:
     detail = _text(value)
     return ([_p("Clinical detail", detail)] if detail else []), []
+
+
+def _capacity(doc: _Doc, fid: str, value: Any) -> _Part:
+    capacity = _obj(value, fid)
+    gillick = _bool(capacity.get("gillick_competent"), fid)
+    best_interests = _text(capacity.get("best_interests_decision"))
+    parts = []
+    if gillick is not None:
+        parts.append(_p("Gillick competent", _yes_no(gillick)))
+    if best_interests:
+        parts.append(_p("Best-interests decision", best_interests))
+    return parts, []
+
+
+def _given_by(doc: _Doc, fid: str, value: Any) -> _Part:
+    person = _obj(value, fid)
+    name, relationship = _text(person.get("name")), _text(person.get("relationship"))
+    parts = []
+    if name:
+        parts.append(_p("Consent decided by a person with parental responsibility", name))
+    if relationship:
+        parts.append(_p("Relationship to the child", relationship))
+    return parts, []
 
 
 def _risk(doc: _Doc, fid: str, value: Any) -> _Part:
@@ -632,8 +686,6 @@ def _consent(doc: _Doc, fid: str, value: Any) -> _Part:
     recorded = _text(consent.get("recorded_at"))
     agencies = _texts(consent.get("limited_to_agencies"))
     purposes = _texts(consent.get("limited_to_purposes"))
-    gillick = _bool(consent.get("gillick_competent"), fid)
-    best_interests = _text(consent.get("best_interests_decision"))
     parts = [_p("Consent to sharing", t.CONSENT_LABEL[status])]
     if recorded:
         parts.append(_p("Recorded", recorded))
@@ -641,10 +693,6 @@ def _consent(doc: _Doc, fid: str, value: Any) -> _Part:
         parts.append(_ul("Limited to agencies", agencies))
     if purposes:
         parts.append(_ul("Limited to purposes", purposes))
-    if gillick is not None:
-        parts.append(_p("Gillick competent", _yes_no(gillick)))
-    if best_interests:
-        parts.append(_p("Best-interests decision", best_interests))
     provision = None
     if status == "given" and (agencies or purposes):
         provision = _prune(
@@ -722,8 +770,20 @@ SECTIONS: tuple[_Section, ...] = (
     ),
     _Section("fitness", "Fitness", (("fitness.interview", _fitness_interview), ("fitness.plead", _fitness_plead))),
     _Section("diversion", "Diversion", (("diversion.suitability", _diversion),)),
-    _Section("treatment", "Treatment requirements", (("treatment.requirements", _treatment),)),
-    _Section("clinical", "Clinical", (("clinical.diagnoses", _diagnoses), ("clinical.detail", _clinical_detail))),
+    _Section(
+        "treatment",
+        "Treatment requirements",
+        (("treatment.requirements", _treatment), ("treatment.youth_requirements", _youth_requirements)),
+    ),
+    _Section(
+        "clinical",
+        "Clinical",
+        (
+            ("clinical.diagnoses", _diagnoses),
+            ("clinical.detail", _clinical_detail),
+            ("clinical.capacity", _capacity),
+        ),
+    ),
     _Section("risk", "Risk and safeguarding", (("risk.assessment", _risk), ("risk.safeguarding", _safeguarding))),
     _Section(
         "referrals",
@@ -734,7 +794,7 @@ SECTIONS: tuple[_Section, ...] = (
         ),
     ),
     _Section("third-party", "Third-party information", (("third_party.information", _third_party),)),
-    _Section("consent", "Consent", (("consent.status", _consent),)),
+    _Section("consent", "Consent", (("consent.status", _consent), ("consent.given_by", _given_by))),
 )
 
 IDENTITY_FIELDS: tuple[str, ...] = (
@@ -744,8 +804,15 @@ IDENTITY_FIELDS: tuple[str, ...] = (
     "identity.pnc_id",
     "identity.cro_number",
     "identity.crn",
-    "identity.case_references",
+    "identity.cj_case_references",
+    "identity.health_case_reference",
 )
+
+#: Case references by audience (the projection already kept only those this recipient may see).
+CASE_REFERENCE_FIELDS: dict[str, str] = {
+    "identity.cj_case_references": "Criminal justice case reference",
+    "identity.health_case_reference": "Health or social care case reference",
+}
 
 #: Every catalogue field id the renderer knows how to render.
 RENDERED_FIELDS: frozenset[str] = frozenset(IDENTITY_FIELDS + tuple(fid for s in SECTIONS for fid, _ in s.fields))
@@ -764,8 +831,8 @@ def _patient(doc: _Doc, projection: Mapping[str, Any]) -> None:
                     }
                 )
             )
-    if "identity.case_references" in projection:
-        for link in _objs(projection["identity.case_references"], "identity.case_references"):
+    for fid, kind in CASE_REFERENCE_FIELDS.items():
+        for link in _objs(projection[fid], fid) if fid in projection else ():
             agency = _text(link.get("agency_code"))
             reference = _text(link.get("case_reference"))
             if agency is None or reference is None:
@@ -773,7 +840,7 @@ def _patient(doc: _Doc, projection: Mapping[str, Any]) -> None:
             identifiers.append(
                 {
                     "use": "secondary",
-                    "type": {"text": "Criminal justice case reference"},
+                    "type": {"text": kind},
                     "system": t.case_reference_system(agency),
                     "value": reference,
                     "assigner": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": agency}, "display": agency},

@@ -11,8 +11,8 @@ Elements the gateway writes on the way out and derives itself on the way in (ids
 ``meta.security`` labels, the Composition's version and disclosure extensions, ``confidentiality``,
 code ``display`` and concept ``text``) are read and ignored, because the gateway recomputes them.
 
-Some canonical values (free-text notes, the assessment context, the consent's Gillick and
-best-interests answers) have no element of their own in R4 and live only in the generated section
+Some canonical values (free-text notes, the assessment context, the capacity answers (Gillick and
+best interests) and who decided for a child) have no element of their own in R4 and live only in the generated section
 narrative, as ``<p><b>Label:</b> value</p>``. The mapper reads them from there; then it renders the
 document again from the canonical result and requires every section's narrative to match, so a
 narrative that says something the entries do not (or the reverse) is refused, never half-believed.
@@ -34,7 +34,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from gateway.assessments.catalogue import Catalogue, resolve_pointer
+from gateway.assessments.catalogue import Catalogue, field_value
 from gateway.fhir import terminology as t
 from gateway.fhir.document import SECTIONS, XHTML_NS, DocumentMeta, render_document
 
@@ -86,7 +86,13 @@ _OBSERVATION_FINDINGS = {
     "fitness-to-plead-concerns",
     "diversion-suitability",
     "treatment-requirement-suitability",
+    "youth-requirement-suitability",
 }
+_REQUIREMENTS = {
+    "treatment-requirement-suitability": ("treatment_requirements", t.TREATMENT_REQUIREMENT_LABEL),
+    "youth-requirement-suitability": ("youth_requirements", t.YOUTH_REQUIREMENT_LABEL),
+}
+_AA_REASON = _reverse(t.APPROPRIATE_ADULT_REASON_LABEL)
 
 
 # --- reading with a record of what was read ------------------------------------------------------
@@ -445,11 +451,13 @@ class _Mapper:
                 if system != t.INTERVIEW_FITNESS_SYSTEM or status not in t.INTERVIEW_FITNESS_LABEL:
                     self.problem("code-invalid", "unknown fitness code", f"{r.expr}.valueCodeableConcept")
                 value["status"] = status
-            _put(value, "notes", note)
+            self._reasons(r, value, t.INTERVIEW_FITNESS_REASON_SYSTEM, t.INTERVIEW_FITNESS_REASON_LABEL)
+            _put(value, "explanation", note)
             self.doc.setdefault("fitness", {})["interview"] = value
         elif code == "fitness-to-plead-concerns":
             value = {"concerns": r.raw("valueBoolean")}
-            _put(value, "notes", note)
+            self._reasons(r, value, t.PLEAD_REASON_SYSTEM, t.PLEAD_REASON_LABEL)
+            _put(value, "explanation", note)
             self.doc.setdefault("fitness", {})["plead"] = value
         elif code == "diversion-suitability":
             options = []
@@ -465,16 +473,30 @@ class _Mapper:
             _put(value, "notes", note)
             self.doc["diversion"] = value
         else:
+            key, labels = _REQUIREMENTS[code]
             value = {}
             for component in r.items("component"):
                 _, ccode, _ = component.coding("code")
                 req, _, what = (ccode or "").partition("-")
-                if req not in t.TREATMENT_REQUIREMENT_LABEL or what not in ("suitable", "consents"):
+                if req not in labels or what not in ("suitable", "consents"):
                     self.problem("code-invalid", "not a treatment requirement finding", f"{component.expr}.code")
                     continue
                 value.setdefault(req, {})[what] = component.raw("valueBoolean")
             _put(value, "notes", note)
-            self.doc["treatment_requirements"] = value
+            self.doc[key] = value
+
+    def _reasons(self, r: _Node, value: dict[str, Any], system: str, labels: Mapping[str, str]) -> None:
+        """Coded reasons, one Observation component each (as ``document.py`` writes them)."""
+        reasons = []
+        for component in r.items("component"):
+            _, ccode, _ = component.coding("code")
+            csystem, reason, _ = component.coding("valueCodeableConcept")
+            if ccode != "reason" or csystem != system or reason not in labels:
+                self.problem("code-invalid", "not a reason this finding understands", component.expr)
+                continue
+            reasons.append(reason)
+        if reasons:
+            value["reasons"] = reasons
 
     def risk_assessment(self, r: _Node) -> None:
         self._common(r, "status")
@@ -595,11 +617,11 @@ class _Mapper:
         if (needs := n.get("needs")) is not None:
             out: dict[str, Any] = {}
             if "Appropriate adult required" in needs:
-                out["appropriate_adult"] = _put(
-                    {"required": _YES_NO.get(needs["Appropriate adult required"])},
-                    "reason",
-                    needs.get("Appropriate adult: reason"),
-                )
+                aa: dict[str, Any] = {"required": _YES_NO.get(needs["Appropriate adult required"])}
+                reasons = needs.get("Appropriate adult: reasons")
+                if isinstance(reasons, list) and reasons:
+                    aa["reasons"] = [_AA_REASON.get(label, label) for label in reasons]
+                out["appropriate_adult"] = _put(aa, "explanation", needs.get("Appropriate adult: explanation"))
             if "Communication needs" in needs or "Adjustments" in needs:
                 out["communication"] = _put(
                     {"needs": needs.get("Communication needs", [])}, "adjustments", needs.get("Adjustments")
@@ -614,6 +636,10 @@ class _Mapper:
                 self.doc["needs"] = out
         if (clinical := n.get("clinical")) is not None:
             _put(self.doc, "clinical_detail", clinical.get("Clinical detail"))
+            if isinstance(self.doc.get("consent"), dict):
+                if "Gillick competent" in clinical:
+                    self.doc["consent"]["gillick_competent"] = _YES_NO.get(clinical["Gillick competent"])
+                self.doc["consent"]["best_interests_decision"] = clinical.get("Best-interests decision")
         if (risk := n.get("risk")) is not None and "Safeguarding concerns" in risk:
             self.doc.setdefault("risk", {})["safeguarding"] = _put(
                 {"concerns": _YES_NO.get(risk["Safeguarding concerns"])}, "summary", risk.get("Safeguarding summary")
@@ -628,9 +654,9 @@ class _Mapper:
                 # A limitation on a consent that was not given has no Consent.provision; only the narrative says it.
                 value["limited_to_agencies"] = list(consent.get("Limited to agencies", []))
                 value["limited_to_purposes"] = list(consent.get("Limited to purposes", []))
-            if "Gillick competent" in consent:
-                value["gillick_competent"] = _YES_NO.get(consent["Gillick competent"])
-            value["best_interests_decision"] = consent.get("Best-interests decision")
+            who = consent.get("Consent decided by a person with parental responsibility")
+            if who is not None:
+                value["given_by"] = _put({"name": who}, "relationship", consent.get("Relationship to the child"))
 
     def check_flags(self) -> None:
         """A Flag is raised exactly when the canonical value calls for one (as ``document.py`` raises it)."""
@@ -674,9 +700,10 @@ def _schema_problems(data: Any) -> list[Problem]:
 
 
 def _projection(assessment: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    # Each field as it is disclosed (its members only); case links live in the Patient, not a section.
     out = {}
     for field in catalogue:
-        value = resolve_pointer(assessment, field.pointer)
+        value = field_value(assessment, field, None)
         if value is not None:
             out[field.id] = value
     return out

@@ -50,6 +50,9 @@ CASE_REFERENCE_SYSTEM_PREFIX = f"{LOCAL_BASE}/Id/case-reference/"
 SECTION_SYSTEM = f"{LOCAL_BASE}/CodeSystem/section"
 FINDING_SYSTEM = f"{LOCAL_BASE}/CodeSystem/finding"
 INTERVIEW_FITNESS_SYSTEM = f"{LOCAL_BASE}/CodeSystem/interview-fitness"
+APPROPRIATE_ADULT_REASON_SYSTEM = f"{LOCAL_BASE}/CodeSystem/appropriate-adult-reason"
+INTERVIEW_FITNESS_REASON_SYSTEM = f"{LOCAL_BASE}/CodeSystem/interview-fitness-reason"
+PLEAD_REASON_SYSTEM = f"{LOCAL_BASE}/CodeSystem/fitness-to-plead-reason"
 DIVERSION_OPTION_SYSTEM = f"{LOCAL_BASE}/CodeSystem/diversion-option"
 REFERRAL_NEED_SYSTEM = f"{LOCAL_BASE}/CodeSystem/referral-need"
 REFERRAL_STATUS_SYSTEM = f"{LOCAL_BASE}/CodeSystem/referral-status"
@@ -216,6 +219,38 @@ TREATMENT_REQUIREMENT_LABEL = {
     "atr": "Alcohol treatment requirement (ATR)",
 }
 
+YOUTH_REQUIREMENT_LABEL = {
+    "mental_health_treatment": "Mental health treatment requirement (youth rehabilitation order)",
+    "drug_treatment": "Drug treatment requirement (youth rehabilitation order)",
+    "drug_testing": "Drug testing requirement (youth rehabilitation order)",
+    "intoxicating_substance_treatment": "Intoxicating substance treatment requirement (youth rehabilitation order)",
+}
+
+#: Reasons as codes, so that police and courts learn what the person needs without a diagnosis.
+APPROPRIATE_ADULT_REASON_LABEL = {  # PACE Code C 1.5 (juvenile) and 1.13(d) (vulnerable)
+    "juvenile": "Under 18",
+    "difficulty-understanding": "May have difficulty understanding the implications of what is happening",
+    "difficulty-communicating": "May have difficulty communicating effectively",
+    "suggestible-or-compliant": "May be suggestible, or compliant when it is against their interests",
+    "may-not-understand-significance": "May not understand the significance of what is said or asked",
+}
+INTERVIEW_FITNESS_REASON_LABEL = {  # PACE Code C Annex G
+    "risk-of-harm-to-health": "Interviewing now could significantly harm the person's health",
+    "answers-may-be-unreliable": "What the person says in interview may be unreliable",
+    "needs-breaks": "Needs regular breaks",
+    "needs-simple-language": "Needs short questions in simple language",
+    "needs-appropriate-adult": "Needs an appropriate adult present",
+    "needs-healthcare-review": "Needs review by the custody healthcare professional before interview",
+}
+PLEAD_REASON_LABEL = {  # R v Pritchard (1836) as restated in R v M (John) [2003]; effective participation
+    "understand-charges": "Understanding the charges",
+    "decide-plea": "Deciding whether to plead guilty",
+    "instruct-lawyers": "Instructing lawyers",
+    "follow-proceedings": "Following the proceedings",
+    "give-evidence": "Giving evidence",
+    "challenge-jurors": "Challenging jurors",
+}
+
 REFERRAL_NEED_LABEL = {
     "mental-health": "Mental health",
     "learning-disability": "Learning disability",
@@ -240,13 +275,17 @@ FINDING_DISPLAY: dict[str, str] = {
     "fitness-to-plead-concerns": "Concerns about fitness to plead",
     "diversion-suitability": "Suitability for diversion",
     "diversion-option": "Diversion option",
+    "reason": "Reason",
     "treatment-requirement-suitability": "Community sentence treatment requirement suitability",
+    "youth-requirement-suitability": "Youth rehabilitation order requirement suitability",
     "vulnerability-assessment": "Liaison and Diversion vulnerability assessment",
     "referral": "Referral",
     "harm-to-self": "Harm to self",
     "harm-to-others": "Harm to others",
     **{f"{req}-suitable": f"{label}: suitable" for req, label in TREATMENT_REQUIREMENT_LABEL.items()},
     **{f"{req}-consents": f"{label}: the person consents" for req, label in TREATMENT_REQUIREMENT_LABEL.items()},
+    **{f"{req}-suitable": f"{label}: suitable" for req, label in YOUTH_REQUIREMENT_LABEL.items()},
+    **{f"{req}-consents": f"{label}: the child consents" for req, label in YOUTH_REQUIREMENT_LABEL.items()},
 }
 
 

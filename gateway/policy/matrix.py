@@ -18,7 +18,7 @@ from gateway.policy.engine import PolicyEngine
 from gateway.policy.input import build_input
 
 AGENCY_TYPES = ("police", "cps", "court", "probation", "yot", "health")
-PURPOSES = ("charging", "case-management", "sentencing", "health-referral")
+PURPOSES = ("custody", "charging", "case-management", "sentencing", "health-referral")
 CONSENTS = ("given", "declined", "withdrawn", "not-possible")
 AGE_GROUPS = ("adult", "child")
 

@@ -34,7 +34,14 @@ def test_wire_errors():
 
 def test_vocabularies_match_the_design():
     assert [t.value for t in AgencyType] == ["police", "cps", "court", "probation", "yot", "health", "ld-service"]
-    assert [p.value for p in Purpose] == ["charging", "case-management", "sentencing", "health-referral", "ld-service"]
+    assert [p.value for p in Purpose] == [
+        "custody",
+        "charging",
+        "case-management",
+        "sentencing",
+        "health-referral",
+        "ld-service",
+    ]
     assert set(PURPOSE_SCOPES) == set(Purpose)
     assert allowed_purposes(AgencyType.LD_SERVICE) == {Purpose.LD_SERVICE}
     assert Purpose.LD_SERVICE not in allowed_purposes(AgencyType.COURT)

@@ -53,16 +53,20 @@ def plant(
     """Returns the planted document and {field id: canary} for every field that could take one.
 
     A canary goes into each free-text string of the field; a string the schema constrains (an enum, a
-    date, an identifier) refuses it, and such leaves are left as they were.
+    date, an identifier) refuses it, and such leaves are left as they were. Only the members a field
+    carries take its canary (a member no field carries leaves nowhere); fields that select case links by
+    audience are left to the identifier checks, as their values are references, not text.
     """
     planted = copy.deepcopy(document)
     canaries: dict[str, str] = {}
     for index, field in enumerate(catalogue):
         value = resolve_pointer(planted, field.pointer)
-        if value is None:
+        if value is None or field.links is not None:
             continue
         mark = canary(index)
-        leaves = list(_string_leaves(value))
+        leaves = [
+            leaf for leaf in _string_leaves(value) if field.members is None or (leaf and leaf[0] in field.members)
+        ]
         for leaf in leaves:
             trial = copy.deepcopy(planted)
             parent, key = _container(trial, field.pointer)

@@ -16,7 +16,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from gateway.assessments.catalogue import Catalogue, load_catalogue, resolve_pointer
+from gateway.assessments.catalogue import Audience, Catalogue, field_value, load_catalogue
 from gateway.fhir import DocumentMeta
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,7 @@ FULL_ASSESSMENT: dict[str, Any] = {
     "case_links": [
         {"agency_code": "POL-NE", "case_reference": "01NE0012326"},
         {"agency_code": "PROB-NE", "case_reference": "X123456"},
+        {"agency_code": "MHT-NE", "case_reference": "MHT-778812"},
     ],
     "context": {
         "assessed_at": "2026-11-20T10:15:00Z",
@@ -54,16 +55,29 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "limited_to_purposes": ["charging"],
         "gillick_competent": True,
         "best_interests_decision": "Not needed: has capacity <checked> & agrees.",
+        "given_by": {"name": "Pat Smith", "relationship": "Mother (parental responsibility)"},
     },
     "vulnerability_summary": 'Jo has depression & drinks heavily; she "loses track" of long questions <b>.',
     "needs": {
-        "appropriate_adult": {"required": True, "reason": "Learning difficulty suspected."},
+        "appropriate_adult": {
+            "required": True,
+            "reasons": ["difficulty-understanding", "suggestible-or-compliant"],
+            "explanation": "Needs each right explained in short steps.",
+        },
         "communication": {"needs": ["Short questions", "Extra time"], "adjustments": "Check understanding."},
         "intermediary": {"recommended": True, "reason": "Suggestible under pressure."},
     },
     "fitness": {
-        "interview": {"status": "fit-with-support", "notes": "Watch for alcohol withdrawal."},
-        "plead": {"concerns": True, "notes": "May not follow proceedings."},
+        "interview": {
+            "status": "fit-with-support",
+            "reasons": ["needs-breaks", "needs-healthcare-review"],
+            "explanation": "Ask the custody nurse to review before interview.",
+        },
+        "plead": {
+            "concerns": True,
+            "reasons": ["follow-proceedings"],
+            "explanation": "May not follow proceedings.",
+        },
     },
     "diversion": {
         "suitable": True,
@@ -75,6 +89,11 @@ FULL_ASSESSMENT: dict[str, Any] = {
         "drr": {"suitable": False, "consents": False},
         "atr": {"suitable": True, "consents": True},
         "notes": "Alcohol service agrees in principle.",
+    },
+    "youth_requirements": {
+        "mental_health_treatment": {"suitable": True, "consents": True},
+        "drug_testing": {"suitable": False, "consents": None},
+        "notes": "Young people's service agrees in principle.",
     },
     "diagnoses": [
         {
@@ -106,13 +125,21 @@ FULL_ASSESSMENT: dict[str, Any] = {
 }
 
 
+#: The agencies FULL_ASSESSMENT's case links name, and a health recipient (so both case reference
+#: fields, the criminal justice ones and the trust's own, carry their links).
+AUDIENCE = Audience(
+    "MHT-NE", {"POL-NE": "police", "PROB-NE": "probation", "MC-NE": "court", "YOT-NE": "yot", "MHT-NE": "health"}
+)
+
+
 def project(assessment: Mapping[str, Any], field_ids: Iterable[str] | None = None) -> dict[str, Any]:
-    """What the disclosure path hands the renderer: released, present fields only."""
+    """What the disclosure path hands the renderer: released, present fields only, each narrowed to what
+    it carries (its members; case links by audience)."""
     wanted = set(CATALOGUE.ids if field_ids is None else field_ids)
     projection = {}
     for field in CATALOGUE:
         if field.id in wanted:
-            value = resolve_pointer(assessment, field.pointer)
+            value = field_value(assessment, field, AUDIENCE)
             if value is not None:
                 projection[field.id] = copy.deepcopy(value)
     return projection

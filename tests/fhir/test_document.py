@@ -51,14 +51,17 @@ SECTION_OF = {
     "fitness.plead": "Fitness",
     "diversion.suitability": "Diversion",
     "treatment.requirements": "Treatment requirements",
+    "treatment.youth_requirements": "Treatment requirements",
     "clinical.diagnoses": "Clinical",
     "clinical.detail": "Clinical",
+    "clinical.capacity": "Clinical",
     "risk.assessment": "Risk and safeguarding",
     "risk.safeguarding": "Risk and safeguarding",
     "referrals.made": "Referrals and engagement",
     "referrals.engagement": "Referrals and engagement",
     "third_party.information": "Third-party information",
     "consent.status": "Consent",
+    "consent.given_by": "Consent",
 }
 
 
@@ -110,6 +113,7 @@ def test_full_document_content():
     assert systems[t.CRO_NUMBER_SYSTEM] == "123456/08T"
     assert systems[t.CRN_SYSTEM] == "X123456"
     assert systems[t.case_reference_system("POL-NE")] == "01NE0012326"
+    assert systems[t.case_reference_system("MHT-NE")] == "MHT-778812"
     assert patient["birthDate"] == "1990-04-01"
     assert [n.get("use") for n in patient["name"]] == ["official", "nickname"]
     org = resources_of(bundle, "Organization")[0]
@@ -132,6 +136,7 @@ def test_full_document_content():
         "fitness-to-plead-concerns",
         "diversion-suitability",
         "treatment-requirement-suitability",
+        "youth-requirement-suitability",
     }
     conditions = resources_of(bundle, "Condition")
     assert [c["code"]["coding"][0]["code"] for c in conditions] == ["35489007", "7200002", "32911000"]

@@ -23,7 +23,7 @@ def test_the_same_policy_changes_no_one_s_view(engine):
 def test_a_data_edit_is_reported_as_whose_view_of_which_field_changes(engine, policy_copy, catalogue_ids):
     def change(g):
         g["permissions"]["case-management"]["court"].remove("fitness.plead")
-        g["agency_types_denied_for_children"]["yot"] = "child-subject-yot-not-probation"
+        g["agency_types_denied_by_age_group"]["child"]["yot"] = "child-subject-yot-not-probation"
 
     edit(policy_copy, change)
     after = EmbeddedRegoEngine(policy_copy, catalogue_ids)

@@ -164,7 +164,9 @@ def test_every_allowed_decision_partitions_the_catalogue_with_reasons(engine, ca
         assert len(withheld) == len(set(withheld))
         assert all(w.rule and w.reason for w in decision.withheld)
         assert DEFAULT_DENY_RULE not in {w.rule for w in decision.withheld}, "the policy left a field undecided"
-    assert allowed == (9 * 2 - 2) * 4  # every permitted pair, less probation for children
+    # Every permitted pair at both ages, less probation for children and the YOT for adults; a health
+    # referral without consent shares nothing (refused).
+    assert allowed == (10 * 2 - 2 - 2) * 4 - 2 * 3
 
 
 def test_decision_ids_are_unique_and_carry_the_revision(engine):
@@ -224,7 +226,7 @@ def test_revision_changes_with_data_rego_and_catalogue_but_not_tests(policy_copy
     assert compute_revision(policy_copy, catalogue_ids) == before
 
     data = json.loads((policy_copy / "data.json").read_text())
-    data["gateway"]["minimum_without_consent"].remove("needs.communication")
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].remove("needs.communication")
     (policy_copy / "data.json").write_text(json.dumps(data))
     after_data = compute_revision(policy_copy, catalogue_ids)
     assert after_data != before
@@ -237,7 +239,7 @@ def test_revision_changes_with_data_rego_and_catalogue_but_not_tests(policy_copy
 
 def test_an_edited_policy_decides_differently_under_a_new_revision(policy_copy, catalogue_ids, engine):
     data = json.loads((policy_copy / "data.json").read_text())
-    data["gateway"]["minimum_without_consent"].remove("needs.communication")
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].remove("needs.communication")
     (policy_copy / "data.json").write_text(json.dumps(data))
 
     edited = EmbeddedRegoEngine(policy_copy, catalogue_ids)

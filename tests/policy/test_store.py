@@ -39,7 +39,7 @@ def test_activation_is_logged_and_the_gateway_materialises_the_active_revision(
     session_factory, tmp_path, policy_copy, catalogue_ids
 ):
     data = json.loads((policy_copy / "data.json").read_text())
-    data["gateway"]["minimum_without_consent"].append("vulnerability.summary")
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].append("vulnerability.summary")
     (policy_copy / "data.json").write_text(json.dumps(data))
     with session_factory.begin() as session:
         original = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
