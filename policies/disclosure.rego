@@ -8,7 +8,7 @@
 #   {"recipient": {"agency_type", "agency_code"}, "purpose",
 #    "subject": {"age", "age_group": "adult" | "child"},
 #    "consent": {"status", "limited_to_agencies": [], "limited_to_purposes": [], "gillick_competent",
-#                "best_interests_recorded": bool},
+#                "best_interests_recorded": bool, "parental_responsibility": bool},
 #    "overrides": [{"id", "basis", "recipients": [agency code]}]   (only those in force)}
 #
 # Output:
@@ -48,8 +48,11 @@
 # override recorded by an L&D practitioner: safeguarding (DPA 2018 Sch 1 para 18), prevention or
 # detection of crime, or serious harm, naming its recipients and expiring. An override releases only its
 # basis's minimised set, never a consent-only or prohibited field, and only what the purpose needs anyway.
-# A child's "given" consent counts only when the child was assessed Gillick competent (true); false or
-# null gives the minimum ("child-consent-not-competent"). A person who cannot consent (not-possible)
+# A child's "given" consent counts under 16 only when the child was assessed Gillick competent (true), at
+# 16-17 unless the child was assessed as lacking capacity (false), and at any age under 18 when a person
+# with parental responsibility decided; otherwise the minimum ("child-consent-not-competent"). An adult's
+# consent given by someone else does not count ("consent-by-another-for-adult"). Age is judged on the
+# day of the disclosure. A person who cannot consent (not-possible)
 # with a recorded best-interests decision is treated as consenting for "best_interests_purposes" only
 # (health referral: a care decision); for criminal justice purposes an override is the route.
 #
@@ -68,7 +71,8 @@
 # evaluation reports recursion), and avoid `some i, x in ...` inside array comprehensions (rego-cpp
 # does not parse it). Functions are slow in rego-cpp; prefer comprehensions over data.
 #
-# Obligations: "refrain:NORDSCLCD" (no redisclosure without consent) always, and one confidentiality code:
+# Obligations: "refrain:NORDSCLCD" (no redisclosure without consent) and "refrain:NOREUSE" (no reuse beyond
+# the purpose of use; both HL7 v3 RefrainPolicy) always, and one confidentiality code:
 # "confidentiality:R" (restricted) for adults, "confidentiality:V" (very restricted) for children, whose
 # data gets stricter defaults (ICO data sharing code).
 package gateway.disclosure
@@ -135,10 +139,29 @@ best_interests_cover if {
 	purpose in data.gateway.best_interests_purposes
 }
 
+# Under 16, Gillick competence decides whether the child can consent; 16-17-year-olds are presumed to
+# have capacity (Mental Capacity Act 2005 s1(2), s2(5)) unless assessed otherwise (gillick_competent
+# false). For a child who cannot consent, a person with parental responsibility may.
 consent_gaps contains "child-consent-not-competent" if {
 	is_child
+	input.subject.age < 16
 	input.consent.status == "given"
 	not input.consent.gillick_competent == true
+	not input.consent.parental_responsibility == true
+}
+
+consent_gaps contains "child-consent-not-competent" if {
+	is_child
+	input.subject.age >= 16
+	input.consent.status == "given"
+	input.consent.gillick_competent == false
+	not input.consent.parental_responsibility == true
+}
+
+# An adult's consent is their own: parental responsibility ends at 18 (judged on the day of disclosure).
+consent_gaps contains "consent-by-another-for-adult" if {
+	not is_child
+	input.consent.parental_responsibility == true
 }
 
 consent_gaps contains "consent-limited-to-other-agency" if {

@@ -504,8 +504,8 @@ test_child_consent_without_gillick_competence_gives_minimum if {
 test_confidentiality_is_restricted_for_adults_and_very_restricted_for_children if {
 	adult := decide(request("court", "case-management"))
 	child := decide(as_child(request("court", "case-management"), true))
-	adult.obligations == ["refrain:NORDSCLCD", "confidentiality:R"]
-	child.obligations == ["refrain:NORDSCLCD", "confidentiality:V"]
+	adult.obligations == ["refrain:NORDSCLCD", "refrain:NOREUSE", "confidentiality:R"]
+	child.obligations == ["refrain:NORDSCLCD", "refrain:NOREUSE", "confidentiality:V"]
 }
 
 # -- denials ---------------------------------------------------------------------------------------
@@ -645,7 +645,7 @@ test_every_rule_id_has_a_reason_and_prohibitions_name_known_rules if {
 	every p in data.gateway.prohibitions {
 		p.rule in rule_ids
 	}
-	every r in ["cj-identifiers-never-to-health", "health-case-reference-never-to-cjs", "treatment-requirements-adults-only", "youth-requirements-children-only", "clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
+	every r in ["consent-by-another-for-adult", "cj-identifiers-never-to-health", "health-case-reference-never-to-cjs", "treatment-requirements-adults-only", "youth-requirements-children-only", "clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
 		r in rule_ids
 	}
 }
@@ -660,4 +660,48 @@ test_the_minimum_is_within_what_the_purpose_grants if {
 			"needs.communication" in fields
 		}
 	}
+}
+
+# -- children's consent ----------------------------------------------------------------------------
+
+aged(req, age, gillick) := object.union(req, {
+	"subject": {"age": age, "age_group": "child"},
+	"consent": {"gillick_competent": gillick},
+})
+
+test_sixteen_and_seventeen_year_olds_are_presumed_capable if {
+	full := decide(aged(request("court", "sentencing"), 16, true))
+	every gillick in [null, true] {
+		d := decide(aged(request("court", "sentencing"), 17, gillick))
+		d.released == full.released
+	}
+}
+
+test_sixteen_and_seventeen_year_olds_assessed_as_lacking_capacity_get_the_minimum if {
+	req := aged(request("court", "sentencing"), 16, false)
+	d := decide(req)
+	{f | some f in d.released} == minimum_for(req)
+	rule_for(d, "vulnerability.summary") == "child-consent-not-competent"
+}
+
+test_under_sixteen_gillick_decides if {
+	d := decide(aged(request("court", "sentencing"), 15, null))
+	rule_for(d, "vulnerability.summary") == "child-consent-not-competent"
+}
+
+test_parental_responsibility_consent_counts_for_a_child_who_cannot_consent if {
+	full := decide(aged(request("yot", "sentencing"), 14, true))
+	every gillick in [false, null] {
+		req := with_consent(aged(request("yot", "sentencing"), 14, gillick), {"parental_responsibility": true})
+		d := decide(req)
+		d.released == full.released
+	}
+}
+
+test_parental_responsibility_ends_at_eighteen if {
+	req := with_consent(request("probation", "sentencing"), {"parental_responsibility": true})
+	d := decide(req)
+	d.allow
+	{f | some f in d.released} == minimum_for(req)
+	rule_for(d, "vulnerability.summary") == "consent-by-another-for-adult"
 }

@@ -30,6 +30,7 @@ from gateway.assessments.identifiers import (
     is_valid_pnc_id,
     normalise_nhs_number,
 )
+from gateway.assessments.snomed import SNOMED_SYSTEM, is_valid_sctid
 
 SCHEMA_FILE: Final = "assessment.schema.json"
 MINIMUM_AGE: Final = 10  # the age of criminal responsibility in England and Wales
@@ -345,6 +346,80 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]
         )
 
 
+# ----------------------------------------------------------------------------------- children, codes
+
+ADULT_AGE: Final = 18
+
+
+def _content_problems(document: Mapping[str, Any]) -> Iterator[Problem]:
+    """Rules about what an assessment may say, judged on the person's age at the assessment.
+
+    Every under-18 gets an appropriate adult (PACE Code C 1.5, 3.15); community sentence treatment
+    requirements are for adults and youth rehabilitation order requirements for children (Sentencing
+    Act 2020 Sch 9 and Sch 6); consent by a person with parental responsibility is for a child who
+    cannot consent. SNOMED CT codes must pass their Verhoeff check digit.
+    """
+    for index, diagnosis in enumerate(document.get("diagnoses") or []):
+        if (
+            isinstance(diagnosis, Mapping)
+            and diagnosis.get("system") == SNOMED_SYSTEM
+            and isinstance(diagnosis.get("code"), str)
+            and not is_valid_sctid(diagnosis["code"])
+        ):
+            yield Problem(
+                _expression(["diagnoses", index, "code"]),
+                "is not a SNOMED CT identifier: its check digit (Verhoeff) is wrong",
+                "code-invalid",
+            )
+    age = _age_at_assessment(document)
+    if age is None:
+        return
+    if age < ADULT_AGE:
+        needs = document.get("needs") if isinstance(document.get("needs"), Mapping) else {}
+        adult = needs.get("appropriate_adult") if isinstance(needs, Mapping) else None
+        if not isinstance(adult, Mapping) or adult.get("required") is not True:
+            yield Problem(
+                "needs.appropriate_adult.required",
+                "must be true for a person under 18: every child in custody gets an appropriate adult "
+                "(PACE Code C)",
+                "business-rule",
+            )
+        if document.get("treatment_requirements") is not None:
+            yield Problem(
+                "treatment_requirements",
+                "community sentence treatment requirements are for adults; for a person under 18 use "
+                "youth_requirements (youth rehabilitation order)",
+                "business-rule",
+            )
+    else:
+        if document.get("youth_requirements") is not None:
+            yield Problem(
+                "youth_requirements",
+                "youth rehabilitation order requirements are for a person under 18; for an adult use "
+                "treatment_requirements",
+                "business-rule",
+            )
+        consent = document.get("consent")
+        if isinstance(consent, Mapping) and consent.get("given_by") is not None:
+            yield Problem(
+                "consent.given_by",
+                "a person with parental responsibility decides only for a child; an adult's consent is "
+                "their own",
+                "business-rule",
+            )
+
+
+def _age_at_assessment(document: Mapping[str, Any]) -> int | None:
+    try:
+        dob = parse_date(document["subject"]["date_of_birth"])
+        assessed_at = parse_date_time(document["context"]["assessed_at"])
+    except (KeyError, TypeError, ValueError):
+        return None  # missing or malformed: the schema has said so
+    if dob > assessed_at.date():
+        return None  # the age rule has said so
+    return age_on(dob, assessed_at.date())
+
+
 # --------------------------------------------------------------------------------------------- API
 
 
@@ -373,6 +448,7 @@ def validate_assessment(
         if isinstance(subject, Mapping):
             problems.extend(p for p in _identifier_problems(subject) if p.expression not in flagged)
         problems.extend(p for p in _age_problems(doc, today) if p.expression not in flagged)
+        problems.extend(p for p in _content_problems(doc) if p.expression not in flagged)
 
     unique = list(dict.fromkeys(problems))
     if unique:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +43,8 @@ _RELEASED = "ldg_released_documents"
 
 # Search systems we accept, mapped to the lookup table's system names.
 SEARCH_SYSTEMS = {NHS_NUMBER_SYSTEM: store.NHS_NUMBER, PNC_ID_SYSTEM: store.PNC_ID}
+
+ENGLAND = ZoneInfo("Europe/London")
 
 NOT_FOUND_TEXT = "No assessment is available to you for this person."
 
@@ -331,14 +334,14 @@ class DisclosureService:
 
     def _decide(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
         content = stored.content
-        assessed_on = datetime.fromisoformat(content["context"]["assessed_at"].replace("Z", "+00:00")).date()
-        # Child or adult is judged at the assessment: what was gathered about a child stays a child's data.
+        # Child or adult is judged on the day of the disclosure (DOMAIN.md), as the day is in England: a
+        # person assessed at 17 is an adult to every decision maker from their 18th birthday.
         policy_input = build_input(
             agency_type=ctx.agency_type,
             agency_code=ctx.agency_code,
             purpose=ctx.purpose,
             date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
-            on=assessed_on,
+            on=now.astimezone(ENGLAND).date(),
             consent=content.get("consent", {}),
             # Read in this request's transaction: an override recorded a moment ago counts, an expired
             # one does not (judged at `now`, the instant this disclosure is logged under).

@@ -98,6 +98,7 @@ ACT_CODE_DISPLAY = {
     "NORDSCLCD": "no redisclosure without consent directive",
     "NORDSCLCDS": "no redisclosure without information subject's consent directive",
     "NOPERSISTP": "no collection beyond purpose of use",
+    "NOREUSE": "no reuse beyond purpose of use",
     "NOAUTH": "no disclosure without subject authorization",
     "REDACT": "redact",
     "DELAU": "delete after use",

@@ -70,6 +70,9 @@ REFUSALS = {
     "purpose-not-permitted-for-agency-type": "This kind of agency may not ask for this purpose.",
     "child-subject-yot-not-probation": "The person is a child: the youth offending team works with them, "
     "not probation.",
+    "adult-subject-not-yot": "The person is an adult: a youth offending team never receives an adult's record.",
+    "nothing-to-share-without-consent": "Without the person's consent nothing may be shared with this agency "
+    "for this purpose (no referral against the person's wishes).",
     "unknown-agency-type": "The agency's type is not one the sharing rules know.",
     "unknown-purpose": "The purpose given is not one the sharing rules know.",
     "unknown-age-group": "The person's age could not be placed (adult or child).",
@@ -113,6 +116,12 @@ CONSENT_STATUSES = {
 RULES = {
     "third-party-never-to-cjs": "Third-party and family information never goes to criminal justice agencies.",
     "clinical-never-to-police-cps": "Diagnoses and clinical detail never go to the police or the CPS.",
+    "cj-identifiers-never-to-health": "Criminal justice identifiers and case references never go to health or "
+    "social care: they would say the person has a record.",
+    "health-case-reference-never-to-cjs": "A health agency's case reference goes to that agency only, never to "
+    "criminal justice agencies.",
+    "treatment-requirements-adults-only": "Community sentence treatment requirements are for adults only.",
+    "youth-requirements-children-only": "Youth rehabilitation order requirements are for under-18s only.",
     "clinical-needs-consent": "Diagnoses and clinical detail go to this agency for this purpose only with the "
     "person's consent, and the consent on record does not cover this disclosure.",
     "override-minimised": "Shared without consent under a lawful override, which releases only the smallest "
@@ -124,8 +133,11 @@ RULES = {
     "consent-not-possible-minimum": "The person could not consent and no best-interests decision covers this "
     "purpose: only the minimum is shared.",
     "consent-not-recorded-minimum": "No valid consent is recorded: only the minimum is shared.",
-    "child-consent-not-competent": "A child's consent counts only if they were assessed as Gillick competent: "
-    "only the minimum is shared.",
+    "child-consent-not-competent": "A child's own consent counts under 16 only if they were assessed as "
+    "Gillick competent, and at 16-17 unless assessed as lacking capacity; no one with parental "
+    "responsibility decided for them: only the minimum is shared.",
+    "consent-by-another-for-adult": "The consent was given by a person with parental responsibility, but the "
+    "person is now an adult and their consent is their own: only the minimum is shared.",
     "consent-limited-to-other-agency": "The person's consent covers other agencies, not this one: only the "
     "minimum is shared with it.",
     "consent-limited-to-other-purpose": "The person's consent covers other purposes, not this one: only the "
@@ -142,6 +154,7 @@ CONSENT_RULES = frozenset(
         "consent-not-possible-minimum",
         "consent-not-recorded-minimum",
         "child-consent-not-competent",
+        "consent-by-another-for-adult",
         "consent-limited-to-other-agency",
         "consent-limited-to-other-purpose",
         "override-minimised",

@@ -65,6 +65,7 @@ _PROBE_INPUT: dict[str, Any] = {
         "limited_to_purposes": [],
         "gillick_competent": None,
         "best_interests_recorded": False,
+        "parental_responsibility": False,
     },
     "overrides": [],
 }

@@ -60,8 +60,8 @@ def build_input(
 ) -> dict[str, Any]:
     """The input document for ``data.gateway.disclosure.decision`` (shape in policies/disclosure.rego).
 
-    ``on`` is the day the subject's age is judged (the assessment date); ``now`` the instant overrides
-    are judged (required when there are any).
+    ``on`` is the day the subject's age is judged (the day of the disclosure: a child assessed at 17 is
+    an adult once 18); ``now`` the instant overrides are judged (required when there are any).
     """
     age = age_on(date_of_birth, on)
     if overrides and now is None:
@@ -76,6 +76,9 @@ def build_input(
             "limited_to_purposes": _strings(consent.get("limited_to_purposes")),
             "gillick_competent": _tristate(consent.get("gillick_competent")),
             "best_interests_recorded": _recorded(consent.get("best_interests_decision")),
+            # Who decided: a person with parental responsibility, for a child who cannot (their name and
+            # relationship stay behind; the policy needs only the fact).
+            "parental_responsibility": consent.get("given_by") is not None,
         },
         "overrides": overrides_in_force(overrides, now) if now is not None else [],
     }

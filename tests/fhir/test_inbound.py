@@ -63,7 +63,13 @@ def _variant(**changes: Any) -> dict[str, Any]:
 _DELETE = object()
 
 CASES: dict[str, dict[str, Any]] = {
-    "full": FULL_ASSESSMENT,
+    # FULL_ASSESSMENT fills every field, which no one person's assessment can: an adult has treatment
+    # requirements and consents for themselves, a child has youth requirements and may have consent
+    # decided by a person with parental responsibility.
+    "full": _variant(youth_requirements=_DELETE, consent__given_by=_DELETE),
+    "child-full": _variant(
+        subject__date_of_birth="2010-06-01", treatment_requirements=_DELETE, subject__crn=_DELETE
+    ),
     "adult-example": json.loads((EXAMPLES_DIR / "adult.json").read_text()),
     "child-example": json.loads((EXAMPLES_DIR / "child.json").read_text()),
     "consent-not-possible-with-limits": _variant(

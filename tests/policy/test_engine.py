@@ -53,7 +53,7 @@ def test_police_charging_adult_gets_appropriate_adult_but_no_diagnoses_or_third_
     assert "third_party.information" not in decision.released
     assert withheld_rule(decision, "clinical.diagnoses") == "clinical-never-to-police-cps"
     assert withheld_rule(decision, "third_party.information") == "third-party-never-to-cjs"
-    assert decision.obligations == ("refrain:NORDSCLCD", "confidentiality:R")
+    assert decision.obligations == ("refrain:NORDSCLCD", "refrain:NOREUSE", "confidentiality:R")
     assert decision.deny_reason is None
 
 

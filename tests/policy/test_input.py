@@ -38,6 +38,7 @@ def test_the_input_shape_carries_no_personal_data():
             "limited_to_purposes": [],
             "gillick_competent": None,
             "best_interests_recorded": True,
+            "parental_responsibility": False,
         },
         "overrides": [],
     }
