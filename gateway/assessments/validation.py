@@ -415,7 +415,7 @@ def _age_at_assessment(document: Mapping[str, Any]) -> int | None:
         assessed_at = parse_date_time(document["context"]["assessed_at"])
     except (KeyError, TypeError, ValueError):
         return None  # missing or malformed: the schema has said so
-    if dob > assessed_at.date():
+    if dob > assessed_at.date() or age_on(dob, assessed_at.date()) < MINIMUM_AGE:
         return None  # the age rule has said so
     return age_on(dob, assessed_at.date())
 

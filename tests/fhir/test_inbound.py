@@ -46,8 +46,15 @@ def as_document(assessment: dict[str, Any]) -> dict[str, Any]:
     return bundle
 
 
-def _variant(**changes: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(FULL_ASSESSMENT)
+# FULL_ASSESSMENT fills every field, which no one person's assessment can: an adult has treatment
+# requirements and consents for themselves, a child has youth requirements and may have consent decided
+# by a person with parental responsibility. The adult cases start from this publishable adult.
+ADULT = {k: v for k, v in FULL_ASSESSMENT.items() if k != "youth_requirements"}
+ADULT["consent"] = {k: v for k, v in FULL_ASSESSMENT["consent"].items() if k != "given_by"}
+
+
+def _variant(*, child: bool = False, **changes: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(FULL_ASSESSMENT if child else ADULT)
     for pointer, value in changes.items():
         *path, last = pointer.split("__")
         node = doc
@@ -63,12 +70,9 @@ def _variant(**changes: Any) -> dict[str, Any]:
 _DELETE = object()
 
 CASES: dict[str, dict[str, Any]] = {
-    # FULL_ASSESSMENT fills every field, which no one person's assessment can: an adult has treatment
-    # requirements and consents for themselves, a child has youth requirements and may have consent
-    # decided by a person with parental responsibility.
-    "full": _variant(youth_requirements=_DELETE, consent__given_by=_DELETE),
+    "full": ADULT,
     "child-full": _variant(
-        subject__date_of_birth="2010-06-01", treatment_requirements=_DELETE, subject__crn=_DELETE
+        child=True, subject__date_of_birth="2010-06-01", treatment_requirements=_DELETE, subject__crn=_DELETE
     ),
     "adult-example": json.loads((EXAMPLES_DIR / "adult.json").read_text()),
     "child-example": json.loads((EXAMPLES_DIR / "child.json").read_text()),
@@ -96,7 +100,7 @@ CASES: dict[str, dict[str, Any]] = {
         referrals=[],
     ),
     "identity-only": {
-        k: FULL_ASSESSMENT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")
+        k: ADULT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")
     },
     "pnc-only-subject": _variant(subject__nhs_number=_DELETE, subject__cro_number=_DELETE),
 }

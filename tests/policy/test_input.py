@@ -81,7 +81,15 @@ def test_consent_limits_and_gillick_are_normalised():
         "limited_to_purposes": [],
         "gillick_competent": None,
         "best_interests_recorded": False,
+        "parental_responsibility": False,
     }
+
+
+def test_consent_decided_by_a_person_with_parental_responsibility_is_a_fact_without_their_name():
+    built = make(date(2014, 1, 1), date(2026, 1, 1), status="given", given_by={"name": "Pat", "relationship": "Mother"})
+
+    assert built["consent"]["parental_responsibility"] is True
+    assert "Pat" not in str(built)
 
 
 def test_a_consent_limit_that_is_not_a_list_of_strings_is_refused():
