@@ -26,8 +26,13 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step(
-        "Police at charging: identity, needs, fitness to be interviewed, diversion, risk; no diagnoses.",
-        (f"{PULL} --agency POL-NE --purpose charging --nhs-number {ADULT}",),
+        "Police in custody, then at charging. In custody (PACE): identity, appropriate adult, communication"
+        " needs, fitness to be interviewed, risk and safeguarding; no diagnoses, no diversion notes, no"
+        " fitness-to-plead concerns. At charging, diversion, intermediary, fitness to plead and referrals too.",
+        (
+            f"{PULL} --agency POL-NE --purpose custody --nhs-number {ADULT}",
+            f"{PULL} --agency POL-NE --purpose charging --nhs-number {ADULT}",
+        ),
     ),
     Step(
         "Probation at sentencing, same person: diagnoses (the person consented) and treatment requirements.",

@@ -339,7 +339,7 @@ def test_audit_verify_passes_on_the_live_log(live_gateway, published):
 def test_the_demo_tour_commands_work(live_gateway):
     """The commands `ld-gateway demo` prints are the README tour: each must do what it says."""
     commands = [line.strip() for line in live_gateway.tour.splitlines() if "adapters.agency_client pull" in line]
-    assert len(commands) == 5
+    assert len(commands) == 6
     outputs = []
     for command in commands:
         argv = command.split()
@@ -349,8 +349,11 @@ def test_the_demo_tour_commands_work(live_gateway):
             [sys.executable, *argv[1:]], capture_output=True, text=True, timeout=60, cwd=ROOT, env=live_gateway.env
         )
         outputs.append(run)
-    police, probation, yot, health, southmoor = outputs
+    custody, police, probation, yot, health, southmoor = outputs
     assert southmoor.returncode == 0, southmoor.stdout + southmoor.stderr
+    assert custody.returncode == 0, custody.stdout + custody.stderr
+    assert "  - Fitness" in custody.stdout and "  - Diversion" not in custody.stdout
+    assert "  - Clinical" not in custody.stdout and "  - Referrals" not in custody.stdout
     assert police.returncode == probation.returncode == yot.returncode == 0, police.stderr + probation.stderr
     assert "  - Diversion" in police.stdout and "  - Clinical" not in police.stdout
     assert "  - Clinical" in probation.stdout and "  - Diversion" not in probation.stdout
