@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -132,7 +133,10 @@ def import_export(
         raise typer.Exit(1)
 
 
-subject_app = typer.Typer(help="People's records: find, merge and unmerge (L&D administrators).", no_args_is_help=True)
+subject_app = typer.Typer(
+    help="People's records: find, merge and unmerge; resolve identity conflicts (L&D administrators).",
+    no_args_is_help=True,
+)
 retention_app = typer.Typer(help="Retention: erase records whose retention period has ended.", no_args_is_help=True)
 
 
@@ -143,6 +147,23 @@ def _gateway_parts() -> tuple[Any, Any, Any]:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     return engine, make_session_factory(engine), load_keyring(settings.keys_dir)
+
+
+T = TypeVar("T")
+
+
+def _records_action(action: Callable[..., T], **kwargs: Any) -> T:
+    """Run one ``gateway.ingest.records`` action on the configured gateway; a refused one exits 1 saying why."""
+    from gateway.assessments.identity import MergeError
+
+    engine, sessions, keyring = _gateway_parts()
+    try:
+        return action(sessions, keyring, **kwargs)
+    except MergeError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
 
 
 @subject_app.command("find")
@@ -165,7 +186,7 @@ def subject_find(
             if nhs_number is not None:
                 found = store.find_subject_id(session, keyring, store.NHS_NUMBER, normalise_nhs_number(nhs_number))
             else:
-                found = store.find_subject_id(session, keyring, store.PNC_ID, (pnc_id or "").strip().upper())
+                found = store.find_subject_id(session, keyring, store.PNC_ID, (pnc_id or "").strip())
             if found is None:
                 err_console.print("error: no subject with this identifier")
                 raise typer.Exit(1)
@@ -191,17 +212,9 @@ def subject_merge(
     reference: str | None = typer.Option(None, help="A ticket or case-note reference (never personal data)."),
 ) -> None:
     """Merge two records of one person (never on name and date of birth alone). Logged; reversible."""
-    from gateway.assessments.identity import MergeError
     from gateway.ingest.records import merge_subjects
 
-    engine, sessions, keyring = _gateway_parts()
-    try:
-        merge_subjects(sessions, keyring, keep=keep, absorb=absorb, by=by, reference=reference, now=_now())
-    except MergeError as exc:
-        err_console.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
+    _records_action(merge_subjects, keep=keep, absorb=absorb, by=by, reference=reference, now=_now())
     console.print(f"Merged {absorb} into {keep}; `ld-gateway subject unmerge {absorb} --by ...` reverses it.")
 
 
@@ -211,18 +224,65 @@ def subject_unmerge(
     by: str = typer.Option(..., help="Who decided."),
 ) -> None:
     """Reverse a merge: both records read exactly as before it. Logged."""
-    from gateway.assessments.identity import MergeError
     from gateway.ingest.records import unmerge_subject
 
-    engine, sessions, keyring = _gateway_parts()
-    try:
-        record = unmerge_subject(sessions, keyring, subject_id=subject, by=by, now=_now())
-    except MergeError as exc:
-        err_console.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
+    record = _records_action(unmerge_subject, subject_id=subject, by=by, now=_now())
     console.print(f"Unmerged {record.subject_id} from {record.into_subject_id}.")
+
+
+@subject_app.command("resolve")
+def subject_resolve(
+    subject: str = typer.Argument(..., help="The subject id (from `ld-gateway subject find`)."),
+    family_name: str | None = typer.Option(None, help="A family name to accept as also this person's."),
+    date_of_birth: str | None = typer.Option(None, help="A date of birth (YYYY-MM-DD) to accept as this person's."),
+    by: str = typer.Option(..., help="Who decided (the L&D administrator's name or staff id)."),
+    reference: str | None = typer.Option(None, help="A ticket or case-note reference (never personal data)."),
+) -> None:
+    """Resolve an identity conflict as the same person: a publish refused with 409 because its family name or
+    date of birth differ from this person's records (a changed name, a corrected date) is accepted when sent
+    again. Logged (which elements, never the values). If instead the identifier was mistyped, correct the
+    record that carries it; if it was on this person's record by mistake, `ld-gateway subject detach`."""
+    from datetime import date
+
+    from gateway.ingest.records import accept_identity
+
+    if date_of_birth is not None:
+        try:
+            date.fromisoformat(date_of_birth)
+        except ValueError:
+            raise typer.BadParameter("--date-of-birth must be YYYY-MM-DD") from None
+    elements = _records_action(
+        accept_identity,
+        subject_id=subject,
+        family_name=family_name,
+        birth_date=date_of_birth,
+        by=by,
+        reference=reference,
+        now=_now(),
+    )
+    console.print(f"Accepted for {subject}: {', '.join(elements)}.")
+
+
+@subject_app.command("detach")
+def subject_detach(
+    subject: str = typer.Argument(..., help="The subject id the identifier is wrongly on."),
+    nhs_number: str | None = typer.Option(None, help="The NHS number to take off this person's record."),
+    pnc_id: str | None = typer.Option(None, help="The PNC ID to take off this person's record."),
+) -> None:
+    """Resolve an identity conflict as not this person: take an NHS number or PNC ID off a record it was on
+    by mistake, so that it can find whoever it belongs to. Correct and republish the record that carried it
+    first, or its next version claims it again. Logged."""
+    from gateway.assessments import store
+    from gateway.assessments.identifiers import normalise_nhs_number
+    from gateway.ingest.records import detach_identifier
+
+    if (nhs_number is None) == (pnc_id is None):
+        raise typer.BadParameter("give exactly one of --nhs-number, --pnc-id")
+    system, value = (
+        (store.NHS_NUMBER, normalise_nhs_number(nhs_number)) if nhs_number else (store.PNC_ID, (pnc_id or "").strip())
+    )
+    holder = _records_action(detach_identifier, subject_id=subject, system=system, value=value, now=_now())
+    console.print(f"Detached the {system} from {holder}.")
 
 
 @retention_app.command("run")

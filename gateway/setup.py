@@ -20,7 +20,7 @@ def initialise(settings: Settings) -> None:
     load_or_create_log_key(settings.keys_dir)
     engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
+        upgrade(engine, settings.keys_dir)
         _start_witness(settings, make_session_factory(engine))
     finally:
         engine.dispose()

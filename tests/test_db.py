@@ -80,3 +80,58 @@ def test_existing_case_links_are_declared_by_their_assessments_publisher(empty_d
         rows = conn.execute(text("SELECT assessment_id, declared_by_agency_id FROM case_links ORDER BY 1")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("a", 1), ("b", 2)]
+
+
+def test_pnc_ids_are_rekeyed_padded_and_demographics_recorded_from_the_stored_assessments(empty_database, tmp_path):
+    """Migration 1301 decrypts what is stored (with the keys it is handed): a PNC ID stored under its unpadded
+    serial is found under the padded one afterwards, and each current version's family names and date of
+    birth are on record as keyed hashes."""
+    import json as _json
+
+    from gateway.assessments import store
+    from gateway.assessments.demographics import facts_of
+    from gateway.keys import encrypt, load_or_create_keyring, new_data_key, wrap_key
+
+    keys_dir = tmp_path / "keys"
+    keyring = load_or_create_keyring(keys_dir)
+    engine = make_engine(empty_database)
+    _at(engine, "1300")
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    subject = {"pnc_id": "2025/318472V", "names": [{"family": "Armstrong"}], "date_of_birth": "2011-02-17"}
+    data_key = new_data_key()
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO agencies (id, code, name, type, created_at) VALUES (1, 'LD', 'LD', 'ld-service', :n)"),
+            {"n": now},
+        )
+        conn.execute(
+            text("INSERT INTO subjects (id, wrapped_key, master_key_id, created_at) VALUES ('s', :w, 'k', :n)"),
+            {"w": wrap_key(keyring.master_key, data_key, "s"), "n": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO assessments (id, subject_id, publisher_agency_id, local_reference_hmac, "
+                "current_version, created_at, updated_at) VALUES ('a', 's', 1, 'r', 1, :n, :n)"
+            ),
+            {"n": now},
+        )
+        blob = encrypt(data_key, _json.dumps({"subject": subject}).encode(), b"assessment:a:1")
+        conn.execute(
+            text(
+                "INSERT INTO assessment_versions (assessment_id, version, ciphertext, content_sha256, created_at) "
+                "VALUES ('a', 1, :c, 'd', :n)"
+            ),
+            {"c": blob, "n": now},
+        )
+        conn.execute(
+            text("INSERT INTO subject_identifiers (subject_id, system, value_hmac) VALUES ('s', 'pnc-id', :h)"),
+            {"h": keyring.identifier_hmac("pnc-id", "2025/318472V")},
+        )
+    upgrade(engine, keys_dir)
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT value_hmac FROM subject_identifiers")).scalars().all()
+        facts = conn.execute(text("SELECT element, value_hmac FROM subject_demographics WHERE assessment_id = 'a'"))
+        recorded = set(facts.all())
+    engine.dispose()
+    assert keys == [store.identifier_key(keyring, store.PNC_ID, "2025/0318472V")]
+    assert recorded == set(facts_of(keyring, subject).hashes())

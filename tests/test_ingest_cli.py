@@ -179,6 +179,26 @@ def test_subject_find_merge_and_unmerge_are_logged(cli, sessions, settings, monk
     cli("audit", "verify")
 
 
+def test_subject_resolve_and_detach_are_logged_without_values(cli, sessions, settings):
+    cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE")
+    sam = cli("subject", "find", "--nhs-number", "9990000018").output.strip().splitlines()[-1]
+    resolved = cli("subject", "resolve", sam, "--family-name", "Okafor-Reid", "--by", "A. Admin", "--reference", "IG-9")
+    assert "family-name" in resolved.output
+    assert "YYYY-MM-DD" in cli("subject", "resolve", sam, "--date-of-birth", "1988-13-02", "--by", "A", code=2).output
+    assert "give a family name" in cli("subject", "resolve", sam, "--by", "A. Admin", code=1).output
+    assert "no subject" in cli("subject", "resolve", "nobody", "--family-name", "X", "--by", "A", code=1).output
+    cli("subject", "detach", sam, "--nhs-number", "999 000 0018")
+    assert "no subject" in cli("subject", "find", "--nhs-number", "9990000018", code=1).output
+    assert "does not have" in cli("subject", "detach", sam, "--nhs-number", "9990000018", code=1).output
+    entries = _log_entries(sessions, "identity:")
+    assert [(e["event"], e["reason"]) for e in entries] == [
+        ("identity:subject:identity-accepted", "accepted:family-name"),
+        ("identity:subject:identifier-detached", "detached:nhs-number"),
+    ]
+    assert "Okafor" not in json.dumps(entries) and "9990000018" not in json.dumps(entries)
+    cli("audit", "verify")
+
+
 def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, sessions, settings):
     from gateway.assessments import store
     from gateway.db.models import AssessmentVersion, CaseLink, Subject, SubjectIdentifier

@@ -28,7 +28,7 @@ from gateway.keys import KeyRing
 class RowResult:
     line: int
     record_id: str | None
-    outcome: str  # created | new-version | unchanged | valid (dry run) | error
+    outcome: str  # created | new-version | unchanged | valid (dry run) | error | conflict (an identity conflict)
     assessment_id: str | None = None
     version: int | None = None
     problems: tuple[tuple[str, str], ...] = ()  # (column or location, message)
@@ -43,11 +43,11 @@ class ImportReport:
 
     @property
     def errors(self) -> list[RowResult]:
-        return [r for r in self.rows if r.outcome == "error"]
+        return [r for r in self.rows if r.outcome in ("error", "conflict")]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "counts": {o: self.count(o) for o in ("created", "new-version", "unchanged", "valid", "error")},
+            "counts": {o: self.count(o) for o in ("created", "new-version", "unchanged", "valid", "error", "conflict")},
             "rows": [
                 {
                     "line": r.line,
@@ -110,7 +110,8 @@ def _one(
     try:
         receipt = publish_document(sessions, keyring, schema, publisher, document, now=clock())
     except Rejected as exc:
-        return RowResult(line, record_id, "error", problems=_by_column(exc.problems))
+        outcome = "conflict" if exc.status == 409 else "error"
+        return RowResult(line, record_id, outcome, problems=_by_column(exc.problems))
     body = receipt.body
     outcome = "created" if body["created"] else "new-version" if body["changed"] else "unchanged"
     return RowResult(line, record_id, outcome, body["id"], body["version"])

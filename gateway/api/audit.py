@@ -8,6 +8,13 @@ Who may call what (docs/audit.md):
   same 404 as for an unknown id, so disclosure ids are no oracle.
 - ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``: a token with
   ``audit.read`` (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
+
+An L&D service's ``audit.read`` covers only the log entries about its own assessments and the people they
+are about (DOMAIN.md "Provenance"; ``queries.Scope``): another service's person, entry or proof answers
+exactly as an unknown one. Reading the
+whole log is for IG staff, on the IG pages. ``POST /audit/disclosures/_search`` and
+``POST /audit/subjects/report/_search`` take the same parameters in a form body (FHIR's search by POST),
+so that an NHS number need not be in a URL, a proxy's log or a browser's history.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.security import authenticate, require_access
+from gateway.assessments import provenance
 from gateway.assessments.identifiers import is_valid_nhs_number
 from gateway.audit import balp, checkpoints, queries, reports, tree
 from gateway.audit.c2sp_note import NoteSigner
@@ -33,10 +43,13 @@ from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
 from gateway.audit.witness import status as witness_status
 from gateway.audit.witness import witness_from
+from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
+from gateway.auth.router import read_form
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
 from gateway.context import gateway_of
+from gateway.keys import KeyRing
 
 logger = logging.getLogger("gateway.audit")
 
@@ -122,7 +135,9 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         ctx = audit_caller(request)
         with sessions.begin() as session:
             entry = queries.get_disclosure(session, disclosure_id)
-            if entry is None or not (ctx.allows(Scope.AUDIT_READ) or entry.client_id == ctx.client_id):
+            if entry is None or not (
+                entry.client_id == ctx.client_id or _covers(session, gateway_of(request).keyring, ctx, entry)
+            ):
                 return _problem(404, "no such disclosure")
             if tree_size is None:
                 latest = checkpoints.latest(session)
@@ -166,26 +181,57 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         format: str = Query("json", pattern="^(json|csv|fhir)$"),
     ) -> Response:
         """IG query over the log: JSON pages (keyset), or every match as CSV or a FHIR Bundle of AuditEvents."""
-        require_auditor(request)
+        ctx = require_auditor(request)
+        search = DisclosureSearch.model_construct(
+            nhs_number=nhs_number,
+            agency=agency,
+            client_id=client_id,
+            purpose=purpose,
+            outcome=outcome,
+            since=since,
+            until=until,
+            override=override,
+            limit=limit,
+            cursor=cursor,
+            format=format,
+        )
+        return _disclosures(request, ctx, search)
+
+    @router.post("/disclosures/_search")
+    async def disclosures_by_post(request: Request) -> Response:
+        """``GET /audit/disclosures`` with its parameters in a form body (no NHS number in the URL)."""
+        ctx = await run_in_threadpool(require_auditor, request)
+        params = await _form_params(request)
+        if isinstance(params, Response):
+            return params
+        try:
+            search = DisclosureSearch.model_validate(params)
+        except ValidationError as exc:
+            return _invalid([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
+        return await run_in_threadpool(_disclosures, request, ctx, search)
+
+    def _disclosures(request: Request, ctx: AccessContext, search: DisclosureSearch) -> Response:
         gw = gateway_of(request)
-        problems = _time_problems(since, until)
-        if nhs_number is not None and not is_valid_nhs_number(nhs_number.replace(" ", "")):
+        problems = _time_problems(search.since, search.until)
+        nhs_number = search.nhs_number.replace(" ", "") if search.nhs_number is not None else None
+        if nhs_number is not None and not is_valid_nhs_number(nhs_number):
             problems.append("nhs_number is not a valid NHS number")
         if problems:
-            return JSONResponse({"error": "invalid_request", "problems": problems}, status_code=400)
+            return _invalid(problems)
         with sessions() as session:
-            keys = queries.subject_keys(session, gw.keyring, nhs_number.replace(" ", "")) if nhs_number else None
+            keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
             filters = queries.DisclosureFilter(
                 subject_keys=keys,
-                agency_code=agency,
-                client_id=client_id,
-                purpose=purpose,
-                outcome=outcome,
-                since=since,
-                until=until,
-                override=override,
+                agency_code=search.agency,
+                client_id=search.client_id,
+                purpose=search.purpose,
+                outcome=search.outcome,
+                since=search.since,
+                until=search.until,
+                override=search.override,
+                scope=_scope(session, gw.keyring, ctx),
             )
-            if format == "csv":
+            if search.format == "csv":
                 buffer = io.StringIO()
                 csv.writer(buffer).writerows(reports.to_csv_rows(queries.iter_disclosures(session, filters)))
                 return Response(
@@ -196,22 +242,27 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
                         "Cache-Control": "no-store",
                     },
                 )
-            if format == "fhir":
+            if search.format == "fhir":
                 events = [balp.audit_event(r) for r in queries.iter_disclosures(session, filters)]
                 bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
                 if not events:
                     del bundle["entry"]  # FHIR JSON has no empty arrays
                 return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
-            page = queries.list_disclosures(session, filters, limit=limit, before=cursor)
+            page = queries.list_disclosures(session, filters, limit=search.limit, before=search.cursor)
         body = {"items": [r.to_json() for r in page.items], "next_cursor": page.next_cursor}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @router.get("/disclosures/{disclosure_id}")
     def disclosure(disclosure_id: str, request: Request) -> Response:
         """One entry: who, when, why, released fields, withheld fields with rule and reason."""
-        require_auditor(request)
+        ctx = require_auditor(request)
         with sessions() as session:
             record = queries.get_disclosure(session, disclosure_id)
+            # Another service's entry is answered as one that does not exist.
+            if record is not None and not _scope(session, gateway_of(request).keyring, ctx).covers(
+                record.assessment_id, record.subject_key
+            ):
+                record = None
         if record is None:
             return _problem(404, "no such disclosure")
         return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
@@ -219,17 +270,80 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
     @router.get("/subjects/{nhs_number}/report")
     def subject_report(nhs_number: str, request: Request) -> Response:
         """Subject access report: who received what about this person, when, for which purpose, on which basis."""
-        require_auditor(request)
+        ctx = require_auditor(request)
+        return _subject_report(request, ctx, nhs_number)
+
+    @router.post("/subjects/report/_search")
+    async def subject_report_by_post(request: Request) -> Response:
+        """The subject access report with the NHS number in a form body (``nhs_number``), not in the URL."""
+        ctx = await run_in_threadpool(require_auditor, request)
+        params = await _form_params(request)
+        if isinstance(params, Response):
+            return params
+        nhs_number = params.get("nhs_number")
+        if not isinstance(nhs_number, str):
+            return _invalid(["nhs_number is required"])
+        return await run_in_threadpool(_subject_report, request, ctx, nhs_number)
+
+    def _subject_report(request: Request, ctx: AccessContext, nhs_number: str) -> Response:
         gw = gateway_of(request)
         nhs_number = nhs_number.replace(" ", "")
         if not is_valid_nhs_number(nhs_number):
-            return JSONResponse({"error": "invalid_request", "problems": ["not a valid NHS number"]}, status_code=400)
+            return _invalid(["not a valid NHS number"])
         with sessions() as session:
             keys = queries.subject_keys(session, gw.keyring, nhs_number)
-            records = list(queries.iter_disclosures(session, queries.DisclosureFilter(subject_keys=keys)))
+            filters = queries.DisclosureFilter(subject_keys=keys, scope=_scope(session, gw.keyring, ctx))
+            records = list(queries.iter_disclosures(session, filters))
         return JSONResponse(reports.subject_report(records), headers={"Cache-Control": "no-store"})
 
     return router
+
+
+class DisclosureSearch(BaseModel):
+    """The parameters of ``/audit/disclosures``, as the form of its ``POST …/_search`` is checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    nhs_number: str | None = None
+    agency: str | None = None
+    client_id: str | None = None
+    purpose: str | None = None
+    outcome: Literal["released", "denied"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    override: bool | None = None
+    limit: int = Field(50, ge=1, le=queries.MAX_LIMIT)
+    cursor: int | None = Field(None, ge=0, le=INT64_MAX)
+    format: Literal["json", "csv", "fhir"] = "json"
+
+
+def _invalid(problems: list[str]) -> JSONResponse:
+    return JSONResponse(
+        {"error": "invalid_request", "problems": problems}, status_code=400, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def _form_params(request: Request) -> dict[str, str] | Response:
+    """The query string's parameters and the form body's together (FHIR search by POST allows both)."""
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return _invalid([f"{exc.description} (application/x-www-form-urlencoded)"])
+    return {**dict(request.query_params), **form}
+
+
+def _covers(session: Session, keyring: KeyRing, ctx: AccessContext, entry: queries.DisclosureRecord) -> bool:
+    """Whether an ``audit.read`` token reaches this entry: an L&D service, only its own view (``queries.Scope``)."""
+    if not ctx.allows(Scope.AUDIT_READ):
+        return False
+    return _scope(session, keyring, ctx).covers(entry.assessment_id, entry.subject_key)
+
+
+def _scope(session: Session, keyring: KeyRing, ctx: AccessContext) -> queries.Scope:
+    """The caller's view of the log: the entries about its own assessments and the people they are about."""
+    published = provenance.published_by(session, ctx.agency_code)
+    keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)
+    return queries.Scope(published.assessment_ids, keys)
 
 
 def _time_problems(since: datetime | None, until: datetime | None) -> list[str]:

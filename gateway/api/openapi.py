@@ -526,7 +526,43 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
             errors_as="audit",
             parameters=(_path("nhs_number", "The person's NHS number"),),
         ),
+        ("post", "/audit/disclosures/_search"): Op(
+            "The IG query by POST: the same parameters in a form body, so no NHS number is in a URL",
+            Scope.AUDIT_READ,
+            json_ok,
+            (400, 401, 403, 429),
+            errors_as="audit",
+            body=_audit_form(
+                {
+                    "nhs_number": {"type": "string"},
+                    "agency": {"type": "string"},
+                    "client_id": {"type": "string"},
+                    "purpose": {"type": "string"},
+                    "outcome": {"type": "string", "enum": ["released", "denied"]},
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": {"type": "string", "format": "date-time"},
+                    "override": {"type": "boolean"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+                    "cursor": {"type": "integer", "minimum": 0},
+                    "format": {"type": "string", "enum": ["json", "csv", "fhir"]},
+                },
+                {"nhs_number": "9000000009", "outcome": "released"},
+            ),
+        ),
+        ("post", "/audit/subjects/report/_search"): Op(
+            "Subject access report by POST: the NHS number in a form body, not in the URL",
+            Scope.AUDIT_READ,
+            json_ok,
+            (400, 401, 403, 429),
+            errors_as="audit",
+            body=_audit_form({"nhs_number": {"type": "string"}}, {"nhs_number": "9000000009"}, required=["nhs_number"]),
+        ),
     }
+
+
+def _audit_form(properties: dict[str, Any], example: dict[str, str], **more: Any) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, **more}
+    return {"required": True, "content": {FORM: {"schema": schema, "example": example}}}
 
 
 def _note_ok() -> dict[int, dict[str, Any]]:

@@ -61,6 +61,22 @@ def normalise_nhs_number(s: str) -> str:
     return s.replace(" ", "")
 
 
+def normalise_pnc_id(s: str) -> str:
+    """The one form a PNC ID is keyed and stored in: upper case, the serial zero-padded to 7 digits.
+
+    ``2025/318472V`` and ``2025/0318472V`` are one PNC ID (the check letter is computed over the padded
+    serial), so they must key one person. Text that is not PNC-shaped comes back as it was (upper-cased
+    when ASCII), for the validator to refuse.
+    """
+    upper = _ascii_upper(s)
+    if upper is None:
+        return s
+    match = _PNC_RE.fullmatch(upper)
+    if match is None:
+        return upper
+    return f"{match['year']}/{int(match['serial']):07d}{match['letter']}"
+
+
 def nhs_number_check_digit(first_nine: str) -> int | None:
     """The modulus 11 check digit for nine digits, or ``None`` when the rule makes the number invalid (10).
 

@@ -178,3 +178,24 @@ def _systems(session: Session, subject_ids: list[str], system: str) -> set[str]:
             )
         ).scalars()
     )
+
+
+def detach_identifier(session: Session, *, subject_id: str, system: str, value_hmac: str) -> str:
+    """Take an identifier (by its keyed hash) off the person ``subject_id`` resolves to: it was on their
+    record by mistake. Returns the subject record that held it. A later publish that gives it then makes,
+    or joins, whoever it truly belongs to; the record that carried it must be corrected first, or its next
+    version will claim it again."""
+    root = resolve(session, subject_id)
+    row = session.execute(
+        select(SubjectIdentifier).where(
+            SubjectIdentifier.system == system,
+            SubjectIdentifier.value_hmac == value_hmac,
+            SubjectIdentifier.subject_id.in_(group(session, root)),
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise MergeError(f"subject {subject_id} does not have this identifier")
+    holder = row.subject_id
+    session.delete(row)
+    session.flush()
+    return holder

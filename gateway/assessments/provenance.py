@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
 from gateway.assessments.store import StoredAssessment, content_aad
-from gateway.db.models import Assessment, AssessmentVersion, CaseLink, LawfulOverride, Subject
+from gateway.db.models import Agency, Assessment, AssessmentVersion, CaseLink, LawfulOverride, Subject
 from gateway.keys import KeyRing, decrypt, unwrap_key
 
 
@@ -140,3 +141,25 @@ def _aware(value: str) -> datetime:
     # SQLite keeps naive UTC text, PostgreSQL an ISO instant with its offset.
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What an L&D service has published: its assessments, and the people they are about (each record's own
+    subject id and the one it resolves to now, since the log names a person as they resolved when logged)."""
+
+    assessment_ids: frozenset[str]
+    subject_ids: frozenset[str]
+
+
+def published_by(session: Session, agency_code: str) -> Published:
+    """Every assessment this agency published, and whom about: what its ``audit.read`` covers in the log."""
+    rows = session.execute(
+        select(Assessment.id, Assessment.subject_id)
+        .join(Agency, Agency.id == Assessment.publisher_agency_id)
+        .where(Agency.code == agency_code)
+    ).all()
+    subjects = {subject for _, subject in rows}
+    return Published(
+        frozenset(a for a, _ in rows), frozenset(subjects | {identity.resolve(session, s) for s in subjects})
+    )

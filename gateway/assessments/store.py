@@ -18,13 +18,15 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.assessments import identity
+from gateway.assessments import demographics, identity
+from gateway.assessments.identifiers import normalise_pnc_id
 from gateway.db.models import (
     Agency,
     Assessment,
     AssessmentVersion,
     CaseLink,
     Subject,
+    SubjectDemographic,
     SubjectIdentifier,
     SubjectMerge,
 )
@@ -43,6 +45,21 @@ class StoreError(Exception):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         super().__init__("; ".join(m for _, m in problems))
         self.problems = list(problems)
+
+
+class IdentityConflict(StoreError):
+    """A publish whose identifiers are on record for a person it contradicts (or for two people).
+
+    ``identifiers`` are the lookup systems that matched (``nhs-number``, ``pnc-id``); ``elements`` the
+    ones that disagree (``demographics.BIRTH_DATE``, ``FAMILY_NAME``), empty when the identifiers point
+    to two different people. Never any stored value. Resolving it is an administrator's decision.
+    """
+
+    def __init__(self, subject_ids: Sequence[str], identifiers: Sequence[str], elements: Sequence[str]) -> None:
+        super().__init__([("subject", "identity conflict: " + ", ".join([*identifiers, *elements]))])
+        self.subject_ids = tuple(subject_ids)
+        self.identifiers = tuple(identifiers)
+        self.elements = tuple(elements)
 
 
 @dataclass(frozen=True)
@@ -82,9 +99,14 @@ def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
     return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
 
 
+def identifier_key(keyring: KeyRing, system: str, value: str) -> str:
+    """The keyed hash an identifier is stored and found under, taken over its one normalised form."""
+    return keyring.identifier_hmac(system, normalise_pnc_id(value) if system == PNC_ID else value)
+
+
 def find_subject_id(session: Session, keyring: KeyRing, system: str, value: str) -> str | None:
     """The subject this identifier belongs to, after merges (``identity.resolve``)."""
-    digest = keyring.identifier_hmac(system, value)
+    digest = identifier_key(keyring, system, value)
     # The identifier and its record's active merge in one statement (the disclosure hot path starts
     # here); only a record merged into one that was merged again needs more (identity.resolve).
     row = session.execute(
@@ -108,8 +130,8 @@ def _case_reference_match(
 
     A police case can have several defendants, so a case reference alone is weak: a candidate is
     dropped when it has an NHS number (or PNC ID) and the document brings one of its own (which, since
-    it did not match, is a different one). Two or more candidates left: no match (an administrator can
-    merge later), never a guess.
+    it did not match, is a different one), or when their family name or date of birth disagree. Two or
+    more candidates left: no match (an administrator can merge later), never a guess.
     """
     # A fixed number of statements however many people share these references (co-defendants share
     # case URNs): the candidates, their merges and their identifier systems are each read in one go.
@@ -133,17 +155,26 @@ def _case_reference_match(
         )
     ):
         systems[root_of[subject_id]].add(system)
+    facts = demographics.facts_of(keyring, subject)
     viable = [
         candidate
         for candidate in sorted(candidates)
         if not any(subject.get(key) and system in systems[candidate] for system, key in _MATCH_ORDER)
+        # A shared case reference never joins people whose family name or date of birth disagree.
+        and not demographics.contradictions(demographics.on_record(session, groups[candidate]), facts)
     ]
     return viable[0] if len(viable) == 1 else None
 
 
 def _resolve_subject(
-    session: Session, keyring: KeyRing, subject: Mapping[str, Any], links: Sequence[tuple[Agency, str]] = ()
+    session: Session,
+    keyring: KeyRing,
+    subject: Mapping[str, Any],
+    links: Sequence[tuple[Agency, str]] = (),
+    republishing: str | None = None,
 ) -> str | None:
+    """The person this document is about, or ``None`` for a new one; :class:`IdentityConflict` when its
+    identifiers are on record for two people, or for a person whose family name or date of birth differ."""
     found: dict[str, str] = {}
     for system, key in _MATCH_ORDER:
         value = subject.get(key)
@@ -152,17 +183,14 @@ def _resolve_subject(
             if subject_id:
                 found[system] = subject_id
     if len(set(found.values())) > 1:
-        raise StoreError(
-            [
-                (
-                    "subject",
-                    "the NHS number and PNC ID belong to different people on record; "
-                    "an L&D administrator must review the records before this can be published",
-                )
-            ]
-        )
+        raise IdentityConflict(sorted(set(found.values())), list(found), ())
     if found:
-        return next(iter(found.values()))
+        subject_id = next(iter(found.values()))
+        recorded = demographics.on_record(session, identity.group(session, subject_id), excluding=republishing)
+        elements = demographics.contradictions(recorded, demographics.facts_of(keyring, subject))
+        if elements:
+            raise IdentityConflict([subject_id], list(found), elements)
+        return subject_id
     return _case_reference_match(session, keyring, subject, links)
 
 
@@ -182,7 +210,15 @@ def publish(
     link_refs = [
         (agency, link["case_reference"]) for agency, link in zip(agencies, document["case_links"], strict=True)
     ]
-    subject_id = _resolve_subject(session, keyring, document["subject"], link_refs)
+    local_ref = keyring.identifier_hmac(f"local-reference:{publisher.code}", document["local_reference"])
+    assessment = session.execute(
+        select(Assessment).where(
+            Assessment.publisher_agency_id == publisher.id, Assessment.local_reference_hmac == local_ref
+        )
+    ).scalar_one_or_none()
+    subject_id = _resolve_subject(
+        session, keyring, document["subject"], link_refs, republishing=assessment.id if assessment else None
+    )
     if subject_id is None:
         subject_id = str(uuid.uuid4())
         session.add(
@@ -196,12 +232,6 @@ def publish(
         session.flush()
     _record_identifiers(session, keyring, subject_id, document["subject"])
 
-    local_ref = keyring.identifier_hmac(f"local-reference:{publisher.code}", document["local_reference"])
-    assessment = session.execute(
-        select(Assessment).where(
-            Assessment.publisher_agency_id == publisher.id, Assessment.local_reference_hmac == local_ref
-        )
-    ).scalar_one_or_none()
     created = assessment is None
     if assessment is None:
         assessment = Assessment(
@@ -244,6 +274,14 @@ def publish(
             content_sha256=keyring.content_mac(plaintext),
             created_at=now,
         )
+    )
+    demographics.record(
+        session,
+        keyring,
+        subject_id=assessment.subject_id,
+        assessment_id=assessment.id,
+        subject=document["subject"],
+        now=now,
     )
     # This version's links replace the assessment's earlier ones (a corrected link withdraws access).
     session.execute(delete(CaseLink).where(CaseLink.assessment_id == assessment.id))
@@ -300,7 +338,7 @@ def _record_identifiers(session: Session, keyring: KeyRing, subject_id: str, sub
         if value and find_subject_id(session, keyring, system, value) is None:
             session.add(
                 SubjectIdentifier(
-                    subject_id=subject_id, system=system, value_hmac=keyring.identifier_hmac(system, value)
+                    subject_id=subject_id, system=system, value_hmac=identifier_key(keyring, system, value)
                 )
             )
 
@@ -412,6 +450,7 @@ def shred_subject(session: Session, subject_id: str, now: datetime) -> None:
     )
     session.execute(delete(CaseLink).where(CaseLink.subject_id == subject_id))
     session.execute(delete(SubjectIdentifier).where(SubjectIdentifier.subject_id == subject_id))
+    session.execute(delete(SubjectDemographic).where(SubjectDemographic.subject_id == subject_id))
     session.flush()
 
 

@@ -29,6 +29,7 @@ from gateway.assessments.identifiers import (
     is_valid_nhs_number,
     is_valid_pnc_id,
     normalise_nhs_number,
+    normalise_pnc_id,
 )
 from gateway.assessments.snomed import SNOMED_SYSTEM, is_valid_sctid
 
@@ -281,7 +282,7 @@ def _normalise(document: Any) -> Any:
             # ASCII only: str.upper() maps a few non-ASCII letters onto ASCII ones
             # (U+017F, the long s, becomes "S").
             if isinstance(value, str) and value.isascii():
-                subject[key] = value.upper()
+                subject[key] = normalise_pnc_id(value) if key == "pnc_id" else value.upper()
     return doc
 
 

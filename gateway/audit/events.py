@@ -42,6 +42,10 @@ class AuditEvent(StrEnum):
     # Identity and retention.
     SUBJECT_MERGED = "identity:subject:merged"
     SUBJECT_UNMERGED = "identity:subject:unmerged"
+    # An identity conflict resolved by an L&D administrator: a family name or date of birth accepted as
+    # the person's, or an identifier taken off a record it was wrongly on.
+    SUBJECT_IDENTITY_ACCEPTED = "identity:subject:identity-accepted"
+    SUBJECT_IDENTIFIER_DETACHED = "identity:subject:identifier-detached"
     SUBJECT_ERASED = "retention:subject:erased"
 
 

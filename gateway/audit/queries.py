@@ -38,6 +38,20 @@ MAX_LIMIT = 500
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What an L&D service may read of the log: entries about its own assessments, and entries about no
+    assessment (refused searches) that name a person it assessed. Another service's person is not in it."""
+
+    assessment_ids: frozenset[str]
+    subject_keys: frozenset[str]
+
+    def covers(self, assessment_id: str | None, subject_key: str | None) -> bool:
+        if assessment_id is not None:
+            return assessment_id in self.assessment_ids
+        return subject_key is not None and subject_key in self.subject_keys
+
+
+@dataclass(frozen=True)
 class DisclosureFilter:
     """All given filters must hold. ``subject_keys``: any of them (see :func:`subject_keys`);
     ``events``: any of these names; ``event_prefix``: names that start so (``"ig:"``: staff actions)."""
@@ -53,6 +67,8 @@ class DisclosureFilter:
     events: tuple[str, ...] | None = None
     event_prefix: str | None = None
     assessment_id: str | None = None
+    # An L&D service's view; None: the whole log (IG staff).
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True)
@@ -170,10 +186,12 @@ def _query(filters: DisclosureFilter) -> Select[DisclosureLogEntry]:
 
 
 def _needs_entry(filters: DisclosureFilter) -> bool:
-    return filters.override is not None or filters.assessment_id is not None
+    return filters.override is not None or filters.assessment_id is not None or filters.scope is not None
 
 
 def _keep(record: DisclosureRecord, filters: DisclosureFilter) -> bool:
+    if filters.scope is not None and not filters.scope.covers(record.assessment_id, record.subject_key):
+        return False
     if filters.override is not None and record.override != filters.override:
         return False
     return filters.assessment_id is None or record.assessment_id == filters.assessment_id

@@ -17,9 +17,12 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, keys_dir: Path | None = None) -> None:
+    """``keys_dir``: where the keys are, for migrations that re-key stored data (default: the settings')."""
     cfg = alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
+        if keys_dir is not None:
+            cfg.attributes["keys_dir"] = keys_dir
         command.upgrade(cfg, "head")
         conn.commit()

@@ -483,3 +483,30 @@ class SubjectMerge(Base):
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     unmerged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+# --- identity: what each record says of a person's family name and date of birth ---
+
+
+class SubjectDemographic(Base):
+    """A family name or date of birth on record for a subject, as a keyed hash (never the value).
+
+    Rows with ``assessment_id`` are what that assessment's current version says (replaced with each
+    version, like its case links); rows without one were accepted by an L&D administrator resolving an
+    identity conflict (``accepted_by``, ``reference``). An identifier joins a publish to a person only
+    when the publish agrees with these (``gateway/assessments/demographics.py``).
+    """
+
+    __tablename__ = "subject_demographics"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "assessment_id", "element", "value_hmac", name="uq_subject_demographic"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), index=True)
+    assessment_id: Mapped[str | None] = mapped_column(ForeignKey("assessments.id"), nullable=True, index=True)
+    element: Mapped[str] = mapped_column(String(16))  # family-name | birth-date
+    value_hmac: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import provenance, store
 from gateway.assessments.catalogue import Catalogue
-from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM, is_valid_nhs_number, is_valid_pnc_id
+from gateway.assessments.identifiers import (
+    NHS_NUMBER_SYSTEM,
+    PNC_ID_SYSTEM,
+    is_valid_nhs_number,
+    is_valid_pnc_id,
+    normalise_pnc_id,
+)
 from gateway.audit import log
 from gateway.audit.entry import Appended, NewEntry, WithheldField
 from gateway.audit.events import AuditEvent, Outcome
@@ -92,8 +98,9 @@ def _search_key(system: str, value: str) -> tuple[str | None, str, str | None]:
         if not is_valid_nhs_number(value):
             return None, value, "patient.identifier is not a valid NHS number"
     else:
-        # Stored PNC IDs are normalised to upper case; a search must find them however it is typed.
-        value = value.strip().upper()
+        # Stored PNC IDs are keyed in one form (upper case, serial padded to 7); a search must find them
+        # however it is typed.
+        value = normalise_pnc_id(value.strip())
         if not is_valid_pnc_id(value):
             return None, value, "patient.identifier is not a valid PNC ID"
     return lookup_system, value, None
@@ -151,7 +158,7 @@ class DisclosureService:
         def work(session: Session) -> DisclosureResult:
             subject_id = store.find_subject_id(session, self._keyring, lookup_system, value)
             if subject_id is None:
-                key = self._keyring.identifier_hmac(lookup_system, value)
+                key = store.identifier_key(self._keyring, lookup_system, value)
                 return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY)
             return self._disclose_subject(session, ctx, subject_id, None, self_url, limit)
 

@@ -45,6 +45,8 @@ EVENTS = {
     "ig:override:reviewed": "IG staff reviewed a lawful override",
     "identity:subject:merged": "Two records of one person merged",
     "identity:subject:unmerged": "A merge of records undone",
+    "identity:subject:identity-accepted": "A family name or date of birth accepted as a person's (identity conflict)",
+    "identity:subject:identifier-detached": "An identifier taken off a record it was wrongly on",
     "retention:subject:erased": "A person's records erased (retention period ended)",
     "admin:policy:activated": "Policy revision put in force",
 }
@@ -81,7 +83,11 @@ REFUSALS = {
     "render-error": "The document could not be built, so nothing was sent.",
     "ambiguous-subject": "The identifiers given match more than one person, so nothing was sent.",
     "multiple-matches": "The identifiers given match more than one person, so nothing was sent.",
-    "subject-mismatch": "The identifiers given belong to different people, so nothing was sent.",
+    "subject-mismatch": "The name or date of birth given does not match the person the identifier belongs to, "
+    "so nothing was sent.",
+    "identifier-unknown": "One of the identifiers given belongs to nobody on record, so nothing was sent.",
+    "identity-conflict": "The identifier is on record for a person whose name or date of birth differ: nothing "
+    "was stored, for an L&D administrator to resolve.",
 }
 
 PURPOSES = {

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.assessments import identity, store
+from gateway.assessments import demographics, identity, store
 from gateway.assessments.retention import Retention, is_expired, retention_of_contents
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
@@ -65,6 +65,53 @@ def unmerge_subject(
         into = record.into_subject_id
         _log(session, keyring, AuditEvent.SUBJECT_UNMERGED, Outcome.ACCEPTED, into, f"unmerged:{other}", now)
     return record
+
+
+def accept_identity(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    *,
+    subject_id: str,
+    family_name: str | None,
+    birth_date: str | None,
+    by: str,
+    reference: str | None,
+    now: datetime,
+) -> list[str]:
+    """Resolve an identity conflict as "the same person": accept this family name and/or date of birth as
+    also theirs, so a publish that gives them joins this person. Logged by element, never by value."""
+    with sessions.begin() as session:
+        subject = session.get(Subject, subject_id)
+        if subject is None or subject.wrapped_key is None:
+            raise identity.MergeError(f"no subject {subject_id}, or it has been erased")
+        root = identity.resolve(session, subject_id)
+        elements = demographics.accept(
+            session,
+            keyring,
+            subject_id=root,
+            family_name=family_name,
+            birth_date=birth_date,
+            by=by,
+            reference=reference,
+            now=now,
+        )
+        if not elements:
+            raise identity.MergeError("give a family name, a date of birth, or both")
+        reason = "accepted:" + ",".join(sorted(set(elements)))
+        _log(session, keyring, AuditEvent.SUBJECT_IDENTITY_ACCEPTED, Outcome.DONE, root, reason, now)
+    return elements
+
+
+def detach_identifier(
+    sessions: sessionmaker[Session], keyring: KeyRing, *, subject_id: str, system: str, value: str, now: datetime
+) -> str:
+    """Resolve an identity conflict as "not this person": the identifier was on their record by mistake."""
+    with sessions.begin() as session:
+        holder = identity.detach_identifier(
+            session, subject_id=subject_id, system=system, value_hmac=store.identifier_key(keyring, system, value)
+        )
+        _log(session, keyring, AuditEvent.SUBJECT_IDENTIFIER_DETACHED, Outcome.DONE, holder, f"detached:{system}", now)
+    return holder
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.assessments import idempotency, store
+from gateway.assessments import demographics, idempotency, store
 from gateway.assessments.validation import validate_assessment
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
@@ -153,6 +153,26 @@ def publish_document(
                     body=receipt.body,
                     now=now,
                 )
+    except store.IdentityConflict as conflict:
+        # Nothing of the publish was kept (its transaction rolled back); the refusal is logged on its own,
+        # under the person it would have joined, so IG and an administrator can find it.
+        with sessions.begin() as session:
+            for subject_id in conflict.subject_ids:
+                log.append(
+                    session,
+                    NewEntry(
+                        event=AuditEvent.PUBLISH_DENIED,
+                        outcome=Outcome.DENIED,
+                        created_at=now,
+                        client_id=publisher.client_id,
+                        agency_code=publisher.agency_code,
+                        agency_type=publisher.agency_type,
+                        purpose=publisher.purpose,
+                        subject_key=keyring.identifier_hmac("subject", subject_id),
+                        reason="identity-conflict",
+                    ),
+                )
+        raise Rejected(conflict_problems(conflict), status=409) from None
     except store.StoreError as exc:
         raise Rejected([("invariant", message, expression) for expression, message in exc.problems]) from None
     except IntegrityError:
@@ -164,3 +184,34 @@ def publish_document(
             raise
         return replayed
     return receipt
+
+
+_IDENTIFIER_EXPRESSIONS = {store.NHS_NUMBER: "subject.nhs_number", store.PNC_ID: "subject.pnc_id"}
+_IDENTIFIER_TITLES = {store.NHS_NUMBER: "NHS number", store.PNC_ID: "PNC ID"}
+_RESOLVE = (
+    "Nothing was stored. If the identifier is mistyped, correct the record and publish again; if it is the "
+    "same person, an L&D administrator resolves the conflict (ld-gateway subject resolve; docs/import.md)."
+)
+
+
+def conflict_problems(conflict: store.IdentityConflict) -> list[Problem]:
+    """One ``conflict`` issue per contradicting element, named by where it is in the document; stored
+    values are never named (they are another person's, or another record's, data)."""
+    if not conflict.elements:
+        return [
+            (
+                "conflict",
+                "the NHS number and PNC ID belong to different people on record. " + _RESOLVE,
+                _IDENTIFIER_EXPRESSIONS[system],
+            )
+            for system in conflict.identifiers
+        ]
+    matched = " and ".join(_IDENTIFIER_TITLES[s] for s in conflict.identifiers)
+    return [
+        (
+            "conflict",
+            f"the {matched} is on record for a person whose {demographics.TITLES[element]} is different. {_RESOLVE}",
+            demographics.EXPRESSIONS[element],
+        )
+        for element in conflict.elements
+    ]

@@ -22,7 +22,7 @@ import jsonpatch
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.assessments import store
+from gateway.assessments import matching
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
@@ -322,43 +322,19 @@ class RequestService:
         return TaskResult(201, stored, {"Location": f"{self._base}/fhir/Task/{task_id}", "ETag": f'W/"{row.version}"'})
 
     def _match_subject(self, session: Session, parsed: NewRequest) -> str:
-        """NHS number first, then PNC ID (DOMAIN.md); never name and date of birth alone."""
-        by_nhs = (
-            store.find_subject_id(session, self._keyring, store.NHS_NUMBER, parsed.nhs_number)
-            if parsed.nhs_number
-            else None
+        """Every identifier one person, name and date of birth agreeing (``assessments.matching``); any
+        other case answers exactly as a person nobody knows, the reason going to the log only."""
+        match = matching.match_person(
+            session,
+            self._keyring,
+            nhs_number=parsed.nhs_number,
+            pnc_id=parsed.pnc_id,
+            family_name=parsed.family_name,
+            birth_date=parsed.birth_date,
         )
-        by_pnc = store.find_subject_id(session, self._keyring, store.PNC_ID, parsed.pnc_id) if parsed.pnc_id else None
-        if by_nhs and by_pnc and by_nhs != by_pnc:
-            raise Refusal(
-                422,
-                [("multiple-matches", "the NHS number and PNC ID belong to different people on record", "Task.for")],
-                "ambiguous-subject",
-            )
-        subject_id = by_nhs or by_pnc
-        if subject_id is None:
-            raise Refusal(422, [("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
-        if parsed.nhs_number is None and not self._confirms(session, subject_id, parsed):
-            # Same words as an unknown person: a requester must not learn that a mistyped PNC ID is someone's.
-            raise Refusal(422, [("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "subject-mismatch")
-        return subject_id
-
-    def _confirms(self, session: Session, subject_id: str, parsed: NewRequest) -> bool:
-        """A PNC ID match stands only if the family name and date of birth agree with a current assessment."""
-        for assessment_id in store.assessment_ids_for_subject(session, subject_id):
-            stored = store.load_current(session, self._keyring, assessment_id)
-            if stored is None:
-                continue
-            subject = stored.content.get("subject", {})
-            families = {str(n.get("family", "")).casefold() for n in subject.get("names", []) if isinstance(n, dict)}
-            if (
-                parsed.family_name is not None
-                and parsed.birth_date is not None
-                and parsed.family_name.strip().casefold() in families
-                and subject.get("date_of_birth") == parsed.birth_date.isoformat()
-            ):
-                return True
-        return False
+        if match.subject_id is None:
+            raise Refusal(422, [("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], match.reason or "unknown-subject")
+        return match.subject_id
 
     def _owner(self, session: Session, subject_id: str) -> Agency:
         """The L&D service that published the person's most recently updated assessment."""

@@ -24,7 +24,7 @@ from typing import Any
 import pydantic
 from fhir.resources.R4B.task import Task
 
-from gateway.assessments.identifiers import is_valid_nhs_number, is_valid_pnc_id
+from gateway.assessments.identifiers import is_valid_nhs_number, is_valid_pnc_id, normalise_pnc_id
 from gateway.requests.codes import (
     AGENCY_CODE_SYSTEM,
     ASSESSMENT_INFORMATION_REQUEST,
@@ -185,15 +185,19 @@ def _person(
         if not is_valid_nhs_number(nhs):
             problems.append(("value", "the NHS number is not valid (check digit)", where))
     if pnc is not None:
-        pnc = pnc.strip().upper()
+        pnc = normalise_pnc_id(pnc.strip())
         if not is_valid_pnc_id(pnc):
             problems.append(("value", "the PNC ID is not valid (format or check letter)", where))
     if nhs is None and pnc is None:
         problems.append(("required", "the person needs an NHS number, or a PNC ID with name and date of birth", where))
-    elif nhs is None and (not family or born is None):
-        # A PNC ID alone is too easy to mistype into someone else's: it must come with name and date of birth.
+    elif pnc is not None and (not family or born is None):
+        # A PNC ID is too easy to mistype into someone else's: it always comes with name and date of birth.
         problems.append(
-            ("required", "without an NHS number, give the PNC ID with the family name and date of birth", "Task.for")
+            (
+                "required",
+                "a PNC ID needs the family name and date of birth (a contained Patient)",
+                "Task.for",
+            )
         )
     return (None if problems else (nhs, pnc, family, born)), problems
 

@@ -17,6 +17,7 @@ from gateway.assessments.identifiers import (
     is_valid_prison_number,
     nhs_number_check_digit,
     normalise_nhs_number,
+    normalise_pnc_id,
     pnc_check_letter,
 )
 
@@ -275,3 +276,20 @@ def test_local_identifier_systems_agree_with_the_fhir_layer() -> None:
     for name in ("NHS_NUMBER_SYSTEM", "PNC_ID_SYSTEM", "CRO_NUMBER_SYSTEM", "CRN_SYSTEM"):
         if hasattr(terminology, name):
             assert getattr(identifiers, name) == getattr(terminology, name), name
+
+
+@pytest.mark.parametrize(
+    ("given", "keyed"),
+    [
+        ("2025/318472V", "2025/0318472V"),
+        ("2025/0318472V", "2025/0318472V"),
+        ("2020/9n", "2020/0000009N"),
+        ("2020/0000009N", "2020/0000009N"),
+        ("not a pnc", "NOT A PNC"),  # left for the validator to refuse
+        ("2020/\u017f9N", "2020/\u017f9N"),  # non-ASCII (the long s) is never upper-cased onto ASCII
+    ],
+)
+def test_pnc_ids_are_keyed_with_the_serial_padded_to_seven_digits(given, keyed):
+    assert normalise_pnc_id(given) == keyed
+    if is_valid_pnc_id(given):
+        assert is_valid_pnc_id(keyed)

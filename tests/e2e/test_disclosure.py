@@ -359,3 +359,10 @@ def test_the_demo_tour_commands_work(live_gateway):
     assert "  - Clinical" in probation.stdout and "  - Diversion" not in probation.stdout
     assert "HTTP 200" in yot.stdout
     assert health.returncode == 1 and "HTTP 404" in health.stdout
+
+    # Southmoor's police, linked to the same man by Southmoor's L&D service only: its document, never Northshire's.
+    def documents(run: subprocess.CompletedProcess[str]) -> list[str]:
+        return [line.split()[1].rstrip(":") for line in run.stdout.splitlines() if line.startswith("Document ")]
+
+    assert len(documents(southmoor)) == len(documents(police)) == 1
+    assert documents(southmoor) != documents(police)

@@ -16,6 +16,9 @@ FHIR = {"Content-Type": "application/fhir+json"}
 
 def _assessment(**overrides: Any) -> dict[str, Any]:
     doc = copy.deepcopy(FULL_ASSESSMENT)
+    # Jo Smith is not the gateway's published adult (Daniel Hewitt), so not under his PNC ID either: the
+    # fixture's PNC ID is his, and a publish contradicting the person an identifier is on record for is refused.
+    doc["subject"]["pnc_id"] = "2022/0004242V"
     doc["case_links"] = [{"agency_code": "POL-NE", "case_reference": "01NE0099926"}]
     doc["consent"]["limited_to_agencies"] = ["POL-NE"]
     doc.update(overrides)

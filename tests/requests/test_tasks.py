@@ -151,15 +151,19 @@ def test_every_bad_request_is_refused_and_nothing_is_created(gateway, other, bod
     assert log_events(gateway)[-1]["event"] == "request:task:denied"
 
 
-def test_an_ambiguous_match_is_refused(gateway, other):
+def test_an_ambiguous_match_is_refused_as_an_unknown_person(gateway, other):
+    """Two people's identifiers answer exactly as nobody's (a distinct answer would confirm both exist)."""
     body = task_body(**by_pnc(pnc="2020/0000009N"))  # the adult example's PNC ID ...
     body["contained"][0]["identifier"].append(
         {"system": NHS_NUMBER_SYSTEM, "value": OTHER_NHS}
     )  # ... and another's NHS no.
     response = post(gateway, body)
-    assert response.status_code == 422
-    assert [i["code"] for i in response.json()["issue"]] == ["multiple-matches"]
+    nobody = post(gateway, task_body(nhs="9434765919"))
+    assert response.status_code == nobody.status_code == 422
+    assert [i["code"] for i in response.json()["issue"]] == ["not-found"]
+    assert response.content == nobody.content
     assert task_count(gateway) == 0
+    assert log_events(gateway)[-2]["reason"] == "ambiguous-subject"
 
 
 def test_every_problem_is_listed_at_once(gateway, other):
