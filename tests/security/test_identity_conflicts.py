@@ -27,6 +27,7 @@ from gateway.db.models import (
     SubjectDemographic,
     SubjectIdentifier,
 )
+from gateway.fhir import terminology
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from gateway.ingest.records import accept_identity, detach_identifier
 from tests.factories import NOW, example
@@ -57,6 +58,22 @@ def child_with_adults_nhs_number() -> dict:
     document["subject"]["nhs_number"] = ADULT_NHS
     document["case_links"] = [{"agency_code": "YC-NE", "case_reference": "3017700131"}]
     return document
+
+
+def with_youth_court_reference(bundle: dict) -> dict:
+    """The rendered document with the youth court's case reference on the Patient: the shared renderer's
+    fixture audience does not know YC-NE, so it drops that link (case links go only to a known audience)."""
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient.setdefault("identifier", []).append(
+        {
+            "use": "secondary",
+            "type": {"text": "Criminal justice case reference"},
+            "system": terminology.case_reference_system("YC-NE"),
+            "value": "3017700131",
+            "assigner": {"identifier": {"system": terminology.AGENCY_CODE_SYSTEM, "value": "YC-NE"}, "display": "YC-NE"},
+        }
+    )
+    return bundle
 
 
 def stored_state(gw) -> dict:
@@ -114,7 +131,7 @@ def test_the_same_conflict_is_refused_through_the_fhir_document_route(gw):
     before = stored_state(gw)
     response = gw.http.post(
         "/fhir/Bundle",
-        json=as_document(child_with_adults_nhs_number()),
+        json=with_youth_court_reference(as_document(child_with_adults_nhs_number())),
         auth=gw.auth("LD-NE", "ld-service"),
         headers={"Content-Type": "application/fhir+json"},
     )
