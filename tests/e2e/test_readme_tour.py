@@ -64,7 +64,8 @@ def test_every_readme_tour_command_does_what_the_readme_says(live_gateway: Any):
         return done.stdout
 
     steps = dict(readme_steps())
-    police = run(steps[1][0])
+    custody, police = (run(command) for command in steps[1])
+    assert "receipts verified" in custody and "  - Fitness" in custody and "  - Diversion" not in custody
     assert "receipts verified" in police and "  - Diversion" in police and "  - Clinical" not in police
     probation = run(steps[2][0])
     assert "  - Clinical" in probation and "  - Diversion" not in probation
