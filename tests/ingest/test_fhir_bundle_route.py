@@ -8,14 +8,14 @@ from typing import Any
 from gateway.assessments import store
 from gateway.assessments.validation import load_schema, validate_assessment
 from tests.conftest import ROOT
-from tests.fhir.fixtures import FULL_ASSESSMENT
-from tests.fhir.test_inbound import as_document, compact
+from tests.fhir.test_inbound import ADULT, as_document, compact
 
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
 def _assessment(**overrides: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(FULL_ASSESSMENT)
+    # An adult's assessment: no one person's record can fill every field (youth requirements are a child's).
+    doc = copy.deepcopy(ADULT)
     # Jo Smith is not the gateway's published adult (Daniel Hewitt), so not under his PNC ID either: the
     # fixture's PNC ID is his, and a publish contradicting the person an identifier is on record for is refused.
     doc["subject"]["pnc_id"] = "2022/0004242V"
