@@ -70,7 +70,10 @@ def with_youth_court_reference(bundle: dict) -> dict:
             "type": {"text": "Criminal justice case reference"},
             "system": terminology.case_reference_system("YC-NE"),
             "value": "3017700131",
-            "assigner": {"identifier": {"system": terminology.AGENCY_CODE_SYSTEM, "value": "YC-NE"}, "display": "YC-NE"},
+            "assigner": {
+                "identifier": {"system": terminology.AGENCY_CODE_SYSTEM, "value": "YC-NE"},
+                "display": "YC-NE",
+            },
         }
     )
     return bundle
