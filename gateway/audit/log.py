@@ -18,6 +18,7 @@ or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,6 +28,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from gateway.audit import reasons
 from gateway.audit.entry import GENESIS_HASH, Appended, LogEntry, NewEntry, canonical_bytes, new_disclosure_id
 from gateway.audit.rfc9162 import compact_append, leaf_hash
 from gateway.audit.verify import StoredRow
@@ -40,6 +42,9 @@ class LogUnavailable(RuntimeError):
 def append(tx: Session, new: NewEntry) -> Appended:
     """Append one entry in the transaction ``tx``; ``seq`` and ``prev_hash`` are assigned here under the
     log lock, which ``tx`` holds until it ends."""
+    # Only the closed vocabulary of gateway.audit.reasons is ever stored as a reason: nothing a caller
+    # sent (a header, a kid, a parameter quoted in an error text) can reach the log this way.
+    new = dataclasses.replace(new, reason=reasons.closed(new.reason, str(new.event)))
     # Core statements built once with bound parameters, on the transaction's connection: the log is the
     # hottest write, and building or ORM-processing a statement per append cost more than running it.
     conn = tx.connection()

@@ -167,7 +167,7 @@ def test_an_algorithm_outside_the_clients_allow_list(gw, rsa_key):
     form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS256"))
     response = gw.http.post("/oauth2/token", data=form)
     reason = _assert_token_refusal(gw, response, "invalid_client", 401, client.client_id)
-    assert "allow-list" in reason
+    assert reason == "invalid_client:alg-not-allowed"
 
 
 def test_a_client_registered_for_rs256_may_use_it(gw, rsa_key):
@@ -406,7 +406,7 @@ def test_a_client_that_must_use_dpop_gets_no_bearer_token(gw, rsa_key):
     client = gw.register(rsa_key, dpop_required=True)
     form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS512"))
     response = gw.http.post("/oauth2/token", data=form)
-    assert "no proof" in _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id)
+    assert _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id).endswith(":no-dpop-proof")
 
 
 def test_a_token_request_proof_for_another_url(gw, rsa_key):
@@ -415,7 +415,7 @@ def test_a_token_request_proof_for_another_url(gw, rsa_key):
     form = token_form(sign_assertion(rsa_key, assertion_claims(client.client_id), alg="RS512"))
     proof = key.proof("POST", "http://testserver/oauth2/introspect")
     response = gw.http.post("/oauth2/token", data=form, headers={"DPoP": proof})
-    assert "htu" in _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id)
+    assert _assert_token_refusal(gw, response, "invalid_dpop_proof", 400, client.client_id).endswith(":wrong-url")
 
 
 def _bound(gw: App, rsa_key: KeyPair) -> tuple[Client, DpopKey, str]:
@@ -436,19 +436,19 @@ RESOURCE_DPOP_FAILURES = {
     "wrong URL": (
         lambda k, t: _proof_headers(k, t, url="http://testserver/fhir/Bundle"),
         "invalid_dpop_proof",
-        "htu",
+        "wrong-url",
     ),
     "stale": (lambda k, t: _proof_headers(k, t, iat=int(time.time()) - 120), "invalid_dpop_proof", "stale"),
     "signed by another key": (lambda k, t: _proof_headers(DpopKey(), t), "invalid_dpop_proof", "another key"),
     "wrong ath": (
         lambda k, t: {"Authorization": f"DPoP {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE, ath="x")},
         "invalid_dpop_proof",
-        "ath",
+        "wrong-access-token-hash",
     ),
     "ath missing": (
         lambda k, t: {"Authorization": f"DPoP {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE)},
         "invalid_dpop_proof",
-        "ath",
+        "wrong-access-token-hash",
     ),
     "typ missing": (lambda k, t: _proof_headers(k, t, header={"typ": DROP}), "invalid_dpop_proof", "typ"),
     "bound token sent as Bearer": (
@@ -487,7 +487,7 @@ def test_a_bearer_token_sent_with_the_dpop_scheme(gw, rsa_key):
     token = gw.token(client)
     response = gw.http.get(RESOURCE, auth=DpopAuth(token, DpopKey()))
     assert response.status_code == 401
-    assert "not bound" in gw.denials("disclosure:bundle:denied")[-1]["reason"]
+    assert gw.denials("disclosure:bundle:denied")[-1]["reason"] == "invalid_token:not-bound"
 
 
 @pytest.fixture
@@ -555,14 +555,12 @@ def test_the_token_endpoint_limits_each_client_and_logs_a_flood_once(limited_gw,
     assert flood[0].headers["retry-after"] == "10"  # 6 a minute: the next token in 10 s
     assert _token_request(gw, other).status_code == 200  # per client
     (entry,) = gw.denials("auth:token:denied")
-    assert entry["client_id"] == client.client_id and entry["reason"] == "slow_down:rate limited"
+    assert entry["client_id"] == client.client_id and entry["reason"] == "slow_down:rate-limited"
     gw.clock.now += 60  # a minute on: the bucket has refilled, and the next refusal is logged with the count
     assert _token_request(gw, client).status_code == 200
     assert _token_request(gw, client).status_code == 200
     assert _token_request(gw, client).status_code == 429
-    assert (
-        gw.denials("auth:token:denied")[-1]["reason"] == "slow_down:rate limited (4 more refused since the last entry)"
-    )
+    assert gw.denials("auth:token:denied")[-1]["reason"] == "slow_down:rate-limited:4"
 
 
 def test_resource_routes_limit_each_client(limited_gw, rsa_key):
@@ -598,7 +596,7 @@ def test_client_key_rotation_with_overlap(gw, rsa_key, other_rsa_key):
         assert registry.remove_client_key(session, client.client_id, rsa_key.kid) == [other_rsa_key.kid]
     assert gw.token(new)
     response = _token_request(gw, client)
-    assert "kid" in _assert_token_refusal(gw, response, "invalid_client", 401, client.client_id)
+    assert _assert_token_refusal(gw, response, "invalid_client", 401, client.client_id).endswith(":unknown-key")
     with gw.sessions.begin() as session, pytest.raises(registry.InvalidJwks, match="last key"):
         registry.remove_client_key(session, client.client_id, other_rsa_key.kid)
 
@@ -622,4 +620,4 @@ def test_a_token_signed_by_a_retired_gateway_key(retired_ago, status, gw, rsa_ke
     assert (signing_key.kid in [k["kid"] for k in jwks]) is (status == 404)
     assert response.status_code == status
     if status == 401:
-        assert "retired past its overlap" in gw.denials("disclosure:bundle:denied")[-1]["reason"]
+        assert gw.denials("disclosure:bundle:denied")[-1]["reason"] == "invalid_token:unknown-key"
