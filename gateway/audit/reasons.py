@@ -32,6 +32,8 @@ class Reason(StrEnum):
     UNKNOWN_BUNDLE = "unknown-bundle"
     NO_CASE_LINK = "no-case-link"
     NO_ASSESSMENT = "no-assessment"
+    RENDER_ERROR = "render-error"
+    MULTIPLE_MATCHES = "multiple-matches"
     NOT_A_PUBLISHER = "not-a-publisher"
     RATE_LIMITED = "rate-limited"
     INTERNAL_ERROR = "internal-error"
