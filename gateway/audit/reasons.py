@@ -28,6 +28,7 @@ class Reason(StrEnum):
     UNCLASSIFIED = "unclassified"
     # Pulls and their refusals
     BAD_SEARCH_PARAMETER = "bad-search-parameter"
+    BAD_SEARCH_FORM = "bad-search-form"
     UNKNOWN_SUBJECT = "unknown-subject"
     UNKNOWN_BUNDLE = "unknown-bundle"
     NO_CASE_LINK = "no-case-link"
@@ -43,6 +44,8 @@ class Reason(StrEnum):
     UNKNOWN_AGE_GROUP = "unknown-age-group"
     PURPOSE_NOT_PERMITTED = "purpose-not-permitted-for-agency-type"
     CHILD_SUBJECT_YOT_NOT_PROBATION = "child-subject-yot-not-probation"
+    ADULT_SUBJECT_NOT_YOT = "adult-subject-not-yot"
+    NOTHING_TO_SHARE_WITHOUT_CONSENT = "nothing-to-share-without-consent"
     POLICY_DENIED = "policy-denied"
     POLICY_ERROR = "policy-error"
     POLICY_UNDEFINED = "policy-undefined"

@@ -431,15 +431,15 @@ def _proof_headers(key: DpopKey, token: str, method: str = "GET", url: str = "ht
 
 
 RESOURCE_DPOP_FAILURES = {
-    "proof missing": (lambda k, t: {"Authorization": f"DPoP {t}"}, "invalid_dpop_proof", "no DPoP header"),
-    "wrong method": (lambda k, t: _proof_headers(k, t, method="POST"), "invalid_dpop_proof", "htm"),
+    "proof missing": (lambda k, t: {"Authorization": f"DPoP {t}"}, "invalid_dpop_proof", "no-dpop-proof"),
+    "wrong method": (lambda k, t: _proof_headers(k, t, method="POST"), "invalid_dpop_proof", "wrong-method"),
     "wrong URL": (
         lambda k, t: _proof_headers(k, t, url="http://testserver/fhir/Bundle"),
         "invalid_dpop_proof",
         "wrong-url",
     ),
     "stale": (lambda k, t: _proof_headers(k, t, iat=int(time.time()) - 120), "invalid_dpop_proof", "stale"),
-    "signed by another key": (lambda k, t: _proof_headers(DpopKey(), t), "invalid_dpop_proof", "another key"),
+    "signed by another key": (lambda k, t: _proof_headers(DpopKey(), t), "invalid_dpop_proof", "key-mismatch"),
     "wrong ath": (
         lambda k, t: {"Authorization": f"DPoP {t}", "DPoP": k.proof("GET", "http://testserver" + RESOURCE, ath="x")},
         "invalid_dpop_proof",

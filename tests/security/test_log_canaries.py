@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,14 +32,16 @@ RESOURCE = "/fhir/Bundle/00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gateway(request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair) -> Iterator[SecurityGateway]:
+def gateway(
+    request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+) -> Iterator[SecurityGateway]:
     workdir = tmp_path_factory.mktemp(f"canaries-{request.param}")
     drop = None
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'gateway.db'}"
     else:
         url, drop = create_pg_database()
-    gw = build_gateway(url, workdir, security_key)
+    gw = build_gateway(url, workdir, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()
@@ -172,3 +175,22 @@ def test_no_canary_in_a_malformed_token_ever_reaches_the_log(gateway, tmp_path, 
     reasons = {e["reason"] for e in entries if e["reason"] is not None}
     assert all(is_closed(r) for r in reasons), reasons
     assert Reason.UNCLASSIFIED not in reasons, "a refusal path whose reason is outside the vocabulary"
+
+
+def test_every_policy_denial_reason_is_in_the_vocabulary() -> None:
+    """The policy's own denials (policies/data.json deny_precedence) are logged as they are, never as
+    ``unclassified``: a new denial in the policy data needs its code in gateway/audit/reasons.py."""
+    from tests.conftest import ROOT
+
+    data = json.loads((ROOT / "policies" / "data.json").read_text())
+
+    def find(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            if "deny_precedence" in node:
+                return list(node["deny_precedence"])
+            return [r for v in node.values() for r in find(v)]
+        return []
+
+    denials = find(data)
+    assert denials, "no deny_precedence in policies/data.json"
+    assert [d for d in denials if not is_closed(d)] == []
