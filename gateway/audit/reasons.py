@@ -69,6 +69,7 @@ class Reason(StrEnum):
     # Publishing and identity
     UNCHANGED = "unchanged"
     IDENTITY_CONFLICT = "identity-conflict"
+    IDENTIFIER_UNKNOWN = "identifier-unknown"
     # Staff
     ATTEMPTS = "attempts"
     PASSWORD = "password"
@@ -229,6 +230,7 @@ class ReferenceKind(StrEnum):
     MERGED = "merged"
     UNMERGED = "unmerged"
     RETENTION = "retention"
+    DETACHED = "detached"  # an identifier taken off the wrong record: its system
     ACCEPTED = "accepted"
 
 
@@ -242,7 +244,9 @@ _REFERENCE = {
     ReferenceKind.MERGED: re.compile(r"[0-9a-f]{64}|[0-9a-f-]{36}"),  # the other record's subject key
     ReferenceKind.UNMERGED: re.compile(r"[0-9a-f]{64}|[0-9a-f-]{36}"),
     ReferenceKind.RETENTION: re.compile(r"[a-z0-9][a-z0-9-]{1,40}"),
-    ReferenceKind.ACCEPTED: re.compile(r"[a-z_]{2,40}(,[a-z_]{2,40}){0,5}"),
+    ReferenceKind.DETACHED: re.compile(r"[a-z-]{1,40}"),
+    # the elements accepted: field names, or an identity conflict's (family-name, date-of-birth)
+    ReferenceKind.ACCEPTED: re.compile(r"[a-z_-]{2,40}(,[a-z_-]{2,40}){0,5}"),
 }
 _SCOPES = re.compile(r"[A-Za-z/]+\.(read|write)")
 
