@@ -22,10 +22,12 @@ from adapters.agency_client.client import load_private_key, sign_dpop_proof
 from gateway.db.engine import make_engine
 from tests.conftest import ROOT, create_pg_database
 from tests.e2e.conftest import CLI, _wait_ready, free_port
-from tests.requests.conftest import OTHER_NHS, other_person, task_body
+from tests.requests.conftest import other_person, task_body
 from tests.requests.test_tasks import accept_ops, complete_ops
 
 pytestmark = pytest.mark.e2e
+
+TWO_PROCESS_NHS = "9434765927"  # valid check digit; nobody else on record has it
 
 
 class EventStream(threading.Thread):
@@ -151,7 +153,11 @@ def _auth(issuer: str, client: AgencyClient, purpose: str, method: str, path: st
 def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_gateways, event_streams):
     a, b, clients, data_dir, _ = two_gateways
     ld, court = _agency(a, clients, data_dir, "LD-NE"), _agency(a, clients, data_dir, "MC-NE")
-    published = ld.publish(other_person())
+    # The demo's child already has the requests suite's OTHER_NHS: publishing someone else under it would
+    # (rightly) be an identity conflict, so this person has an NHS number of their own.
+    person = other_person()
+    person["subject"]["nhs_number"] = TWO_PROCESS_NHS
+    published = ld.publish(person)
     assert published.status_code == 201, published.text
     assessment_id = published.json()["id"]
 
@@ -165,7 +171,7 @@ def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_g
     ld_events = event_streams(a + "/events", auth(ld, "ld-service", "GET", "/events"))
     court_events = event_streams(b + "/events", auth(court, "case-management", "GET", "/events"))
 
-    body = task_body(hearing=datetime.now(UTC) + timedelta(hours=2))
+    body = task_body(nhs=TWO_PROCESS_NHS, hearing=datetime.now(UTC) + timedelta(hours=2))
     created = call(b, court, "case-management", "POST", "/fhir/Task", json=body)
     assert created.status_code == 201, created.text
     task_id = created.json()["id"]
@@ -198,7 +204,7 @@ def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_g
     assert pulled.status_code == 200, pulled.text
     assert pulled.headers["X-Disclosure-Id"]
     raw = json.dumps([heard, done])
-    assert OTHER_NHS not in raw and "Hewitt" not in raw
+    assert TWO_PROCESS_NHS not in raw and "Hewitt" not in raw
 
 
 def test_events_need_a_valid_token(two_gateways):
