@@ -203,7 +203,7 @@ def check(gw: LiveGateway, load: Load) -> list[str]:
                 for version in versions:
                     row = session.get(AssessmentVersion, (assessment.id, version))
                     assert row is not None and row.ciphertext is not None
-                    content = json.loads(decrypt(data_key, row.ciphertext, store._content_aad(assessment.id, version)))
+                    content = json.loads(decrypt(data_key, row.ciphertext, store.content_aad(assessment.id, version)))
                     if validate_assessment(content, schema)[0] is None:
                         problems.append(f"assessment {assessment.id} v{version} does not validate")
     finally:
