@@ -13,7 +13,6 @@ assessment), so the answer is the one IG staff can verify.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import queries
-from gateway.audit.events import DISCLOSURE_EVENTS, AuditEvent, Outcome
-from gateway.audit.queries import DisclosureRecord
+from gateway.audit.events import DISCLOSURE_EVENTS, Outcome
 from gateway.db.models import Agency, Assessment
 from gateway.keys import KeyRing
 
@@ -84,10 +82,6 @@ def earlier_recipients(session: Session, keyring: KeyRing, assessment: Assessmen
         for s in who_saw(session, keyring, assessment)
         if s.outcome == Outcome.RELEASED and s.agency_code and (s.version or 0) < before_version
     }
-
-
-def released_entries(session: Session, disclosure_ids: Iterable[str]) -> list[DisclosureRecord]:
-    return queries.get_disclosures(session, disclosure_ids, event=AuditEvent.BUNDLE_RELEASED)
 
 
 def publisher_code(session: Session, assessment_id: str) -> str | None:
