@@ -150,3 +150,24 @@ def security_gateway(
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def gateway_on_each_database(
+    request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+) -> Iterator[SecurityGateway]:
+    """One gateway per module on SQLite and on PostgreSQL (the bad-input sweep and the log canaries)."""
+    from tests.conftest import create_pg_database
+
+    workdir = tmp_path_factory.mktemp(f"security-{request.param}")
+    drop = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'gateway.db'}"
+    else:
+        url, drop = create_pg_database()
+    gw = build_gateway(url, workdir, security_key, keys_template)
+    yield gw
+    gw.sessions.kw["bind"].dispose()
+    gw.app.state.gateway.sessions.kw["bind"].dispose()
+    if drop:
+        drop()

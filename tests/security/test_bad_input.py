@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,9 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, given, settings
 from starlette.routing import Mount, Route
 
-from tests.auth.conftest import KeyPair
-from tests.conftest import create_pg_database
 from tests.ig.conftest import StaffBrowser, add_staff
 from tests.requests.conftest import other_person, task_body
-from tests.security.conftest import SecurityGateway, build_gateway
+from tests.security.conftest import SecurityGateway
 
 INT64_MAX = 2**63 - 1
 BIG = [str(INT64_MAX + 1), str(2**64), "9" * 40, "-1", str(-(2**63) - 1)]
@@ -39,22 +36,9 @@ TEXT = st.one_of(SURROGATES, st.text(max_size=5).map(lambda t: t + "\udc80"))
 INT_PARAMS = ("cursor", "before", "limit", "tree_size", "first", "second", "size", "_count", "version")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gateway(
-    request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
-) -> Iterator[SecurityGateway]:
-    workdir = tmp_path_factory.mktemp(f"bad-input-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'gateway.db'}"
-    else:
-        url, drop = create_pg_database()
-    gw = build_gateway(url, workdir, security_key, keys_template)
-    yield gw
-    gw.sessions.kw["bind"].dispose()
-    gw.app.state.gateway.sessions.kw["bind"].dispose()
-    if drop:
-        drop()
+@pytest.fixture(scope="module")
+def gateway(gateway_on_each_database: SecurityGateway) -> SecurityGateway:
+    return gateway_on_each_database
 
 
 def routes(app: Any, prefix: str = "") -> list[tuple[str, str]]:

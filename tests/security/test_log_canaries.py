@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,30 +22,16 @@ from typer.testing import CliRunner
 from gateway.audit.reasons import Reason, is_closed
 from gateway.cli import app as cli_app
 from gateway.config import get_settings
-from tests.auth.conftest import KeyPair, assertion_claims, b64url, raw_signed, sign_assertion, token_form
-from tests.conftest import create_pg_database
+from tests.auth.conftest import assertion_claims, b64url, raw_signed, sign_assertion, token_form
 from tests.dpop import DpopKey
-from tests.security.conftest import SecurityGateway, build_gateway
+from tests.security.conftest import SecurityGateway
 
 RESOURCE = "/fhir/Bundle/00000000-0000-0000-0000-000000000000"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gateway(
-    request, tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
-) -> Iterator[SecurityGateway]:
-    workdir = tmp_path_factory.mktemp(f"canaries-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'gateway.db'}"
-    else:
-        url, drop = create_pg_database()
-    gw = build_gateway(url, workdir, security_key, keys_template)
-    yield gw
-    gw.sessions.kw["bind"].dispose()
-    gw.app.state.gateway.sessions.kw["bind"].dispose()
-    if drop:
-        drop()
+@pytest.fixture(scope="module")
+def gateway(gateway_on_each_database: SecurityGateway) -> SecurityGateway:
+    return gateway_on_each_database
 
 
 def unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
