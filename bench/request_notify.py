@@ -33,7 +33,7 @@ from adapters.agency_client.client import sign_dpop_proof
 from adapters.court_requests import task_resource
 from bench.live import ROOT, LiveGateway
 from bench.load import summary
-from tests.requests.conftest import OTHER_NHS, other_person  # the fictional second person of the test suite
+from tests.court_requests.conftest import OTHER_NHS, other_person  # the fictional second person of the test suite
 
 ADULT_NHS = "9449305552"
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"

@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    from gateway.logs import configure_logging
+    from gateway.app_logging import configure_logging
 
     configure_logging()
     # As `ld-gateway serve`: one worker, uvicorn's access log off (it would print query strings).

@@ -21,6 +21,7 @@ from gateway.api import access, assessments, docs, events, fhir, fhir_inbound, h
 from gateway.api import audit as audit_api
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
+from gateway.app_logging import install_request_logging
 from gateway.assessments.catalogue import Catalogue, load_catalogue
 from gateway.assessments.validation import load_schema
 from gateway.audit import log
@@ -37,18 +38,17 @@ from gateway.auth.signing import ensure_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
 from gateway.context import Gateway
+from gateway.court_requests.notify import make_notifier
+from gateway.court_requests.service import RequestService
+from gateway.court_requests.webhooks import Subscriptions, WebhookWorker
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
 from gateway.fhir.examples import publishable_document
 from gateway.ig.mount import build_ig_app
 from gateway.keys import load_keyring
-from gateway.logs import install_request_logging
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
 from gateway.policy.store import active_policy_dir
-from gateway.requests.notify import make_notifier
-from gateway.requests.service import RequestService
-from gateway.requests.webhooks import Subscriptions, WebhookWorker
 
 logger = logging.getLogger("gateway")
 

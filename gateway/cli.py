@@ -18,8 +18,8 @@ from gateway.cli_help import PlainHelpGroup
 from gateway.cli_support import console, err_console
 from gateway.cli_support import session as _session
 from gateway.config import Settings, get_settings
+from gateway.court_requests.cli import webhook_app
 from gateway.ig.cli import staff_app
-from gateway.requests.cli import webhook_app
 from gateway.terminal import page_lines, page_table
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ def init() -> None:
     """Create the database (Alembic upgrade) and the gateway's keys under GATEWAY_DATA_DIR. Idempotent."""
     from gateway.audit.witness import WitnessError
     from gateway.audit.witness import status as witness_status
-    from gateway.setup import initialise
+    from gateway.bootstrap import initialise
 
     settings = get_settings()
     try:
@@ -78,8 +78,8 @@ def serve(
     """Run the API (uvicorn)."""
     from gateway import server
     from gateway.app import create_app
+    from gateway.app_logging import configure_logging
     from gateway.keys import KeysMissing, load_keyring
-    from gateway.logs import configure_logging
 
     configure_logging()
     settings = get_settings()
@@ -116,7 +116,7 @@ def serve(
 def worker_app() -> Any:
     """The application as each ``serve --workers N`` process builds it (uvicorn imports this by name)."""
     from gateway.app import create_app
-    from gateway.logs import configure_logging
+    from gateway.app_logging import configure_logging
 
     configure_logging()
     return create_app(get_settings())

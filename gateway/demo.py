@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.assessments import store
 from gateway.assessments.validation import load_schema, validate_assessment
 from gateway.auth import registry
+from gateway.bootstrap import initialise
 from gateway.config import Settings
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Agency, Client
 from gateway.keys import load_keyring
-from gateway.setup import initialise
 from gateway.tour import render
 
 DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (

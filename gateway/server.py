@@ -27,6 +27,6 @@ class GatewayServer(uvicorn.Server):
 
 def run(application: FastAPI, host: str, port: int) -> None:
     # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
-    # it stays off, and gateway.logs logs requests without them.
+    # it stays off, and gateway.app_logging logs requests without them.
     config = uvicorn.Config(application, host=host, port=port, log_level="info", access_log=False)
     GatewayServer(config, before_shutdown=application.state.requests.notifier.hub.close).run()

@@ -5,7 +5,7 @@ requests made to it (as the owning L&D service). Each event carries ids, a statu
 personal data; the subscriber reads the Task (or pulls the Bundle) through the ordinary routes, where
 the policy and the log apply. The stream ends when the access token expires: reconnect with a new one
 and the ``Last-Event-ID`` header (the id of the last event received), and the events missed in between
-are sent first (see gateway.requests.notify: the replay window outlasts a token). When they cannot be,
+are sent first (see gateway.court_requests.notify: the replay window outlasts a token). When they cannot be,
 the stream says so with a ``replay-incomplete`` event: re-read your queue (``GET /fhir/Task``).
 The stream also ends within a second of the token or its client being revoked (``event: revoked``).
 """
@@ -26,7 +26,7 @@ from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
-from gateway.requests.notify import Notification, Notifier, Subscription
+from gateway.court_requests.notify import Notification, Notifier, Subscription
 
 router = APIRouter(tags=["requests"])
 

@@ -31,13 +31,13 @@ from fastapi.openapi.utils import get_openapi
 from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS
 from gateway.auth.vocab import Purpose, Scope
-from gateway.overrides.validation import BASES as OVERRIDE_BASES
-from gateway.requests.codes import (
+from gateway.court_requests.codes import (
     ASSESSMENT_INFORMATION_REQUEST,
     COURT_CASE_URN,
     REQUEST_TYPE_SYSTEM,
     TASK_INPUT_SYSTEM,
 )
+from gateway.overrides.validation import BASES as OVERRIDE_BASES
 
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"

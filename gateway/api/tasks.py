@@ -14,7 +14,7 @@ from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
-from gateway.requests.service import RequestService, TaskResult
+from gateway.court_requests.service import RequestService, TaskResult
 
 router = APIRouter(prefix="/fhir", tags=["requests"])
 

@@ -21,9 +21,9 @@ from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key, sign_dpop_proof
 from gateway.db.engine import make_engine
 from tests.conftest import ROOT, create_pg_database
+from tests.court_requests.conftest import other_person, task_body
+from tests.court_requests.test_tasks import accept_ops, complete_ops
 from tests.e2e.conftest import CLI, _wait_ready, free_port
-from tests.requests.conftest import other_person, task_body
-from tests.requests.test_tasks import accept_ops, complete_ops
 
 pytestmark = pytest.mark.e2e
 

@@ -155,7 +155,7 @@ def test_refusal_of_a_revoked_clients_token_names_the_client(gateway):
 
 
 def test_request_log_never_records_an_identifier_in_the_path(gateway, caplog):
-    """logs.py logs request.url.path. A client that puts an NHS number in a path (a wrong bundle id, a
+    """app_logging.py logs request.url.path. A client that puts an NHS number in a path (a wrong bundle id, a
     /fhir/Patient/{nhs} probe, and the contract's own /audit/subjects/{nhs_number}/report) writes it to
     the application log. Log the route template instead."""
     auth = gateway.auth("POL-NE", "charging")
@@ -190,7 +190,7 @@ def test_searchset_self_link_does_not_echo_the_host_header(gateway):
 
 
 def test_request_metrics_do_not_grow_a_series_per_invented_method(gateway):
-    """logs.py labels ldg_http_request_duration_seconds with request.method as sent. HTTP methods are
+    """app_logging.py labels ldg_http_request_duration_seconds with request.method as sent. HTTP methods are
     free tokens, so an unauthenticated client mints a new 11-bucket histogram series per request, held in
     memory forever and served by /metrics. Map unknown methods to "other"."""
     from gateway.metrics import REQUEST_SECONDS

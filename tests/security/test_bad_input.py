@@ -25,8 +25,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, given, settings
 from starlette.routing import Mount, Route
 
+from tests.court_requests.conftest import other_person, task_body
 from tests.ig.conftest import StaffBrowser, add_staff
-from tests.requests.conftest import other_person, task_body
 from tests.security.conftest import SecurityGateway
 
 INT64_MAX = 2**63 - 1

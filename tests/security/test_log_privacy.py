@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from gateway.app_logging import JsonFormatter
 from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from gateway.assessments.validation import load_schema
-from gateway.logs import JsonFormatter
 from tests.auth.conftest import assertion_claims, sign_assertion, token_form
 from tests.conftest import ROOT
 from tests.e2e.canaries import plant, valid_nhs_number

@@ -17,8 +17,8 @@ import pytest
 
 from gateway.auth import registry
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
+from tests.court_requests.conftest import task_body
 from tests.factories import example
-from tests.requests.conftest import task_body
 from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 ADULT = example("adult.json")

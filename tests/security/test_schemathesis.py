@@ -71,7 +71,7 @@ def test_no_server_errors_and_well_formed_4xx(security_gateway, tokens):
     assert published.status_code == 200
     schema = schemathesis.openapi.from_dict(published.json())
     # GET /events is a server-sent event stream that stays open until the token expires: the in-process
-    # client would wait minutes for each case. Its refusals and its stream are tested in tests/requests.
+    # client would wait minutes for each case. Its refusals and its stream are tested in tests/court_requests.
     operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path != "/events"]
     assert len(operations) >= 12
     exercised = {}

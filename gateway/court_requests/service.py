@@ -28,11 +28,8 @@ from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType
-from gateway.db.models import Agency, Assessment, CaseLink, RequestTask, Subject
-from gateway.fhir import operation_outcome
-from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
-from gateway.requests import alerts, webhooks
-from gateway.requests.codes import (
+from gateway.court_requests import alerts, webhooks
+from gateway.court_requests.codes import (
     ASSESSMENT_OUTPUT,
     COURT_CASE_URN,
     REQUESTER_TYPES,
@@ -41,10 +38,13 @@ from gateway.requests.codes import (
     TRANSITIONS,
     TaskStatus,
 )
-from gateway.requests.notify import Notification, Notifier
-from gateway.requests.task import NewRequest, Problem, agency_reference, parse_new_task, validate_resource
+from gateway.court_requests.notify import Notification, Notifier
+from gateway.court_requests.task import NewRequest, Problem, agency_reference, parse_new_task, validate_resource
+from gateway.db.models import Agency, Assessment, CaseLink, RequestTask, Subject
+from gateway.fhir import operation_outcome
+from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
 
-logger = logging.getLogger("gateway.requests")
+logger = logging.getLogger("gateway.court_requests")
 
 NOT_FOUND_TEXT = "No request with this id is available to you."
 UNKNOWN_PERSON_TEXT = "No person on record matches the person named in Task.for."
@@ -204,7 +204,7 @@ class RequestService:
 
         return self._run(ctx, work)
 
-    # -- assessment notifications (gateway.requests.alerts) --------------------------------------------
+    # -- assessment notifications (gateway.court_requests.alerts) --------------------------------------------
 
     def on_published(self, session: Session, assessment_id: str, version: int, document: Mapping[str, Any]) -> None:
         """Inside the publishing transaction: tell earlier recipients of a newer version, and of withdrawn consent."""

@@ -19,8 +19,8 @@ def add(
     url: str = typer.Option(..., "--url", help="https URL (plain http only to 127.0.0.1/localhost)."),
 ) -> None:
     """Register an endpoint. Prints its id, then its signing secret alone on the last line (shown once)."""
+    from gateway.court_requests.webhooks import WebhookError, add_subscription
     from gateway.keys import load_keyring
-    from gateway.requests.webhooks import WebhookError, add_subscription
 
     settings = get_settings()
     try:
@@ -62,7 +62,7 @@ def list_() -> None:
 @webhook_app.command("disable")
 def disable(subscription_id: str) -> None:
     """Stop delivering to an endpoint (pending deliveries are cancelled)."""
-    from gateway.requests.webhooks import disable_subscription
+    from gateway.court_requests.webhooks import disable_subscription
 
     with sessions().begin() as session:
         if not disable_subscription(session, subscription_id, datetime.now(UTC)):

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from adapters.webhook_receiver import WebhookRejected, WebhookVerifier
+from gateway.court_requests import webhooks
+from gateway.court_requests.webhooks import WebhookError, WebhookWorker, add_subscription, signature_headers
 from gateway.db.models import WebhookAttempt, WebhookDelivery
-from gateway.requests import webhooks
-from gateway.requests.webhooks import WebhookError, WebhookWorker, add_subscription, signature_headers
-from tests.requests.conftest import OTHER_NHS, URN, task_body
+from tests.court_requests.conftest import OTHER_NHS, URN, task_body
 
 
 class Receiver:

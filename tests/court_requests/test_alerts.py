@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from gateway.court_requests.webhooks import add_subscription
 from gateway.db.models import WebhookDelivery
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM
-from gateway.requests.webhooks import add_subscription
 from tests.factories import example
 
 ADULT_NHS = "9449305552"

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
-from gateway.requests.codes import (
+from gateway.court_requests.codes import (
     ASSESSMENT_INFORMATION_REQUEST,
     COURT_CASE_URN,
     REQUEST_TYPE_SYSTEM,
     TASK_INPUT_SYSTEM,
 )
+from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from tests.factories import NOW, example, publish
 
 OTHER_NHS = "9000000009"

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from gateway.court_requests.notify import LocalNotifier, Notification, PostgresNotifier, make_notifier
 from gateway.db.engine import make_engine, make_session_factory
-from gateway.requests.notify import LocalNotifier, Notification, PostgresNotifier, make_notifier
 
 
 async def _collect(notifier, publish, wants=lambda n: True, wait: float = 5.0) -> list[Notification]:
@@ -102,7 +102,7 @@ def test_a_malformed_payload_is_ignored(payload):
 
 def test_closing_the_hub_ends_every_stream_and_every_later_one_at_once():
     """What a stopping server does first, so that no open ``GET /events`` holds its shutdown."""
-    from gateway.requests.notify import Hub
+    from gateway.court_requests.notify import Hub
 
     async def scenario() -> tuple[bool, bool]:
         hub = Hub()
@@ -124,7 +124,7 @@ def test_closing_the_hub_ends_every_stream_and_every_later_one_at_once():
 
 
 def test_a_subscriber_that_reconnects_with_last_event_id_is_sent_what_it_missed():
-    from gateway.requests.notify import REPLAY_SECONDS, Hub
+    from gateway.court_requests.notify import REPLAY_SECONDS, Hub
 
     async def scenario() -> None:
         now = [0.0]

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from gateway.court_requests.codes import TASK_OUTPUT_SYSTEM
 from gateway.db.models import CaseLink, DisclosureLogEntry, RequestTask
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM
-from gateway.requests.codes import TASK_OUTPUT_SYSTEM
-from tests.requests.conftest import OTHER_NHS, URN, by_pnc, task_body
+from tests.court_requests.conftest import OTHER_NHS, URN, by_pnc, task_body
 
 PATCH = {"Content-Type": "application/json-patch+json"}
 
@@ -259,8 +259,8 @@ def test_a_stale_if_match_is_refused(gateway, other):
 
 def test_completion_relinks_a_version_published_after_acceptance(gateway, other):
     """Republishing replaces an assessment's links; completing with that version restores the requester's."""
+    from tests.court_requests.conftest import other_person
     from tests.factories import publish
-    from tests.requests.conftest import other_person
 
     task = post(gateway, task_body()).json()
     assert patch(gateway, task["id"], accept_ops()).status_code == 200

@@ -34,7 +34,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-logger = logging.getLogger("gateway.requests")
+logger = logging.getLogger("gateway.court_requests")
 
 CHANNEL = "ld_gateway_events"
 QUEUE_LIMIT = 1000

@@ -36,11 +36,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from gateway.court_requests.notify import Notification
 from gateway.db.models import Agency, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from gateway.keys import KeyRing, unwrap_key, wrap_key
-from gateway.requests.notify import Notification
 
-logger = logging.getLogger("gateway.requests")
+logger = logging.getLogger("gateway.court_requests")
 
 SECRET_PREFIX = "whsec_"
 BACKOFF: tuple[int, ...] = (5, 30, 120, 600, 1800, 7200)

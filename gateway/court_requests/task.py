@@ -25,7 +25,7 @@ import pydantic
 from fhir.resources.R4B.task import Task
 
 from gateway.assessments.identifiers import is_valid_nhs_number, is_valid_pnc_id, normalise_pnc_id
-from gateway.requests.codes import (
+from gateway.court_requests.codes import (
     AGENCY_CODE_SYSTEM,
     ASSESSMENT_INFORMATION_REQUEST,
     COURT_CASE_URN,
