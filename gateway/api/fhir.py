@@ -10,9 +10,9 @@ from gateway.api.responses import FHIR_JSON, disclosure_response
 from gateway.api.security import deferred_replay, replayed_response, require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
+from gateway.auth.endpoints.forms import read_form
 from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
-from gateway.auth.router import read_form
 from gateway.auth.vocab import READING_PURPOSES, Purpose
 from gateway.context import gateway_of
 from gateway.fhir import capability_statement, document_bytes, operation_outcome

@@ -3,7 +3,8 @@
 
 Modules: ``vocab`` (agency types, purposes, scopes), ``errors``, ``registry`` (registration service
 functions), ``jwks`` (client public keys), ``signing`` (the gateway's token-signing key),
-``rfc7523``, ``rfc9068``, ``rfc7662``, ``rfc7009``, ``router`` (HTTP) and ``dependencies``.
+``rfc7523``, ``rfc9068``, ``rfc7662``, ``rfc7009``, ``endpoints`` (one module per HTTP endpoint),
+``router`` (mounts them) and ``dependencies``.
 """
 
 from gateway.auth.clients import AuthenticatedClient, ClientRecord
