@@ -45,6 +45,7 @@ from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
 from gateway.fhir.examples import publishable_document
 from gateway.ig.mount import build_ig_app
+from gateway.issue import Issue
 from gateway.keys import load_keyring
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
@@ -199,11 +200,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         issues = [
-            ("error", "invalid", str(err.get("msg")), ".".join(str(p) for p in err.get("loc", ())))
-            for err in exc.errors()
+            Issue("invalid", str(err.get("msg")), ".".join(str(p) for p in err.get("loc", ()))) for err in exc.errors()
         ]
         if _is_oauth(request.url.path):
-            return _oauth_error(400, "; ".join(f"{where}: {message}" for _, _, message, where in issues))
+            return _oauth_error(400, "; ".join(f"{i.expression}: {i.diagnostics}" for i in issues))
         return outcome_response(400, issues)
 
     @app.exception_handler(StarletteHTTPException)
@@ -211,7 +211,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _is_oauth(request.url.path):
             return _oauth_error(exc.status_code, str(exc.detail))
         code = "not-found" if exc.status_code == 404 else "processing"
-        return outcome_response(exc.status_code, [("error", code, str(exc.detail), None)])
+        return outcome_response(exc.status_code, [Issue(code, str(exc.detail))])
 
 
 def _is_oauth(path: str) -> bool:
@@ -253,7 +253,7 @@ class FailClosed:
         except Exception as exc:
             logger.error("unhandled error", extra={"fields": {"error": exc.__class__.__name__}})
             if not started:
-                issue = ("error", "transient", "The gateway could not complete the request.", None)
+                issue = Issue("transient", "The gateway could not complete the request.")
                 await outcome_response(503, [issue])(scope, receive, send)
 
 
@@ -314,10 +314,10 @@ class RequestGuards:
             message = "send Content-Length with the body"
             if _is_oauth(path):
                 return _oauth_error(411, message)
-            return outcome_response(411, [("error", "structure", message, None)])
+            return outcome_response(411, [Issue("structure", message)])
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             message = f"request bodies are limited to {self.limit} bytes"
             if _is_oauth(path):
                 return _oauth_error(413, message)
-            return outcome_response(413, [("error", "too-costly", message, None)])
+            return outcome_response(413, [Issue("too-costly", message)])
         return None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.case_export.columns import column_for, row_to_assessment
 from gateway.audit.events import AuditEvent
 from gateway.ingest.service import Publisher, Rejected, check, publish_document
+from gateway.issue import Issue
 from gateway.keys import KeyRing
 
 
@@ -117,5 +118,5 @@ def _one(
     return RowResult(line, record_id, outcome, body["id"], body["version"])
 
 
-def _by_column(issues: Iterable[tuple[str, str, str | None]]) -> tuple[tuple[str, str], ...]:
-    return tuple((column_for(expr) if expr else "row", message) for _, message, expr in issues)
+def _by_column(issues: Iterable[Issue]) -> tuple[tuple[str, str], ...]:
+    return tuple((column_for(i.expression) if i.expression else "row", i.diagnostics) for i in issues)

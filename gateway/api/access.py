@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.responses import fhir_response, outcome_response
 from gateway.api.security import require_publisher
+from gateway.issue import Issue
 
 router = APIRouter(tags=["requests"])
 
@@ -32,7 +33,7 @@ def who_saw(assessment_id: str, request: Request) -> Response:
     ctx = require_publisher(request)
     seen = request.app.state.requests.who_saw(ctx, assessment_id)
     if seen is None:
-        return outcome_response(404, [("error", "not-found", "No assessment of yours has this id.", None)])
+        return outcome_response(404, [Issue("not-found", "No assessment of yours has this id.")])
     return JSONResponse(
         {"assessment": assessment_id, "disclosures": seen, "count": len(seen)}, headers={"Cache-Control": "no-store"}
     )

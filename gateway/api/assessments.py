@@ -20,6 +20,7 @@ from gateway.assessments import idempotency
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import Gateway, gateway_of
 from gateway.ingest.service import IdempotentRequest, Publisher, Receipt, Rejected, publish_document, replay
+from gateway.issue import Issue
 
 router = APIRouter(tags=["assessments"])
 
@@ -36,7 +37,7 @@ class Idempotency:
         try:
             key = idempotency.parse_key(header)
         except idempotency.InvalidKey as exc:
-            self.answer = outcome_response(400, [("error", "value", str(exc), idempotency.HEADER)])
+            self.answer = outcome_response(400, [Issue("value", str(exc), idempotency.HEADER)])
             return
         route = getattr(request.scope.get("route"), "path", "")
         self.request = IdempotentRequest(key, idempotency.request_digest(gw.keyring, route, raw))
@@ -57,7 +58,7 @@ def receipt_response(receipt: Receipt) -> Response:
 
 
 def rejected_response(exc: Rejected) -> Response:
-    return outcome_response(exc.status, [("error", code, message, expr) for code, message, expr in exc.problems])
+    return outcome_response(exc.status, exc.problems)
 
 
 @router.post("/assessments", status_code=201)
@@ -72,7 +73,7 @@ async def publish_assessment(request: Request) -> Response:
 def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Response:
     gw = gateway_of(request)
     if len(raw) > gw.settings.max_body_bytes:
-        return outcome_response(413, [("error", "too-costly", "the assessment is too large", None)])
+        return outcome_response(413, [Issue("too-costly", "the assessment is too large")])
     idem = Idempotency(gw, request, ctx, raw)
     if idem.answer is not None:
         return idem.answer

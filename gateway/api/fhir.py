@@ -17,6 +17,7 @@ from gateway.auth.vocab import READING_PURPOSES, Purpose
 from gateway.context import gateway_of
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 from gateway.fhir.search import BundleSearch, parse_bundle_search
+from gateway.issue import Issue
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -50,7 +51,7 @@ async def search_bundles_by_post(request: Request) -> Response:
     try:
         form = await read_form(request)
     except OAuthError as exc:
-        issue = ("error", "structure", f"{exc.description} (application/x-www-form-urlencoded)", None)
+        issue = Issue("structure", f"{exc.description} (application/x-www-form-urlencoded)")
         body = document_bytes(operation_outcome([issue]))
         refused = gateway_of(request).disclosures.refuse
 

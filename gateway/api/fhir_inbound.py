@@ -17,6 +17,7 @@ from gateway.api.security import require_publisher
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
 from gateway.fhir.inbound import InboundError, map_document
+from gateway.issue import Issue
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -40,11 +41,15 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
     try:
         inbound = map_document(data, gw.catalogue)
     except InboundError as exc:
-        return outcome_response(422, [("error", code, msg, expr) for code, msg, expr in exc.problems])
+        return outcome_response(422, exc.problems)
     except RecursionError:
-        return outcome_response(400, [("error", "too-costly", "the document is nested too deeply", None)])
+        return outcome_response(400, [Issue("too-costly", "the document is nested too deeply")])
     if inbound.author_code != ctx.agency_code:
         # A service publishes its own assessments only: the author must be the calling client's agency.
-        issue = ("error", "forbidden", "the document's author Organization is not the publishing service", None)
-        return outcome_response(422, [(*issue[:3], "Bundle.entry.resource.ofType(Organization).identifier")])
+        issue = Issue(
+            "forbidden",
+            "the document's author Organization is not the publishing service",
+            "Bundle.entry.resource.ofType(Organization).identifier",
+        )
+        return outcome_response(422, [issue])
     return publish_canonical(gw, ctx, inbound.assessment, idem)

@@ -9,16 +9,14 @@ from fastapi import Response
 
 from gateway import json_text
 from gateway.api.responses import outcome_response
+from gateway.issue import Issue
 
 
 def parse(raw: bytes) -> tuple[Any, Response | None]:
     try:
         return json_text.loads(raw), None
     except json_text.UnencodableText as exc:
-        issues = [
-            ("error", "invalid", f"text that is not valid Unicode (a lone surrogate) at {p}", None)
-            for p in exc.pointers
-        ]
+        issues = [Issue("invalid", f"text that is not valid Unicode (a lone surrogate) at {p}") for p in exc.pointers]
         return None, outcome_response(400, issues)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
-        return None, outcome_response(400, [("error", "structure", "the body is not valid JSON", None)])
+        return None, outcome_response(400, [Issue("structure", "the body is not valid JSON")])

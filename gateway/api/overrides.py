@@ -18,6 +18,7 @@ from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
+from gateway.issue import Issue
 from gateway.overrides import service
 
 router = APIRouter(tags=["overrides"])
@@ -34,16 +35,16 @@ async def record(assessment_id: str, request: Request) -> Response:
 def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes) -> Response:
     gw = gateway_of(request)
     if len(raw) > gw.settings.max_body_bytes:
-        return outcome_response(413, [("error", "too-costly", "the override is too large", None)])
+        return outcome_response(413, [Issue("too-costly", "the override is too large")])
     body, refused = json_body.parse(raw)
     if refused is not None:
         return refused
     with gw.sessions.begin() as tx:
         outcome = service.record(tx, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
     if isinstance(outcome, service.NotYours):
-        return outcome_response(404, [("error", "not-found", "No such assessment of yours.", None)])
+        return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])
     if isinstance(outcome, service.Invalid):
-        return outcome_response(422, [("error", "invalid", message, where) for where, message in outcome.problems])
+        return outcome_response(422, outcome.problems)
     stored = outcome.override
     return JSONResponse(
         {

@@ -8,6 +8,7 @@ from fastapi import Response
 
 from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import document_bytes, operation_outcome
+from gateway.issue import Issue
 from gateway.metrics import DISCLOSURES
 
 FHIR_JSON = "application/fhir+json"
@@ -18,9 +19,7 @@ def fhir_response(status: int, body: bytes, headers: dict[str, str] | None = Non
     return Response(content=body, status_code=status, media_type=FHIR_JSON, headers={**base, **(headers or {})})
 
 
-def outcome_response(
-    status: int, issues: Sequence[tuple[str, str, str, str | None]], headers: dict[str, str] | None = None
-) -> Response:
+def outcome_response(status: int, issues: Sequence[Issue], headers: dict[str, str] | None = None) -> Response:
     return fhir_response(status, document_bytes(operation_outcome(issues)), headers)
 
 

@@ -27,6 +27,7 @@ from gateway.auth.rfc9449 import PROOF_ALGORITHMS, verify_proof
 from gateway.auth.vocab import Scope
 from gateway.context import Gateway, gateway_of
 from gateway.fhir import document_bytes, operation_outcome
+from gateway.issue import Issue
 
 _DPOP_CHALLENGE = f'DPoP algs="{" ".join(PROOF_ALGORITHMS)}"'
 
@@ -56,7 +57,7 @@ def require_access(
     if not ctx.allows(scope):
         _claim_now(replay)
         gw = gateway_of(request)
-        issue = ("error", "forbidden", f"The access token does not grant {scope}.", None)
+        issue = Issue("forbidden", f"The access token does not grant {scope}.")
         result = gw.disclosures.refuse(
             ctx, event, f"insufficient_scope:{scope}", 403, document_bytes(operation_outcome([issue]))
         )
@@ -84,7 +85,7 @@ def authenticate(request: Request, event: AuditEvent, *, replay: DeferredReplay 
         _check_binding(request, gw, scheme, token, ctx, replay)
     except UseDpopNonce:
         nonce = gw.dpop_nonces.issue() if gw.dpop_nonces is not None else ""
-        issue = ("error", "login", "Retry with the DPoP nonce in the DPoP-Nonce header.", None)
+        issue = Issue("login", "Retry with the DPoP nonce in the DPoP-Nonce header.")
         headers = {"WWW-Authenticate": f'{_DPOP_CHALLENGE}, error="use_dpop_nonce"', "DPoP-Nonce": nonce}
         raise Refused(outcome_response(401, [issue], headers)) from None
     except (InvalidToken, InvalidDpopProof) as exc:
@@ -145,7 +146,7 @@ def _check_binding(
 def _rate_limited(gw: Gateway, ctx: AccessContext, event: AuditEvent, limited: Limited) -> Response:
     """429 with Retry-After. Logged (and given a disclosure id) at most once a minute per client: a flood
     must not write one log entry per request (gateway.auth.ratelimit)."""
-    issue = ("error", "throttled", f"Too many requests; retry after {limited.retry_after} s.", None)
+    issue = Issue("throttled", f"Too many requests; retry after {limited.retry_after} s.")
     headers = {"Retry-After": str(limited.retry_after)}
     if not limited.log:
         return outcome_response(429, [issue], headers)
@@ -165,7 +166,7 @@ def _refusal(gw: Gateway, event: AuditEvent, exc: OAuthError, scheme: str) -> Re
         assert isinstance(exc, InvalidToken)
         challenge = exc.www_authenticate
         challenge = challenge.replace("Bearer ", "DPoP ", 1) if scheme == "dpop" else f"{challenge}, {_DPOP_CHALLENGE}"
-    body = document_bytes(operation_outcome([("error", "login", text, None)]))
+    body = document_bytes(operation_outcome([Issue("login", text)]))
     result = gw.disclosures.refuse(None, event, f"{exc.error}:{exc.reason}", 401, body, client_id=exc.client_id)
     return disclosure_response(result, {"WWW-Authenticate": challenge})
 
@@ -176,7 +177,7 @@ def require_publisher(request: Request) -> AccessContext:
     if ctx.agency_type == "ld-service" and ctx.purpose == "ld-service":
         return ctx
     gw = gateway_of(request)
-    issue = ("error", "forbidden", "Only an L&D service may publish assessments.", None)
+    issue = Issue("forbidden", "Only an L&D service may publish assessments.")
     result = gw.disclosures.refuse(
         ctx, AuditEvent.PUBLISH_DENIED, "not-a-publisher", 403, document_bytes(operation_outcome([issue]))
     )

@@ -15,6 +15,7 @@ from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
 from gateway.court_requests.service import RequestService, TaskResult
+from gateway.issue import Issue
 
 router = APIRouter(prefix="/fhir", tags=["requests"])
 
@@ -49,7 +50,7 @@ def search_tasks(request: Request) -> Response:
     ctx = require_access(request, Scope.TASK_READ, AuditEvent.TASK_DENIED)
     unknown = sorted(set(request.query_params) - {"status"})
     if unknown:
-        issues = [("error", "not-supported", f"search parameter {name} is not supported", name) for name in unknown]
+        issues = [Issue("not-supported", f"search parameter {name} is not supported", name) for name in unknown]
         return outcome_response(400, issues)
     # FHIR token search: repeated parameters AND, commas OR; a status can only be one thing, so both mean "any of".
     statuses = [s for value in request.query_params.getlist("status") for s in value.split(",") if s]
@@ -67,7 +68,7 @@ async def patch_task(task_id: str, request: Request) -> Response:
     ctx = await run_in_threadpool(require_access, request, Scope.TASK_WRITE, AuditEvent.TASK_DENIED)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in PATCH_TYPES:
-        issue = ("error", "not-supported", "send an RFC 6902 JSON Patch as application/json-patch+json", None)
+        issue = Issue("not-supported", "send an RFC 6902 JSON Patch as application/json-patch+json")
         return outcome_response(415, [issue])
     body, bad = await _json_body(request)
     if bad:

@@ -30,6 +30,7 @@ from gateway.db.models import (
     SubjectIdentifier,
     SubjectMerge,
 )
+from gateway.issue import Issue
 from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
 
 # Identifier systems used in the lookup table, in matching order: an NHS number decides first, then
@@ -40,10 +41,10 @@ _MATCH_ORDER = ((NHS_NUMBER, "nhs_number"), (PNC_ID, "pnc_id"))
 
 
 class StoreError(Exception):
-    """A publish that cannot be stored as given; ``problems`` are (expression, message) pairs."""
+    """A publish that cannot be stored as given; ``problems`` says why, each where it is."""
 
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        super().__init__("; ".join(m for _, m in problems))
+    def __init__(self, problems: Sequence[Issue]) -> None:
+        super().__init__("; ".join(p.diagnostics for p in problems))
         self.problems = list(problems)
 
 
@@ -56,7 +57,7 @@ class IdentityConflict(StoreError):
     """
 
     def __init__(self, subject_ids: Sequence[str], identifiers: Sequence[str], elements: Sequence[str]) -> None:
-        super().__init__([("subject", "identity conflict: " + ", ".join([*identifiers, *elements]))])
+        super().__init__([Issue("conflict", "identity conflict: " + ", ".join([*identifiers, *elements]), "subject")])
         self.subject_ids = tuple(subject_ids)
         self.identifiers = tuple(identifiers)
         self.elements = tuple(elements)
@@ -246,7 +247,9 @@ def publish(
         session.add(assessment)
     else:
         if identity.resolve(session, assessment.subject_id) != subject_id:
-            raise StoreError([("local_reference", "this record was published before for a different person")])
+            raise StoreError(
+                [Issue("invariant", "this record was published before for a different person", "local_reference")]
+            )
         # Identical content (same keyed digest of the same canonical bytes) is not a new version: a case
         # system that re-sends what it sent before must not make recipients think the record was amended.
         current = session.get(AssessmentVersion, (assessment.id, assessment.current_version))
@@ -308,7 +311,7 @@ def publish(
     return Published(assessment.id, assessment.current_version, subject_id, created)
 
 
-def unknown_agency_problems(session: Session, links: Any) -> list[tuple[str, str]]:
+def unknown_agency_problems(session: Session, links: Any) -> list[Issue]:
     """Case links naming agencies the gateway does not know; tolerant of a document that failed the schema,
     so a 422 can list these beside the schema's own problems."""
     if not isinstance(links, list):
@@ -317,7 +320,7 @@ def unknown_agency_problems(session: Session, links: Any) -> list[tuple[str, str
     wanted = [c for c in codes.values() if isinstance(c, str)]
     known = set(session.execute(select(Agency.code).where(Agency.code.in_(wanted))).scalars())
     return [
-        (f"case_links[{i}].agency_code", "no agency with this code is registered with the gateway")
+        Issue("invariant", "no agency with this code is registered with the gateway", f"case_links[{i}].agency_code")
         for i, code in codes.items()
         if isinstance(code, str) and code not in known
     ]

@@ -6,8 +6,10 @@ rules a JSON Schema cannot express: identifier check digits and letters (``ident
 rule (10 or over on the date of assessment; date of birth not in the future). It reports *every* problem
 found, not just the first, so that a sender can fix a document in one go.
 
-Problem messages never repeat submitted values: a gateway log or an error response must not become a
-second copy of the person's identifiers. Only the location (``expression``) and the rule are given.
+Problems are :class:`gateway.issue.Issue` values whose ``expression`` locates the element, e.g.
+``subject.nhs_number`` or ``case_links[0].agency_code`` (``$`` for the document itself). They never repeat
+submitted values: a gateway log or an error response must not become a second copy of the person's
+identifiers. Only the location and the rule are given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -32,25 +33,12 @@ from gateway.assessments.identifiers import (
     normalise_pnc_id,
 )
 from gateway.assessments.snomed import SNOMED_SYSTEM, is_valid_sctid
+from gateway.issue import Issue
 
 SCHEMA_FILE: Final = "assessment.schema.json"
 MINIMUM_AGE: Final = 10  # the age of criminal responsibility in England and Wales
 
 ROOT_EXPRESSION: Final = "$"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a document was refused.
-
-    ``expression`` locates the element, e.g. ``subject.nhs_number`` or ``case_links[0].agency_code``
-    (``$`` for the document itself); ``code`` is a FHIR ``IssueType`` code (``required``, ``structure``,
-    ``value``, ``code-invalid``, ``too-long``, ``invariant``, ``business-rule``, ``invalid``).
-    """
-
-    expression: str
-    message: str
-    code: str
 
 
 # --------------------------------------------------------------------------------------------- dates
@@ -193,7 +181,7 @@ def _is_single_required(branch: Any) -> bool:
     return isinstance(branch, Mapping) and set(branch) == {"required"} and len(branch["required"]) == 1
 
 
-def _problems_from_error(error: ValidationError) -> Iterator[Problem]:
+def _problems_from_error(error: ValidationError) -> Iterator[Issue]:
     """Turn one jsonschema error into problems, without repeating the submitted value."""
     path = list(error.absolute_path)
     where = _expression(path)
@@ -205,47 +193,47 @@ def _problems_from_error(error: ValidationError) -> Iterator[Problem]:
         present = instance if isinstance(instance, Mapping) else {}
         for name in value:
             if name not in present:
-                yield Problem(_expression([*path, name]), "is required", "required")
+                yield Issue("required", "is required", _expression([*path, name]))
     elif keyword in ("additionalProperties", "unevaluatedProperties"):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else set()
         extras = [k for k in instance if k not in known] if isinstance(instance, Mapping) else []
         for name in extras:
-            yield Problem(
-                _expression([*path, name]),
-                "is not a recognised property (check the spelling against the canonical assessment)",
+            yield Issue(
                 "structure",
+                "is not a recognised property (check the spelling against the canonical assessment)",
+                _expression([*path, name]),
             )
         if not extras:
-            yield Problem(where, "contains an unrecognised property", "structure")
+            yield Issue("structure", "contains an unrecognised property", where)
     elif keyword == "type":
         types = [value] if isinstance(value, str) else list(value)
-        yield Problem(where, "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types), "structure")
+        yield Issue("structure", "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types), where)
     elif keyword == "enum":
-        yield Problem(where, "must be one of: " + ", ".join(_describe(v) for v in value), "code-invalid")
+        yield Issue("code-invalid", "must be one of: " + ", ".join(_describe(v) for v in value), where)
     elif keyword == "const":
-        yield Problem(where, f"must be {_describe(value)}", "value")
+        yield Issue("value", f"must be {_describe(value)}", where)
     elif keyword == "pattern":
         leaf = path[-1] if path and isinstance(path[-1], str) else None
         message = _PATTERN_MESSAGES.get(value) or _FIELD_FORMATS.get(leaf or "") or "is not in the expected format"
-        yield Problem(where, message, "value")
+        yield Issue("value", message, where)
     elif keyword == "format":
-        yield Problem(where, _FORMAT_MESSAGES.get(value, f"must be a valid {value}"), "value")
+        yield Issue("value", _FORMAT_MESSAGES.get(value, f"must be a valid {value}"), where)
     elif keyword == "minLength":
         message = "must not be empty" if value == 1 else f"must be at least {value} characters"
-        yield Problem(where, message, "value")
+        yield Issue("value", message, where)
     elif keyword == "maxLength":
-        yield Problem(where, f"must be at most {value} characters", "too-long")
+        yield Issue("too-long", f"must be at most {value} characters", where)
     elif keyword == "minItems":
-        yield Problem(where, f"must have at least {value} item{'s' if value != 1 else ''}", "required")
+        yield Issue("required", f"must have at least {value} item{'s' if value != 1 else ''}", where)
     elif keyword == "maxItems":
-        yield Problem(where, f"must have at most {value} items", "too-long")
+        yield Issue("too-long", f"must have at most {value} items", where)
     elif keyword == "uniqueItems":
-        yield Problem(where, "must not contain the same item twice", "value")
+        yield Issue("value", "must not contain the same item twice", where)
     elif keyword == "anyOf" and all(_is_single_required(branch) for branch in value):
         names = [branch["required"][0] for branch in value]
-        yield Problem(where, "at least one of " + " or ".join(names) + " is required", "invariant")
+        yield Issue("invariant", "at least one of " + " or ".join(names) + " is required", where)
     else:
-        yield Problem(where, f"does not satisfy the '{keyword}' rule of the assessment schema", "invalid")
+        yield Issue("invalid", f"does not satisfy the '{keyword}' rule of the assessment schema", where)
 
 
 # -------------------------------------------------------------------------------------- normalising
@@ -306,19 +294,19 @@ _IDENTIFIER_RULES: Final = (
 )
 
 
-def _identifier_problems(subject: Mapping[str, Any]) -> Iterator[Problem]:
+def _identifier_problems(subject: Mapping[str, Any]) -> Iterator[Issue]:
     for key, is_valid, shape, check_message in _IDENTIFIER_RULES:
         value = subject.get(key)
         if not isinstance(value, str) or is_valid(value):
             continue
         expression = _expression(["subject", key])
         if shape.fullmatch(value) and check_message is not None:
-            yield Problem(expression, check_message, "value")
+            yield Issue("value", check_message, expression)
         else:
-            yield Problem(expression, _FIELD_FORMATS[key], "value")
+            yield Issue("value", _FIELD_FORMATS[key], expression)
 
 
-def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]:
+def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]:
     subject = document.get("subject")
     context = document.get("context")
     if not isinstance(subject, Mapping):
@@ -329,7 +317,7 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]
         return  # missing or malformed: the schema has said so
     where = _expression(["subject", "date_of_birth"])
     if dob > today:
-        yield Problem(where, "date of birth is in the future", "value")
+        yield Issue("value", "date of birth is in the future", where)
         return
     if not isinstance(context, Mapping):
         return
@@ -339,11 +327,11 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]
         return
     # The calendar date as the sender wrote it, in the time zone offset they gave.
     if age_on(dob, assessed_at.date()) < MINIMUM_AGE:
-        yield Problem(
-            where,
+        yield Issue(
+            "business-rule",
             f"the person must be {MINIMUM_AGE} or older on the date of assessment (context.assessed_at): "
             f"{MINIMUM_AGE} is the age of criminal responsibility",
-            "business-rule",
+            where,
         )
 
 
@@ -352,7 +340,7 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Problem]
 ADULT_AGE: Final = 18
 
 
-def _content_problems(document: Mapping[str, Any]) -> Iterator[Problem]:
+def _content_problems(document: Mapping[str, Any]) -> Iterator[Issue]:
     """Rules about what an assessment may say, judged on the person's age at the assessment.
 
     Every under-18 gets an appropriate adult (PACE Code C 1.5, 3.15); community sentence treatment
@@ -367,10 +355,10 @@ def _content_problems(document: Mapping[str, Any]) -> Iterator[Problem]:
             and isinstance(diagnosis.get("code"), str)
             and not is_valid_sctid(diagnosis["code"])
         ):
-            yield Problem(
-                _expression(["diagnoses", index, "code"]),
-                "is not a SNOMED CT identifier: its check digit (Verhoeff) is wrong",
+            yield Issue(
                 "code-invalid",
+                "is not a SNOMED CT identifier: its check digit (Verhoeff) is wrong",
+                _expression(["diagnoses", index, "code"]),
             )
     age = _age_at_assessment(document)
     if age is None:
@@ -379,34 +367,32 @@ def _content_problems(document: Mapping[str, Any]) -> Iterator[Problem]:
         needs = document.get("needs") if isinstance(document.get("needs"), Mapping) else {}
         adult = needs.get("appropriate_adult") if isinstance(needs, Mapping) else None
         if not isinstance(adult, Mapping) or adult.get("required") is not True:
-            yield Problem(
-                "needs.appropriate_adult.required",
-                "must be true for a person under 18: every child in custody gets an appropriate adult "
-                "(PACE Code C)",
+            yield Issue(
                 "business-rule",
+                "must be true for a person under 18: every child in custody gets an appropriate adult (PACE Code C)",
+                "needs.appropriate_adult.required",
             )
         if document.get("treatment_requirements") is not None:
-            yield Problem(
-                "treatment_requirements",
+            yield Issue(
+                "business-rule",
                 "community sentence treatment requirements are for adults; for a person under 18 use "
                 "youth_requirements (youth rehabilitation order)",
-                "business-rule",
+                "treatment_requirements",
             )
     else:
         if document.get("youth_requirements") is not None:
-            yield Problem(
-                "youth_requirements",
+            yield Issue(
+                "business-rule",
                 "youth rehabilitation order requirements are for a person under 18; for an adult use "
                 "treatment_requirements",
-                "business-rule",
+                "youth_requirements",
             )
         consent = document.get("consent")
         if isinstance(consent, Mapping) and consent.get("given_by") is not None:
-            yield Problem(
-                "consent.given_by",
-                "a person with parental responsibility decides only for a child; an adult's consent is "
-                "their own",
+            yield Issue(
                 "business-rule",
+                "a person with parental responsibility decides only for a child; an adult's consent is their own",
+                "consent.given_by",
             )
 
 
@@ -426,7 +412,7 @@ def _age_at_assessment(document: Mapping[str, Any]) -> int | None:
 
 def validate_assessment(
     document: Any, schema: dict[str, Any], *, today: date | None = None
-) -> tuple[dict[str, Any] | None, list[Problem]]:
+) -> tuple[dict[str, Any] | None, list[Issue]]:
     """Validate a published assessment.
 
     Returns ``(normalised_document, [])`` when it is acceptable, otherwise ``(None, problems)`` with every
@@ -437,8 +423,8 @@ def validate_assessment(
     try:
         doc = _normalise(document)
     except _TooDeep:
-        return None, [Problem(ROOT_EXPRESSION, f"is nested more than {MAX_DEPTH} levels deep", "too-costly")]
-    problems: list[Problem] = []
+        return None, [Issue("too-costly", f"is nested more than {MAX_DEPTH} levels deep", ROOT_EXPRESSION)]
+    problems: list[Issue] = []
     validator = _Validator(schema, format_checker=_FORMAT_CHECKER)
     for error in validator.iter_errors(doc):
         problems.extend(_problems_from_error(error))

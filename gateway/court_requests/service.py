@@ -39,9 +39,10 @@ from gateway.court_requests.codes import (
     TaskStatus,
 )
 from gateway.court_requests.notify import Notification, Notifier
-from gateway.court_requests.task import NewRequest, Problem, agency_reference, parse_new_task, validate_resource
+from gateway.court_requests.task import NewRequest, agency_reference, parse_new_task, validate_resource
 from gateway.db.models import Agency, Assessment, CaseLink, RequestTask, Subject
 from gateway.fhir import operation_outcome
+from gateway.issue import Issue
 from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
 
 logger = logging.getLogger("gateway.court_requests")
@@ -80,7 +81,7 @@ class TaskResult:
 class Refusal(Exception):
     """A refused call: its HTTP status, its issues for the OperationOutcome, and the log's fixed reason."""
 
-    def __init__(self, status: int, problems: Sequence[Problem], reason: str) -> None:
+    def __init__(self, status: int, problems: Sequence[Issue], reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.problems = list(problems)
@@ -114,10 +115,10 @@ class RequestService:
     def create(self, ctx: AccessContext, body: Any) -> TaskResult:
         """``POST /fhir/Task``."""
         now = self._clock()
-        problems: list[Problem] = []
+        problems: list[Issue] = []
         forbidden = AgencyType(ctx.agency_type) not in REQUESTER_TYPES
         if forbidden:
-            problems.append(("forbidden", "this agency type may not request assessment information", None))
+            problems.append(Issue("forbidden", "this agency type may not request assessment information"))
         parsed, parse_problems = parse_new_task(body, caller=ctx.agency_code, now=now)
         problems += parse_problems
 
@@ -147,7 +148,7 @@ class RequestService:
             return self._run(
                 ctx,
                 _raiser(
-                    Refusal(400, [("value", f"status must be one of {allowed}", "status")], "bad-search-parameter")
+                    Refusal(400, [Issue("value", f"status must be one of {allowed}", "status")], "bad-search-parameter")
                 ),
             )
 
@@ -190,13 +191,13 @@ class RequestService:
             if owner.code != ctx.agency_code:
                 raise Refusal(
                     403,
-                    [("forbidden", "only the L&D service that owns this request may change it", None)],
+                    [Issue("forbidden", "only the L&D service that owns this request may change it")],
                     "not-the-owner",
                 )
             if if_match is not None and if_match.strip() not in (f'W/"{row.version}"', f'"{row.version}"'):
                 raise Refusal(
                     412,
-                    [("conflict", "the request has changed since you read it (If-Match)", None)],
+                    [Issue("conflict", "the request has changed since you read it (If-Match)")],
                     "version-conflict",
                 )
             changed = _apply_patch(current, operations)
@@ -260,7 +261,7 @@ class RequestService:
             row, _ = self._visible(session, ctx, task_id)
             if row.owner_agency_id != self._agency(session, ctx.agency_code).id:
                 raise Refusal(
-                    403, [("forbidden", "only the owning L&D service may list candidates", None)], "not-the-owner"
+                    403, [Issue("forbidden", "only the owning L&D service may list candidates")], "not-the-owner"
                 )
             found = session.execute(
                 select(Assessment)
@@ -333,7 +334,7 @@ class RequestService:
             birth_date=parsed.birth_date,
         )
         if match.subject_id is None:
-            raise Refusal(422, [("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], match.reason or "unknown-subject")
+            raise Refusal(422, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], match.reason or "unknown-subject")
         return match.subject_id
 
     def _owner(self, session: Session, subject_id: str) -> Agency:
@@ -351,7 +352,7 @@ class RequestService:
             .limit(1)
         ).scalar_one_or_none()
         if owner is None:
-            raise Refusal(422, [("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
+            raise Refusal(422, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
         return owner
 
     # -- the workflow -------------------------------------------------------------------------------
@@ -365,31 +366,33 @@ class RequestService:
         changed: dict[str, Any],
         now: datetime,
     ) -> TaskResult:
-        problems: list[Problem] = []
+        problems: list[Issue] = []
         for key in sorted(set(current) | set(changed)):
             if key not in PATCHABLE and key not in ("meta", "lastModified") and current.get(key) != changed.get(key):
                 problems.append(
-                    ("invalid", f"Task.{key} cannot be changed; only status, statusReason and output", f"Task.{key}")
+                    Issue(
+                        "invalid", f"Task.{key} cannot be changed; only status, statusReason and output", f"Task.{key}"
+                    )
                 )
         old = TaskStatus(row.status)
         try:
             new = TaskStatus(changed.get("status"))
         except ValueError:
             new = None
-            problems.append(("code-invalid", "status must be accepted, rejected or completed", "Task.status"))
+            problems.append(Issue("code-invalid", "status must be accepted, rejected or completed", "Task.status"))
         if new is not None and new is not old and new not in TRANSITIONS[old]:
-            problems.append(("business-rule", f"a {old} request cannot become {new}", "Task.status"))
+            problems.append(Issue("business-rule", f"a {old} request cannot become {new}", "Task.status"))
         if new is old:
-            problems.append(("business-rule", "the patch must change the status", "Task.status"))
+            problems.append(Issue("business-rule", "the patch must change the status", "Task.status"))
         reason = changed.get("statusReason")
         if new is TaskStatus.REJECTED and not (isinstance(reason, dict) and str(reason.get("text", "")).strip()):
-            problems.append(("required", "a rejection needs statusReason.text", "Task.statusReason"))
+            problems.append(Issue("required", "a rejection needs statusReason.text", "Task.statusReason"))
         output_id: str | None = None
         if new is TaskStatus.COMPLETED:
             output_id, output_problems = self._output(session, row, changed.get("output"))
             problems += output_problems
         elif changed.get("output") != current.get("output"):
-            problems.append(("invalid", "output is given only when completing", "Task.output"))
+            problems.append(Issue("invalid", "output is given only when completing", "Task.output"))
         if problems or new is None:
             raise Refusal(422, problems, "task-invalid-change")
 
@@ -421,8 +424,8 @@ class RequestService:
         self._notify(session, row, requester.code, owner.code, f"task.{new.value}", output_id)
         return TaskResult(200, stored, {"ETag": f'W/"{row.version}"'})
 
-    def _output(self, session: Session, row: RequestTask, output: Any) -> tuple[str | None, list[Problem]]:
-        problem = (
+    def _output(self, session: Session, row: RequestTask, output: Any) -> tuple[str | None, list[Issue]]:
+        problem = Issue(
             "required",
             f"completing needs one output of type {TASK_OUTPUT_SYSTEM}|{ASSESSMENT_OUTPUT} "
             "whose valueReference is Bundle/{assessment id}",
@@ -450,7 +453,7 @@ class RequestService:
             or assessment.publisher_agency_id != row.owner_agency_id
         ):
             return None, [
-                ("invalid", "the output must be an assessment you published about this person", "Task.output")
+                Issue("invalid", "the output must be an assessment you published about this person", "Task.output")
             ]
         return assessment.id, []
 
@@ -496,7 +499,7 @@ class RequestService:
         row = session.execute(query).scalar_one_or_none()
         agency = self._agency(session, ctx.agency_code)
         if row is None or agency.id not in (row.requester_agency_id, row.owner_agency_id):
-            raise Refusal(404, [("not-found", NOT_FOUND_TEXT, None)], "unknown-task" if row is None else "not-a-party")
+            raise Refusal(404, [Issue("not-found", NOT_FOUND_TEXT)], "unknown-task" if row is None else "not-a-party")
         resource = self._resource(session, row)
         return row, resource
 
@@ -513,11 +516,11 @@ class RequestService:
 
     def _resource(self, session: Session, row: RequestTask) -> dict[str, Any]:
         if row.resource_ciphertext is None:
-            raise Refusal(404, [("not-found", NOT_FOUND_TEXT, None)], "erased-task")
+            raise Refusal(404, [Issue("not-found", NOT_FOUND_TEXT)], "erased-task")
         try:
             key = self._data_key(session, row.subject_id)
         except LookupError:
-            raise Refusal(404, [("not-found", NOT_FOUND_TEXT, None)], "erased-task") from None
+            raise Refusal(404, [Issue("not-found", NOT_FOUND_TEXT)], "erased-task") from None
         return dict(json.loads(decrypt(key, row.resource_ciphertext, _aad(row))))
 
     def _data_key(self, session: Session, subject_id: str) -> bytes:
@@ -529,7 +532,7 @@ class RequestService:
     def _agency(self, session: Session, code: str) -> Agency:
         agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
         if agency is None:
-            raise Refusal(403, [("forbidden", "the calling agency is not registered", None)], "unknown-agency")
+            raise Refusal(403, [Issue("forbidden", "the calling agency is not registered")], "unknown-agency")
         return agency
 
     def _record(
@@ -585,8 +588,7 @@ class RequestService:
                 disclosure_id = self._record(
                     session, ctx, AuditEvent.TASK_DENIED, None, self._clock(), reason=refusal.reason
                 )
-            issues = [("error", code, text, where) for code, text, where in refusal.problems]
-            return TaskResult(refusal.status, operation_outcome(issues), {"X-Disclosure-Id": disclosure_id})
+            return TaskResult(refusal.status, operation_outcome(refusal.problems), {"X-Disclosure-Id": disclosure_id})
 
 
 def _raiser(refusal: Refusal) -> Callable[[Session], TaskResult]:
@@ -598,15 +600,13 @@ def _raiser(refusal: Refusal) -> Callable[[Session], TaskResult]:
 
 def _apply_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     if not isinstance(operations, list) or not operations:
-        raise Refusal(400, [("structure", "the body must be a non-empty RFC 6902 JSON Patch array", None)], "bad-patch")
+        raise Refusal(400, [Issue("structure", "the body must be a non-empty RFC 6902 JSON Patch array")], "bad-patch")
     try:
         patched = jsonpatch.JsonPatch(operations).apply(current)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError):
-        raise Refusal(
-            422, [("structure", "the JSON Patch cannot be applied to this Task", None)], "bad-patch"
-        ) from None
+        raise Refusal(422, [Issue("structure", "the JSON Patch cannot be applied to this Task")], "bad-patch") from None
     if not isinstance(patched, dict):
-        raise Refusal(422, [("structure", "the JSON Patch must leave a Task", None)], "bad-patch")
+        raise Refusal(422, [Issue("structure", "the JSON Patch must leave a Task")], "bad-patch")
     return patched
 
 

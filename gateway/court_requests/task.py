@@ -36,9 +36,7 @@ from gateway.court_requests.codes import (
     TASK_INPUT_SYSTEM,
     TaskStatus,
 )
-
-#: (OperationOutcome issue type, diagnostics, FHIRPath expression)
-Problem = tuple[str, str, str | None]
+from gateway.issue import Issue
 
 MAX_CASE_REFERENCE = 64
 MAX_NOTE = 2000
@@ -59,41 +57,45 @@ class NewRequest:
     resource: dict[str, Any]
 
 
-def parse_new_task(body: Any, *, caller: str, now: datetime) -> tuple[NewRequest | None, list[Problem]]:
+def parse_new_task(body: Any, *, caller: str, now: datetime) -> tuple[NewRequest | None, list[Issue]]:
     """A ``NewRequest`` from a POSTed Task, or every problem with it."""
     if not isinstance(body, dict) or body.get("resourceType") != "Task":
-        return None, [("structure", "the body must be a FHIR Task resource", None)]
-    problems: list[Problem] = []
+        return None, [Issue("structure", "the body must be a FHIR Task resource")]
+    problems: list[Issue] = []
     task: Task | None = None
     try:
         task = Task.model_validate(body)
     except pydantic.ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
-            problems.append(("structure", f"not a valid R4 Task: {err.get('msg')}", f"Task.{where}" if where else None))
+            problems.append(
+                Issue("structure", f"not a valid R4 Task: {err.get('msg')}", f"Task.{where}" if where else None)
+            )
     # The rules below read the plain JSON, so a structural error elsewhere does not hide them.
     for name in _SET_BY_GATEWAY:
         if name in body:
-            problems.append(("invalid", f"Task.{name} is set by the gateway, not by the requester", f"Task.{name}"))
+            problems.append(
+                Issue("invalid", f"Task.{name} is set by the gateway, not by the requester", f"Task.{name}")
+            )
     if body.get("status") != TaskStatus.REQUESTED:
-        problems.append(("value", "a new request must have status 'requested'", "Task.status"))
+        problems.append(Issue("value", "a new request must have status 'requested'", "Task.status"))
     if body.get("intent") != "order":
-        problems.append(("value", "a request must have intent 'order'", "Task.intent"))
+        problems.append(Issue("value", "a request must have intent 'order'", "Task.intent"))
     if not _has_coding(body.get("code"), REQUEST_TYPE_SYSTEM, ASSESSMENT_INFORMATION_REQUEST):
         problems.append(
-            (
-                "code-invalid",
-                f"Task.code must be {REQUEST_TYPE_SYSTEM}|{ASSESSMENT_INFORMATION_REQUEST}",
-                "Task.code",
+            Issue(
+                "code-invalid", f"Task.code must be {REQUEST_TYPE_SYSTEM}|{ASSESSMENT_INFORMATION_REQUEST}", "Task.code"
             )
         )
     priority = body.get("priority", "routine")
     if priority not in PRIORITIES:
-        problems.append(("code-invalid", f"Task.priority must be one of {', '.join(PRIORITIES)}", "Task.priority"))
+        problems.append(Issue("code-invalid", f"Task.priority must be one of {', '.join(PRIORITIES)}", "Task.priority"))
     requester = body.get("requester")
     if requester is not None and _agency_code(requester) != caller:
         problems.append(
-            ("forbidden", "Task.requester must be the calling agency (it is taken from the token)", "Task.requester")
+            Issue(
+                "forbidden", "Task.requester must be the calling agency (it is taken from the token)", "Task.requester"
+            )
         )
     person, person_problems = _person(body)
     problems += person_problems
@@ -103,7 +105,7 @@ def parse_new_task(body: Any, *, caller: str, now: datetime) -> tuple[NewRequest
     problems += due_problems
     for i, note in enumerate(body.get("note") or []):
         if isinstance(note, dict) and len(str(note.get("text", ""))) > MAX_NOTE:
-            problems.append(("too-long", f"a note is limited to {MAX_NOTE} characters", f"Task.note[{i}].text"))
+            problems.append(Issue("too-long", f"a note is limited to {MAX_NOTE} characters", f"Task.note[{i}].text"))
     if problems or task is None or due is None or case_reference is None or person is None:
         return None, problems
     resource = {k: v for k, v in body.items() if k != "requester"}
@@ -137,11 +139,11 @@ def _identifier_values(identifiers: Any) -> dict[str, str]:
 
 def _person(
     body: dict[str, Any],
-) -> tuple[tuple[str | None, str | None, str | None, date | None] | None, list[Problem]]:
+) -> tuple[tuple[str | None, str | None, str | None, date | None] | None, list[Issue]]:
     target = body.get("for")
     if not isinstance(target, dict):
         return None, [
-            (
+            Issue(
                 "required",
                 "Task.for must name the person (NHS number, or PNC ID with name and date of birth)",
                 "Task.for",
@@ -149,7 +151,7 @@ def _person(
         ]
     family: str | None = None
     born: date | None = None
-    problems: list[Problem] = []
+    problems: list[Issue] = []
     if "identifier" in target:
         values = _identifier_values(target["identifier"])
         where = "Task.for.identifier"
@@ -161,7 +163,7 @@ def _person(
             if isinstance(c, dict) and c.get("resourceType") == "Patient" and c.get("id") == wanted
         ]
         if len(patients) != 1:
-            return None, [("invalid", "Task.for must reference a contained Patient", "Task.for.reference")]
+            return None, [Issue("invalid", "Task.for must reference a contained Patient", "Task.for.reference")]
         patient = patients[0]
         values = _identifier_values(patient.get("identifier"))
         where = "Task.contained.Patient.identifier"
@@ -173,36 +175,36 @@ def _person(
                 born = date.fromisoformat(patient["birthDate"])
             except ValueError:
                 problems.append(
-                    ("value", "birthDate must be a full date (YYYY-MM-DD)", "Task.contained.Patient.birthDate")
+                    Issue("value", "birthDate must be a full date (YYYY-MM-DD)", "Task.contained.Patient.birthDate")
                 )
     else:
-        return None, [("invalid", "Task.for must be an identifier or a reference to a contained Patient", "Task.for")]
+        return None, [
+            Issue("invalid", "Task.for must be an identifier or a reference to a contained Patient", "Task.for")
+        ]
 
     nhs = values.get(NHS_NUMBER_SYSTEM)
     pnc = values.get(PNC_ID_SYSTEM)
     if nhs is not None:
         nhs = nhs.replace(" ", "")
         if not is_valid_nhs_number(nhs):
-            problems.append(("value", "the NHS number is not valid (check digit)", where))
+            problems.append(Issue("value", "the NHS number is not valid (check digit)", where))
     if pnc is not None:
         pnc = normalise_pnc_id(pnc.strip())
         if not is_valid_pnc_id(pnc):
-            problems.append(("value", "the PNC ID is not valid (format or check letter)", where))
+            problems.append(Issue("value", "the PNC ID is not valid (format or check letter)", where))
     if nhs is None and pnc is None:
-        problems.append(("required", "the person needs an NHS number, or a PNC ID with name and date of birth", where))
+        problems.append(
+            Issue("required", "the person needs an NHS number, or a PNC ID with name and date of birth", where)
+        )
     elif pnc is not None and (not family or born is None):
         # A PNC ID is too easy to mistype into someone else's: it always comes with name and date of birth.
         problems.append(
-            (
-                "required",
-                "a PNC ID needs the family name and date of birth (a contained Patient)",
-                "Task.for",
-            )
+            Issue("required", "a PNC ID needs the family name and date of birth (a contained Patient)", "Task.for")
         )
     return (None if problems else (nhs, pnc, family, born)), problems
 
 
-def _case_reference(inputs: Any) -> tuple[str | None, list[Problem]]:
+def _case_reference(inputs: Any) -> tuple[str | None, list[Issue]]:
     found = [
         (i, item)
         for i, item in enumerate(inputs if isinstance(inputs, list) else [])
@@ -210,13 +212,13 @@ def _case_reference(inputs: Any) -> tuple[str | None, list[Problem]]:
     ]
     if len(found) != 1:
         return None, [
-            ("required", f"give exactly one Task.input of type {TASK_INPUT_SYSTEM}|{COURT_CASE_URN}", "Task.input")
+            Issue("required", f"give exactly one Task.input of type {TASK_INPUT_SYSTEM}|{COURT_CASE_URN}", "Task.input")
         ]
     i, item = found[0]
     value = item.get("valueString")
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_CASE_REFERENCE:
         return None, [
-            (
+            Issue(
                 "value",
                 f"the court case URN must be valueString, 1 to {MAX_CASE_REFERENCE} characters",
                 f"Task.input[{i}]",
@@ -225,18 +227,20 @@ def _case_reference(inputs: Any) -> tuple[str | None, list[Problem]]:
     return value.strip(), []
 
 
-def _deadline(task: Task | None, body: dict[str, Any], now: datetime) -> tuple[datetime | None, list[Problem]]:
+def _deadline(task: Task | None, body: dict[str, Any], now: datetime) -> tuple[datetime | None, list[Issue]]:
     restriction = body.get("restriction")
     period = restriction.get("period") if isinstance(restriction, dict) else None
     if not isinstance(period, dict) or "end" not in period:
         return None, [
-            ("required", "give the hearing time as Task.restriction.period.end", "Task.restriction.period.end")
+            Issue("required", "give the hearing time as Task.restriction.period.end", "Task.restriction.period.end")
         ]
     end = task.restriction.period.end if task and task.restriction and task.restriction.period else None
     if not isinstance(end, datetime) or end.tzinfo is None:
-        return None, [("value", "the hearing time must be a dateTime with a time zone", "Task.restriction.period.end")]
+        return None, [
+            Issue("value", "the hearing time must be a dateTime with a time zone", "Task.restriction.period.end")
+        ]
     if end <= now:
-        return None, [("business-rule", "the hearing time is in the past", "Task.restriction.period.end")]
+        return None, [Issue("business-rule", "the hearing time is in the past", "Task.restriction.period.end")]
     return end, []
 
 

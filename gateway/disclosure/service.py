@@ -37,6 +37,7 @@ from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
 from gateway.disclosure.projection import Audience, project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
+from gateway.issue import Issue
 from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
 from gateway.policy.decision import Decision
@@ -78,7 +79,7 @@ class DisclosureResult:
 
 
 def _outcome_body(code: str, diagnostics: str, expression: str | None = None) -> bytes:
-    return document_bytes(operation_outcome([("error", code, diagnostics, expression)]))
+    return document_bytes(operation_outcome([Issue(code, diagnostics, expression)]))
 
 
 NOT_FOUND_BODY = _outcome_body("not-found", NOT_FOUND_TEXT)

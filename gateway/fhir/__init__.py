@@ -5,7 +5,7 @@ Knows nothing of the database or HTTP: everything here takes plain values and re
 
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.document import RENDERED_FIELDS, DocumentMeta, document_bytes, render_document
-from gateway.fhir.outcome import operation_outcome, single_issue
+from gateway.fhir.outcome import Issue, operation_outcome, single_issue
 from gateway.fhir.searchset import searchset_bytes
 from gateway.fhir.terminology import IDENTIFIER_SYSTEMS, NHS_NUMBER_SYSTEM, case_reference_system
 
@@ -14,6 +14,7 @@ __all__ = [
     "NHS_NUMBER_SYSTEM",
     "RENDERED_FIELDS",
     "DocumentMeta",
+    "Issue",
     "capability_statement",
     "case_reference_system",
     "document_bytes",

@@ -17,8 +17,8 @@ narrative, as ``<p><b>Label:</b> value</p>``. The mapper reads them from there; 
 document again from the canonical result and requires every section's narrative to match, so a
 narrative that says something the entries do not (or the reverse) is refused, never half-believed.
 
-Knows nothing of the database or HTTP; problems are ``(code, diagnostics, expression)`` triples with
-FHIR IssueType codes, and never repeat submitted values.
+Knows nothing of the database or HTTP; problems are :class:`gateway.issue.Issue` values (error severity)
+that never repeat submitted values.
 """
 
 from __future__ import annotations
@@ -37,18 +37,17 @@ from pydantic import ValidationError
 from gateway.assessments.catalogue import Catalogue, field_value
 from gateway.fhir import terminology as t
 from gateway.fhir.document import SECTIONS, XHTML_NS, DocumentMeta, render_document
+from gateway.issue import Issue
 
 #: Composition.identifier system for the publishing L&D service's own record reference (the canonical
 #: ``local_reference``); republishing the same reference makes a new version.
 LOCAL_REFERENCE_SYSTEM = f"{t.LOCAL_BASE}/Id/local-reference"
 
-Problem = tuple[str, str, str]  # (IssueType code, diagnostics, expression)
-
 
 class InboundError(Exception):
     """The document cannot be mapped; ``problems`` lists every reason."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Issue]) -> None:
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = list(problems)
 
@@ -209,7 +208,7 @@ class _Mapper:
     def __init__(self, bundle: dict[str, Any]) -> None:
         self.used: set[str] = set()
         self.root = _Node(bundle, "Bundle", self.used)
-        self.problems: list[Problem] = []
+        self.problems: list[Issue] = []
         self.by_url: dict[str, _Node] = {}
         self.patient_url: str | None = None
         self.narratives: dict[str, dict[str, Any]] = {}
@@ -219,7 +218,7 @@ class _Mapper:
         self.author_code: str | None = None
 
     def problem(self, code: str, message: str, expr: str) -> None:
-        self.problems.append((code, message, expr))
+        self.problems.append(Issue(code, message, expr))
 
     # -- references
 
@@ -684,7 +683,7 @@ def _put(target: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return target
 
 
-def _schema_problems(data: Any) -> list[Problem]:
+def _schema_problems(data: Any) -> list[Issue]:
     """fhir.resources (R4B models) validation: element types, cardinality, unknown elements."""
     try:
         Bundle.model_validate(data)
@@ -694,8 +693,8 @@ def _schema_problems(data: Any) -> list[Problem]:
             expr = "Bundle"
             for part in error["loc"]:
                 expr += f"[{part}]" if isinstance(part, int) else f".{part}"
-            problems.append(("structure", str(error["msg"]), expr))
-        return problems or [("structure", "not a valid FHIR R4 Bundle", "Bundle")]
+            problems.append(Issue("structure", str(error["msg"]), expr))
+        return problems or [Issue("structure", "not a valid FHIR R4 Bundle", "Bundle")]
     return []
 
 
@@ -715,7 +714,7 @@ def map_document(data: Any, catalogue: Catalogue) -> Inbound:
     The result still has to pass ``validate_assessment``: this maps, it does not judge the content.
     """
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
-        raise InboundError([("structure", "the body must be a FHIR Bundle", "Bundle")])
+        raise InboundError([Issue("structure", "the body must be a FHIR Bundle", "Bundle")])
     problems = _schema_problems(data)
     if problems:
         raise InboundError(problems)
@@ -730,7 +729,8 @@ def map_document(data: Any, catalogue: Catalogue) -> Inbound:
         if not mapper.problems:
             _check_narrative(mapper, catalogue)
     problems = mapper.problems + [
-        ("not-supported", "the mapping does not understand this element; it was not accepted", expr) for expr in unread
+        Issue("not-supported", "the mapping does not understand this element; it was not accepted", expr)
+        for expr in unread
     ]
     if problems:
         raise InboundError(problems)

@@ -1,5 +1,6 @@
-"""FHIR OperationOutcome: how every refusal and error is told to the caller.
+"""FHIR OperationOutcome: how every refusal, error and warning is told to the caller.
 
+Every concern reports its problems as :class:`gateway.issue.Issue` values; this renders them.
 Diagnostics are for the caller and are written by our code; never put personal data in them.
 """
 
@@ -8,71 +9,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-#: R4 IssueSeverity (required binding).
-SEVERITIES = frozenset({"fatal", "error", "warning", "information"})
+from gateway.issue import ISSUE_TYPES, SEVERITIES, Issue
 
-#: R4 IssueType (required binding).
-ISSUE_TYPES = frozenset(
-    {
-        "invalid",
-        "structure",
-        "required",
-        "value",
-        "invariant",
-        "security",
-        "login",
-        "unknown",
-        "expired",
-        "forbidden",
-        "suppressed",
-        "processing",
-        "not-supported",
-        "duplicate",
-        "multiple-matches",
-        "not-found",
-        "deleted",
-        "too-long",
-        "code-invalid",
-        "extension",
-        "too-costly",
-        "business-rule",
-        "conflict",
-        "transient",
-        "lock-error",
-        "no-store",
-        "exception",
-        "timeout",
-        "incomplete",
-        "throttled",
-        "informational",
-    }
-)
+__all__ = ["ISSUE_TYPES", "SEVERITIES", "Issue", "operation_outcome", "single_issue"]
 
 
-def operation_outcome(issues: Sequence[tuple[str, str, str, str | None]]) -> dict[str, Any]:
+def operation_outcome(issues: Sequence[Issue]) -> dict[str, Any]:
     """An OperationOutcome listing every issue, in order.
 
-    Each issue is ``(severity, code, diagnostics, expression)``; ``expression`` (a FHIRPath or field
-    path, or ``None``) locates the problem. An empty list or an unknown severity/code is a
-    programming error and raises ``ValueError``.
+    An empty list is a programming error and raises ``ValueError`` (an OperationOutcome has at least
+    one issue).
     """
     if not issues:
         raise ValueError("an OperationOutcome needs at least one issue")
     rendered = []
-    for severity, code, diagnostics, expression in issues:
-        if severity not in SEVERITIES:
-            raise ValueError(f"unknown issue severity {severity!r}")
-        if code not in ISSUE_TYPES:
-            raise ValueError(f"unknown issue type {code!r}")
-        issue: dict[str, Any] = {"severity": severity, "code": code}
-        if diagnostics:
-            issue["diagnostics"] = diagnostics
-        if expression:
-            issue["expression"] = [expression]
-        rendered.append(issue)
+    for issue in issues:
+        if not isinstance(issue, Issue):
+            raise TypeError(f"an OperationOutcome issue must be an Issue, not {type(issue).__name__}")
+        item: dict[str, Any] = {"severity": issue.severity, "code": issue.code}
+        if issue.diagnostics:
+            item["diagnostics"] = issue.diagnostics
+        if issue.expression:
+            item["expression"] = [issue.expression]
+        rendered.append(item)
     return {"resourceType": "OperationOutcome", "issue": rendered}
 
 
 def single_issue(code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
     """An OperationOutcome with one issue and no location."""
-    return operation_outcome([(severity, code, diagnostics, None)])
+    return operation_outcome([Issue(code, diagnostics, severity=severity)])

@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gateway.issue import Issue
+
 IDENTIFIER = "composition.patient.identifier"
 IDENTIFIER_ALIAS = "patient.identifier"
 COUNT = "_count"
@@ -26,8 +28,6 @@ FORMAT = "_format"
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 MAX_COUNT = 100
 _DIGITS = re.compile(r"[0-9]{1,3}")
-
-Issue = tuple[str, str, str, str | None]  # severity, IssueType code, diagnostics, expression
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,18 @@ def parse_bundle_search(params: Iterable[tuple[str, str]]) -> BundleSearch | tup
             counts.append(value)
         elif name == FORMAT:
             formats.append(value)
-        elif not any(p[3] == name for p in problems):
-            problems.append(("error", "not-supported", f"search parameter {name} is not supported", name))
+        elif not any(p.expression == name for p in problems):
+            problems.append(Issue("not-supported", f"search parameter {name} is not supported", name))
     if len(identifiers) != 1 or "|" not in identifiers[0] or identifiers[0].startswith("|"):
-        problems.append(("error", "required", f"give exactly one {IDENTIFIER} as SYSTEM|VALUE", IDENTIFIER))
+        problems.append(Issue("required", f"give exactly one {IDENTIFIER} as SYSTEM|VALUE", IDENTIFIER))
     count = None
     if counts:
         if len(counts) > 1 or not _DIGITS.fullmatch(counts[0]) or not 1 <= int(counts[0]) <= MAX_COUNT:
-            problems.append(("error", "value", f"{COUNT} must be one whole number from 1 to {MAX_COUNT}", COUNT))
+            problems.append(Issue("value", f"{COUNT} must be one whole number from 1 to {MAX_COUNT}", COUNT))
         else:
             count = int(counts[0])
     if any(f.strip().lower() not in JSON_FORMATS for f in formats) and not problems:
-        return 406, [("error", "not-supported", "only JSON is served (_format=json)", FORMAT)]
+        return 406, [Issue("not-supported", "only JSON is served (_format=json)", FORMAT)]
     if problems:
         return 400, problems
     system, _, value = identifiers[0].partition("|")

@@ -21,9 +21,8 @@ from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import Agency
+from gateway.issue import Issue
 from gateway.keys import KeyRing
-
-Problem = tuple[str, str, str | None]  # (IssueType code, message, expression)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class Receipt:
 class Rejected(Exception):
     """The document cannot be published; ``problems`` lists every reason (nothing was written)."""
 
-    def __init__(self, problems: Sequence[Problem], status: int = 422) -> None:
+    def __init__(self, problems: Sequence[Issue], status: int = 422) -> None:
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = list(problems)
         self.status = status
@@ -74,20 +73,18 @@ def replay(
             found = idempotency.lookup(session, keyring, agency_code, request.key, request.request_hmac)
         except idempotency.KeyReused:
             message = f"this {idempotency.HEADER} was used before with a different request; use a new key"
-            raise Rejected([("business-rule", message, idempotency.HEADER)]) from None
+            raise Rejected([Issue("business-rule", message, idempotency.HEADER)]) from None
     return None if found is None else Receipt(found.status_code, found.body, replayed=True)
 
 
 def check(
     sessions: sessionmaker[Session], schema: dict[str, Any], document: Any
-) -> tuple[dict[str, Any] | None, list[Problem]]:
+) -> tuple[dict[str, Any] | None, list[Issue]]:
     """Validation without storing: the schema's, the identifiers' and unknown agencies' problems together."""
-    normalised, problems = validate_assessment(document, schema)
-    issues: list[Problem] = [(p.code, p.message, p.expression) for p in problems]
+    normalised, issues = validate_assessment(document, schema)
     with sessions() as session:
         links = document.get("case_links") if isinstance(document, Mapping) else None
-        unknown = store.unknown_agency_problems(session, links)
-    issues += [("invariant", message, expression) for expression, message in unknown]
+        issues += store.unknown_agency_problems(session, links)
     if issues or normalised is None:
         return None, issues
     return normalised, []
@@ -113,7 +110,7 @@ def publish_document(
         with sessions.begin() as session:
             agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
             if agency is None or agency.type != "ld-service":
-                raise Rejected([("forbidden", "only a registered L&D service may publish", None)])
+                raise Rejected([Issue("forbidden", "only a registered L&D service may publish")])
             published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
             receipt = Receipt(
                 201 if published.changed else 200,
@@ -174,7 +171,7 @@ def publish_document(
                 )
         raise Rejected(conflict_problems(conflict), status=409) from None
     except store.StoreError as exc:
-        raise Rejected([("invariant", message, expression) for expression, message in exc.problems]) from None
+        raise Rejected(exc.problems) from None
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it was answered.
         if idempotent is None:
@@ -194,12 +191,12 @@ _RESOLVE = (
 )
 
 
-def conflict_problems(conflict: store.IdentityConflict) -> list[Problem]:
+def conflict_problems(conflict: store.IdentityConflict) -> list[Issue]:
     """One ``conflict`` issue per contradicting element, named by where it is in the document; stored
     values are never named (they are another person's, or another record's, data)."""
     if not conflict.elements:
         return [
-            (
+            Issue(
                 "conflict",
                 "the NHS number and PNC ID belong to different people on record. " + _RESOLVE,
                 _IDENTIFIER_EXPRESSIONS[system],
@@ -208,7 +205,7 @@ def conflict_problems(conflict: store.IdentityConflict) -> list[Problem]:
         ]
     matched = " and ".join(_IDENTIFIER_TITLES[s] for s in conflict.identifiers)
     return [
-        (
+        Issue(
             "conflict",
             f"the {matched} is on record for a person whose {demographics.TITLES[element]} is different. {_RESOLVE}",
             demographics.EXPRESSIONS[element],

@@ -18,6 +18,7 @@ from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.models import Agency, Assessment
+from gateway.issue import Issue
 from gateway.keys import KeyRing
 from gateway.overrides.store import OverrideRecord, record_override
 from gateway.overrides.validation import validate_override
@@ -35,7 +36,7 @@ class NotYours:
 
 @dataclass(frozen=True)
 class Invalid:
-    problems: list[tuple[str, str]]  # (expression, message), every one
+    problems: list[Issue]  # every one
 
 
 def record(

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from gateway.issue import Issue
+
 #: The lawful bases for sharing without consent (DOMAIN.md, "Law and governance"); the policy data's
 #: ``override_bases`` must list the same (a test checks).
 BASES: Final = ("safeguarding", "crime-prevention-detection", "serious-harm")
@@ -35,52 +37,54 @@ class OverrideRequest:
 
 def validate_override(
     body: Any, *, now: datetime, agency_types: Mapping[str, str]
-) -> tuple[OverrideRequest | None, list[tuple[str, str]]]:
-    """The request, or every ``(expression, message)`` problem with it.
+) -> tuple[OverrideRequest | None, list[Issue]]:
+    """The request, or every problem with it (each an ``invalid`` issue naming its field).
 
     ``agency_types`` maps each registered agency code to its type: recipients must be registered
     partner agencies (never an L&D service).
     """
     if not isinstance(body, Mapping):
-        return None, [("$", "the body must be a JSON object")]
-    problems: list[tuple[str, str]] = []
-    problems += [(key, "is not a field of an override") for key in sorted(set(body) - set(_FIELDS))]
-    problems += [(key, "is required") for key in _FIELDS if body.get(key) is None]
+        return None, [Issue("invalid", "the body must be a JSON object", "$")]
+    problems: list[Issue] = []
+    problems += [Issue("invalid", "is not a field of an override", key) for key in sorted(set(body) - set(_FIELDS))]
+    problems += [Issue("required", "is required", key) for key in _FIELDS if body.get(key) is None]
 
     basis = body.get("basis")
     if basis is not None and basis not in BASES:
-        problems.append(("basis", f"must be one of {', '.join(BASES)}"))
+        problems.append(Issue("invalid", f"must be one of {', '.join(BASES)}", "basis"))
 
     reason = body.get("reason")
     if reason is not None and not _text(reason, MAX_REASON):
-        problems.append(("reason", f"must be text of 1 to {MAX_REASON} characters"))
+        problems.append(Issue("invalid", f"must be text of 1 to {MAX_REASON} characters", "reason"))
 
     recorded_by = body.get("recorded_by")
     if recorded_by is not None and not _text(recorded_by, MAX_RECORDED_BY):
-        problems.append(("recorded_by", f"must name the practitioner in 1 to {MAX_RECORDED_BY} characters"))
+        problems.append(
+            Issue("invalid", f"must name the practitioner in 1 to {MAX_RECORDED_BY} characters", "recorded_by")
+        )
 
     recipients = body.get("recipients")
     if recipients is not None:
         if not isinstance(recipients, list) or not recipients or len(recipients) > MAX_RECIPIENTS:
-            problems.append(("recipients", f"must be a list of 1 to {MAX_RECIPIENTS} agency codes"))
+            problems.append(Issue("invalid", f"must be a list of 1 to {MAX_RECIPIENTS} agency codes", "recipients"))
         else:
             for index, code in enumerate(recipients):
                 where = f"recipients[{index}]"
                 if not isinstance(code, str) or code not in agency_types:
-                    problems.append((where, "is not a registered agency code"))
+                    problems.append(Issue("invalid", "is not a registered agency code", where))
                 elif agency_types[code] == "ld-service":
-                    problems.append((where, "an L&D service is not a recipient of disclosures"))
+                    problems.append(Issue("invalid", "an L&D service is not a recipient of disclosures", where))
                 elif recipients.index(code) != index:
-                    problems.append((where, "is listed more than once"))
+                    problems.append(Issue("invalid", "is listed more than once", where))
 
     expires_at = _instant(body.get("expires_at"))
     if body.get("expires_at") is not None:
         if expires_at is None:
-            problems.append(("expires_at", "must be a date-time with a time zone (RFC 3339)"))
+            problems.append(Issue("invalid", "must be a date-time with a time zone (RFC 3339)", "expires_at"))
         elif expires_at <= now:
-            problems.append(("expires_at", "must be in the future"))
+            problems.append(Issue("invalid", "must be in the future", "expires_at"))
         elif expires_at - now > MAX_DURATION:
-            problems.append(("expires_at", f"must be at most {MAX_DURATION.days} days ahead"))
+            problems.append(Issue("invalid", f"must be at most {MAX_DURATION.days} days ahead", "expires_at"))
 
     if problems or expires_at is None:
         return None, problems

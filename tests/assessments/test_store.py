@@ -72,7 +72,7 @@ def test_unknown_agency_in_case_links_stores_nothing(session_factory, keyring, a
     document["case_links"].append({"agency_code": "NOWHERE", "case_reference": "1"})
     with pytest.raises(store.StoreError) as err:
         _publish(session_factory, keyring, document)
-    assert err.value.problems[0][0].startswith("case_links[")
+    assert err.value.problems[0].expression.startswith("case_links[")
     with session_factory() as session:
         assert session.execute(select(Subject)).first() is None
 

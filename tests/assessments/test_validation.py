@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.assessments.catalogue import load_catalogue, resolve_pointer
-from gateway.assessments.validation import Problem, age_on, load_schema, validate_assessment
+from gateway.assessments.validation import age_on, load_schema, validate_assessment
+from gateway.issue import Issue
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -37,11 +38,11 @@ def child() -> dict[str, Any]:
     return _example("child")
 
 
-def _validate(document: Any, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _validate(document: Any, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Issue]]:
     return validate_assessment(document, schema, today=TODAY)
 
 
-def _expressions(problems: list[Problem]) -> set[str]:
+def _expressions(problems: list[Issue]) -> set[str]:
     return {p.expression for p in problems}
 
 
@@ -182,7 +183,7 @@ def test_messages_never_repeat_submitted_values(schema: dict[str, Any], adult: d
         "clinical_detail",
         "referrals[0].date",
     }  # the age rule needs a valid assessed_at, so it is not checked here
-    text = " ".join(p.message for p in problems)
+    text = " ".join(p.diagnostics for p in problems)
     for value in [*bad.values(), "Padded", "yes-please", "20 November", "ZZZZ", "2026-02-30", "9449305552"]:
         assert value not in text
 
@@ -190,7 +191,7 @@ def test_messages_never_repeat_submitted_values(schema: dict[str, Any], adult: d
 def test_no_nhs_number_and_no_pnc_id(schema: dict[str, Any], adult: dict[str, Any]) -> None:
     del adult["subject"]["nhs_number"], adult["subject"]["pnc_id"]
     _, problems = _validate(adult, schema)
-    assert problems == [Problem("subject", "at least one of nhs_number or pnc_id is required", "invariant")]
+    assert problems == [Issue("invariant", "at least one of nhs_number or pnc_id is required", "subject")]
 
 
 @pytest.mark.parametrize("keep", ["nhs_number", "pnc_id"])
@@ -206,7 +207,7 @@ def test_a_malformed_identifier_is_one_problem_not_two(schema: dict[str, Any], a
     adult["subject"]["pnc_id"] = "2020/12345678N"
     _, problems = _validate(adult, schema)
     assert [p.expression for p in problems] == ["subject.nhs_number", "subject.pnc_id"]
-    assert problems[0].message == "NHS number must be 10 digits"
+    assert problems[0].diagnostics == "NHS number must be 10 digits"
 
 
 def test_missing_required_sections(schema: dict[str, Any]) -> None:
@@ -234,7 +235,7 @@ def test_empty_lists_where_one_is_required(schema: dict[str, Any], adult: dict[s
 
 @pytest.mark.parametrize("document", [[], "assessment", None, 42])
 def test_a_document_that_is_not_an_object(schema: dict[str, Any], document: Any) -> None:
-    assert _validate(document, schema) == (None, [Problem("$", "must be an object", "structure")])
+    assert _validate(document, schema) == (None, [Issue("structure", "must be an object", "$")])
 
 
 def test_unknown_keys_are_quoted_and_cut_short(schema: dict[str, Any], adult: dict[str, Any]) -> None:
@@ -249,7 +250,7 @@ def test_absurdly_nested_input_is_refused_cleanly(schema: dict[str, Any], depth:
     document = json.loads('{"local_reference": ' + "[" * depth + "]" * depth + "}")
     assert _validate(document, schema) == (
         None,
-        [Problem("$", "is nested more than 32 levels deep", "too-costly")],
+        [Issue("too-costly", "is nested more than 32 levels deep", "$")],
     )
 
 
@@ -358,7 +359,7 @@ def test_a_child_one_day_short_of_ten_is_refused(schema: dict[str, Any], child: 
     child["subject"]["date_of_birth"] = "2016-11-22"
     _, problems = _validate(child, schema)
     assert [(p.expression, p.code) for p in problems] == [("subject.date_of_birth", "business-rule")]
-    assert "10 or older" in problems[0].message
+    assert "10 or older" in problems[0].diagnostics
 
 
 def test_assessment_date_is_the_date_as_written_with_its_offset(schema: dict[str, Any], child: dict[str, Any]) -> None:
@@ -371,7 +372,7 @@ def test_assessment_date_is_the_date_as_written_with_its_offset(schema: dict[str
 def test_date_of_birth_in_the_future(schema: dict[str, Any], adult: dict[str, Any]) -> None:
     adult["subject"]["date_of_birth"] = "2026-11-27"  # the day after TODAY
     _, problems = _validate(adult, schema)
-    assert problems == [Problem("subject.date_of_birth", "date of birth is in the future", "value")]
+    assert problems == [Issue("value", "date of birth is in the future", "subject.date_of_birth")]
 
 
 def test_date_of_birth_today_is_not_in_the_future_but_is_under_ten(

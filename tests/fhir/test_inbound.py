@@ -99,9 +99,7 @@ CASES: dict[str, dict[str, Any]] = {
         diagnoses=[],
         referrals=[],
     ),
-    "identity-only": {
-        k: ADULT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")
-    },
+    "identity-only": {k: ADULT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")},
     "pnc-only-subject": _variant(subject__nhs_number=_DELETE, subject__cro_number=_DELETE),
 }
 
@@ -275,7 +273,7 @@ def test_each_bad_element_is_named(name: str) -> None:
     expected = MUTATIONS[name](bundle)
     with pytest.raises(InboundError) as raised:
         map_document(bundle, CATALOGUE)
-    expressions = [expr for _, _, expr in raised.value.problems]
+    expressions = [p.expression for p in raised.value.problems]
     assert expected in expressions, raised.value.problems
 
 
@@ -284,7 +282,7 @@ def test_every_problem_is_listed_at_once() -> None:
     expected = {f(bundle) for f in (_gender, _unknown_identifier, _composition_extension, _second_coding)}
     with pytest.raises(InboundError) as raised:
         map_document(bundle, CATALOGUE)
-    assert expected <= {expr for _, _, expr in raised.value.problems}
+    assert expected <= {p.expression for p in raised.value.problems}
 
 
 def test_problems_never_repeat_submitted_values() -> None:
@@ -294,11 +292,11 @@ def test_problems_never_repeat_submitted_values() -> None:
     patient["birthDate"] = "Smith-1990"
     with pytest.raises(InboundError) as raised:
         map_document(bundle, CATALOGUE)
-    assert "Smith" not in json.dumps(raised.value.problems)
+    assert "Smith" not in repr(raised.value.problems)
 
 
 @pytest.mark.parametrize("body", [[], "Bundle", {"resourceType": "Patient"}, {}])
 def test_not_a_bundle(body: Any) -> None:
     with pytest.raises(InboundError) as raised:
         map_document(body, CATALOGUE)
-    assert raised.value.problems[0][2] == "Bundle"
+    assert raised.value.problems[0].expression == "Bundle"

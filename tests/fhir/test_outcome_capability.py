@@ -6,22 +6,23 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from gateway.fhir import capability_statement, operation_outcome, single_issue
+from gateway.fhir import Issue, capability_statement, operation_outcome, single_issue
 from gateway.fhir.terminology import OAUTH_URIS_EXTENSION
 
 
 def test_operation_outcome_lists_every_issue():
     outcome = operation_outcome(
         [
-            ("error", "required", "subject.date_of_birth is required", "subject.date_of_birth"),
-            ("error", "value", "nhs_number fails the modulus 11 check", "subject.nhs_number"),
-            ("warning", "informational", "alias ignored for matching", None),
+            Issue("required", "subject.date_of_birth is required", "subject.date_of_birth"),
+            Issue("value", "nhs_number fails the modulus 11 check", "subject.nhs_number"),
+            Issue.warning("informational", "alias ignored for matching"),
         ]
     )
     OperationOutcome.model_validate(outcome)
     assert [i["code"] for i in outcome["issue"]] == ["required", "value", "informational"]
     assert outcome["issue"][1]["expression"] == ["subject.nhs_number"]
     assert "expression" not in outcome["issue"][2]
+    assert [i["severity"] for i in outcome["issue"]] == ["error", "error", "warning"]
 
 
 def test_single_issue():
@@ -36,10 +37,25 @@ def test_single_issue():
     assert single_issue("not-found", "no such bundle", severity="information")["issue"][0]["severity"] == "information"
 
 
-@pytest.mark.parametrize("issues", [[], [("bad", "invalid", "x", None)], [("error", "nonsense", "x", None)]])
-def test_operation_outcome_refuses_bad_issues(issues):
+def test_operation_outcome_refuses_no_issues_and_anything_that_is_not_an_issue():
     with pytest.raises(ValueError):
-        operation_outcome(issues)
+        operation_outcome([])
+    with pytest.raises(TypeError):
+        operation_outcome([("error", "invalid", "x", None)])  # the tuple shapes this type replaced
+
+
+@pytest.mark.parametrize(("code", "severity"), [("invalid", "bad"), ("nonsense", "error"), ("invalid", "")])
+def test_an_issue_with_an_unknown_severity_or_code_cannot_be_made(code, severity):
+    with pytest.raises(ValueError):
+        Issue(code, "x", severity=severity)
+
+
+def test_an_issue_is_a_frozen_value():
+    issue = Issue("value", "must be a date", "subject.date_of_birth")
+    assert issue == Issue("value", "must be a date", "subject.date_of_birth", severity="error")
+    assert issue.is_error and not Issue.warning("value", "x").is_error
+    with pytest.raises(AttributeError):
+        issue.code = "invalid"  # type: ignore[misc]
 
 
 def test_capability_statement_validates_and_lists_what_is_served():

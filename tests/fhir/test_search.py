@@ -38,9 +38,9 @@ def test_count_and_json_format_are_accepted():
 def test_every_problem_is_named(params, expressions):
     status, problems = parse_bundle_search(params)
     assert status == 400
-    assert [p[3] for p in problems] == expressions
+    assert [p.expression for p in problems] == expressions
 
 
 def test_xml_is_not_acceptable():
     status, problems = parse_bundle_search([("patient.identifier", NHS), ("_format", "xml")])
-    assert status == 406 and problems[0][3] == "_format"
+    assert status == 406 and problems[0].expression == "_format"

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.issue import Issue
 from gateway.overrides import BASES, MAX_DURATION, validate_override
 from tests.conftest import ROOT
 
@@ -45,7 +46,7 @@ def test_every_problem_is_reported_at_once():
     request, problems = validate_override(bad, now=NOW, agency_types=AGENCIES)
 
     assert request is None
-    where = [w for w, _ in problems]
+    where = [p.expression for p in problems]
     assert where == [
         "extra",
         "recorded_by",
@@ -57,7 +58,7 @@ def test_every_problem_is_reported_at_once():
         "recipients[4]",
         "expires_at",
     ]
-    assert all("NOPE" not in message for _, message in problems), "messages never repeat submitted values"
+    assert all("NOPE" not in p.diagnostics for p in problems), "messages never repeat submitted values"
 
 
 @pytest.mark.parametrize(
@@ -73,21 +74,21 @@ def test_every_problem_is_reported_at_once():
 def test_expiry_must_be_a_zoned_instant_in_the_near_future(expires_at, problem):
     _, problems = validate_override(body(expires_at=expires_at), now=NOW, agency_types=AGENCIES)
 
-    assert [w for w, _ in problems] == ["expires_at"]
-    assert problem in problems[0][1]
+    assert [p.expression for p in problems] == ["expires_at"]
+    assert problem in problems[0].diagnostics
 
 
 @pytest.mark.parametrize("bad", [None, [], "x", 1])
 def test_a_body_that_is_not_an_object_is_refused(bad):
     request, problems = validate_override(bad, now=NOW, agency_types=AGENCIES)
 
-    assert request is None and problems == [("$", "the body must be a JSON object")]
+    assert request is None and problems == [Issue("invalid", "the body must be a JSON object", "$")]
 
 
 def test_recipients_must_be_a_non_empty_list():
     for recipients in ([], "POL-NE", ["POL-NE"] * 21):
         _, problems = validate_override(body(recipients=recipients), now=NOW, agency_types=AGENCIES)
-        assert [w for w, _ in problems] == ["recipients"]
+        assert [p.expression for p in problems] == ["recipients"]
 
 
 def test_the_bases_are_the_policy_data_bases():
