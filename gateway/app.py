@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import __version__
 from gateway.api import access, assessments, docs, events, fhir, fhir_inbound, health, openapi, overrides, tasks
 from gateway.api import audit as audit_api
+from gateway.api import audit_subjects as audit_subjects_api
 from gateway.api.responses import outcome_response
 from gateway.api.security import Refused
 from gateway.app_logging import install_request_logging
@@ -166,6 +167,7 @@ def create_app(
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
     app.include_router(audit_api.build_router(settings, sessions, log_key))
+    app.include_router(audit_subjects_api.build_router(sessions))
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(access.router)

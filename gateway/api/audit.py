@@ -6,8 +6,9 @@ Who may call what (docs/audit.md):
 - ``/audit/proofs/inclusion/{id}``: a valid access token of the client the entry names (the
   recipient proving what it got), or any token with the ``audit.read`` scope. Anyone else gets the
   same 404 as for an unknown id, so disclosure ids are no oracle.
-- ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``: a token with
-  ``audit.read`` (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
+- ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``,
+  ``/audit/subjects/report/_search`` and ``/audit/subjects/report/sign-off``: a token with ``audit.read``
+  (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
 
 An L&D service's ``audit.read`` covers only the log entries about its own assessments and the people they
 are about (DOMAIN.md "Provenance"; ``queries.Scope``): another service's person, entry or proof answers
@@ -37,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.api.security import authenticate, require_access
 from gateway.assessments import provenance
 from gateway.assessments.identifiers import is_valid_nhs_number
-from gateway.audit import balp, checkpoints, queries, reports, tree
+from gateway.audit import balp, checkpoints, export, queries, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
@@ -201,13 +202,13 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
     async def disclosures_by_post(request: Request) -> Response:
         """``GET /audit/disclosures`` with its parameters in a form body (no NHS number in the URL)."""
         ctx = await run_in_threadpool(require_auditor, request)
-        params = await _form_params(request)
+        params = await form_params(request)
         if isinstance(params, Response):
             return params
         try:
             search = DisclosureSearch.model_validate(params)
         except ValidationError as exc:
-            return _invalid([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
+            return invalid([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
         return await run_in_threadpool(_disclosures, request, ctx, search)
 
     def _disclosures(request: Request, ctx: AccessContext, search: DisclosureSearch) -> Response:
@@ -217,7 +218,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         if nhs_number is not None and not is_valid_nhs_number(nhs_number):
             problems.append("nhs_number is not a valid NHS number")
         if problems:
-            return _invalid(problems)
+            return invalid(problems)
         with sessions() as session:
             keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
             filters = queries.DisclosureFilter(
@@ -229,11 +230,11 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
                 since=search.since,
                 until=search.until,
                 override=search.override,
-                scope=_scope(session, gw.keyring, ctx),
+                scope=scope_of(session, gw.keyring, ctx),
             )
             if search.format == "csv":
                 buffer = io.StringIO()
-                csv.writer(buffer).writerows(reports.to_csv_rows(queries.iter_disclosures(session, filters)))
+                csv.writer(buffer).writerows(export.to_csv_rows(queries.iter_disclosures(session, filters)))
                 return Response(
                     buffer.getvalue(),
                     media_type="text/csv; charset=utf-8",
@@ -243,7 +244,9 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
                     },
                 )
             if search.format == "fhir":
-                events = [balp.audit_event(r) for r in queries.iter_disclosures(session, filters)]
+                events = [
+                    balp.audit_event(r, server=settings.issuer) for r in queries.iter_disclosures(session, filters)
+                ]
                 bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
                 if not events:
                     del bundle["entry"]  # FHIR JSON has no empty arrays
@@ -259,42 +262,13 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         with sessions() as session:
             record = queries.get_disclosure(session, disclosure_id)
             # Another service's entry is answered as one that does not exist.
-            if record is not None and not _scope(session, gateway_of(request).keyring, ctx).covers(
+            if record is not None and not scope_of(session, gateway_of(request).keyring, ctx).covers(
                 record.assessment_id, record.subject_key
             ):
                 record = None
         if record is None:
             return _problem(404, "no such disclosure")
         return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
-
-    @router.get("/subjects/{nhs_number}/report")
-    def subject_report(nhs_number: str, request: Request) -> Response:
-        """Subject access report: who received what about this person, when, for which purpose, on which basis."""
-        ctx = require_auditor(request)
-        return _subject_report(request, ctx, nhs_number)
-
-    @router.post("/subjects/report/_search")
-    async def subject_report_by_post(request: Request) -> Response:
-        """The subject access report with the NHS number in a form body (``nhs_number``), not in the URL."""
-        ctx = await run_in_threadpool(require_auditor, request)
-        params = await _form_params(request)
-        if isinstance(params, Response):
-            return params
-        nhs_number = params.get("nhs_number")
-        if not isinstance(nhs_number, str):
-            return _invalid(["nhs_number is required"])
-        return await run_in_threadpool(_subject_report, request, ctx, nhs_number)
-
-    def _subject_report(request: Request, ctx: AccessContext, nhs_number: str) -> Response:
-        gw = gateway_of(request)
-        nhs_number = nhs_number.replace(" ", "")
-        if not is_valid_nhs_number(nhs_number):
-            return _invalid(["not a valid NHS number"])
-        with sessions() as session:
-            keys = queries.subject_keys(session, gw.keyring, nhs_number)
-            filters = queries.DisclosureFilter(subject_keys=keys, scope=_scope(session, gw.keyring, ctx))
-            records = list(queries.iter_disclosures(session, filters))
-        return JSONResponse(reports.subject_report(records), headers={"Cache-Control": "no-store"})
 
     return router
 
@@ -317,18 +291,18 @@ class DisclosureSearch(BaseModel):
     format: Literal["json", "csv", "fhir"] = "json"
 
 
-def _invalid(problems: list[str]) -> JSONResponse:
+def invalid(problems: list[str]) -> JSONResponse:
     return JSONResponse(
         {"error": "invalid_request", "problems": problems}, status_code=400, headers={"Cache-Control": "no-store"}
     )
 
 
-async def _form_params(request: Request) -> dict[str, str] | Response:
+async def form_params(request: Request) -> dict[str, str] | Response:
     """The query string's parameters and the form body's together (FHIR search by POST allows both)."""
     try:
         form = await read_form(request)
     except OAuthError as exc:
-        return _invalid([f"{exc.description} (application/x-www-form-urlencoded)"])
+        return invalid([f"{exc.description} (application/x-www-form-urlencoded)"])
     return {**dict(request.query_params), **form}
 
 
@@ -336,10 +310,10 @@ def _covers(session: Session, keyring: KeyRing, ctx: AccessContext, entry: queri
     """Whether an ``audit.read`` token reaches this entry: an L&D service, only its own view (``queries.Scope``)."""
     if not ctx.allows(Scope.AUDIT_READ):
         return False
-    return _scope(session, keyring, ctx).covers(entry.assessment_id, entry.subject_key)
+    return scope_of(session, keyring, ctx).covers(entry.assessment_id, entry.subject_key)
 
 
-def _scope(session: Session, keyring: KeyRing, ctx: AccessContext) -> queries.Scope:
+def scope_of(session: Session, keyring: KeyRing, ctx: AccessContext) -> queries.Scope:
     """The caller's view of the log: the entries about its own assessments and the people they are about."""
     published = provenance.published_by(session, ctx.agency_code)
     keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)

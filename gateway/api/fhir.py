@@ -15,6 +15,7 @@ from gateway.auth.errors import OAuthError
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import READING_PURPOSES, Purpose
 from gateway.context import gateway_of
+from gateway.disclosure.service import SEARCH
 from gateway.fhir import capability_statement, document_bytes, operation_outcome
 from gateway.fhir.search import BundleSearch, parse_bundle_search
 from gateway.issue import Issue
@@ -57,7 +58,9 @@ async def search_bundles_by_post(request: Request) -> Response:
 
         def refuse() -> Response:
             try:
-                result = refused(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-form", 400, body, replay=replay)
+                result = refused(
+                    ctx, AuditEvent.BUNDLE_DENIED, "bad-search-form", 400, body, replay=replay, interaction=SEARCH
+                )
             except ProofReplayed:
                 return replayed_response(request, ctx)
             return disclosure_response(result)
@@ -75,7 +78,7 @@ def _search(request: Request, ctx: AccessContext, params: list[tuple[str, str]],
             status, problems = parsed
             body = document_bytes(operation_outcome(problems))
             result = gw.disclosures.refuse(
-                ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", status, body, replay=replay
+                ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", status, body, replay=replay, interaction=SEARCH
             )
             return disclosure_response(result)
         # The self link is built from the configured issuer, never the request's Host header, and leaves

@@ -519,12 +519,21 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
             parameters=(_path("disclosure_id", "The disclosure id"),),
         ),
         ("get", "/audit/subjects/{nhs_number}/report"): Op(
-            "Subject access report: who received what about this person",
+            "Subject access report: who received what about this person, and the clinician's sign-off",
             Scope.AUDIT_READ,
             json_ok,
             (400, 401, 403, 429),
             errors_as="audit",
-            parameters=(_path("nhs_number", "The person's NHS number"),),
+            parameters=(
+                _path("nhs_number", "The person's NHS number"),
+                _query(
+                    "event",
+                    "Only entries of these events (repeat, or comma-separate), e.g. disclosure:bundle:released",
+                    {"type": "array", "items": {"type": "string"}},
+                    style="form",
+                    explode=True,
+                ),
+            ),
         ),
         ("post", "/audit/disclosures/_search"): Op(
             "The IG query by POST: the same parameters in a form body, so no NHS number is in a URL",
@@ -550,12 +559,50 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
             ),
         ),
         ("post", "/audit/subjects/report/_search"): Op(
-            "Subject access report by POST: the NHS number in a form body, not in the URL",
+            "Subject access report by POST: the person (NHS number or PNC ID) in a form body, not in the URL",
             Scope.AUDIT_READ,
             json_ok,
             (400, 401, 403, 429),
             errors_as="audit",
-            body=_audit_form({"nhs_number": {"type": "string"}}, {"nhs_number": "9000000009"}, required=["nhs_number"]),
+            body=_audit_form(
+                {
+                    "nhs_number": {"type": "string"},
+                    "pnc_id": {"type": "string", "description": "YYYY/NNNNNNNL; give this or nhs_number"},
+                    "event": {"type": "string", "description": "Event names, comma-separated"},
+                },
+                {"nhs_number": "9000000009"},
+            ),
+        ),
+        ("post", "/audit/subjects/report/sign-off"): Op(
+            "Record a clinician's serious-harm check of a subject access report before it is released",
+            Scope.AUDIT_READ,
+            {
+                201: _ok(
+                    "The sign-off, as the report now shows it",
+                    JSON,
+                    {"type": "object"},
+                    {
+                        "id": "3f2b6a1c-8d4e-4f0a-9b7c-2e5d1a0c9f48",
+                        "clinician": "Dr A Patel (GMC 1234567)",
+                        "decision": "release",
+                        "signed_at": "2026-12-06T09:00:00+00:00",
+                        "through_seq": 41,
+                        "disclosure_id": "5b0f7a1e-2c1d-4d8e-9a43-0c6f2b8d9e10",
+                    },
+                )
+            },
+            (400, 401, 403, 429),
+            errors_as="audit",
+            body=_audit_form(
+                {
+                    "nhs_number": {"type": "string"},
+                    "pnc_id": {"type": "string", "description": "YYYY/NNNNNNNL; give this or nhs_number"},
+                    "clinician": {"type": "string", "maxLength": 200, "description": "Name or registration"},
+                    "decision": {"type": "string", "enum": ["release", "release-with-redactions", "withhold"]},
+                },
+                {"nhs_number": "9000000009", "clinician": "Dr A Patel (GMC 1234567)", "decision": "release"},
+                required=["clinician", "decision"],
+            ),
         ),
     }
 

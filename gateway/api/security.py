@@ -13,6 +13,7 @@ of the protocol: the client retries at once). Each client is then rate-limited p
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from fastapi import Request, Response
 
@@ -90,6 +91,8 @@ def authenticate(request: Request, event: AuditEvent, *, replay: DeferredReplay 
         raise Refused(outcome_response(401, [issue], headers)) from None
     except (InvalidToken, InvalidDpopProof) as exc:
         raise Refused(_refusal(gw, event, exc, scheme)) from None
+    if request.client is not None:
+        ctx = replace(ctx, network=request.client.host)
     limited = gw.rate_limits.take(ctx.client_id) if gw.rate_limits is not None else None
     if limited is not None:
         _claim_now(replay)

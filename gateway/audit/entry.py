@@ -61,6 +61,8 @@ class NewEntry:
     ig_review: bool = False
     consent_scope: Mapping[str, Any] | None = None
     subject_keys: Sequence[str] = ()  # every person a staff look-up showed; the first is subject_key
+    interaction: str | None = None  # a pull: "read" (by id) or "search"
+    network: str | None = None  # the address the request came from, as the gateway saw it
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ class LogEntry:
     # Every person a staff look-up showed, as subject keys (``subject_key`` is the first, the one the
     # log is searched by). Written only when given, so entries without it keep their earlier form.
     subject_keys: Sequence[str] = field(default=())
+    # How a pull asked ("read" by id, or "search") and the network address the request came from (the
+    # AuditEvent export's agent.network). Written only when given, like ``subject_keys``.
+    interaction: str | None = None
+    network: str | None = None
 
     @classmethod
     def of(cls, new: NewEntry, *, seq: int, prev_hash: str) -> LogEntry:
@@ -112,6 +118,9 @@ class LogEntry:
             data["subject_keys"] = list(self.subject_keys)
         else:
             del data["subject_keys"]
+        for optional in ("interaction", "network"):
+            if data[optional] is None:
+                del data[optional]
         data["created_at"] = self.created_at.isoformat()
         data["released"] = list(self.released)
         data["withheld"] = [asdict(w) if isinstance(w, WithheldField) else dict(w) for w in self.withheld]

@@ -18,6 +18,8 @@ class AuditEvent(StrEnum):
     PUBLISH_IMPORTED = "ingest:assessment:imported"
     OVERRIDE_RECORDED = "ingest:override:recorded"
     AUDIT_DENIED = "audit:query:denied"
+    # A clinician at the L&D service signed off the serious-harm check of a subject access report.
+    SUBJECT_REPORT_SIGNED_OFF = "audit:report:signed-off"
     # Court requests (FHIR Task) and their notifications.
     TASK_CREATED = "request:task:created"
     TASK_ACCEPTED = "request:task:accepted"

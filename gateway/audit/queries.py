@@ -8,7 +8,8 @@ no code with what it checks.
 - :func:`count_disclosures`, :func:`iter_disclosures` (oldest first: exports, reports, notifications).
 - :func:`get_disclosure`, :func:`get_disclosures`: by disclosure id.
 - :func:`relying_on_override`: the releases that relied on one lawful override.
-- :func:`subject_keys`: the keys under which the log names a person found by NHS number.
+- :func:`subject_keys`, :func:`subject_keys_for`: the keys under which the log names a person found by
+  NHS number or PNC ID.
 - :func:`activity`: disclosures per day by agency type and purpose, refusals by reason (IG's charts).
 
 Filters on indexed columns run in SQL. The override flag and the assessment id live only in the
@@ -283,10 +284,17 @@ def relying_on_override(session: Session, override_id: str) -> list[DisclosureRe
 
 
 def subject_keys(session: Session, keyring: KeyRing, nhs_number: str) -> tuple[str, ...]:
-    """The log's keys for a person: their subject key first when the gateway knows them, then the keyed
-    hash of the NHS number itself (under which searches for a person the gateway did not know are logged)."""
-    keys = [keyring.identifier_hmac(store.NHS_NUMBER, nhs_number)]
-    subject_id = store.find_subject_id(session, keyring, store.NHS_NUMBER, nhs_number)
+    """The log's keys for a person found by NHS number (:func:`subject_keys_for`)."""
+    return subject_keys_for(session, keyring, store.NHS_NUMBER, nhs_number)
+
+
+def subject_keys_for(session: Session, keyring: KeyRing, system: str, value: str) -> tuple[str, ...]:
+    """The log's keys for a person found by an identifier (``store.NHS_NUMBER`` or ``store.PNC_ID``):
+    their subject key first when the gateway knows them, then the keyed hash of the identifier itself
+    (under which searches for a person the gateway did not know are logged). Keyed exactly as the
+    identity store keys it (a PNC ID in its one normalised form), so every spelling finds the person."""
+    keys = [store.identifier_key(keyring, system, value)]
+    subject_id = store.find_subject_id(session, keyring, system, value)
     if subject_id is not None:
         keys.insert(0, keyring.identifier_hmac("subject", subject_id))
     return tuple(keys)

@@ -55,6 +55,8 @@ class AccessContext:
     scopes: frozenset[str] = field(default_factory=frozenset)
     #: The RFC 7638 thumbprint of the DPoP key the token is bound to; None for a bearer token.
     jkt: str | None = None
+    #: The network address the request came from (set by the route layer; the log records it).
+    network: str | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

@@ -510,3 +510,28 @@ class SubjectDemographic(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     accepted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+# --- subject access: the clinician's serious-harm check before a report is released ---
+
+
+class SubjectReportSignOff(Base):
+    """A clinician's sign-off of a subject access report (``gateway/audit/signoffs.py``): who checked it
+    for serious harm, what they decided, when, and how far into the log the report they checked went.
+
+    The person is named by the log's keyed hash (``subject_key``), as every log entry names them;
+    ``clinician`` is the clinician's name or professional registration as the L&D service records it
+    (staff, not the person the report is about). Rows are never changed: a new check is a new row.
+    """
+
+    __tablename__ = "subject_report_signoffs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(64), index=True)
+    agency_code: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    clinician: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(32))  # release | release-with-redactions | withhold
+    through_seq: Mapped[int] = mapped_column(BigInteger)
+    disclosure_id: Mapped[str] = mapped_column(String(36))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -107,6 +107,10 @@ def _search_key(system: str, value: str) -> tuple[str | None, str, str | None]:
     return lookup_system, value, None
 
 
+#: How a pull asked, as its log entries record it (the AuditEvent export tells a read from a search).
+READ, SEARCH = "read", "search"
+
+
 def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -154,16 +158,18 @@ class DisclosureService:
         lookup_system, value, problem = _search_key(system, value)
         if problem or lookup_system is None:
             body = _outcome_body("invalid", problem or "unsupported identifier", "patient.identifier")
-            return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body, replay=replay)
+            return self.refuse(
+                ctx, AuditEvent.BUNDLE_DENIED, "bad-search-parameter", 400, body, replay=replay, interaction=SEARCH
+            )
 
         def work(session: Session) -> DisclosureResult:
             subject_id = store.find_subject_id(session, self._keyring, lookup_system, value)
             if subject_id is None:
                 key = store.identifier_key(self._keyring, lookup_system, value)
-                return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY)
-            return self._disclose_subject(session, ctx, subject_id, None, self_url, limit)
+                return self._deny_in(session, ctx, key, "unknown-subject", 404, NOT_FOUND_BODY, interaction=SEARCH)
+            return self._disclose_subject(session, ctx, subject_id, None, self_url, limit, interaction=SEARCH)
 
-        return self._guarded(ctx, work, replay)
+        return self._guarded(ctx, work, replay, interaction=SEARCH)
 
     def read(self, ctx: AccessContext, bundle_id: str, *, replay: DeferredReplay | None = None) -> DisclosureResult:
         """``GET /fhir/Bundle/{id}``: the document for one assessment (its current version)."""
@@ -171,10 +177,10 @@ class DisclosureService:
         def work(session: Session) -> DisclosureResult:
             subject_id = store.subject_of_assessment(session, bundle_id)
             if subject_id is None:
-                return self._deny_in(session, ctx, None, "unknown-bundle", 404, NOT_FOUND_BODY)
-            return self._disclose_subject(session, ctx, subject_id, bundle_id, None)
+                return self._deny_in(session, ctx, None, "unknown-bundle", 404, NOT_FOUND_BODY, interaction=READ)
+            return self._disclose_subject(session, ctx, subject_id, bundle_id, None, interaction=READ)
 
-        return self._guarded(ctx, work, replay)
+        return self._guarded(ctx, work, replay, interaction=READ)
 
     def refuse(
         self,
@@ -186,6 +192,7 @@ class DisclosureService:
         *,
         client_id: str | None = None,
         replay: DeferredReplay | None = None,
+        interaction: str | None = None,
     ) -> DisclosureResult:
         """Log a refusal that happened before any data was touched (bad token, bad parameter).
 
@@ -195,14 +202,21 @@ class DisclosureService:
         with self._sessions.begin() as session:
             if replay is not None:
                 replay.claim_in(session)
-            result = self._deny_in(session, ctx, None, reason, status, body, event=event, client_id=client_id)
+            result = self._deny_in(
+                session, ctx, None, reason, status, body, event=event, client_id=client_id, interaction=interaction
+            )
             result = self._write(session, session.info, result)
         if replay is not None:
             replay.settle()
         return result
 
     def _guarded(
-        self, ctx: AccessContext, work: Callable[[Session], DisclosureResult], replay: DeferredReplay | None = None
+        self,
+        ctx: AccessContext,
+        work: Callable[[Session], DisclosureResult],
+        replay: DeferredReplay | None = None,
+        *,
+        interaction: str | None = None,
     ) -> DisclosureResult:
         """Run one request: its reads, then its one short write; an unexpected failure rolls back and is
         logged as a denial.
@@ -237,7 +251,9 @@ class DisclosureService:
             raise
         except Exception as exc:
             failure = f"internal-error:{exc.__class__.__name__}"
-        return self.refuse(ctx, AuditEvent.BUNDLE_DENIED, failure, 503, FAILURE_BODY, replay=replay)
+        return self.refuse(
+            ctx, AuditEvent.BUNDLE_DENIED, failure, 503, FAILURE_BODY, replay=replay, interaction=interaction
+        )
 
     # -- the path -----------------------------------------------------------------------------------
 
@@ -249,6 +265,8 @@ class DisclosureService:
         only: str | None,
         self_url: str | None,
         limit: int | None = None,
+        *,
+        interaction: str | None = None,
     ) -> DisclosureResult:
         subject_key = self._keyring.identifier_hmac("subject", subject_id)
         agency = self._agencies.by_code(session, ctx.agency_code)
@@ -261,10 +279,14 @@ class DisclosureService:
             else provenance.opened_assessments(session, self._keyring, subject_id, agency.id, only, limit)
         )
         if opened is None:
-            return self._deny_in(session, ctx, subject_key, "no-case-link", 404, NOT_FOUND_BODY)
+            return self._deny_in(
+                session, ctx, subject_key, "no-case-link", 404, NOT_FOUND_BODY, interaction=interaction
+            )
         assessments = opened
         if not assessments:
-            return self._deny_in(session, ctx, subject_key, "no-assessment", 404, NOT_FOUND_BODY)
+            return self._deny_in(
+                session, ctx, subject_key, "no-assessment", 404, NOT_FOUND_BODY, interaction=interaction
+            )
 
         now = self._clock()
         decided: list[tuple[store.StoredAssessment, Decision, str]] = []
@@ -308,6 +330,7 @@ class DisclosureService:
                 decision=decision,
                 reason=None if released else decision.deny_reason or "policy-denied",
                 body_sha256=_sha256(documents[disclosure_id] if released else body),
+                interaction=interaction,
             )
         if documents and self._on_released is not None:
             # The publishers hear who was given their documents, for what: in this transaction, from
@@ -428,6 +451,7 @@ class DisclosureService:
         reason: str | None,
         body_sha256: str | None,
         client_id: str | None = None,
+        interaction: str | None = None,
     ) -> None:
         """Plan one log entry: kept on ``session`` until the request's write (:meth:`_write`) appends it."""
         session.info.setdefault(_PENDING, []).append(
@@ -453,6 +477,8 @@ class DisclosureService:
                 consent_scope=_consent_scope(stored),
                 overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
                 ig_review=bool(decision and decision.needs_ig_review),
+                interaction=interaction,
+                network=ctx.network if ctx else None,
             ),
         )
 
@@ -475,6 +501,7 @@ class DisclosureService:
         *,
         event: AuditEvent = AuditEvent.BUNDLE_DENIED,
         client_id: str | None = None,
+        interaction: str | None = None,
     ) -> DisclosureResult:
         disclosure_id = log.new_disclosure_id()
         self._append(
@@ -488,6 +515,7 @@ class DisclosureService:
             reason=reason,
             body_sha256=_sha256(body),
             client_id=client_id,
+            interaction=interaction,
         )
         return DisclosureResult(status, body, (disclosure_id,))
 

@@ -26,6 +26,7 @@ EVENTS = {
     "ingest:assessment:imported": "Assessment imported from a case system",
     "ingest:override:recorded": "Lawful override recorded by an L&D service",
     "audit:query:denied": "Look-up in the log refused",
+    "audit:report:signed-off": "Subject access report signed off by a clinician (serious-harm check)",
     "request:task:created": "Court request made",
     "request:task:accepted": "Court request accepted by the L&D service",
     "request:task:rejected": "Court request declined by the L&D service",

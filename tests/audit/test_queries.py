@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from fhir.resources.R4B.auditevent import AuditEvent
 from sqlalchemy import select
 
+from gateway.audit import balp, queries
 from gateway.db.models import DisclosureLogEntry
 
 NHS = "9449305552"
@@ -87,10 +88,22 @@ def test_csv_and_fhir_audit_event_exports(gateway):
     events = [AuditEvent.model_validate(e["resource"]) for e in bundle["entry"]]
     released = next(e for e in events if e.id == ids["police"])
     assert released.action == "R" and released.outcome == "0"
-    assert released.purposeOfEvent[0].coding[0].code == "charging"
+    # HL7 v3 PurposeOfUse where one fits, the local purpose code beside it.
+    assert [c.code for c in released.purposeOfEvent[0].coding] == ["HLEGAL", "charging"]
     assert {a.requestor for a in released.agent} == {True, False}
     detail = {d.type: d.valueString for d in released.entity[-1].detail}
     assert detail["released"] and any(k.startswith("withheld:") for k in detail)
+    # The pull was a search that released a document: a read of it, saying it came from a search, from
+    # the network address the gateway saw; so it meets (and claims) BALP PatientRead.
+    assert [c.code for c in released.subtype][:2] == ["read", "search-type"]
+    client = next(a for a in released.agent if a.requestor)
+    assert client.network.address and client.network.type == "2"
+    assert released.meta.profile == ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead"]
+    # A search for a person nobody knows (IG's to read, so from the whole log): a failed Query, no profile.
+    with gateway.sessions() as session:
+        unknown = balp.audit_event(queries.get_disclosure(session, ids["unknown"]), server="http://testserver")
+    assert (unknown["action"], unknown["outcome"], "meta" in unknown) == ("E", "4", False)
+    assert unknown["subtype"][0]["code"] == "search-type"
 
 
 def test_subject_access_report(gateway):
