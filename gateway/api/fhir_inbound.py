@@ -1,8 +1,9 @@
 """``POST /fhir/Bundle``: an L&D service publishes an assessment as a FHIR R4 document.
 
-The document is checked against the R4B models, mapped to the canonical assessment by
-:func:`gateway.fhir.inbound.map_document` (which refuses, naming each element, whatever it does not
-understand), and then validated and stored exactly as ``POST /assessments`` would.
+The document is checked against the R4B models, mapped from its structured entries to the canonical
+assessment by :func:`gateway.fhir.inbound.map_document` (which refuses, naming each element, whatever
+it does not understand), and then validated and stored exactly as ``POST /assessments`` would. The
+profile a supplier follows is docs/fhir-inbound.md.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
     if refused is not None:
         return refused
     try:
-        inbound = map_document(data, gw.catalogue)
+        inbound = map_document(data)
     except InboundError as exc:
         return outcome_response(422, exc.problems)
     except RecursionError:
