@@ -3,16 +3,22 @@
 Tessera's split, in one process: request threads do their reads, decide, render and *plan* their log
 entries; their one short write (the DPoP replay claim, the entries, the publishers' notices) is handed
 to the writer as a job. The writer thread takes every job waiting (up to ``max_batch``), runs them one
-after another in one transaction (so the log head is locked and moved once per job, but committed,
-and fsynced, once per batch), commits, and only then wakes each job's request. So no response leaves
-before its entry is durable, exactly as with a transaction per request; a batch that fails to commit
-fails every job in it, and each of those requests answers 503 (its refusal logged afresh).
+after another in one transaction, commits, and only then wakes each job's request. So no response
+leaves before its entry is durable, exactly as with a transaction per request. The jobs' log entries
+are chained in memory and written once at the end (:func:`gateway.audit.log.batch`): the head moves
+once per batch, the entries go in as one multi-row insert.
 
-An error in any job aborts the batch, since its partial writes cannot be told apart from the others': a
-job with an expected refusal (a lost DPoP replay claim, checked before it writes anything) returns it
-as a value instead of raising.
+A job that raises fails alone: the transaction is rolled back and the other jobs of the batch run
+again, without it, in a new one (no SAVEPOINT per job, which would cost two statements on every
+write for a failure that almost never happens). So a job must keep nothing outside the session it is
+given that a second run would repeat. A failure of the database itself (a lost connection, a lock
+timeout, a failed commit) fails every job in the batch, and each of those requests answers 503 (its
+refusal logged afresh). A job with an expected refusal (a lost DPoP replay claim, checked before it
+writes anything) returns it as a value instead of raising.
+
 Across processes the log head's row lock (PostgreSQL) or the database write lock (SQLite) orders the
-batches of every writer, as it ordered single transactions.
+batches of every writer; a batch that built on a head another process had moved meanwhile is written
+by none and run again (:class:`gateway.audit.log.HeadMoved`).
 
 Each job runs in the context (``contextvars``) of the request that submitted it.
 """
@@ -26,9 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit import log
+
 T = TypeVar("T")
+
+# Runs of one batch after the head was found moved by another process: the retry reads the head
+# under the lock, so a second miss means something is wrong, not busy.
+_HEAD_RETRIES = 2
 
 
 @dataclass
@@ -38,6 +51,13 @@ class _Job(Generic[T]):
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
+
+
+class _JobFailed(Exception):
+    """One job of a batch raised: roll the batch back and run the others again."""
+
+    def __init__(self, job: _Job[Any]) -> None:
+        self.job = job
 
 
 class LogWriter:
@@ -51,7 +71,11 @@ class LogWriter:
         self.jobs = 0
 
     def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a shared write transaction; return once that transaction has committed."""
+        """Run ``work`` in a shared write transaction; return once that transaction has committed.
+
+        ``work`` may be run more than once (when another job of its batch fails, or another process
+        moved the log head), each time in a new transaction: it must change nothing but the session.
+        """
         self._ensure_started()
         job: _Job[T] = _Job(work, contextvars.copy_context())
         self._queue.put(job)
@@ -59,6 +83,11 @@ class LogWriter:
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
+
+    @property
+    def waiting(self) -> int:
+        """Jobs handed in and not yet taken into a batch."""
+        return self._queue.qsize()
 
     def _ensure_started(self) -> None:
         if self._thread is None:
@@ -78,14 +107,47 @@ class LogWriter:
             self._run_batch(jobs)
 
     def _run_batch(self, jobs: list[_Job[Any]]) -> None:
-        try:
-            with self._sessions.begin() as session:
-                for job in jobs:
-                    job.result = job.context.run(job.work, session)
-        except BaseException as exc:  # the batch did not commit: nothing of it is kept
-            for job in jobs:
-                job.error = exc
+        pending = list(jobs)
+        head_retries = 0
+        while pending:
+            try:
+                self._attempt(pending)
+            except _JobFailed as failed:  # that job alone fails; the others run again without it
+                pending.remove(failed.job)
+                continue
+            except log.HeadMoved:
+                head_retries += 1
+                if head_retries <= _HEAD_RETRIES:
+                    continue
+                self._fail(pending, RuntimeError("the log head kept moving under this batch"))
+            except BaseException as exc:  # the batch did not commit: nothing of it is kept
+                self._fail(pending, exc)
+            break
         self.batches += 1
         self.jobs += len(jobs)
         for job in jobs:
             job.done.set()
+
+    def _attempt(self, jobs: list[_Job[Any]]) -> None:
+        with self._sessions.begin() as session, log.batch(session, optimistic=True):
+            for job in jobs:
+                job.error = None
+                try:
+                    job.result = job.context.run(job.work, session)
+                except Exception as exc:
+                    if len(jobs) == 1 or _of_the_database(exc):
+                        raise
+                    job.error = exc
+                    raise _JobFailed(job) from exc
+
+    @staticmethod
+    def _fail(jobs: list[_Job[Any]], exc: BaseException) -> None:
+        for job in jobs:
+            job.error = exc
+
+
+def _of_the_database(exc: BaseException) -> bool:
+    """A failure every job of the batch would meet (the connection, a lock), not one job's own."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

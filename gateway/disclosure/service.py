@@ -483,9 +483,11 @@ class DisclosureService:
         )
 
     def _write(self, session: Session, planned: dict[str, Any], result: DisclosureResult) -> DisclosureResult:
-        """In the write transaction: append the planned entries, tell the publishers; the receipts."""
-        rows = {new.disclosure_id: log.append(session, new) for new in planned.pop(_PENDING, [])}
-        released = planned.pop(_RELEASED, [])
+        """In the write transaction: append the planned entries, tell the publishers; the receipts.
+
+        Reads ``planned`` without changing it: the log writer may run a job again in a new transaction."""
+        rows = {new.disclosure_id: log.append(session, new) for new in planned.get(_PENDING, [])}
+        released = planned.get(_RELEASED, [])
         if released and self._on_released is not None:
             self._on_released(session, released)
         return replace(result, receipts=self._receipts_for([rows[d] for d in result.disclosure_ids]))
