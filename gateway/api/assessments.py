@@ -6,6 +6,7 @@ and ``ld-gateway import``; this module adds HTTP: the body, ``Idempotency-Key`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,9 +84,16 @@ def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Res
     return publish_canonical(gw, ctx, document, idem)
 
 
-def publish_canonical(gw: Gateway, ctx: AccessContext, document: Any, idem: Idempotency | None = None) -> Response:
+def publish_canonical(
+    gw: Gateway,
+    ctx: AccessContext,
+    document: Any,
+    idem: Idempotency | None = None,
+    locate: Callable[[Issue], Issue] | None = None,
+) -> Response:
     """201 (a new assessment or version), 200 (the same content as the current version), or 422 with
-    every problem."""
+    every problem; ``locate`` moves each problem's canonical path to where the caller wrote the value
+    (a FHIR document's element)."""
     publisher = Publisher(ctx.agency_code, ctx.client_id, ctx.agency_type, ctx.purpose)
     try:
         receipt = publish_document(
@@ -99,5 +107,7 @@ def publish_canonical(gw: Gateway, ctx: AccessContext, document: Any, idem: Idem
             on_published=gw.on_published,
         )
     except Rejected as exc:
+        if locate is not None:
+            exc.problems = [locate(issue) for issue in exc.problems]
         return rejected_response(exc)
     return receipt_response(receipt)

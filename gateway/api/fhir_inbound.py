@@ -8,6 +8,8 @@ profile a supplier follows is docs/fhir-inbound.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -15,9 +17,11 @@ from gateway.api import json_body
 from gateway.api.assessments import Idempotency, publish_canonical
 from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
+from gateway.assessments.validation import validate_assessment
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
 from gateway.fhir.inbound import InboundError, map_document
+from gateway.fhir.inbound.locate import locate, overlaps
 from gateway.issue import Issue
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -42,7 +46,7 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
     try:
         inbound = map_document(data)
     except InboundError as exc:
-        return outcome_response(422, exc.problems)
+        return outcome_response(422, [*exc.problems, *_content_problems(gw.assessment_schema, exc)])
     except RecursionError:
         return outcome_response(400, [Issue("too-costly", "the document is nested too deeply")])
     if inbound.author_code != ctx.agency_code:
@@ -53,4 +57,21 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
             "Bundle.entry.resource.ofType(Organization).identifier",
         )
         return outcome_response(422, [issue])
-    return publish_canonical(gw, ctx, inbound.assessment, idem)
+    return publish_canonical(gw, ctx, inbound.assessment, idem, locate=inbound.locate)
+
+
+def _content_problems(schema: dict[str, Any], exc: InboundError) -> list[Issue]:
+    """The canonical rules broken by what did map (a bad check digit, an age), so that one answer lists
+    every problem. Missing values are left out (a refused element is already named), and so is a problem
+    at an element that already has one."""
+    if exc.partial is None:
+        return []
+    assessment, origins = exc.partial
+    _, problems = validate_assessment(assessment, schema)
+    named = {issue.expression for issue in exc.problems if issue.expression}
+    out = []
+    for problem in problems:
+        located = locate(problem, origins)
+        if problem.code != "required" and located.expression != "Bundle" and not overlaps(located.expression, named):
+            out.append(located)
+    return out

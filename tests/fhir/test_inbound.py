@@ -16,6 +16,7 @@ from gateway.fhir.inbound import InboundError, map_document
 from gateway.fhir.inbound.findings import OBSERVATION_CODES
 from gateway.fhir.inbound.profile import FLAG_FINDINGS
 from gateway.fhir.terminology import ASSESSMENT_ID_SYSTEM
+from gateway.issue import Issue
 from tests.fhir.fixtures import AUDIENCE, CATALOGUE, EXAMPLES_DIR, FULL_ASSESSMENT, ROOT, check_document
 
 SCHEMA = load_schema(ROOT / "schemas")
@@ -299,3 +300,19 @@ def test_not_a_bundle(body: Any) -> None:
 def test_the_profile_page_names_every_code_the_mapping_reads() -> None:
     page = (ROOT / "docs" / "fhir-inbound.md").read_text(encoding="utf-8")
     assert {code for code in OBSERVATION_CODES | FLAG_FINDINGS if f"`{code}`" not in page} == set()
+
+
+def test_canonical_problems_are_located_in_the_document() -> None:
+    mapped = map_document(as_document(ADULT))
+    patient = "Bundle.entry[1].resource"
+    for path, where in (
+        ("subject.nhs_number", f"{patient}.identifier[0].value"),
+        ("subject.date_of_birth", f"{patient}.birthDate"),
+        ("case_links[0].agency_code", mapped.origins["case_links[0]"]),
+        ("context.assessed_at", mapped.origins["context.assessed_at"]),
+        ("needs.intermediary.reason", mapped.origins["needs.intermediary"]),
+        ("no_such_field", "Bundle"),
+    ):
+        located = mapped.locate(Issue("value", "is wrong", path))
+        assert (located.expression, located.diagnostics) == (where, f"{path}: is wrong"), path
+    assert mapped.origins["case_links[0]"].startswith(f"{patient}.identifier[")

@@ -64,7 +64,22 @@ def test_the_mapped_assessment_still_meets_the_canonical_rules(gateway):
         "/fhir/Bundle", json=as_document(original), auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR
     )
     assert response.status_code == 422
-    assert response.json()["issue"][0]["expression"] == ["subject.nhs_number"]
+    # Named where the document holds it, with the canonical rule's path in the diagnostics.
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["Bundle.entry[1].resource.identifier[0].value"]
+    assert issue["diagnostics"].startswith("subject.nhs_number: ")
+
+
+def test_content_problems_come_with_the_mapping_problems_in_one_answer(gateway):
+    original = _assessment()
+    original["subject"] = {**original["subject"], "nhs_number": "9000000001"}
+    bundle = as_document(original)
+    bundle["entry"][1]["resource"]["gender"] = "male"
+    response = gateway.http.post("/fhir/Bundle", json=bundle, auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR)
+    assert response.status_code == 422
+    expressions = [e for issue in response.json()["issue"] for e in issue["expression"]]
+    assert expressions == ["Bundle.entry[1].resource.gender", "Bundle.entry[1].resource.identifier[0].value"]
+    assert "9000000001" not in response.text
 
 
 def test_the_author_must_be_the_publishing_service(gateway):

@@ -132,13 +132,16 @@ def test_a_child_under_an_adults_nhs_number_is_refused_and_the_court_never_gets_
 
 def test_the_same_conflict_is_refused_through_the_fhir_document_route(gw):
     before = stored_state(gw)
+    document = with_youth_court_reference(as_document(child_with_adults_nhs_number()))
     response = gw.http.post(
         "/fhir/Bundle",
-        json=with_youth_court_reference(as_document(child_with_adults_nhs_number())),
+        json=document,
         auth=gw.auth("LD-NE", "ld-service"),
         headers={"Content-Type": "application/fhir+json"},
     )
-    assert_conflict(response, {"subject.date_of_birth", "subject.names"})
+    # Named where the document holds them: the Patient's birthDate and names.
+    patient = next(i for i, e in enumerate(document["entry"]) if e["resource"]["resourceType"] == "Patient")
+    assert_conflict(response, {f"Bundle.entry[{patient}].resource.birthDate", f"Bundle.entry[{patient}].resource.name"})
     assert stored_state(gw) == before
 
 

@@ -7,14 +7,23 @@ second copy of the person's data).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gateway.issue import Issue
 
 
 class InboundError(Exception):
-    """The document cannot be mapped; ``problems`` lists every reason, in the order found."""
+    """The document cannot be mapped; ``problems`` lists every reason, in the order found.
 
-    def __init__(self, problems: Sequence[Issue]) -> None:
+    ``partial`` is what could be mapped (canonical assessment and origins), so that the caller can also
+    report the content's own problems (a bad check digit) in the same answer; ``None`` when the body is
+    not a Bundle at all.
+    """
+
+    def __init__(
+        self, problems: Sequence[Issue], partial: tuple[dict[str, Any], Mapping[str, str]] | None = None
+    ) -> None:
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = list(problems)
+        self.partial = partial

@@ -47,8 +47,10 @@ def patient(r: Reading, res: Node) -> None:
         r.origins[f"subject.names[{len(names)}]"] = name.expr
         names.append(item)
     subject["names"] = names
+    r.origins["subject.names"] = f"{res.expr}.name"
     r.put(subject, "date_of_birth", res.raw("birthDate"), f"{res.expr}.birthDate", "subject.date_of_birth")
     r.origins["subject"] = res.expr
+    r.origins["case_links"] = f"{res.expr}.identifier"
     r.doc["subject"] = subject
     r.doc["case_links"] = links
 

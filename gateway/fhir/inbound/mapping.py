@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from gateway.fhir.inbound import clinical, consent, findings, identity, referrals
 from gateway.fhir.inbound.composition import composition
 from gateway.fhir.inbound.errors import InboundError
+from gateway.fhir.inbound.locate import locate
 from gateway.fhir.inbound.reader import Node, Reading, unread
 from gateway.issue import Issue
 
@@ -48,6 +49,10 @@ class Inbound:
     author_code: str | None
     origins: dict[str, str] = field(default_factory=dict)
 
+    def locate(self, issue: Issue) -> Issue:
+        """A problem of the canonical validation, moved onto the document element it is about."""
+        return locate(issue, self.origins)
+
 
 def map_document(data: Any) -> Inbound:
     """Map a FHIR document Bundle to a canonical assessment, or raise :class:`InboundError` naming
@@ -67,7 +72,7 @@ def map_document(data: Any) -> Inbound:
         for expr in left
     ]
     if problems:
-        raise InboundError(problems)
+        raise InboundError(problems, (r.doc, r.origins))
     return Inbound(r.doc, r.author_code, r.origins)
 
 
