@@ -1,0 +1,100 @@
+"""Where a request's content lives: the Task resource encrypted under its person's data key, and the case
+links that accepting or completing a request declares. Erasing the person (crypto-shredding their key)
+makes their Tasks unreadable, which is answered as the 404 of an unknown Task.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.court_requests.results import not_found
+from gateway.court_requests.task import validate_resource
+from gateway.db.models import Agency, CaseLink, RequestTask, Subject
+from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+
+
+def data_key(session: Session, keyring: KeyRing, subject_id: str) -> bytes:
+    """The person's data key; ``LookupError`` once they are erased."""
+    subject = session.get(Subject, subject_id)
+    if subject is None or subject.wrapped_key is None:
+        raise LookupError("subject erased")
+    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
+
+
+def store(
+    session: Session, keyring: KeyRing, row: RequestTask, resource: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Stamp the Task with the row's version, check it is still a valid Task, encrypt it onto the row."""
+    resource = {
+        **resource,
+        "meta": {"versionId": str(row.version), "lastUpdated": now.isoformat()},
+        "lastModified": now.isoformat(),
+    }
+    resource = validate_resource(resource)
+    row.resource_ciphertext = encrypt(data_key(session, keyring, row.subject_id), _canonical(resource), _aad(row))
+    session.flush()
+    return resource
+
+
+def load(session: Session, keyring: KeyRing, row: RequestTask) -> dict[str, Any]:
+    """The stored Task resource; an erased person's Task is refused as not found."""
+    if row.resource_ciphertext is None:
+        raise not_found("erased-task")
+    try:
+        key = data_key(session, keyring, row.subject_id)
+    except LookupError:
+        raise not_found("erased-task") from None
+    return dict(json.loads(decrypt(key, row.resource_ciphertext, _aad(row))))
+
+
+def link_case(
+    session: Session,
+    keyring: KeyRing,
+    row: RequestTask,
+    agency: Agency,
+    assessment_id: str,
+    case_reference: str,
+    now: datetime,
+) -> None:
+    """Declare ``agency``'s case on the assessment (once): the legitimate relationship a pull needs."""
+    digest = keyring.identifier_hmac(f"case-reference:{agency.code}", case_reference)
+    exists = session.execute(
+        select(CaseLink.id).where(
+            CaseLink.assessment_id == assessment_id,
+            CaseLink.agency_id == agency.id,
+            CaseLink.case_reference_hmac == digest,
+        )
+    ).first()
+    if exists:
+        return
+    session.add(
+        CaseLink(
+            assessment_id=assessment_id,
+            subject_id=row.subject_id,
+            agency_id=agency.id,
+            # Declared by the owning L&D service, on its own assessment: it opens only that service's records.
+            declared_by_agency_id=row.owner_agency_id,
+            case_reference_hmac=digest,
+            # The same associated data as links recorded at publication (gateway.assessments.store).
+            case_reference_ciphertext=encrypt(
+                data_key(session, keyring, row.subject_id),
+                case_reference.encode(),
+                f"case-reference:{assessment_id}:{agency.id}".encode(),
+            ),
+            created_at=now,
+        )
+    )
+
+
+def _aad(row: RequestTask) -> bytes:
+    # Bound to the id and version: a stored version cannot be swapped for another Task's or an older one.
+    return f"task:{row.id}:{row.version}".encode()
+
+
+def _canonical(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
