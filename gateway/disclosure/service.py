@@ -42,7 +42,7 @@ from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.input import OverrideFacts, build_input
+from gateway.policy.input import ADULT_AGE, OverrideFacts, age_on, build_input
 
 # Keys of what a request's reads plan for its write (kept in the read session's ``info``).
 _PENDING = "ldg_pending_log_entries"
@@ -76,6 +76,11 @@ class DisclosureResult:
     policy_revision: str | None = None
     # Signed receipts, one per disclosure id in the same order (empty without a receipt signer).
     receipts: tuple[str, ...] = ()
+
+
+def _is_minor(content: Mapping[str, Any], now: datetime) -> bool:
+    born = date.fromisoformat(content["subject"]["date_of_birth"])
+    return age_on(born, now.astimezone(ENGLAND).date()) < ADULT_AGE
 
 
 def _outcome_body(code: str, diagnostics: str, expression: str | None = None) -> bytes:
@@ -418,6 +423,9 @@ class DisclosureService:
             purpose=ctx.purpose,
             obligations=decision.obligations,
             withheld_count=len(decision.withheld),
+            withheld=tuple((w.field, w.rule) for w in decision.withheld),
+            # The same day the policy judged the age on (the day of disclosure, in England).
+            subject_minor=_is_minor(stored.content, now),
         )
         labels = {fid: self._catalogue.get(fid).labels for fid in projection}
         return document_bytes(render_document(projection, meta, labels))

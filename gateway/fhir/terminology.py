@@ -21,6 +21,7 @@ from urllib.parse import quote
 # --- external systems ---------------------------------------------------------------------------
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ODS_ORGANISATION_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 LOINC_SYSTEM = "http://loinc.org"
@@ -29,6 +30,8 @@ URI_SYSTEM = "urn:ietf:rfc:3986"
 FLAG_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/flag-category"
 CONDITION_VER_STATUS_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 RISK_PROBABILITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/risk-probability"
+LIST_EMPTY_REASON_SYSTEM = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
+DATA_ABSENT_REASON_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
 PARTICIPATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 RESTFUL_SECURITY_SERVICE_SYSTEM = "http://terminology.hl7.org/CodeSystem/restful-security-service"
@@ -45,6 +48,8 @@ PNC_ID_SYSTEM = f"{LOCAL_BASE}/Id/pnc-id"
 CRO_NUMBER_SYSTEM = f"{LOCAL_BASE}/Id/cro-number"
 CRN_SYSTEM = f"{LOCAL_BASE}/Id/ndelius-crn"
 ASSESSMENT_ID_SYSTEM = f"{LOCAL_BASE}/Id/assessment"
+# One version of an assessment ("<assessment id>/<version>"): what a later version's document replaces.
+ASSESSMENT_VERSION_SYSTEM = f"{LOCAL_BASE}/Id/assessment-version"
 CASE_REFERENCE_SYSTEM_PREFIX = f"{LOCAL_BASE}/Id/case-reference/"
 
 SECTION_SYSTEM = f"{LOCAL_BASE}/CodeSystem/section"
@@ -124,6 +129,16 @@ SENSITIVITY_CODINGS: dict[str, dict[str, str]] = {
 }
 
 
+#: v3-ActCode ADOL, an InformationSensitivityPolicy code ("information related to an adolescent, which
+#: will be afforded heightened confidentiality"): every document about a person under 18 on the day of
+#: disclosure carries it, whatever fields were released.
+ADOLESCENT_CODING: dict[str, str] = {
+    "system": ACT_CODE_SYSTEM,
+    "code": "ADOL",
+    "display": "adolescent information sensitivity",
+}
+
+
 def sensitivity_coding(label: str) -> dict[str, Any]:
     """The Coding for a catalogue sensitivity label; an unknown label is an error (fail closed)."""
     try:
@@ -169,7 +184,9 @@ DOCUMENT_TITLE = "Liaison and Diversion assessment summary"
 
 NAME_USE = {"official": "official", "usual": "usual", "alias": "nickname"}
 
-CONSENT_STATE = {"given": "active", "declined": "rejected", "withdrawn": "inactive", "not-possible": "inactive"}
+#: Consent.status: a refusal is an active directive that denies (see ``_consent.py``).
+CONSENT_STATE = {"given": "active", "declined": "active", "withdrawn": "active", "not-possible": "inactive"}
+CONSENT_PROVISION = {"given": "permit", "declined": "deny", "withdrawn": "deny"}
 CONSENT_LABEL = {
     "given": "Consent given",
     "declined": "Consent declined",
@@ -263,6 +280,12 @@ REFERRAL_NEED_LABEL = {
     "housing": "Housing",
     "communication": "Communication",
 }
+
+DATA_ABSENT_DISPLAY = {"unknown": "Unknown", "not-applicable": "Not Applicable"}
+
+#: UK Core (HL7 UK / NHS England, R4) profiles the rendered resources conform to, by resource type;
+#: a type not listed has no UK Core profile or cannot conform (docs/fhir-profiles.md says which and why).
+UKCORE_PROFILE: dict[str, str] = {}
 
 FLAG_CATEGORY_DISPLAY = {"contact": "Subject Contact", "safety": "Safety"}
 

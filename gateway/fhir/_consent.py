@@ -1,0 +1,147 @@
+"""The person's consent to sharing, as a FHIR Consent in the R4 idiom.
+
+A refusal (declined or withdrawn) is an *active* Consent whose provision denies: the person's directive
+is in force and says no (``status = rejected`` would mean the consent record itself was rejected by a
+party). Consent given is active with a permitting provision whose actors and purposes are the scope the
+person gave, when they limited it. "Not possible" (the person lacks capacity) is no directive at all:
+``inactive``, without a provision. The exact canonical status rides in the consent-status extension.
+
+Who decided (``Consent.performer``) is said only as far as the decision released it: the person with
+parental responsibility when ``consent.given_by`` is released; the person themselves when that field was
+released and is empty, or when the subject is an adult and the policy did not find consent given by
+another; otherwise (a child, ``consent.given_by`` withheld) nothing, because who decided for a child
+tells the reader whether the child could decide, which is capacity information.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.fhir import terminology as t
+from gateway.fhir._builder import Doc
+from gateway.fhir._needs import Part
+from gateway.fhir._values import mapped, obj, p, prune, text, texts, ul
+
+GIVEN_BY = "consent.given_by"
+#: The policy rule that finds consent on record given by another for someone now adult.
+CONSENT_BY_ANOTHER_FOR_ADULT = "consent-by-another-for-adult"
+
+
+def _related_person(doc: Doc) -> dict[str, str]:
+    """The person with parental responsibility who decided, added once (from ``consent.given_by``)."""
+    if (ref := doc.added("RelatedPerson/consent")) is not None:
+        return ref
+    person = obj(doc.projection[GIVEN_BY], GIVEN_BY)
+    name, relationship = text(person.get("name")), text(person.get("relationship"))
+    return doc.add(
+        "RelatedPerson/consent",
+        {
+            "resourceType": "RelatedPerson",
+            "patient": doc.patient_ref,
+            "relationship": [{"text": relationship}] if relationship else None,
+            "name": [{"text": name}] if name else None,
+        },
+        GIVEN_BY,
+        profile=t.UKCORE_PROFILE.get("RelatedPerson"),
+    )
+
+
+def _performer(doc: Doc) -> list[dict[str, str]] | None:
+    if GIVEN_BY in doc.projection:
+        return [_related_person(doc)]
+    if GIVEN_BY not in doc.withheld:
+        return [doc.patient_ref]  # released and empty: nobody decided for the person
+    if not doc.meta.subject_minor and CONSENT_BY_ANOTHER_FOR_ADULT not in doc.withheld.values():
+        return [doc.patient_ref]  # an adult's consent is their own
+    return None
+
+
+def _provision(status: str, agencies: list[str], purposes: list[str]) -> dict[str, Any] | None:
+    kind = t.CONSENT_PROVISION.get(status)
+    if kind != "permit":
+        return {"type": kind} if kind else None
+    return prune(
+        {
+            "type": "permit",
+            "actor": [
+                {
+                    "role": {
+                        "coding": [
+                            {
+                                "system": t.PARTICIPATION_TYPE_SYSTEM,
+                                "code": "IRCP",
+                                "display": "information recipient",
+                            }
+                        ]
+                    },
+                    "reference": {"identifier": {"system": t.AGENCY_CODE_SYSTEM, "value": a}, "display": a},
+                }
+                for a in agencies
+            ]
+            or None,
+            "purpose": [{"system": t.PURPOSE_OF_USE_SYSTEM, "code": purpose} for purpose in purposes] or None,
+        }
+    )
+
+
+def consent(doc: Doc, fid: str, value: Any) -> Part:
+    given = obj(value, fid)
+    status = text(given.get("status"))
+    if status is None:
+        raise ValueError(f"{fid}: status is required")
+    state = mapped(status, t.CONSENT_STATE, fid)
+    recorded = text(given.get("recorded_at"))
+    agencies = texts(given.get("limited_to_agencies"))
+    purposes = texts(given.get("limited_to_purposes"))
+    parts = [p("Consent to sharing", t.CONSENT_LABEL[status])]
+    if recorded:
+        parts.append(p("Recorded", recorded))
+    if agencies:
+        parts.append(ul("Limited to agencies", agencies))
+    if purposes:
+        parts.append(ul("Limited to purposes", purposes))
+    ref = doc.add(
+        "Consent/sharing",
+        {
+            "resourceType": "Consent",
+            "extension": [
+                {
+                    "url": t.CONSENT_STATUS_EXTENSION,
+                    "valueCoding": {
+                        "system": t.CONSENT_STATUS_SYSTEM,
+                        "code": status,
+                        "display": t.CONSENT_LABEL[status],
+                    },
+                }
+            ],
+            "status": state,
+            "scope": {
+                "coding": [{"system": t.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy", "display": "Privacy Consent"}]
+            },
+            "category": [
+                {"coding": [{"system": t.LOINC_SYSTEM, "code": "64292-6", "display": "Release of information consent"}]}
+            ],
+            "patient": doc.patient_ref,
+            "dateTime": recorded,
+            "performer": _performer(doc),
+            "organization": [doc.org_ref],
+            "policyRule": {"text": "Liaison and Diversion information sharing with the person's consent"},
+            "provision": _provision(status, agencies, purposes),
+        },
+        fid,
+        profile=t.UKCORE_PROFILE.get("Consent"),
+    )
+    return parts, [ref]
+
+
+def given_by(doc: Doc, fid: str, value: Any) -> Part:
+    person = obj(value, fid)
+    name, relationship = text(person.get("name")), text(person.get("relationship"))
+    parts = []
+    if name:
+        parts.append(p("Consent decided by a person with parental responsibility", name))
+    if relationship:
+        parts.append(p("Relationship to the child", relationship))
+    if not parts:
+        return [], []
+    return parts, [_related_person(doc)]
