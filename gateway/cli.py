@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway import ingest_cli
+from gateway import cli_plugins, ingest_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import keys_app, registering, token_key_app
 from gateway.cli_help import PlainHelpGroup
@@ -41,7 +41,7 @@ app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ingest_cli.assessment_app, name="assessment")
-app.command("import")(ingest_cli.import_export)
+cli_plugins.register(app)  # `ld-gateway import`, from adapters/case_export (pyproject.toml's entry points)
 app.add_typer(ingest_cli.subject_app, name="subject")
 app.add_typer(ingest_cli.retention_app, name="retention")
 

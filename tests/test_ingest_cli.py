@@ -48,6 +48,24 @@ def test_assessment_history_lists_versions_without_content(cli, sessions, settin
 SAMPLES = ROOT / "adapters" / "case_export" / "samples"
 
 
+def test_import_reaches_the_cli_through_its_adapters_entry_point(cli):
+    """gateway never imports adapters: the adapter declares its command, and what is installed says so."""
+    import tomllib
+    from importlib.metadata import EntryPoint, entry_points
+
+    import typer
+
+    from gateway import cli_plugins
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][cli_plugins.GROUP]
+    assert declared == {"import": "adapters.case_export.cli:import_export"}
+    installed = {e.name: e.value for e in entry_points(group=cli_plugins.GROUP)}
+    assert installed == declared, "the installed metadata is stale: run `pip install -e .` (make install)"
+    entry = EntryPoint(name="import", value=declared["import"], group=cli_plugins.GROUP)
+    assert cli_plugins.register(typer.Typer(), [entry]) == ["import"]
+    assert "--dry-run" in cli("import", "--help").output
+
+
 def _state(sessions):
     """Everything an import writes, as counts and ids (no content)."""
     from sqlalchemy import func, select
