@@ -94,7 +94,7 @@ def publish_canonical(
     """201 (a new assessment or version), 200 (the same content as the current version), or 422 with
     every problem; ``locate`` moves each problem's canonical path to where the caller wrote the value
     (a FHIR document's element)."""
-    publisher = Publisher(ctx.agency_code, ctx.client_id, ctx.agency_type, ctx.purpose)
+    publisher = Publisher(ctx.agency_code, ctx.client_id, ctx.agency_type, ctx.purpose, network=ctx.network)
     try:
         receipt = publish_document(
             gw.sessions,

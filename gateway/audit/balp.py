@@ -159,13 +159,14 @@ _PATIENT_ROLE = {"type": _coding(ENTITY_TYPE, "1", "Person"), "role": _coding(OB
 
 
 def shape_of(record: DisclosureRecord) -> Shape:
-    """The event's shape; a pull that was a search (or a refusal only a search can have) is a Query,
-    unless it released a document, which is always a Read of that document."""
+    """The event's shape. A search refused before any document was in question (a bad parameter, a
+    person nobody knows, no case link) is a Query; a document released, or refused by the policy, is a
+    Read of that document however it was asked for."""
     try:
         shape = SHAPES[AuditEvent(record.event)]
     except ValueError:
         return _UNKNOWN
-    if record.event == AuditEvent.BUNDLE_DENIED and _interaction(record) == "search":
+    if record.event == AuditEvent.BUNDLE_DENIED and _interaction(record) == "search" and record.assessment_id is None:
         return _QUERY
     if record.event == AuditEvent.PUBLISH_ACCEPTED and (record.assessment_version or 1) > 1:
         return Shape(_REST_TYPE, (_UPDATE,), "U", "push", "PatientUpdate", "assessment")

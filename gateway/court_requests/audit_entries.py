@@ -37,6 +37,7 @@ def record(
             agency_code=ctx.agency_code,
             agency_type=ctx.agency_type,
             purpose=ctx.purpose,
+            network=ctx.network,
             subject_key=keyring.identifier_hmac("subject", row.subject_id) if row else None,
             assessment_id=assessment_id,
             decision_id=row.id if row else None,

@@ -34,6 +34,7 @@ class Publisher:
     agency_type: str | None
     purpose: str | None
     event: AuditEvent = AuditEvent.PUBLISH_ACCEPTED
+    network: str | None = None  # the address an API publish came from (the log records it)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def publish_document(
                     agency_code=publisher.agency_code,
                     agency_type=publisher.agency_type,
                     purpose=publisher.purpose,
+                    network=publisher.network,
                     subject_key=keyring.identifier_hmac("subject", published.subject_id),
                     assessment_id=published.assessment_id,
                     assessment_version=published.version,
@@ -165,6 +167,7 @@ def publish_document(
                         agency_code=publisher.agency_code,
                         agency_type=publisher.agency_type,
                         purpose=publisher.purpose,
+                        network=publisher.network,
                         subject_key=keyring.identifier_hmac("subject", subject_id),
                         reason="identity-conflict",
                     ),

@@ -69,6 +69,7 @@ def record(
             agency_code=ctx.agency_code,
             agency_type=ctx.agency_type,
             purpose=ctx.purpose,
+            network=ctx.network,
             subject_key=keyring.identifier_hmac("subject", assessment.subject_id),
             assessment_id=assessment.id,
             assessment_version=assessment.current_version,

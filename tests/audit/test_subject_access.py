@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from sqlalchemy import select
 
 from gateway.db.models import DisclosureLogEntry, SubjectReportSignOff
@@ -122,3 +123,24 @@ def test_a_clinician_signs_off_the_serious_harm_check_before_release(gateway):
         "/audit/subjects/report/sign-off", content=form, headers=FORM, auth=gateway.auth("POL-NE", "charging")
     )
     assert police.status_code == 403
+
+
+def test_the_fhir_export_tells_each_event_as_its_own_type(gateway):
+    """Over the whole path: a publish is an Update (version 2), the override a Create, the release a Read,
+    the refused search a failed Query; each that succeeded with the caller's address recorded claims its profile."""
+    _activity(gateway)
+    bundle = gateway.http.get(
+        "/audit/disclosures", params={"format": "fhir"}, auth=gateway.auth("LD-NE", "ld-service")
+    ).json()
+    events = [FhirAuditEvent.model_validate(e["resource"]) for e in bundle["entry"]]
+    by_event = {next(c.code for c in e.subtype if c.system.endswith("/audit-event")): e for e in events}
+    shapes = {
+        name: (e.action, e.outcome, e.meta.profile[0].rsplit(".", 1)[-1] if e.meta else None)
+        for name, e in by_event.items()
+    }
+    assert shapes == {
+        "ingest:assessment:published": ("U", "0", "PatientUpdate"),
+        "ingest:override:recorded": ("C", "0", "PatientCreate"),
+        "disclosure:bundle:released": ("R", "0", "PatientRead"),
+        "disclosure:bundle:denied": ("E", "4", None),  # a search refused (no case link): a failed Query
+    }
