@@ -84,6 +84,13 @@ CASES: dict[str, dict[str, Any]] = {
             "best_interests_decision": "Shared in her best interests by the L&D clinician.",
         }
     ),
+    # A refusal (and a withdrawal) is recorded as a whole: no limits to carry.
+    **{
+        f"consent-{status}": _variant(
+            consent={"status": status, "recorded_at": "2026-11-20T10:05:00Z", "gillick_competent": None}
+        )
+        for status in ("declined", "withdrawn")
+    },
     "negatives-and-minimal": _variant(
         needs={
             "appropriate_adult": {"required": False, "reason": None},
@@ -316,3 +323,38 @@ def test_canonical_problems_are_located_in_the_document() -> None:
         located = mapped.locate(Issue("value", "is wrong", path))
         assert (located.expression, located.diagnostics) == (where, f"{path}: is wrong"), path
     assert mapped.origins["case_links[0]"].startswith(f"{patient}.identifier[")
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    out = []
+    for key, value in children:
+        out.append((*path, key))
+        out.extend(_paths(value, (*path, key)))
+    return out
+
+
+def test_any_element_removed_is_mapped_or_refused_never_a_crash() -> None:
+    """Each element of a full document removed in turn: the mapping answers (a result or an InboundError
+    naming problems), whatever the removal broke."""
+    document = as_document(FULL_ASSESSMENT)
+    refused = 0
+    # One removal per kind of element (resource type and element path, indices aside), down to each
+    # resource's elements and theirs, keeps it quick.
+    kinds: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for path in (p for p in _paths(document) if len(p) <= 5):
+        under = path[0] == "entry" and len(path) > 3
+        rtype = document["entry"][path[1]]["resource"]["resourceType"] if under else None
+        kinds.setdefault((rtype, *(k for k in path if isinstance(k, str))), path)
+    for path in kinds.values():
+        mutated = copy.deepcopy(document)
+        parent = mutated
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+        try:
+            map_document(mutated)
+        except InboundError as exc:
+            assert exc.problems and all(p.expression for p in exc.problems), path
+            refused += 1
+    assert refused > 0
