@@ -16,7 +16,6 @@ import pytest
 from gateway.auth import registry
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM
 from tests.factories import example
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 ADULT_NHS = example("adult.json")["subject"]["nhs_number"]
 CHILD_NHS = example("child.json")["subject"]["nhs_number"]
@@ -26,7 +25,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-def two(gateway):  # noqa: F811
+def two(gateway):
     """Both services' records, and one pull of each by an agency its service linked."""
     gw = gateway
     with gw.sessions.begin() as session:

@@ -32,7 +32,6 @@ from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from gateway.ingest.records import accept_identity, detach_identifier
 from tests.factories import NOW, example
 from tests.fhir.test_inbound import as_document
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 ADULT = example("adult.json")
 CHILD = example("child.json")
@@ -42,7 +41,7 @@ UNKNOWN_NHS = "9434765919"
 
 
 @pytest.fixture
-def gw(gateway):  # noqa: F811
+def gw(gateway):
     """The review gateway plus a youth court that only the child's record links."""
     with gateway.sessions.begin() as session:
         registry.add_agency(session, "YC-NE", "Agency YC-NE", "court")

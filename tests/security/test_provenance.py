@@ -19,7 +19,6 @@ from gateway.auth import registry
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from tests.court_requests.conftest import task_body
 from tests.factories import example
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 ADULT = example("adult.json")
 NHS = ADULT["subject"]["nhs_number"]
@@ -33,7 +32,7 @@ SECOND = (
 
 
 @pytest.fixture
-def two_services(gateway):  # noqa: F811
+def two_services(gateway):
     """The review gateway (LD-NE's adult published) plus a second L&D service and the agencies it links."""
     with gateway.sessions.begin() as session:
         for code, type_, purposes in SECOND:

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from gateway.db.models import DisclosureLogEntry, RequestTask
 from gateway.fhir.terminology import NHS_NUMBER_SYSTEM, PNC_ID_SYSTEM
 from tests.court_requests.conftest import OTHER_NHS, OTHER_PNC, other, task_body  # noqa: F401  (fixture)
-from tests.review.conftest import gateway, review_key, review_rego  # noqa: F401  (fixtures)
 
 ADULT_NHS, ADULT_PNC = "9449305552", "2020/0000009N"
 UNKNOWN_NHS, UNKNOWN_PNC = "9434765919", "2019/0000001P"
