@@ -20,30 +20,32 @@ from gateway.api.security import require_publisher
 from gateway.assessments import idempotency
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import Gateway, gateway_of
-from gateway.ingest.service import IdempotentRequest, Publisher, Receipt, Rejected, publish_document, replay
+from gateway.ingest.service import (
+    IdempotentRequest,
+    Publisher,
+    Receipt,
+    Rejected,
+    idempotent_request,
+    publish_document,
+)
 from gateway.issue import Issue
 
 router = APIRouter(tags=["assessments"])
 
 
 class Idempotency:
-    """The ``Idempotency-Key`` of one request, or a ready answer (a replay, a refusal)."""
+    """The ``Idempotency-Key`` of one request (:func:`gateway.ingest.service.idempotent_request`), or the
+    answer it already has: a replay of the stored response, or the refusal of a bad or reused key."""
 
     def __init__(self, gw: Gateway, request: Request, ctx: AccessContext, raw: bytes) -> None:
         self.request: IdempotentRequest | None = None
         self.answer: Response | None = None
-        header = request.headers.get(idempotency.HEADER)
-        if header is None:
-            return
-        try:
-            key = idempotency.parse_key(header)
-        except idempotency.InvalidKey as exc:
-            self.answer = outcome_response(400, [Issue("value", str(exc), idempotency.HEADER)])
-            return
         route = getattr(request.scope.get("route"), "path", "")
-        self.request = IdempotentRequest(key, idempotency.request_digest(gw.keyring, route, raw))
+        header = request.headers.get(idempotency.HEADER)
         try:
-            found = replay(gw.sessions, gw.keyring, ctx.agency_code, self.request)
+            self.request, found = idempotent_request(
+                gw.sessions, gw.keyring, ctx.agency_code, header, route=route, body=raw
+            )
         except Rejected as exc:
             self.answer = rejected_response(exc)
             return

@@ -65,6 +65,29 @@ class Rejected(Exception):
         self.status = status
 
 
+def idempotent_request(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    agency_code: str,
+    header: str | None,
+    *,
+    route: str,
+    body: bytes,
+) -> tuple[IdempotentRequest | None, Receipt | None]:
+    """The ``Idempotency-Key`` of a publish (None without the header) as :func:`publish_document` will
+    remember it, and the stored answer when this same request was answered before (then nothing is
+    published again). :class:`Rejected`: 400 for a malformed key, 422 for a key that named another request
+    (``gateway.assessments.idempotency``: the request is the route and the exact body)."""
+    if header is None:
+        return None, None
+    try:
+        key = idempotency.parse_key(header)
+    except idempotency.InvalidKey as exc:
+        raise Rejected([Issue("value", str(exc), idempotency.HEADER)], status=400) from None
+    request = IdempotentRequest(key, idempotency.request_digest(keyring, route, body))
+    return request, replay(sessions, keyring, agency_code, request)
+
+
 def replay(
     sessions: sessionmaker[Session], keyring: KeyRing, agency_code: str, request: IdempotentRequest
 ) -> Receipt | None:

@@ -133,3 +133,27 @@ def test_publish_log_entries_carry_no_personal_data(gateway, post):
     raw = json.dumps(_publish_entries(gateway))
     for value in (doc["subject"]["nhs_number"], doc["subject"]["pnc_id"], "Hewitt", doc["local_reference"]):
         assert value not in raw
+
+
+def test_idempotent_request_is_a_service_the_routes_only_translate(gateway, post):
+    """Called without HTTP: no header, no key; a bad key is a 400 refusal; a key answered before replays
+    its stored answer; the same key over another body is a 422 refusal."""
+    from gateway.ingest.service import Rejected, idempotent_request
+
+    def ask(header, body=b"{}"):
+        return idempotent_request(gateway.sessions, gateway.keyring, "LD-NE", header, route="/assessments", body=body)
+
+    assert ask(None) == (None, None)
+    with pytest.raises(Rejected) as bad:
+        ask("caf\u00e9")
+    assert (bad.value.status, bad.value.problems[0].expression) == (400, "Idempotency-Key")
+    fresh, replayed = ask("svc-1")
+    assert fresh is not None and fresh.key == "svc-1" and replayed is None
+
+    document = _new_record()
+    first = post("/assessments", document, key="svc-1")
+    _, replayed = ask("svc-1", json.dumps(document).encode())
+    assert replayed is not None and replayed.replayed and replayed.body == first.json()
+    with pytest.raises(Rejected) as reused:
+        ask("svc-1", b'{"another": "body"}')
+    assert reused.value.status == 422
