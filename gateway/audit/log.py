@@ -25,10 +25,8 @@ or not at all.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -314,53 +312,6 @@ def iter_rows(session: Session, batch: int = 5000, start: int = 0) -> Iterator[S
         last = rows[-1][0]
 
 
-# The columns verification needs, in the order of :class:`StoredRow`.
-_VERIFY_COLUMNS = (
-    "seq, disclosure_id, event, client_id, agency_code, purpose, subject_key, outcome, created_at, entry, "
-    "prev_hash, leaf_hash"
-)
-
-
-def stream_raw(session: Session, start: int = 0, batch: int = 20000) -> Iterator[tuple[Any, ...]]:
-    """Every row from ``start`` in ``seq`` order as the driver returns it (the columns of :class:`StoredRow`).
-
-    Straight through the DB-API cursor, no SQLAlchemy row processing: ``audit verify`` reads every row,
-    and at hundreds of thousands of rows a second any per-row layer costs more than the checks. On
-    PostgreSQL a server-side (named) cursor streams in batches; SQLite's cursor already steps lazily.
-    ``created_at`` is what the driver gives: a ``datetime`` (PostgreSQL) or SQLAlchemy's stored text
-    (SQLite); callers compare instants with :func:`stored_instant`.
-    """
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    query = f"SELECT {_VERIFY_COLUMNS} FROM disclosure_log WHERE seq >= {int(start)} ORDER BY seq"  # noqa: S608 (an int)
-    if session.get_bind().dialect.name == "postgresql":
-        cursor = dbapi.cursor(name=f"ldg_stream_{uuid.uuid4().hex[:12]}")
-        cursor.itersize = batch
-    else:
-        cursor = dbapi.cursor()
-    try:
-        cursor.execute(query)
-        yield from cursor
-    finally:
-        cursor.close()
-
-
-def tree_nodes_in(session: Session, ranges: list[tuple[int, int, int]]) -> dict[tuple[int, int], str]:
-    """The stored interior subtrees ``(level, idx) -> hex hash`` for each ``(level, lo, hi)`` range, in one query."""
-    where = " OR ".join(f"(level = {int(level)} AND idx BETWEEN {int(lo)} AND {int(hi)})" for level, lo, hi in ranges)
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(f"SELECT level, idx, hash FROM log_tree_nodes WHERE {where}")  # noqa: S608 (ints)
-        return {(level, idx): h for level, idx, h in cursor}
-    finally:
-        cursor.close()
-
-
-def stored_instant(value: datetime | str) -> datetime:
-    """A ``created_at`` column as read by :func:`stream_raw`, as a ``datetime`` (naive on SQLite)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
 def decode_compact(value: str | None) -> list[bytes]:
     return [bytes.fromhex(h) for h in value.split(",")] if value else []
 
@@ -385,7 +336,4 @@ __all__ = [
     "iter_rows",
     "new_disclosure_id",
     "read_head",
-    "stored_instant",
-    "stream_raw",
-    "tree_nodes_in",
 ]

@@ -22,15 +22,16 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
-from gateway.audit import checkpoints, log, tree
+from gateway.audit import checkpoints, log, log_scan, tree
 from gateway.audit.c2sp_note import NoteError, NoteVerifier, open_checkpoint
 from gateway.audit.entry import GENESIS_HASH
-from gateway.audit.rfc9162 import LEAF_PREFIX, fold, node_hash, root_plan
+from gateway.audit.rfc9162 import LEAF_PREFIX, NODE_PREFIX, fold, root_plan
 from gateway.audit.verify import StoredRow, VerifyFailure, check_row
 from gateway.db.models import LogHead
 
@@ -122,33 +123,50 @@ def verify_log(
     created: dict[tuple[int, int], bytes] = {}
     batch_start = count
     next_check = pending[0][0] if pending else -1
-    # The tight loop: one pass over the raw rows. Each row is accepted by a fast path that checks what
-    # check_row checks (position, leaf hash, link, mirrored columns) on the driver's values; any row it
-    # cannot accept goes to check_row itself, so the answer and the message are check_row's, always.
-    sha256, loads, prefix = hashlib.sha256, orjson.loads, LEAF_PREFIX
+    # The tight loop: one pass over the raw rows, a batch per fetch. Each row is accepted by a fast path
+    # that checks what check_row checks (position, leaf hash, link, mirrored columns) on the driver's
+    # values; any row it cannot accept goes to check_row itself, so the answer and the message are
+    # check_row's, always. The fast path never says "bad", only "accepted" or "look closer".
+    sha256, loads, leaf_prefix, node_prefix = hashlib.sha256, orjson.loads, LEAF_PREFIX, NODE_PREFIX
+    mirrored = _MIRRORED_KEYS
     stack = compact
-    for raw_row in log.stream_raw(session, start=count):
-        seq, disclosure_id, entry, prev_hash, stored_leaf = raw_row[0], raw_row[1], raw_row[9], raw_row[10], raw_row[11]
-        digest = sha256(prefix + entry.encode()).digest()
-        leaf_hex = digest.hex()
-        if not (seq == count and leaf_hex == stored_leaf and prev_hash == prev and _fast_row_ok(loads, raw_row, prev)):
-            problem = check_row(_stored_row(raw_row), count, prev)
-            if problem:
-                return result(VerifyFailure(count, disclosure_id, problem))
-        # RFC 9162 compact range, inlined from compact_append: one node hash per completed subtree.
-        current, level, index = digest, 0, count
-        while index & 1:
-            current = node_hash(stack.pop(), current)
-            level, index = level + 1, index >> 1
-            created[(level, index)] = current
-        stack.append(current)
-        prev = leaf_hex
-        count += 1
-        if count == next_check:
-            size, root = pending.pop(0)
-            next_check = pending[0][0] if pending else -1
-            if fold(stack) != root:
-                return result(VerifyFailure(size, None, "signed root is not the root of the entries", "checkpoint"))
+    for rows in log_scan.row_batches(session, start=count):
+        for raw_row in rows:
+            entry = raw_row[9]
+            digest = sha256(leaf_prefix + entry.encode()).digest()
+            leaf_hex = digest.hex()
+            accepted = False
+            if raw_row[0] == count and leaf_hex == raw_row[11] and raw_row[10] == prev:
+                # The hashed entry says what the columns say: the eight mirrored columns in one tuple
+                # comparison, then the link and the instant. orjson accepts a subset of what
+                # json.loads does, with the same values; whatever it refuses goes to check_row.
+                try:
+                    data = loads(entry)
+                    accepted = (
+                        mirrored(data) == raw_row[:8]
+                        and data["prev_hash"] == prev
+                        and _same_instant(data["created_at"], raw_row[8])
+                    )
+                except Exception:
+                    accepted = False
+            if not accepted:
+                wrong = check_row(_stored_row(raw_row), count, prev)
+                if wrong:
+                    return result(VerifyFailure(count, raw_row[1], wrong))
+            # RFC 9162 compact range, inlined from compact_append: one node hash per completed subtree.
+            current, level, index = digest, 0, count
+            while index & 1:
+                current = sha256(node_prefix + stack.pop() + current).digest()
+                level, index = level + 1, index >> 1
+                created[(level, index)] = current
+            stack.append(current)
+            prev = leaf_hex
+            count += 1
+            if count == next_check:
+                size, root = pending.pop(0)
+                next_check = pending[0][0] if pending else -1
+                if fold(stack) != root:
+                    return result(VerifyFailure(size, None, "signed root is not the root of the entries", "checkpoint"))
         if count - batch_start >= BATCH:
             failure = _check_nodes(session, batch_start, count, created)
             if failure:
@@ -182,41 +200,24 @@ def verify_log(
     return result(None)
 
 
-def _fast_row_ok(loads: Callable[[bytes | str], Any], raw_row: tuple[Any, ...], prev: str) -> bool:
-    """True only when check_row would find nothing wrong with this row (never a false True).
+# The columns of StoredRow that mirror the hashed entry, in its order (seq .. outcome), as one getter.
+_MIRRORED_KEYS = itemgetter(
+    "seq", "disclosure_id", "event", "client_id", "agency_code", "purpose", "subject_key", "outcome"
+)
 
-    False means "look closer", not "bad": check_row decides. Parsing uses orjson, which accepts a
-    subset of what ``json.loads`` does and gives the same values for it; anything it refuses goes to
-    check_row and ``json.loads``.
-    """
-    seq, did, event, client_id, agency_code, purpose, subject_key, outcome, created_at, entry = raw_row[:10]
-    try:
-        data = loads(entry)
-        if not (
-            data["seq"] == seq
-            and data["prev_hash"] == prev
-            and data["disclosure_id"] == did
-            and data["event"] == event
-            and data["client_id"] == client_id
-            and data["agency_code"] == agency_code
-            and data["purpose"] == purpose
-            and data["subject_key"] == subject_key
-            and data["outcome"] == outcome
-        ):
-            return False
-        hashed = data["created_at"]
-        if isinstance(created_at, str):
-            # SQLite keeps SQLAlchemy's naive UTC rendering: equal text (T for space, the +00:00 dropped)
-            # is the same instant; anything else is judged by check_row.
-            return hashed[-6:] == "+00:00" and hashed[:10] == created_at[:10] and hashed[11:-6] == created_at[11:]
-        return datetime.fromisoformat(hashed) == created_at  # type: ignore[no-any-return]
-    except Exception:
-        return False
+
+def _same_instant(hashed: str, created_at: datetime | str) -> bool:
+    """True only when check_row would find the instants equal (never a false True)."""
+    if isinstance(created_at, str):
+        # SQLite keeps SQLAlchemy's naive UTC rendering: equal text (T for space, the +00:00 dropped)
+        # is the same instant; anything else is judged by check_row.
+        return hashed[-6:] == "+00:00" and hashed[:10] == created_at[:10] and hashed[11:-6] == created_at[11:]
+    return datetime.fromisoformat(hashed) == created_at
 
 
 def _stored_row(raw_row: tuple[Any, ...]) -> StoredRow:
     values = list(raw_row)
-    values[8] = log.stored_instant(values[8])
+    values[8] = log_scan.stored_instant(values[8])
     return StoredRow(*values)
 
 
@@ -231,7 +232,9 @@ def _check_nodes(session: Session, first: int, end: int, created: dict[tuple[int
         level += 1
     if not ranges:
         return None
-    stored = log.tree_nodes_in(session, ranges)
+    stored = log_scan.tree_nodes_in(session, ranges)
+    if len(stored) == len(created) and stored == {coord: h.hex() for coord, h in created.items()}:
+        return None  # the common case, in one comparison; below, the first difference is named
     for level, lo, hi in ranges:
         for index in range(lo, hi + 1):
             expected = created.get((level, index))
