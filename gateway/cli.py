@@ -165,13 +165,20 @@ def agency_add(
     code: str = typer.Option(..., help="Short unique code, e.g. POL-NE."),
     name: str = typer.Option(..., help="The agency's name."),
     type_: str = typer.Option(..., "--type", help="police|cps|court|probation|yot|health|ld-service"),
+    ods_code: str | None = typer.Option(
+        None,
+        "--ods-code",
+        help="The NHS organisation's ODS code (3-5 letters or digits); health and ld-service agencies only. "
+        "Documents then name the organisation by it.",
+    ),
 ) -> None:
     """Register a partner agency."""
     from gateway.auth import registry
 
     with registering() as session:
-        agency = registry.add_agency(session, code, name, type_)
-    console.print(f"Agency {agency.code} ({agency.type}) added.")
+        agency = registry.add_agency(session, code, name, type_, ods_code=ods_code)
+    ods = f", ODS {agency.ods_code}" if agency.ods_code else ""
+    console.print(f"Agency {agency.code} ({agency.type}{ods}) added.")
 
 
 @client_app.command("add")

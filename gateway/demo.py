@@ -34,6 +34,9 @@ DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("LD-SW", "Southmoor Liaison and Diversion Service", "ld-service", ("ld-service",)),
     ("POL-SW", "Southmoor Police", "police", ("charging",)),
 )
+#: Fictional, ODS-shaped codes for the demo's fictional NHS organisations (documents name them by these,
+#: as a real deployment's would by the trust's own code).
+DEMO_ODS_CODES: dict[str, str] = {"LD-NE": "ZZ9N1", "MHT-NE": "ZZ9N2", "LD-SW": "ZZ9S1"}
 PUBLISHER = "LD-NE"
 EXAMPLES = ("adult.json", "child.json")
 SECOND_PUBLISHER = "LD-SW"
@@ -69,7 +72,7 @@ def load_demo(settings: Settings) -> DemoSetup:
     with sessions.begin() as session:
         for code, name, type_, purposes in DEMO_AGENCIES:
             if session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none() is None:
-                registry.add_agency(session, code, name, type_)
+                registry.add_agency(session, code, name, type_, ods_code=DEMO_ODS_CODES.get(code))
             key_path = keys_dir / f"{code}.pem"
             client_id = known.get(code)
             if client_id and key_path.exists() and session.get(Client, client_id) is not None:

@@ -32,6 +32,14 @@ def test_agency_and_client_registration(cli, settings, tmp_path, database_url):
     duplicate = cli("agency", "add", "--code", "POL-NE", "--name", "Again", "--type", "police", code=1)
     assert "already registered" in duplicate.output
     cli("agency", "add", "--code", "X", "--name", "Nobody", "--type", "spies", code=1)
+    trust = cli("agency", "add", "--code", "MHT-NE", "--name", "Trust", "--type", "health", "--ods-code", "RX4")
+    assert "ODS RX4" in trust.output
+    police_ods = cli(
+        "agency", "add", "--code", "POL-X", "--name", "Force", "--type", "police", "--ods-code", "RX5", code=1
+    )
+    assert "only health and ld-service agencies" in " ".join(police_ods.output.split())  # rich wraps lines
+    bad_ods = cli("agency", "add", "--code", "MHT-X", "--name", "Trust", "--type", "health", "--ods-code", "R", code=1)
+    assert "3 to 5 letters or digits" in " ".join(bad_ods.output.split())
 
     key = tmp_path / "police.pem"
     out = cli("client", "add", "--agency", "POL-NE", "--purpose", "charging", "--generate-key", str(key))

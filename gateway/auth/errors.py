@@ -5,6 +5,7 @@
     │   ├── InvalidAgencyCode       invalid_agency_code
     │   ├── InvalidAgencyName       invalid_agency_name
     │   ├── InvalidAgencyType       invalid_agency_type
+    │   ├── InvalidOdsCode          invalid_ods_code
     │   ├── DuplicateAgency         duplicate_agency
     │   ├── UnknownAgency           unknown_agency
     │   ├── InvalidPurpose          invalid_purpose
@@ -61,6 +62,10 @@ class InvalidAgencyName(RegistrationError):
 
 class InvalidAgencyType(RegistrationError):
     code = "invalid_agency_type"
+
+
+class InvalidOdsCode(RegistrationError):
+    code = "invalid_ods_code"
 
 
 class DuplicateAgency(RegistrationError):

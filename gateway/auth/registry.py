@@ -35,6 +35,7 @@ from gateway.auth.errors import (
     InvalidAgencyName,
     InvalidAgencyType,
     InvalidJwks,
+    InvalidOdsCode,
     InvalidPurpose,
     UnknownAgency,
     UnknownClient,
@@ -44,6 +45,9 @@ from gateway.auth.vocab import AgencyType, Purpose, allowed_purposes
 from gateway.db.models import Agency, Client
 
 AGENCY_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+# NHS Organisation Data Service codes: 3 (trusts) to 5 (sites, services) letters and digits.
+ODS_CODE_PATTERN = re.compile(r"[A-Z0-9]{3,5}")
+NHS_AGENCY_TYPES = frozenset({AgencyType.HEALTH, AgencyType.LD_SERVICE})
 MAX_AGENCY_NAME = 200
 MAX_JWKS_URL = 500
 CLIENT_KEY_BITS = 4096
@@ -51,8 +55,9 @@ CLIENT_KEY_ALG = "RS512"
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
-def add_agency(session: Session, code: str, name: str, type: str) -> Agency:
-    """Register a partner agency. Raises on a malformed or already-registered code, or unknown type."""
+def add_agency(session: Session, code: str, name: str, type: str, *, ods_code: str | None = None) -> Agency:
+    """Register a partner agency. Raises on a malformed or already-registered code, an unknown type, or
+    an ODS code that is malformed or given for an agency that is not an NHS organisation."""
     if not isinstance(code, str) or not AGENCY_CODE_PATTERN.fullmatch(code):
         raise InvalidAgencyCode(
             f"agency code {code!r} must be 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -61,9 +66,10 @@ def add_agency(session: Session, code: str, name: str, type: str) -> Agency:
     if not name or len(name) > MAX_AGENCY_NAME:
         raise InvalidAgencyName(f"agency name must be 1-{MAX_AGENCY_NAME} characters")
     agency_type = _agency_type(type)
+    ods = _ods_code(ods_code, agency_type)
     if get_agency(session, code) is not None:
         raise DuplicateAgency(f"an agency with code {code!r} is already registered")
-    agency = Agency(code=code, name=name, type=str(agency_type), created_at=_now())
+    agency = Agency(code=code, name=name, type=str(agency_type), created_at=_now(), ods_code=ods)
     try:
         # A savepoint, so that losing a race with a concurrent registration leaves the caller's
         # transaction usable.
@@ -72,6 +78,22 @@ def add_agency(session: Session, code: str, name: str, type: str) -> Agency:
     except IntegrityError:
         raise DuplicateAgency(f"an agency with code {code!r} is already registered") from None
     return agency
+
+
+def _ods_code(value: str | None, agency_type: AgencyType) -> str | None:
+    """An ODS code in its canonical upper case, only for an NHS organisation (health, L&D services):
+    police forces, courts, CPS, probation and YOTs have no ODS code, so one given for them is a mistake."""
+    if value is None:
+        return None
+    ods = value.strip().upper() if isinstance(value, str) else ""
+    if not ODS_CODE_PATTERN.fullmatch(ods):
+        raise InvalidOdsCode(f"ODS code {value!r} must be 3 to 5 letters or digits (e.g. RX4 or RX4A1)")
+    if agency_type not in NHS_AGENCY_TYPES:
+        raise InvalidOdsCode(
+            f"an ODS code identifies an NHS organisation: only health and ld-service agencies have one, "
+            f"not {agency_type.value}"
+        )
+    return ods
 
 
 def get_agency(session: Session, code: str) -> Agency | None:

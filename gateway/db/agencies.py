@@ -24,6 +24,7 @@ class AgencyRef:
     code: str
     name: str
     type: str
+    ods_code: str | None = None
 
 
 class AgencyDirectory:
@@ -39,7 +40,9 @@ class AgencyDirectory:
         return self._by_id.get(agency_id) or self._load(session, Agency.id == agency_id)
 
     def _load(self, session: Session, condition: ColumnElement[bool]) -> AgencyRef | None:
-        row = session.execute(select(Agency.id, Agency.code, Agency.name, Agency.type).where(condition)).first()
+        row = session.execute(
+            select(Agency.id, Agency.code, Agency.name, Agency.type, Agency.ods_code).where(condition)
+        ).first()
         return None if row is None else self._keep(AgencyRef(*row))
 
     def clear(self) -> None:

@@ -39,6 +39,9 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The NHS organisation's ODS code (health and L&D services only); not unique: one trust may run
+    # several services.
+    ods_code: Mapped[str | None] = mapped_column(String(5), nullable=True)
 
 
 class Client(Base):

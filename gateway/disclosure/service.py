@@ -418,6 +418,7 @@ class DisclosureService:
             timestamp=now,
             publisher_name=publisher.name,
             publisher_code=publisher.code,
+            publisher_ods_code=publisher.ods_code,
             recipient_agency_code=ctx.agency_code,
             recipient_agency_type=ctx.agency_type,
             purpose=ctx.purpose,

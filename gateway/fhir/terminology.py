@@ -285,7 +285,10 @@ DATA_ABSENT_DISPLAY = {"unknown": "Unknown", "not-applicable": "Not Applicable"}
 
 #: UK Core (HL7 UK / NHS England, R4) profiles the rendered resources conform to, by resource type;
 #: a type not listed has no UK Core profile or cannot conform (docs/fhir-profiles.md says which and why).
-UKCORE_PROFILE: dict[str, str] = {}
+UKCORE_PROFILE: dict[str, str] = {
+    name: f"https://fhir.hl7.org.uk/StructureDefinition/UKCore-{name}"
+    for name in ("Patient", "Organization", "Observation", "Flag", "Condition", "ServiceRequest", "Consent")
+}
 
 FLAG_CATEGORY_DISPLAY = {"contact": "Subject Contact", "safety": "Safety"}
 

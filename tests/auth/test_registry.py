@@ -16,6 +16,7 @@ from gateway.auth.errors import (
     InvalidAgencyName,
     InvalidAgencyType,
     InvalidJwks,
+    InvalidOdsCode,
     InvalidPurpose,
     KeyFileError,
     RegistrationError,
@@ -65,6 +66,31 @@ def test_duplicate_agency_code_is_a_clear_error_and_leaves_the_transaction_usabl
 def test_bad_agency_input(code, name, type_, error, session_factory):
     with session_factory() as session, pytest.raises(error):
         registry.add_agency(session, code, name, type_)
+
+
+@pytest.mark.parametrize(("type_", "given", "stored"), [("health", "rx4", "RX4"), ("ld-service", "RX4A1", "RX4A1")])
+def test_an_nhs_agency_keeps_its_ods_code(type_, given, stored, session_factory):
+    with session_factory.begin() as session:
+        registry.add_agency(session, "NHS-1", "A trust", type_, ods_code=given)
+    with session_factory() as session:
+        assert registry.get_agency(session, "NHS-1").ods_code == stored
+
+
+@pytest.mark.parametrize(
+    ("type_", "ods_code", "says"),
+    [
+        ("health", "R4", "3 to 5 letters or digits"),
+        ("health", "RX4A12", "3 to 5 letters or digits"),
+        ("health", "RX-4", "3 to 5 letters or digits"),
+        ("ld-service", "", "3 to 5 letters or digits"),
+        ("police", "RX4", "only health and ld-service agencies"),
+        ("court", "ABC12", "only health and ld-service agencies"),
+    ],
+)
+def test_a_bad_or_misplaced_ods_code_is_refused(type_, ods_code, says, session_factory):
+    with session_factory() as session, pytest.raises(InvalidOdsCode, match=says):
+        registry.add_agency(session, "AG-1", "Agency", type_, ods_code=ods_code)
+        assert registry.get_agency(session, "AG-1") is None
 
 
 def _agency(session_factory, code="POL-1", type_="police"):

@@ -170,7 +170,7 @@ def test_resources_carry_their_own_field_labels():
         f for f in resources_of(bundle, "Flag") if f["code"]["coding"][0]["code"] == "safeguarding-concerns"
     )
     assert [c["code"] for c in safeguarding["meta"]["security"]] == ["SOC"]
-    assert "meta" not in resources_of(bundle, "Patient")[0]
+    assert "security" not in resources_of(bundle, "Patient")[0]["meta"]
 
 
 @pytest.mark.parametrize("name", sorted(example_assessments()) or ["(none yet)"])
@@ -213,7 +213,8 @@ def test_empty_projection_renders_minimal_valid_document():
     composition = bundle["entry"][0]["resource"]
     assert "section" not in composition
     patient = bundle["entry"][1]["resource"]
-    assert set(patient) == {"resourceType", "id"}
+    assert set(patient) == {"resourceType", "id", "meta"}
+    assert patient["meta"] == {"profile": [t.UKCORE_PROFILE["Patient"]]}
 
 
 def test_patient_carries_only_released_identity():

@@ -327,3 +327,58 @@ def test_every_rendered_document_reads_as_r4b(engine):
             bundle, _ = disclose(engine, person(child=child), agency_type, purpose)
             parsed = Bundle.model_validate(bundle)
             assert parsed.entry[0].resource.__resource_type__ == "Composition"
+
+
+# --- organisations and profiles -------------------------------------------------------------------
+
+
+def test_an_nhs_publisher_is_named_by_its_ods_code_and_others_by_the_local_code():
+    with_ods = render_document({}, make_meta(publisher_ods_code="RX4A1"), LABELS)
+    check_document(with_ods)
+    (org,) = resources_of(with_ods, "Organization")
+    assert org["identifier"] == [
+        {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RX4A1"},
+        {"system": t.AGENCY_CODE_SYSTEM, "value": make_meta().publisher_code},
+    ]
+    (org,) = resources_of(render_document({}, make_meta(), LABELS), "Organization")
+    assert org["identifier"] == [{"system": t.AGENCY_CODE_SYSTEM, "value": make_meta().publisher_code}]
+    for bad in ("rx4", "R4", "RX4A12", "RX-4"):
+        with pytest.raises(ValueError, match="publisher_ods_code"):
+            render_document({}, make_meta(publisher_ods_code=bad), LABELS)
+
+
+UK_CORE = {
+    "Patient",
+    "Organization",
+    "Observation",
+    "Flag",
+    "Condition",
+    "ServiceRequest",
+    "Consent",
+}
+
+
+def test_resources_claim_uk_core_exactly_where_they_conform(engine):
+    doc = person(child=True)
+    doc["consent"]["given_by"] = {"name": "Pat Smith", "relationship": "Mother"}
+    bundle, _ = disclose(engine, doc, "yot", "sentencing")
+    health, _ = disclose(engine, person(), "health", "health-referral")
+    seen = set()
+    for entry in bundle["entry"] + health["entry"]:
+        resource = entry["resource"]
+        rtype = resource["resourceType"]
+        profiles = resource.get("meta", {}).get("profile")
+        if rtype in UK_CORE:
+            assert profiles == [f"https://fhir.hl7.org.uk/StructureDefinition/UKCore-{rtype}"]
+            seen.add(rtype)
+        else:
+            # No UK Core profile (ClinicalImpression, RiskAssessment) or one it cannot meet (Composition's
+            # section codes, RelatedPerson's free-text relationship): docs/fhir-profiles.md says why.
+            assert profiles is None, rtype
+    assert seen == UK_CORE
+    # What UK Core's slices require: the NHS number under its fixed system, with a value.
+    (patient,) = resources_of(health, "Patient")
+    nhs = [i for i in patient["identifier"] if i["system"] == t.NHS_NUMBER_SYSTEM]
+    assert nhs == [
+        {"use": "official", "system": t.NHS_NUMBER_SYSTEM, "value": FULL_ASSESSMENT["subject"]["nhs_number"]}
+    ]
