@@ -263,3 +263,22 @@ def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, ses
     assert "intact" in cli("audit", "verify").output
     # Running again erases nobody twice.
     assert "0 people" in cli("retention", "run", "--today", "2026-11-26").output
+
+
+def test_an_import_warns_of_diagnostic_terms_in_text_for_police_and_still_imports_the_row(cli, sessions, tmp_path):
+    # The sample's first person: his summary, diversion notes and the team he is referred to name his
+    # learning disability, and all three go to police and the CPS at charging.
+    export = tmp_path / "one.jsonl"
+    export.write_text((SAMPLES / "export.jsonl").read_text().splitlines()[0] + "\n")
+    out = cli("import", str(export), "--agency", "LD-NE", "--report", str(tmp_path / "r.json")).output
+    assert "1 created" in out and "Rows accepted with warnings" in out
+    assert "learning disability" not in out.lower(), "the warning never repeats the text"
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
+    assert row["outcome"] == "created" and row["problems"] == []
+    assert [w["column"] for w in row["warnings"]] == ["vulnerability_summary", "diversion_notes", "referrals"]
+    (entry,) = _log_entries(sessions, "ingest:assessment:imported")
+    assert entry["diagnostic_term_warnings"] == 3
+
+    cli("import", str(export), "--agency", "LD-NE", "--dry-run", "--report", str(tmp_path / "d.json"))
+    dry = json.loads((tmp_path / "d.json").read_text())
+    assert dry["rows"][0]["outcome"] == "valid" and len(dry["rows"][0]["warnings"]) == 3

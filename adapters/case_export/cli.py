@@ -37,11 +37,15 @@ def import_export(
 
     from adapters.case_export.importer import import_rows
     from adapters.case_export.reader import ExportError, read_rows
+    from gateway.assessments.catalogue import load_catalogue
     from gateway.assessments.validation import load_schema
     from gateway.auth.registry import get_agency
     from gateway.auth.vocab import AgencyType
     from gateway.db.engine import make_engine, make_session_factory
+    from gateway.ingest.text_screen import text_screen
     from gateway.keys import load_keyring
+    from gateway.policy.loader import load_engine
+    from gateway.policy.store import active_policy_dir
 
     settings = get_settings()
     try:
@@ -58,6 +62,11 @@ def import_export(
         engine.dispose()
         err_console.print("error: --agency must name a registered L&D service (type ld-service)")
         raise typer.Exit(2)
+    # The policy in force decides which text police and the CPS can receive (screened for diagnoses).
+    schema_dir = settings.resolved_schema_dir()
+    catalogue = load_catalogue(schema_dir / "field-catalogue.json")
+    with sessions() as session:
+        policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -71,10 +80,11 @@ def import_export(
                 rows,
                 sessions=sessions,
                 keyring=load_keyring(settings.keys_dir),
-                schema=load_schema(settings.resolved_schema_dir()),
+                schema=load_schema(schema_dir),
                 agency_code=agency,
                 dry_run=dry_run,
                 on_row=lambda _row: progress.advance(task),
+                screen=text_screen(policy, catalogue, schema_dir),
             )
     finally:
         engine.dispose()
@@ -85,6 +95,13 @@ def import_export(
         table = Table("line", "record_id", "column", "problem", title="Rows refused")
         for row in result.errors:
             for column, message in row.problems:
+                table.add_row(str(row.line), row.record_id or "", column, message)
+        console.print(table)
+    warned = [row for row in result.rows if row.warnings]
+    if warned:
+        table = Table("line", "record_id", "column", "warning", title="Rows accepted with warnings")
+        for row in warned:
+            for column, message in row.warnings:
                 table.add_row(str(row.line), row.record_id or "", column, message)
         console.print(table)
     if report is not None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.case_export.columns import column_for, row_to_assessment
 from gateway.audit.events import AuditEvent
 from gateway.ingest.service import Publisher, Rejected, check, publish_document
+from gateway.ingest.text_screen import TextScreen
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 
@@ -33,6 +34,7 @@ class RowResult:
     assessment_id: str | None = None
     version: int | None = None
     problems: tuple[tuple[str, str], ...] = ()  # (column or location, message)
+    warnings: tuple[tuple[str, str], ...] = ()  # accepted, but text for police or the CPS names a diagnosis
 
 
 @dataclass
@@ -57,6 +59,7 @@ class ImportReport:
                     "assessment_id": r.assessment_id,
                     "version": r.version,
                     "problems": [{"column": c, "message": m} for c, m in r.problems],
+                    "warnings": [{"column": c, "message": m} for c, m in r.warnings],
                 }
                 for r in self.rows
             ],
@@ -78,11 +81,14 @@ def import_rows(
     dry_run: bool = False,
     on_row: Callable[[RowResult], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    screen: TextScreen | None = None,
 ) -> ImportReport:
+    """Publish each row; with a ``screen``, text bound for police or the CPS is checked for diagnostic
+    terms (a warning on the row; the row is still imported)."""
     publisher = Publisher(agency_code, None, "ld-service", "ld-service", AuditEvent.PUBLISH_IMPORTED)
     report = ImportReport()
     for line, row in rows:
-        result = _one(line, row, sessions, keyring, schema, publisher, dry_run, clock)
+        result = _one(line, row, sessions, keyring, schema, publisher, dry_run, clock, screen)
         report.rows.append(result)
         if on_row is not None:
             on_row(result)
@@ -98,24 +104,26 @@ def _one(
     publisher: Publisher,
     dry_run: bool,
     clock: Callable[[], datetime],
+    screen: TextScreen | None = None,
 ) -> RowResult:
     record_id = _record_id(row)
     document, problems = row_to_assessment(row)
     if document is None:
         return RowResult(line, record_id, "error", problems=tuple(problems))
     if dry_run:
-        _, issues = check(sessions, schema, document)
-        if issues:
+        normalised, issues = check(sessions, schema, document)
+        if issues or normalised is None:
             return RowResult(line, record_id, "error", problems=_by_column(issues))
-        return RowResult(line, record_id, "valid")
+        warned = _by_column(screen.warnings(normalised)) if screen is not None else ()
+        return RowResult(line, record_id, "valid", warnings=warned)
     try:
-        receipt = publish_document(sessions, keyring, schema, publisher, document, now=clock())
+        receipt = publish_document(sessions, keyring, schema, publisher, document, now=clock(), screen=screen)
     except Rejected as exc:
         outcome = "conflict" if exc.status == 409 else "error"
         return RowResult(line, record_id, outcome, problems=_by_column(exc.problems))
     body = receipt.body
     outcome = "created" if body["created"] else "new-version" if body["changed"] else "unchanged"
-    return RowResult(line, record_id, outcome, body["id"], body["version"])
+    return RowResult(line, record_id, outcome, body["id"], body["version"], warnings=_by_column(receipt.warnings))
 
 
 def _by_column(issues: Iterable[Issue]) -> tuple[tuple[str, str], ...]:

@@ -28,6 +28,7 @@ from gateway.ingest.service import (
     idempotent_request,
     publish_document,
 )
+from gateway.ingest.text_screen import text_screen
 from gateway.issue import Issue
 
 router = APIRouter(tags=["assessments"])
@@ -95,7 +96,8 @@ def publish_canonical(
 ) -> Response:
     """201 (a new assessment or version), 200 (the same content as the current version), or 422 with
     every problem; ``locate`` moves each problem's canonical path to where the caller wrote the value
-    (a FHIR document's element)."""
+    (a FHIR document's element). A 201 or 200 may carry warnings (``outcome``, an OperationOutcome, located
+    the same way): text bound for police or the CPS that appears to name a diagnosis."""
     publisher = Publisher(ctx.agency_code, ctx.client_id, ctx.agency_type, ctx.purpose, network=ctx.network)
     try:
         receipt = publish_document(
@@ -107,6 +109,7 @@ def publish_canonical(
             now=datetime.now(UTC),
             idempotent=idem.request if idem else None,
             on_published=gw.on_published,
+            screen=text_screen(gw.policy, gw.catalogue, gw.settings.resolved_schema_dir(), locate=locate),
         )
     except Rejected as exc:
         if locate is not None:

@@ -724,6 +724,14 @@ def _components(assessment_schema: dict[str, Any]) -> dict[str, Any]:
                 "version": {"type": "integer"},
                 "created": {"type": "boolean"},
                 "changed": {"type": "boolean"},
+                "outcome": {
+                    "description": (
+                        "Present when the publish was accepted with warnings: an OperationOutcome whose issues "
+                        "(severity warning) name, by JSON Pointer, each text bound for police or the CPS that "
+                        "appears to contain a diagnostic term. The text and the term are never repeated."
+                    ),
+                    "allOf": [_ref("OperationOutcome")],
+                },
             },
         },
         "OverrideRequest": {

@@ -8,6 +8,7 @@ gateway refuses it at publish rather than send a wrong diagnosis on.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
 _SCTID = re.compile(r"[1-9][0-9]{5,17}")
@@ -48,3 +49,17 @@ def verhoeff_ok(digits: str) -> bool:
 def is_valid_sctid(code: str) -> bool:
     """A well-formed SCTID whose check digit is right."""
     return bool(_SCTID.fullmatch(code)) and verhoeff_ok(code)
+
+
+#: The disorders DOMAIN.md names, with their UK edition preferred terms. Their display names are
+#: diagnostic terms: text written for police and the CPS that contains one is warned about at publish
+#: (``gateway.assessments.free_text``). Homelessness (32911000) is a finding, not a disorder, and is
+#: deliberately absent: "homeless" belongs in a safeguarding summary.
+DISORDERS: Final = {
+    "110359009": "Intellectual disability",
+    "35919005": "Autism spectrum disorder",
+    "406506008": "Attention deficit hyperactivity disorder",
+    "66214007": "Substance abuse",
+    "7200002": "Alcoholism",
+    "35489007": "Depressive disorder",
+}

@@ -65,6 +65,8 @@ class NewEntry:
     subject_keys: Sequence[str] = ()  # every person a staff look-up showed; the first is subject_key
     interaction: str | None = None  # a pull: "read" (by id) or "search"
     network: str | None = None  # the address the request came from, as the gateway saw it
+    # How many diagnostic-term warnings a publish was answered with (text bound for police or the CPS).
+    diagnostic_term_warnings: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class LogEntry:
     # AuditEvent export's agent.network). Written only when given, like ``subject_keys``.
     interaction: str | None = None
     network: str | None = None
+    # A publish's diagnostic-term warnings (gateway.assessments.free_text): how many texts bound for
+    # police or the CPS appeared to name a diagnosis. A count, never the text or the term. Written only
+    # when the publish was screened, so every other entry keeps its earlier form.
+    diagnostic_term_warnings: int | None = None
 
     @classmethod
     def of(cls, new: NewEntry, *, seq: int, prev_hash: str) -> LogEntry:
@@ -125,7 +131,7 @@ class LogEntry:
             data["subject_keys"] = list(self.subject_keys)
         else:
             del data["subject_keys"]
-        for optional in ("interaction", "network"):
+        for optional in ("interaction", "network", "diagnostic_term_warnings"):
             if data[optional] is None:
                 del data[optional]
         data["created_at"] = self.created_at.isoformat()

@@ -21,6 +21,8 @@ from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db.models import Agency
+from gateway.fhir.outcome import operation_outcome
+from gateway.ingest.text_screen import TextScreen
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 
@@ -45,11 +47,16 @@ class IdempotentRequest:
 
 @dataclass(frozen=True)
 class Receipt:
-    """A publish's answer: 201 (a new assessment or version) or 200 (same content, nothing new)."""
+    """A publish's answer: 201 (a new assessment or version) or 200 (same content, nothing new).
+
+    ``warnings`` did not stop the publish (diagnostic terms in text bound for police or the CPS); the
+    body carries them as an OperationOutcome under ``outcome``, so a replay answers them again.
+    """
 
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    warnings: tuple[Issue, ...] = ()
 
     @property
     def assessment_id(self) -> str:
@@ -124,27 +131,32 @@ def publish_document(
     now: datetime,
     idempotent: IdempotentRequest | None = None,
     on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None,
+    screen: TextScreen | None = None,
 ) -> Receipt:
     """Validate and store; the publish, its log entry, ``on_published`` (the requests concern's
-    notifications of a new version) and the idempotency record commit together."""
+    notifications of a new version) and the idempotency record commit together.
+
+    With a ``screen``, text bound for police or the CPS is checked for diagnostic terms: each finding is
+    a warning in the answer (the publish still succeeds) and their number is in the log entry."""
     normalised, problems = check(sessions, schema, document)
     if normalised is None:
         raise Rejected(problems)
+    warnings = tuple(screen.warnings(normalised)) if screen is not None else ()
     try:
         with sessions.begin() as session:
             agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
             if agency is None or agency.type != "ld-service":
                 raise Rejected([Issue("forbidden", "only a registered L&D service may publish")])
             published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
-            receipt = Receipt(
-                201 if published.changed else 200,
-                {
-                    "id": published.assessment_id,
-                    "version": published.version,
-                    "created": published.created,
-                    "changed": published.changed,
-                },
-            )
+            body: dict[str, Any] = {
+                "id": published.assessment_id,
+                "version": published.version,
+                "created": published.created,
+                "changed": published.changed,
+            }
+            if warnings:
+                body["outcome"] = operation_outcome(warnings)
+            receipt = Receipt(201 if published.changed else 200, body, warnings=warnings)
             log.append(
                 session,
                 NewEntry(
@@ -160,6 +172,7 @@ def publish_document(
                     assessment_id=published.assessment_id,
                     assessment_version=published.version,
                     reason=None if published.changed else "unchanged",
+                    diagnostic_term_warnings=None if screen is None else len(warnings),
                 ),
             )
             if on_published is not None and published.changed:

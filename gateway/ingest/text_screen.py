@@ -1,0 +1,76 @@
+"""Which free text a publish screens for diagnostic terms: the text police or the CPS can receive.
+
+Which fields reach police and the CPS is the running policy's answer, not a list kept here: the engine
+is asked, as the disclosure matrix asks it (``gateway.policy.matrix``), for each of their purposes and
+age groups with consent given. Consent given is the widest view: without consent each recipient gets
+the minimum, and an override or emergency only adds fields the purpose already needs, so nothing
+reaches police or the CPS that the consenting view does not hold. The answer is kept per policy
+revision (a new revision asks again).
+
+The screen warns; it never refuses (``gateway.assessments.free_text``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from gateway.assessments.catalogue import Catalogue, CatalogueField
+from gateway.assessments.free_text import DiagnosticTerms, diagnostic_term_warnings, load_diagnostic_terms
+from gateway.issue import Issue
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.matrix import AGE_GROUPS, PURPOSES, matrix_input
+
+#: The recipients whose text must carry no diagnosis (DOMAIN.md: diagnoses and clinical detail never go
+#: to police or the CPS, at custody or charging).
+AUDIENCE: Final = ("police", "cps")
+AUDIENCE_TEXT: Final = "police or the CPS"
+
+
+@dataclass(frozen=True)
+class TextScreen:
+    """The free-text fields bound for police or the CPS, and the terms to look for in them; ``locate``
+    moves a warning from its canonical path to where the caller wrote the text (a FHIR element)."""
+
+    fields: tuple[CatalogueField, ...]
+    terms: DiagnosticTerms
+    locate: Callable[[Issue], Issue] | None = None
+
+    def warnings(self, document: Mapping[str, Any]) -> list[Issue]:
+        found = diagnostic_term_warnings(document, self.fields, self.terms, AUDIENCE_TEXT)
+        return found if self.locate is None else [self.locate(issue) for issue in found]
+
+
+_lock = threading.Lock()
+_fields_by_revision: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def fields_for_audience(engine: PolicyEngine, catalogue: Catalogue) -> tuple[CatalogueField, ...]:
+    """The catalogue's free-text fields that the policy in force releases to police or the CPS."""
+    key = (engine.revision, catalogue.ids)
+    with _lock:
+        ids = _fields_by_revision.get(key)
+    if ids is None:
+        released: set[str] = set()
+        complete = True
+        for agency_type in AUDIENCE:
+            for purpose in PURPOSES:
+                for age_group in AGE_GROUPS:
+                    decision = engine.decide(matrix_input(agency_type, purpose, "given", age_group))
+                    complete = complete and not decision.errors
+                    if decision.allowed:
+                        released.update(decision.released)
+        ids = tuple(f.id for f in catalogue if f.free_text is not None and f.id in released)
+        if complete:  # an engine error is not the policy's answer: ask again next time
+            with _lock:
+                _fields_by_revision[key] = ids
+    return tuple(catalogue.get(i) for i in ids)
+
+
+def text_screen(
+    engine: PolicyEngine, catalogue: Catalogue, schema_dir: Path, *, locate: Callable[[Issue], Issue] | None = None
+) -> TextScreen:
+    return TextScreen(fields_for_audience(engine, catalogue), load_diagnostic_terms(schema_dir), locate)
