@@ -157,7 +157,7 @@ def demo(
     loaded = load_demo(settings)
     console.print(tour(loaded, f"http://{host}:{port}"), soft_wrap=True, highlight=False, markup=False)
     if not no_serve:
-        serve(host=host, port=port)
+        serve(host=host, port=port, workers=1)
 
 
 @agency_app.command("add")

@@ -253,3 +253,16 @@ def test_serve_with_several_workers_needs_postgresql(cli, database_url):
     cli("init")
     out = cli("serve", "--port", "1", "--workers", "2", code=2)
     assert "needs PostgreSQL" in out.output
+
+
+def test_demo_loads_then_serves_one_process(cli, database_url, monkeypatch):
+    """``ld-gateway demo`` hands the loaded gateway to the server (it once passed serve() an unparsed
+    option and failed after printing the tour)."""
+    if database_url.startswith("postgresql"):
+        pytest.skip("the demo's database is the embedded SQLite")
+    from gateway import server
+
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(server, "run", lambda application, host, port: served.append((host, port)))
+    out = cli("demo", "--port", "18999")
+    assert "ld-gateway demo" in out.output and served == [("127.0.0.1", 18999)]
