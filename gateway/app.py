@@ -50,7 +50,7 @@ from gateway.issue import Issue
 from gateway.keys import load_keyring
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
-from gateway.policy.store import active_policy_dir
+from gateway.policy.store import active_policy_dir, keep_served_revision
 
 logger = logging.getLogger("gateway")
 
@@ -71,9 +71,13 @@ def create_app(
     sessions = make_session_factory(engine)
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     if policy is None:
-        # An activated stored revision is the policy in force (gateway/policy/store.py).
+        # An activated stored revision is the policy in force (gateway/policy/store.py); without one, the
+        # configured directory is, and it is stored first: any log entry's revision can be fetched later.
         with sessions() as session:
-            policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
+            active = active_policy_dir(session, settings.data_dir)
+        policy = load_engine(settings, catalogue.ids, policy_dir=active)
+        if active is None:
+            keep_served_revision(sessions, settings.resolved_policy_dir(), catalogue.ids, policy.revision, now=_now())
     ensure_signing_key(settings.keys_dir)
     signing_key = SigningKeys(settings.keys_dir)  # follows `ld-gateway token-key rotate` in every process
     log_key = log_signer(settings, create=True)

@@ -535,6 +535,39 @@ def policy_revisions() -> None:
             typer.echo(f"{mark} {r.revision}  stored {r.created_at:%Y-%m-%d %H:%M}  {when}")
 
 
+@policy_app.command("show")
+def policy_show(
+    revision: str = typer.Argument(..., help="A stored revision (sha256:...): a log entry's policy_revision."),
+    as_json: bool = typer.Option(False, "--json", help="The revision whole: its files, catalogue ids and dates."),
+    out: Path | None = typer.Option(None, "--out", help="Write its files under this directory (hash checked)."),
+) -> None:
+    """Show a stored policy revision: what decided every disclosure whose log entry names it."""
+    from gateway.policy.engine import PolicyLoadError
+    from gateway.policy.store import materialise, read_revision
+
+    with _session() as session:
+        stored = read_revision(session, revision)
+        if stored is None:
+            err_console.print(f"error: no stored policy revision {revision}")
+            raise typer.Exit(1)
+        if out is not None:
+            try:
+                target = materialise(session, revision, out)
+            except PolicyLoadError as exc:
+                err_console.print(f"error: {exc}")
+                raise typer.Exit(1) from None
+            typer.echo(str(target))
+            return
+    if as_json:
+        typer.echo(json.dumps(stored.as_json(), indent=2, ensure_ascii=False))
+        return
+    when = f"activated {stored.activated_at:%Y-%m-%d %H:%M} by {stored.activated_by}" if stored.activated_at else ""
+    typer.echo(f"{stored.revision}  stored {stored.created_at:%Y-%m-%d %H:%M}  {when}".rstrip())
+    typer.echo(f"catalogue: {len(stored.catalogue_ids)} fields")
+    for name, text in sorted(stored.files.items()):
+        typer.echo(f"\n==> {name} <==\n{text}", nl=not text.endswith("\n"))
+
+
 @policy_app.command("activate")
 def policy_activate(
     revision: str = typer.Argument(..., help="A stored revision (sha256:...)."),

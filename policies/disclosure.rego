@@ -13,7 +13,8 @@
 #
 # Output:
 #   {"allow": bool, "released": [field id, sorted], "withheld": [{"field", "rule", "reason"}],
-#    "obligations": [string], "overrides": [{"id", "basis"}] (relied on), "deny_reason": string | null}
+#    "obligations": [string], "overrides": [{"id", "basis"}] (relied on), "deny_reason": string | null,
+#    "lawful_basis": [{"basis", "statute", "override_id"?}] (what an allowed disclosure rests on)}
 #
 # What may be seen is DATA (policies/data.json, the second edition of "What recipients need, by decision
 # stage" in DOMAIN.md); this module only combines it. data.gateway.catalogue (every disclosable field id)
@@ -70,6 +71,10 @@
 # rego-cpp (regopy) pitfalls met here: never read data.gateway whole (it contains this package, so
 # evaluation reports recursion), and avoid `some i, x in ...` inside array comprehensions (rego-cpp
 # does not parse it). Functions are slow in rego-cpp; prefer comprehensions over data.
+#
+# Lawful basis: every allowed decision names what it rests on (data "lawful_bases": each basis and its
+# statute): the person's consent, or a best-interests decision standing in for it; without consent, the
+# process minimum, and each lawful override relied on (with its id). A denial rests on nothing.
 #
 # Obligations: "refrain:NORDSCLCD" (no redisclosure without consent) and "refrain:NOREUSE" (no reuse beyond
 # the purpose of use; both HL7 v3 RefrainPolicy) always, and one confidentiality code:
@@ -290,7 +295,34 @@ withheld := [w |
 	w := {"field": f, "rule": rule_id, "reason": reasons[rule_id]}
 ]
 
-# -- 6. Obligations and the decision ---------------------------------------------------------------
+# -- 6. The lawful basis ---------------------------------------------------------------------------
+
+default consent_basis := "consent"
+
+consent_basis := "best-interests" if best_interests_cover
+
+# What the disclosure rests on besides overrides: consent (or a best-interests decision) when it covers
+# the disclosure; otherwise the process minimum, when any of it is released.
+base_bases contains consent_basis if consent_effective
+
+base_bases contains "process-minimum" if {
+	not consent_effective
+	some f in released_fields
+	f in minimum
+}
+
+# Consent or the minimum first, then each override relied on in id order (a stable order: the log
+# entry's bytes must not depend on the engine).
+lawful_basis := array.concat(
+	[{"basis": b, "statute": data.gateway.lawful_bases[b].statute} | some b in base_bases],
+	[{"basis": o.basis, "statute": data.gateway.lawful_bases[o.basis].statute, "override_id": o.id} |
+		some id in sort({o.id | some o in relied_on_overrides})
+		some o in relied_on_overrides
+		o.id == id
+	],
+)
+
+# -- 7. Obligations and the decision ---------------------------------------------------------------
 
 obligations := array.concat(data.gateway.obligations.always, [data.gateway.obligations.confidentiality[age_group]])
 
@@ -301,6 +333,7 @@ default decision := {
 	"obligations": [],
 	"overrides": [],
 	"deny_reason": "undefined",
+	"lawful_basis": [],
 }
 
 decision := {
@@ -310,6 +343,7 @@ decision := {
 	"obligations": [],
 	"overrides": [],
 	"deny_reason": deny_reason,
+	"lawful_basis": [],
 } if {
 	count(deny_reasons) > 0
 }
@@ -321,6 +355,7 @@ decision := {
 	"obligations": obligations,
 	"overrides": [o | some id in sort({o.id | some o in relied_on_overrides}); some o in relied_on_overrides; o.id == id],
 	"deny_reason": null,
+	"lawful_basis": lawful_basis,
 } if {
 	count(deny_reasons) == 0
 }

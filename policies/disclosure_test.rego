@@ -321,6 +321,7 @@ test_best_interests_decision_stands_in_for_consent_at_health_referral if {
 	d := decide(with_consent(request("health", "health-referral"), {"status": "not-possible", "best_interests_recorded": true}))
 	full := decide(request("health", "health-referral"))
 	d.released == full.released
+	bases_of(d) == ["best-interests"]
 }
 
 test_best_interests_decision_does_not_cover_criminal_justice_purposes if {
@@ -415,6 +416,55 @@ test_overrides_are_reported_in_id_order if {
 	]})
 	d := decide(req)
 	d.overrides == [{"id": "a", "basis": "crime-prevention-detection"}, {"id": "b", "basis": "serious-harm"}]
+}
+
+# -- the lawful basis ------------------------------------------------------------------------------
+
+bases_of(d) := [b.basis | some b in d.lawful_basis]
+
+test_consent_is_the_lawful_basis_when_it_covers_the_disclosure if {
+	d := decide(request("police", "charging"))
+	d.lawful_basis == [{"basis": "consent", "statute": data.gateway.lawful_bases.consent.statute}]
+}
+
+test_without_consent_the_process_minimum_is_the_basis if {
+	every consent in [{"status": "declined"}, {"status": "withdrawn"}, {"status": "given", "limited_to_agencies": ["SOMEONE-ELSE"]}] {
+		d := decide(with_consent(request("court", "case-management"), consent))
+		bases_of(d) == ["process-minimum"]
+	}
+}
+
+test_each_override_relied_on_is_a_basis_with_its_id_after_the_minimum if {
+	req := object.union(with_consent(request("police", "charging"), {"status": "declined"}), {"overrides": [
+		{"id": "b", "basis": "serious-harm", "recipients": ["AGENCY-1"]},
+		{"id": "a", "basis": "safeguarding", "recipients": ["AGENCY-1"]},
+	]})
+	d := decide(req)
+	d.lawful_basis == [
+		{"basis": "process-minimum", "statute": data.gateway.lawful_bases["process-minimum"].statute},
+		{"basis": "safeguarding", "statute": data.gateway.lawful_bases.safeguarding.statute, "override_id": "a"},
+		{"basis": "serious-harm", "statute": data.gateway.lawful_bases["serious-harm"].statute, "override_id": "b"},
+	]
+}
+
+test_an_override_alone_is_the_basis_where_there_is_no_minimum if {
+	req := with_override(with_consent(request("health", "health-referral"), {"status": "declined"}), "safeguarding", ["AGENCY-1"])
+	d := decide(req)
+	d.allow
+	d.lawful_basis == [{"basis": "safeguarding", "statute": data.gateway.lawful_bases.safeguarding.statute, "override_id": "ovr-1"}]
+}
+
+test_a_denial_rests_on_no_basis if {
+	d := decide(with_consent(request("health", "health-referral"), {"status": "declined"}))
+	not d.allow
+	d.lawful_basis == []
+}
+
+test_every_basis_names_a_statute if {
+	every basis in array.concat(["consent", "best-interests", "process-minimum"], data.gateway.override_bases) {
+		count(data.gateway.lawful_bases[basis].statute) > 0
+		count(data.gateway.lawful_bases[basis].title) > 0
+	}
 }
 
 test_consent_not_recorded_is_minimum if {

@@ -9,6 +9,7 @@ Who may call what (docs/audit.md):
 - ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``,
   ``/audit/subjects/report/_search`` and ``/audit/subjects/report/sign-off``: a token with ``audit.read``
   (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
+- ``/audit/policy-revisions/{revision}``: any valid access token (the stored policy, no personal data).
 
 An L&D service's ``audit.read`` covers only the log entries about its own assessments and the people they
 are about (DOMAIN.md "Provenance"; ``queries.Scope``): another service's person, entry or proof answers
@@ -51,6 +52,7 @@ from gateway.auth.vocab import Scope
 from gateway.config import Settings
 from gateway.context import gateway_of
 from gateway.keys import KeyRing
+from gateway.policy.store import read_revision
 
 logger = logging.getLogger("gateway.audit")
 
@@ -269,6 +271,17 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         if record is None:
             return _problem(404, "no such disclosure")
         return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
+
+    @router.get("/policy-revisions/{revision}")
+    def policy_revision(revision: str, request: Request) -> Response:
+        """A stored policy revision whole: the rules that decided every entry naming it. The sharing
+        agreement holds no personal data, so any valid token may read it (a recipient included)."""
+        audit_caller(request)
+        with sessions() as session:
+            stored = read_revision(session, revision)
+        if stored is None:
+            return _problem(404, "no such policy revision")
+        return JSONResponse(stored.as_json(), headers={"Cache-Control": "no-store"})
 
     return router
 

@@ -518,6 +518,14 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
             errors_as="audit",
             parameters=(_path("disclosure_id", "The disclosure id"),),
         ),
+        ("get", "/audit/policy-revisions/{revision}"): Op(
+            "A stored policy revision whole (files, catalogue ids): what decided every entry naming it",
+            ANY_TOKEN,
+            json_ok,
+            (401, 404, 429),
+            errors_as="audit",
+            parameters=(_path("revision", "The revision, as a log entry's policy_revision names it (sha256:...)"),),
+        ),
         ("get", "/audit/subjects/{nhs_number}/report"): Op(
             "Subject access report: who received what about this person, and the clinician's sign-off",
             Scope.AUDIT_READ,

@@ -103,13 +103,14 @@ def _opened_query(dialect: str, only: bool, limit: bool) -> Any:
 
 def _overrides_json(dialect: str) -> Any:
     """A correlated subquery: the assessment's lawful overrides as one JSON array (each id, basis,
-    recipients and times), so the decision needs no statement of its own to read them."""
+    recipients, times, author and reason hash), so the decision needs no statement of its own to read them."""
     o = LawfulOverride
     if dialect == "postgresql":
         aggregate = func.json_agg(
             func.json_build_object(
                 "id", o.id, "basis", o.basis, "recipients", o.recipients,
                 "expires_at", o.expires_at, "recorded_at", o.recorded_at,
+                "recorded_by", o.recorded_by, "reason_sha256", o.reason_sha256,
             )
         )  # fmt: skip
     else:
@@ -117,6 +118,7 @@ def _overrides_json(dialect: str) -> Any:
             func.json_object(
                 "id", o.id, "basis", o.basis, "recipients", func.json(o.recipients),
                 "expires_at", o.expires_at, "recorded_at", o.recorded_at,
+                "recorded_by", o.recorded_by, "reason_sha256", o.reason_sha256,
             )
         )  # fmt: skip
     return select(aggregate).where(o.assessment_id == Assessment.id).scalar_subquery()
@@ -132,6 +134,8 @@ def _facts(value: Any) -> tuple[dict[str, Any], ...]:
             "recipients": tuple(item["recipients"]),
             "expires_at": _aware(item["expires_at"]),
             "recorded_at": _aware(item["recorded_at"]),
+            "recorded_by": item.get("recorded_by"),
+            "reason_sha256": item.get("reason_sha256"),
         }
         for item in sorted(items, key=lambda i: i["id"])  # as facts_for_assessment orders them
     )

@@ -67,6 +67,8 @@ class NewEntry:
     network: str | None = None  # the address the request came from, as the gateway saw it
     # How many diagnostic-term warnings a publish was answered with (text bound for police or the CPS).
     diagnostic_term_warnings: int | None = None
+    # What a disclosure rests on (see LogEntry.lawful_basis).
+    lawful_basis: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,13 @@ class LogEntry:
     # police or the CPS appeared to name a diagnosis. A count, never the text or the term. Written only
     # when the publish was screened, so every other entry keeps its earlier form.
     diagnostic_term_warnings: int | None = None
+    # What a released disclosure rests on, as the policy named it (policies/data.json "lawful_bases"):
+    # [{"basis", "statute"}] for consent, a best-interests decision or the process minimum, then one item
+    # per lawful override relied on, which adds "override_id", "recorded_by" (the practitioner),
+    # "expires_at" and "reason_sha256" (SHA-256 of the reason's UTF-8 text; the reason stays encrypted
+    # beside the log). Also on an override's own recording entry. Written only when given, so entries
+    # without it keep their earlier form.
+    lawful_basis: Sequence[Mapping[str, Any]] = field(default=())
 
     @classmethod
     def of(cls, new: NewEntry, *, seq: int, prev_hash: str) -> LogEntry:
@@ -134,6 +143,10 @@ class LogEntry:
         for optional in ("interaction", "network", "diagnostic_term_warnings"):
             if data[optional] is None:
                 del data[optional]
+        if self.lawful_basis:
+            data["lawful_basis"] = [dict(b) for b in self.lawful_basis]
+        else:
+            del data["lawful_basis"]
         data["created_at"] = self.created_at.isoformat()
         data["released"] = list(self.released)
         data["withheld"] = [

@@ -102,6 +102,7 @@ class DisclosureRecord:
     overrides: list[dict[str, str]] = field(default_factory=list)
     ig_review: bool = False
     consent_scope: dict[str, Any] | None = None
+    lawful_basis: list[dict[str, Any]] = field(default_factory=list)
     entry: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -159,6 +160,7 @@ def record_of(row: DisclosureLogEntry) -> DisclosureRecord:
         overrides=[dict(o) for o in data.get("overrides") or []],
         ig_review=bool(data.get("ig_review", False)),
         consent_scope=data.get("consent_scope"),
+        lawful_basis=[dict(b) for b in data.get("lawful_basis") or []],
         entry=data,
     )
 

@@ -35,6 +35,7 @@ from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
+from gateway.disclosure.lawful_basis import log_items as lawful_basis_items
 from gateway.disclosure.projection import Audience, project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
 from gateway.issue import Issue
@@ -297,8 +298,10 @@ class DisclosureService:
         decided: list[tuple[store.StoredAssessment, Decision, str]] = []
         documents: dict[str, bytes] = {}
         bundle_ids: dict[str, str] = {}  # disclosure id -> the document's Bundle.id (the assessment's id)
+        bases: dict[str, tuple[dict[str, Any], ...]] = {}  # disclosure id -> its lawful basis, for the log
         for stored in assessments:
-            decision, disclosure_id = self._decide(session, ctx, stored, now), log.new_disclosure_id()
+            overrides = self._overrides(session, stored)
+            decision, disclosure_id = self._decide(ctx, stored, overrides, now), log.new_disclosure_id()
             if decision.allowed:
                 try:
                     documents[disclosure_id] = self._render(session, ctx, stored, decision, disclosure_id, now)
@@ -309,6 +312,7 @@ class DisclosureService:
                         "render-error", policy_revision=decision.policy_revision, decision_id=decision.decision_id
                     )
             decided.append((stored, decision, disclosure_id))
+            bases[disclosure_id] = lawful_basis_items(decision, overrides)
         if documents:
             status = 200
             body = (
@@ -336,6 +340,7 @@ class DisclosureService:
                 reason=None if released else decision.deny_reason or "policy-denied",
                 body_sha256=_sha256(documents[disclosure_id] if released else body),
                 interaction=interaction,
+                lawful_basis=bases[disclosure_id] if released else (),
             )
         if documents and self._on_released is not None:
             # The publishers hear who was given their documents, for what: in this transaction, from
@@ -368,7 +373,16 @@ class DisclosureService:
                 )
         return released
 
-    def _decide(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment, now: datetime) -> Decision:
+    def _overrides(self, session: Session, stored: store.StoredAssessment) -> list[OverrideFacts]:
+        # Read in this request's transaction: an override recorded a moment ago counts, an expired one
+        # does not (judged at `now`, the instant this disclosure is logged under).
+        if stored.overrides is not None:
+            return [OverrideFacts(**facts) for facts in stored.overrides]
+        return facts_for_assessment(session, stored.assessment_id)
+
+    def _decide(
+        self, ctx: AccessContext, stored: store.StoredAssessment, overrides: Sequence[OverrideFacts], now: datetime
+    ) -> Decision:
         content = stored.content
         # Child or adult is judged on the day of the disclosure (DOMAIN.md), as the day is in England: a
         # person assessed at 17 is an adult to every decision maker from their 18th birthday.
@@ -379,13 +393,7 @@ class DisclosureService:
             date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
             on=now.astimezone(ENGLAND).date(),
             consent=content.get("consent", {}),
-            # Read in this request's transaction: an override recorded a moment ago counts, an expired
-            # one does not (judged at `now`, the instant this disclosure is logged under).
-            overrides=(
-                [OverrideFacts(**facts) for facts in stored.overrides]
-                if stored.overrides is not None
-                else facts_for_assessment(session, stored.assessment_id)
-            ),
+            overrides=overrides,
             now=now,
         )
         try:
@@ -461,6 +469,7 @@ class DisclosureService:
         body_sha256: str | None,
         client_id: str | None = None,
         interaction: str | None = None,
+        lawful_basis: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Plan one log entry: kept on ``session`` until the request's write (:meth:`_write`) appends it."""
         session.info.setdefault(_PENDING, []).append(
@@ -488,6 +497,7 @@ class DisclosureService:
                 ig_review=bool(decision and decision.needs_ig_review),
                 interaction=interaction,
                 network=ctx.network if ctx else None,
+                lawful_basis=lawful_basis,
             ),
         )
 

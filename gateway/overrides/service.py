@@ -20,7 +20,7 @@ from gateway.auth.rfc9068 import AccessContext
 from gateway.db.models import Agency, Assessment
 from gateway.issue import Issue
 from gateway.keys import KeyRing
-from gateway.overrides.store import OverrideRecord, record_override
+from gateway.overrides.store import OverrideRecord, log_record, record_override
 from gateway.overrides.validation import validate_override
 
 
@@ -75,6 +75,13 @@ def record(
             assessment_version=assessment.current_version,
             overrides=[{"id": stored.id, "basis": stored.basis}],
             ig_review=True,
+            lawful_basis=[
+                {
+                    "basis": stored.basis,
+                    "override_id": stored.id,
+                    **log_record(stored.recorded_by, stored.expires_at, stored.reason_sha256),
+                }
+            ],
         ),
     )
     return Recorded(stored)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +26,22 @@ class OverrideRecord:
     expires_at: datetime
     recorded_at: datetime
     recorded_by: str
+    reason_sha256: str
+
+
+def reason_hash(reason: str) -> str:
+    """What the disclosure log keeps of a reason: the SHA-256 (hex) of its UTF-8 text as recorded, so IG
+    staff can show the reason read later is the one the disclosures relied on (``sha256sum`` agrees)."""
+    return hashlib.sha256(reason.encode("utf-8")).hexdigest()
+
+
+def log_record(recorded_by: str | None, expires_at: datetime, reason_sha256: str | None) -> dict[str, Any]:
+    """The override's author, expiry and reason hash, as every log entry that names the override carries
+    them (its recording, and each disclosure that relies on it)."""
+    record: dict[str, Any] = {"recorded_by": recorded_by, "expires_at": _aware(expires_at).isoformat()}
+    if reason_sha256 is not None:  # recorded before hashes were kept, and its person since erased
+        record["reason_sha256"] = reason_sha256
+    return record
 
 
 def _reason_aad(override_id: str) -> bytes:
@@ -50,12 +68,14 @@ def record_override(
     """Store one override in the caller's transaction; the reason is encrypted under the subject's key."""
     override_id = str(uuid.uuid4())
     key = _data_key(session, keyring, assessment.subject_id)
+    reason_sha256 = reason_hash(request.reason)
     row = LawfulOverride(
         id=override_id,
         assessment_id=assessment.id,
         basis=request.basis,
         recipients=list(request.recipients),
         reason_ciphertext=encrypt(key, request.reason.encode("utf-8"), _reason_aad(override_id)),
+        reason_sha256=reason_sha256,
         recorded_by=request.recorded_by,
         recorded_at=now,
         expires_at=request.expires_at,
@@ -65,7 +85,14 @@ def record_override(
     session.add(row)
     session.flush()
     return OverrideRecord(
-        override_id, assessment.id, request.basis, request.recipients, request.expires_at, now, request.recorded_by
+        override_id,
+        assessment.id,
+        request.basis,
+        request.recipients,
+        request.expires_at,
+        now,
+        request.recorded_by,
+        reason_sha256,
     )
 
 
@@ -82,6 +109,8 @@ def facts_for_assessment(session: Session, assessment_id: str) -> list[OverrideF
             recipients=tuple(row.recipients),
             expires_at=_aware(row.expires_at),
             recorded_at=_aware(row.recorded_at),
+            recorded_by=row.recorded_by,
+            reason_sha256=row.reason_sha256,
         )
         for row in rows
     ]

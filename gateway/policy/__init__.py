@@ -1,7 +1,7 @@
 """Disclosure policy: the engine interface, the embedded Rego engines, and the input, revision,
 unit-test and matrix helpers around them."""
 
-from gateway.policy.decision import Decision, OverrideUse, Withheld
+from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
 from gateway.policy.engine import (
     EmbeddedRegoEngine,
     PolicyEngine,
@@ -17,6 +17,7 @@ from gateway.policy.revision import compute_revision
 __all__ = [
     "Decision",
     "EmbeddedRegoEngine",
+    "LawfulBasis",
     "OverrideUse",
     "PolicyEngine",
     "PolicyLoadError",

@@ -25,6 +25,16 @@ class OverrideUse:
 
 
 @dataclass(frozen=True, slots=True)
+class LawfulBasis:
+    """What an allowed disclosure rests on, as the policy names it (data "lawful_bases"): ``consent``,
+    ``best-interests``, ``process-minimum`` or an override basis (then with the override's id)."""
+
+    basis: str
+    statute: str
+    override_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     released: tuple[str, ...]
@@ -35,6 +45,7 @@ class Decision:
     deny_reason: str | None = None
     errors: tuple[str, ...] = field(default=())
     overrides: tuple[OverrideUse, ...] = field(default=())
+    lawful_basis: tuple[LawfulBasis, ...] = field(default=())
 
     @property
     def needs_ig_review(self) -> bool:

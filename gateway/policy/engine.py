@@ -35,7 +35,7 @@ from regopy.rego_shared import (
     rego_output_string,
 )
 
-from gateway.policy.decision import Decision, OverrideUse, Withheld
+from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
 from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
 
 ENTRYPOINT = "gateway/disclosure/decision"
@@ -190,6 +190,20 @@ def decision_from_result(
             return deny(POLICY_MALFORMED, "an overrides entry lacks id or basis")
         overrides.append(OverrideUse(item["id"], item["basis"]))
 
+    # Every disclosure names its lawful basis: an allowed decision that names none is not clean.
+    raw_bases = result.get("lawful_basis")
+    if not isinstance(raw_bases, list) or not raw_bases:
+        return deny(POLICY_MALFORMED, "an allowed decision names no lawful_basis")
+    bases: list[LawfulBasis] = []
+    for item in raw_bases:
+        if not (
+            isinstance(item, Mapping)
+            and all(isinstance(item.get(k), str) and item.get(k) for k in ("basis", "statute"))
+            and (item.get("override_id") is None or isinstance(item.get("override_id"), str))
+        ):
+            return deny(POLICY_MALFORMED, "a lawful_basis entry lacks basis or statute")
+        bases.append(LawfulBasis(item["basis"], item["statute"], item.get("override_id")))
+
     catalogue = set(catalogue_ids)
     withheld_ids = [w.field for w in withheld]
     unknown = sorted({*released, *withheld_ids} - catalogue)
@@ -215,6 +229,7 @@ def decision_from_result(
         policy_revision=policy_revision,
         decision_id=decision_id,
         overrides=tuple(overrides),
+        lawful_basis=tuple(bases),
     )
 
 

@@ -10,8 +10,8 @@ A run also fails when a **rule is never exercised**. "Rule" means, concretely:
   name with several definitions counts each one): exercised when the tests evaluated every line of
   its body, so each of its conditions but the last held at least once (regorus line coverage);
 * every *policy data rule*: each id in ``data.gateway.rules`` (the reasons a field is withheld), each
-  denial in ``deny_precedence`` and each override basis in ``override_bases``: exercised when some test
-  case's decision names it.
+  denial in ``deny_precedence``, each override basis in ``override_bases`` and each lawful basis in
+  ``lawful_bases``: exercised when some test case's decision names it.
 
 Test cases are the inputs the tests pass to the decision: the tests' ``decide`` helper prints each one
 (``print("ld-gateway:case", json.marshal(req))``), and the runner collects them. They are also what the
@@ -192,6 +192,7 @@ def _data_rules(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     rules = [("withholding", r.get("id")) for r in gateway.get("rules", ()) if isinstance(r, Mapping)]
     rules += [("denial", r) for r in gateway.get("deny_precedence", ())]
     rules += [("override-basis", b) for b in gateway.get("override_bases", ())]
+    rules += [("lawful-basis", b) for b in gateway.get("lawful_bases", {})]
     return [(kind, rule_id) for kind, rule_id in rules if isinstance(rule_id, str)]
 
 
@@ -206,7 +207,7 @@ def _decide(engine: Any, case: Mapping[str, Any]) -> Any:
 
 
 def _named_in_decisions(engine: Any, cases: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Every withholding rule, denial and override basis some test case's decision names."""
+    """Every withholding rule, denial, override basis and lawful basis some test case's decision names."""
     named: set[str] = set()
     for case in cases:
         decision = _decide(engine, case)
@@ -214,6 +215,7 @@ def _named_in_decisions(engine: Any, cases: Sequence[Mapping[str, Any]]) -> set[
             continue
         named.update(w.get("rule") for w in decision.get("withheld", ()) if isinstance(w, Mapping))
         named.update(o.get("basis") for o in decision.get("overrides", ()) if isinstance(o, Mapping))
+        named.update(b.get("basis") for b in decision.get("lawful_basis", ()) if isinstance(b, Mapping))
         if isinstance(decision.get("deny_reason"), str):
             named.add(decision["deny_reason"])
     return named

@@ -2,21 +2,27 @@
 
 A revision is stored whole: every production module, ``data.json`` and the catalogue ids it was
 computed over, under its revision hash (gateway/policy/revision.py), so it can be diffed, audited and
-served long after the files on disk have moved on. Activating one is an admin action: it is written to
-the disclosure log (``admin:policy:activated``) in the same transaction, and from then on a gateway
-starts only with that revision (it materialises it under GATEWAY_DATA_DIR/policy/<hash>/); with no
-revision activated it serves the policy directory it is configured with.
+served long after the files on disk have moved on. A gateway serving its policy directory stores it
+at start (:func:`keep_served_revision`), so every revision a log entry names can be fetched later
+(:func:`read_revision`: ``ld-gateway policy show``, ``GET /audit/policy-revisions/{revision}``).
+
+Activating one is an admin action: it is written to the disclosure log (``admin:policy:activated``) in
+the same transaction, and from then on a gateway starts only with that revision (it materialises it
+under GATEWAY_DATA_DIR/policy/<hash>/); with no revision activated it serves the policy directory it
+is configured with.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
@@ -50,6 +56,63 @@ def store_revision(session: Session, policy_dir: Path, catalogue_ids: Sequence[s
         session.add(PolicyRevision(revision=revision, files=files, catalogue_ids=list(catalogue_ids), created_at=now))
         session.flush()
     return revision
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPolicy:
+    """A stored revision whole: what ``ld-gateway policy show`` prints."""
+
+    revision: str
+    created_at: datetime
+    activated_at: datetime | None
+    activated_by: str | None
+    files: dict[str, str]
+    catalogue_ids: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "revision": self.revision,
+            "created_at": self.created_at.isoformat(),
+            "activated_at": None if self.activated_at is None else self.activated_at.isoformat(),
+            "activated_by": self.activated_by,
+            "files": dict(sorted(self.files.items())),
+            "catalogue_ids": list(self.catalogue_ids),
+        }
+
+
+def keep_served_revision(
+    sessions: sessionmaker[Session], policy_dir: Path, catalogue_ids: Sequence[str], revision: str, *, now: datetime
+) -> None:
+    """Store the policy directory a gateway is about to serve, in its own transaction, so that every
+    revision that decides anything can be fetched later by the hash its log entries name.
+
+    Refuses (:class:`PolicyLoadError`) when the directory no longer hashes to ``revision``, the revision
+    the engine loaded: what is stored must be exactly what decides.
+    """
+    try:
+        with sessions.begin() as session:
+            stored = store_revision(session, policy_dir, catalogue_ids, now)
+    except IntegrityError:
+        # Another gateway process starting on the same policy stored it a moment earlier.
+        stored = compute_revision(Path(policy_dir), catalogue_ids)
+    if stored != revision:
+        raise PolicyLoadError(f"{policy_dir}: the policy changed while the gateway started; start it again")
+
+
+_REVISION = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def read_revision(session: Session, revision: str) -> StoredPolicy | None:
+    """The stored revision; ``None`` for an unknown one or anything not shaped like a revision (never
+    sent to the database: PostgreSQL refuses some characters a caller can put in a URL)."""
+    if not _REVISION.fullmatch(revision):
+        return None
+    row = session.get(PolicyRevision, revision)
+    if row is None:
+        return None
+    return StoredPolicy(
+        row.revision, row.created_at, row.activated_at, row.activated_by, dict(row.files), list(row.catalogue_ids)
+    )
 
 
 def list_revisions(session: Session) -> list[StoredRevision]:

@@ -32,6 +32,7 @@ def test_an_override_waits_for_review_with_its_reason_and_the_disclosures_that_r
     assert "Record the review" not in detail  # an auditor sees, an admin decides
     disclosure = browser.get(f"/ig/disclosures/{disclosure_id}").text
     assert "safeguarding" in disclosure and "Declined" in disclosure and "IG review" in disclosure
+    assert "Lawful basis" in disclosure and "process-minimum" in disclosure and "DPA 2018 Sch 1 para 18" in disclosure
 
 
 def test_an_admin_raises_a_concern_with_a_note_kept_encrypted(gateway, staff, browser):

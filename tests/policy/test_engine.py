@@ -11,6 +11,7 @@ import gateway.policy
 from gateway.policy import (
     Decision,
     EmbeddedRegoEngine,
+    LawfulBasis,
     PolicyLoadError,
     Withheld,
     compute_revision,
@@ -301,7 +302,8 @@ package gateway.disclosure
 import rego.v1
 
 ok := {"allow": true, "released": ["identity.name"], "obligations": [], "overrides": [], "deny_reason": null,
-       "withheld": [{"field": "identity.date_of_birth", "rule": "r", "reason": "because"}]}
+       "withheld": [{"field": "identity.date_of_birth", "rule": "r", "reason": "because"}],
+       "lawful_basis": [{"basis": "consent", "statute": "s"}]}
 
 decision := ok if input.purpose == "charging"
 
@@ -314,6 +316,8 @@ decision := object.union(ok, {"released": ["identity.date_of_birth"]}) if input.
 decision := object.union(ok, {"withheld": []}) if input.purpose == "forgetful"
 
 decision := object.remove(ok, ["obligations"]) if input.purpose == "incomplete"
+
+decision := object.remove(ok, ["lawful_basis"]) if input.purpose == "baseless"
 
 decision := {"allow": false} if input.purpose == "silent-denial"
 
@@ -338,6 +342,7 @@ def rigged(tmp_path) -> EmbeddedRegoEngine:
         ("case-management", "policy-unknown-field"),
         ("health-referral", "policy-contradiction"),
         ("incomplete", "policy-malformed"),
+        ("baseless", "policy-malformed"),
         ("silent-denial", "policy-malformed"),
         ("conflict", "policy-error"),
     ],
@@ -370,12 +375,14 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
         "obligations": ["o"],
         "overrides": [],
         "deny_reason": None,
+        "lawful_basis": [{"basis": "consent", "statute": "s"}],
     }
 
     decision = decision_from_result(result, catalogue_ids=["a", "b", "c"], policy_revision="rev", decision_id="id")
 
     assert decision.allowed
     assert decision.withheld == (Withheld("b", "r", "x"), Withheld("c", DEFAULT_DENY_RULE, decision.withheld[1].reason))
+    assert decision.lawful_basis == (LawfulBasis("consent", "s"),)
 
 
 @pytest.mark.parametrize(
@@ -395,6 +402,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "obligations": [],
                 "overrides": [],
                 "deny_reason": None,
+                "lawful_basis": [{"basis": "consent", "statute": "s"}],
             },
             "policy-malformed",
         ),
@@ -406,8 +414,30 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "obligations": [],
                 "overrides": [],
                 "deny_reason": None,
+                "lawful_basis": [{"basis": "consent", "statute": "s"}],
             },
             "policy-malformed",
+        ),
+        # Every disclosure names its lawful basis: none, an empty list or a basis without its statute denies.
+        *(
+            (
+                {
+                    "allow": True,
+                    "released": ["a"],
+                    "withheld": [],
+                    "obligations": [],
+                    "overrides": [],
+                    "deny_reason": None,
+                    **bases,
+                },
+                "policy-malformed",
+            )
+            for bases in (
+                {},
+                {"lawful_basis": []},
+                {"lawful_basis": [{"basis": "consent"}]},
+                {"lawful_basis": [{"basis": "safeguarding", "statute": "s", "override_id": 7}]},
+            )
         ),
         (
             {"allow": True, "released": ["a"], "withheld": [], "obligations": [], "overrides": [], "deny_reason": "x"},

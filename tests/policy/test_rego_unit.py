@@ -97,6 +97,7 @@ def test_every_rule_is_exercised_and_the_cases_are_collected(catalogue_ids):
     assert "data rule withholding override-minimised" in report.rules
     assert "data rule denial child-subject-yot-not-probation" in report.rules
     assert "data rule override-basis serious-harm" in report.rules
+    assert "data rule lawful-basis process-minimum" in report.rules
     assert len(report.cases) >= 100
     assert all(set(case) >= {"recipient", "purpose"} for case in report.cases if case)
 
@@ -111,7 +112,11 @@ def test_a_rule_no_test_reaches_fails_the_run_and_is_named(policy_copy, catalogu
     report = run_rego_tests(policy_copy, catalogue_ids)
 
     assert not report.ok
-    assert [r.split(" ", 1)[1] for r in report.unexercised] == ["best_interests_cover"]
+    # The rule, and the lawful basis in the data that rests on it: each named.
+    assert [r.split(" ", 1)[1] for r in report.unexercised] == [
+        "best_interests_cover",
+        "rule lawful-basis best-interests",
+    ]
     assert "UNEXERCISED " + report.unexercised[0] in format_report(report)
 
 

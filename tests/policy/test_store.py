@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -70,3 +71,35 @@ def test_a_tampered_stored_revision_will_not_materialise(session_factory, tmp_pa
         row.files = {**row.files, "data.json": row.files["data.json"].replace('"police"', '"p0lice"', 1)}
     with session_factory() as session, pytest.raises(PolicyLoadError, match="does not hash"):
         materialise(session, revision, tmp_path)
+
+
+def test_the_served_policy_is_stored_at_start_and_stays_fetchable_after_the_directory_changes(
+    settings, session_factory, policy_copy, keys_template, cli
+):
+    from gateway.app import create_app
+    from gateway.policy.store import read_revision
+    from tests.fixtures.keys import install_keys
+
+    install_keys(keys_template, settings.keys_dir)
+    served = settings.model_copy(update={"policy_dir": policy_copy})
+    original = (policy_copy / "data.json").read_text()
+    first = create_app(served).state.gateway.policy.revision
+
+    data = json.loads(original)
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].append("vulnerability.summary")
+    (policy_copy / "data.json").write_text(json.dumps(data))
+    second = create_app(served).state.gateway.policy.revision
+    create_app(served)  # a restart on the same policy stores nothing new
+
+    assert first != second
+    with session_factory() as session:
+        assert sorted(r.revision for r in list_revisions(session)) == sorted([first, second])
+        old = read_revision(session, first)
+        assert active_revision(session) is None, "storing is not activating"
+    assert old is not None and old.files["data.json"] == original
+    shown = json.loads(cli("policy", "show", first, "--json").output)
+    assert shown["revision"] == first and shown["files"]["data.json"] == original
+    assert "==> disclosure.rego <==" in cli("policy", "show", second).output
+    written = cli("policy", "show", first, "--out", str(settings.data_dir / "fetched")).output.strip()
+    assert EmbeddedRegoEngine(Path(written), old.catalogue_ids).revision == first
+    assert "no stored policy revision" in cli("policy", "show", "sha256:" + "0" * 64, code=1).output
