@@ -519,3 +519,24 @@ def test_every_problem_is_listed_with_its_place_and_nothing_is_stored(gateway):
 def _code(resource: dict[str, Any]) -> str | None:
     codings = (resource.get("code") or {}).get("coding") or [{}]
     return codings[0].get("code")
+
+
+def test_republishing_is_idempotent_and_a_changed_entry_is_a_new_version(gateway):
+    auth = gateway.auth("LD-NE", "ld-service")
+    document = supplier_document()
+    first = gateway.http.post("/fhir/Bundle", json=document, auth=auth, headers=FHIR_JSON)
+    again = gateway.http.post("/fhir/Bundle", json=document, auth=auth, headers=FHIR_JSON)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json() == {**first.json(), "created": False, "changed": False}
+    # Narrative is not content: the same entries with other section text are the same assessment.
+    rebuilt = copy.deepcopy(document)
+    for section in rebuilt["entry"][0]["resource"]["section"]:
+        section["text"]["div"] = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Rewritten.</p></div>'
+    assert gateway.http.post("/fhir/Bundle", json=rebuilt, auth=auth, headers=FHIR_JSON).status_code == 200
+    risk = next(e["resource"] for e in rebuilt["entry"] if e["resource"]["resourceType"] == "RiskAssessment")
+    risk["prediction"][1]["qualitativeRisk"]["coding"][0]["code"] = "moderate"
+    changed = gateway.http.post("/fhir/Bundle", json=rebuilt, auth=auth, headers=FHIR_JSON)
+    assert changed.status_code == 201 and changed.json()["version"] == 2, changed.text
+    with gateway.sessions() as session:
+        stored = store.load_current(session, gateway.keyring, first.json()["id"])
+    assert stored is not None and stored.content["risk"]["assessment"]["to_others"] == "medium"
