@@ -80,8 +80,14 @@ def pull(
         document = entry["resource"]
         composition = document["entry"][0]["resource"]
         typer.echo(f"Document {document['id']}: {composition.get('title', '')}")
-        for section in composition.get("section", []):
-            typer.echo(f"  - {section.get('title')}")
+        sections = composition.get("section", [])
+        for section in sections:
+            if "emptyReason" not in section:
+                typer.echo(f"  - {section.get('title')}")
+        # Areas the policy withholds from this recipient (emptyReason withheld): named, never listed as content.
+        withheld = [str(s.get("title")) for s in sections if "emptyReason" in s]
+        if withheld:
+            typer.echo(f"  withheld from you: {', '.join(withheld)}")
 
 
 if __name__ == "__main__":
