@@ -15,7 +15,7 @@ from gateway.fhir.examples import publishable_document
 from gateway.fhir.inbound import InboundError, map_document
 from gateway.fhir.inbound.findings import OBSERVATION_CODES
 from gateway.fhir.inbound.profile import FLAG_FINDINGS
-from gateway.fhir.terminology import ASSESSMENT_ID_SYSTEM
+from gateway.fhir.terminology import ASSESSMENT_ID_SYSTEM, FINDING_SYSTEM
 from gateway.issue import Issue
 from tests.fhir.fixtures import AUDIENCE, CATALOGUE, EXAMPLES_DIR, FULL_ASSESSMENT, ROOT, check_document
 
@@ -104,9 +104,7 @@ CASES: dict[str, dict[str, Any]] = {
         diagnoses=[],
         referrals=[],
     ),
-    "identity-only": {
-        k: ADULT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")
-    },
+    "identity-only": {k: ADULT[k] for k in ("local_reference", "subject", "case_links", "context", "consent")},
     "pnc-only-subject": _variant(subject__nhs_number=_DELETE, subject__cro_number=_DELETE),
 }
 
@@ -358,3 +356,24 @@ def test_any_element_removed_is_mapped_or_refused_never_a_crash() -> None:
             assert exc.problems and all(p.expression for p in exc.problems), path
             refused += 1
     assert refused > 0
+
+
+def test_requirements_said_not_applicable_are_not_recorded() -> None:
+    document = as_document(CASES["child-example"])
+    document["entry"].append(
+        {
+            "fullUrl": "urn:uuid:00000000-0000-4000-8000-00000000a001",
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": FINDING_SYSTEM, "code": "treatment-requirement-suitability"}]},
+                "subject": {"reference": document["entry"][1]["fullUrl"]},
+                "dataAbsentReason": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "not-applicable"}
+                    ]
+                },
+            },
+        }
+    )
+    assert "treatment_requirements" not in map_document(document).assessment

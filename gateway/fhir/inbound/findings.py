@@ -161,6 +161,8 @@ def _requirements(r: Reading, res: Node, code: str) -> None:
             continue
         value.setdefault(req, {})[what] = component.raw("valueBoolean")
     r.put(value, "notes", _note(r, res))
+    if not value:
+        return  # said not applicable (dataAbsentReason), as for a child's adult requirements: nothing recorded
     r.doc[key] = value
     r.origins[key] = res.expr
 
