@@ -250,6 +250,9 @@ def _detail(record: DisclosureRecord) -> list[dict[str, str]]:
     lawful = lawful_basis_text(record)
     if lawful:
         detail.append({"type": "lawful-basis", "valueString": lawful})
+    warnings = record.entry.get("diagnostic_term_warnings")
+    if isinstance(warnings, int):
+        detail.append({"type": "diagnostic-term-warnings", "valueString": str(warnings)})
     if record.ig_review:
         detail.append({"type": "ig-review", "valueString": "required"})
     if record.assessment_version is not None:

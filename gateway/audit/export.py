@@ -86,6 +86,7 @@ CSV_COLUMNS = (
     "override_basis",
     "lawful_basis",
     "reason",
+    "diagnostic_term_warnings",
     "ig_review",
     "policy_revision",
     "body_sha256",
@@ -111,6 +112,7 @@ def to_csv_rows(records: Iterable[DisclosureRecord]) -> Iterator[list[str]]:
             withheld=" ".join(f"{w['field']}:{w['rule']}" for w in r.withheld),
             override_basis=" ".join(f"{o.get('id', '')}:{o.get('basis', '')}" for o in r.overrides),
             lawful_basis=balp.lawful_basis_text(r),
+            diagnostic_term_warnings=r.entry.get("diagnostic_term_warnings"),
         )
         yield [_cell(values.get(c)) for c in CSV_COLUMNS]
 

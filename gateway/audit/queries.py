@@ -14,8 +14,8 @@ no code with what it checks.
 
 Filters on indexed columns run in SQL. The override flag and the assessment id live only in the
 hashed entry, so they are applied to each fetched batch (a filtered page may read more than ``limit``
-rows to fill itself). Shapes for taking away (CSV, subject access report) are in ``reports.py``, the
-FHIR AuditEvent rendering in ``balp.py``.
+rows to fill itself). Shapes for taking away: the CSV in ``export.py``, the subject access report in
+``reports.py`` (its use cases in ``subject_access.py``), the FHIR AuditEvent rendering in ``balp.py``.
 """
 
 from __future__ import annotations

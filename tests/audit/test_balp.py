@@ -173,6 +173,8 @@ def test_publishes_overrides_tasks_and_staff_actions_are_their_own_event_types()
     second, _ = render(record(AuditEvent.PUBLISH_ACCEPTED, assessment_version=2, entry=network))
     assert (codes(second["subtype"], REST), second["action"]) == (["update"], "U")
     assert second["meta"]["profile"] == [PROFILE + "PatientUpdate"]
+    warned, _ = render(record(AuditEvent.PUBLISH_ACCEPTED, entry={"diagnostic_term_warnings": 2}))
+    assert {"type": "diagnostic-term-warnings", "valueString": "2"} in warned["entity"][1]["detail"]
 
     override = record(
         AuditEvent.OVERRIDE_RECORDED,
