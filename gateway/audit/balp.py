@@ -265,10 +265,16 @@ def _detail(record: DisclosureRecord) -> list[dict[str, str]]:
 
 
 def lawful_basis_text(record: DisclosureRecord) -> str:
-    """The entry's lawful basis, where it records one, as ``key=value`` pairs (or its text)."""
+    """The entry's lawful basis, where it records one (one basis or a list of them, each an object or a
+    text), as ``key=value`` pairs, bases separated by ``; ``."""
     value = record.entry.get("lawful_basis")
     if not value:
         return ""
+    items = value if isinstance(value, list) else [value]
+    return "; ".join(_pairs(item) for item in items if item)
+
+
+def _pairs(value: Any) -> str:
     if isinstance(value, Mapping):
         return " ".join(f"{k}={value[k]}" for k in sorted(value) if value[k] not in (None, "", [], {}))
     return str(value)

@@ -240,6 +240,13 @@ def test_the_csv_carries_the_same_columns():
         "o1:safeguarding",
     )
     assert rows[0]["lawful_basis"] == "basis=safeguarding"
+    several = record(
+        AuditEvent.BUNDLE_RELEASED,
+        entry={
+            "lawful_basis": [{"basis": "consent"}, {"basis": "emergency", "statute": "ICO code", "override_id": "o2"}]
+        },
+    )
+    assert balp.lawful_basis_text(several) == "basis=consent; basis=emergency override_id=o2 statute=ICO code"
     assert (rows[1]["outcome_code"], rows[1]["purpose_of_use"], rows[1]["reason"]) == ("8", "TREAT", "internal-error")
 
 
