@@ -265,6 +265,23 @@ def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, ses
     assert "0 people" in cli("retention", "run", "--today", "2026-11-26").output
 
 
+def test_a_recorded_death_erases_ten_years_after_it_not_twenty_after_the_last_contact(cli, sessions, settings):
+    keyring = load_keyring(settings.data_dir / "keys")
+    died = example()
+    died["local_reference"] = "LD-NE-2012-000001"
+    died["context"]["assessed_at"] = "2012-03-01T10:00:00Z"
+    died["consent"]["recorded_at"] = "2012-03-01T09:00:00Z"
+    died["subject"]["date_of_death"] = "2016-07-15"  # kept until 2026-07-15, not 2032-03-01
+    gone = publish(sessions, keyring, died)
+
+    assert "0 people" in cli("retention", "run", "--today", "2026-07-14").output
+    out = cli("retention", "run", "--today", "2026-07-15").output
+    assert "1 people (1 subject records) erased" in out and gone.subject_id in out
+    (entry,) = _log_entries(sessions, "retention:")
+    assert entry["reason"] == "retention:died-10-years"
+    assert "2016-07-15" not in json.dumps(entry)
+
+
 def test_an_import_warns_of_diagnostic_terms_in_text_for_police_and_still_imports_the_row(cli, sessions, tmp_path):
     # The sample's first person: his summary, diversion notes and the team he is referred to name his
     # learning disability, and all three go to police and the CPS at charging.

@@ -2,8 +2,9 @@
 
 :func:`validate_assessment` normalises a copy of the document (NHS number spaces removed; PNC ID, CRO
 number and CRN in upper case), checks it against ``schemas/assessment.schema.json`` and then applies the
-rules a JSON Schema cannot express: identifier check digits and letters (``identifiers``), and the age
-rule (10 or over on the date of assessment; date of birth not in the future). It reports *every* problem
+rules a JSON Schema cannot express: identifier check digits and letters (``identifiers``), the age
+rule (10 or over on the date of assessment; date of birth not in the future) and a recorded date of death
+that has happened, after the birth and the assessment. It reports *every* problem
 found, not just the first, so that a sender can fix a document in one go.
 
 Problems are :class:`gateway.issue.Issue` values whose ``expression`` locates the element, e.g.
@@ -335,6 +336,35 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]:
         )
 
 
+def _death_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]:
+    """A recorded date of death (it starts the 10-year retention rule): a date that has happened, on or
+    after the date of birth and the date of assessment (the person was assessed alive)."""
+    subject = document.get("subject")
+    if not isinstance(subject, Mapping) or "date_of_death" not in subject:
+        return
+    try:
+        died = parse_date(subject["date_of_death"])
+    except (TypeError, ValueError):
+        return  # malformed: the schema has said so
+    where = _expression(["subject", "date_of_death"])
+    if died > today:
+        yield Issue("value", "date of death is in the future", where)
+        return
+    try:
+        if died < parse_date(subject["date_of_birth"]):
+            yield Issue("invariant", "date of death is before the date of birth", where)
+            return
+    except (KeyError, TypeError, ValueError):
+        pass  # the schema has said so
+    context = document.get("context")
+    try:
+        assessed_on = parse_date_time(context["assessed_at"]).date() if isinstance(context, Mapping) else None
+    except (KeyError, TypeError, ValueError):
+        assessed_on = None
+    if assessed_on is not None and died < assessed_on:
+        yield Issue("invariant", "date of death is before the date of assessment (context.assessed_at)", where)
+
+
 # ----------------------------------------------------------------------------------- children, codes
 
 ADULT_AGE: Final = 18
@@ -435,6 +465,7 @@ def validate_assessment(
         if isinstance(subject, Mapping):
             problems.extend(p for p in _identifier_problems(subject) if p.expression not in flagged)
         problems.extend(p for p in _age_problems(doc, today) if p.expression not in flagged)
+        problems.extend(p for p in _death_problems(doc, today) if p.expression not in flagged)
         problems.extend(p for p in _content_problems(doc) if p.expression not in flagged)
 
     unique = list(dict.fromkeys(problems))

@@ -150,7 +150,7 @@ def run_retention(
 ) -> list[Expired]:
     """Crypto-shred every expired person (one transaction each, with one log entry per subject record).
 
-    The log entry's reason names the rule (e.g. ``retention:adult-20-years``), never a date of birth.
+    The log entry's reason names the rule (e.g. ``retention:adult-20-years``), never a date of birth or death.
     """
     expired = expired_subjects(sessions, keyring, today)
     for item in expired:

@@ -385,3 +385,48 @@ def test_date_of_birth_today_is_not_in_the_future_but_is_under_ten(
 
 def test_load_schema_is_draft_2020_12(schema: dict[str, Any]) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+# ------------------------------------------------------------------------------------- date of death
+
+
+def test_a_recorded_date_of_death_is_accepted_and_kept(schema: dict[str, Any], adult: dict[str, Any]) -> None:
+    adult["subject"]["date_of_death"] = "2026-11-25"  # after the assessment (2026-11-20), before TODAY
+    normalised, problems = _validate(adult, schema)
+    assert problems == []
+    assert normalised is not None and normalised["subject"]["date_of_death"] == "2026-11-25"
+
+
+def test_the_day_of_assessment_and_today_are_possible_dates_of_death(
+    schema: dict[str, Any], adult: dict[str, Any]
+) -> None:
+    for day in (adult["context"]["assessed_at"][:10], TODAY.isoformat()):
+        adult["subject"]["date_of_death"] = day
+        assert _validate(adult, schema)[1] == [], day
+
+
+@pytest.mark.parametrize(
+    ("died", "code", "says"),
+    [
+        ("2026-11-27", "value", "date of death is in the future"),  # the day after TODAY
+        ("2026-11-19", "invariant", "date of death is before the date of assessment (context.assessed_at)"),
+        ("1980-01-01", "invariant", "date of death is before the date of birth"),
+        ("25/11/2026", "value", "must be a date in the form YYYY-MM-DD"),
+    ],
+)
+def test_an_impossible_date_of_death_is_refused_without_repeating_it(
+    schema: dict[str, Any], adult: dict[str, Any], died: str, code: str, says: str
+) -> None:
+    adult["subject"]["date_of_death"] = died
+    _, problems = _validate(adult, schema)
+    assert problems == [Issue(code, says, "subject.date_of_death")]
+    assert died not in problems[0].diagnostics
+
+
+def test_no_catalogue_field_carries_the_date_of_death() -> None:
+    """Never disclosed: the projection only carries what the catalogue points at."""
+    catalogue = load_catalogue(SCHEMAS / "field-catalogue.json")
+    document = _example("adult")
+    document["subject"]["date_of_death"] = "2026-11-25"
+    for field in catalogue:
+        assert "date_of_death" not in json.dumps(resolve_pointer(document, field.pointer)), field.id

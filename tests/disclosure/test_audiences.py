@@ -6,7 +6,8 @@
   another health agency;
 - criminal-justice identifiers (PNC ID, CRO, CRN and CJ agencies' case references) never reach health;
 - the earlier free-text appropriate-adult reason and fitness notes (which could name a diagnosis) reach
-  nobody: police and courts get coded reasons and text written for them.
+  nobody: police and courts get coded reasons and text written for them;
+- a recorded date of death (kept for retention) reaches nobody.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ CATALOGUE = load_catalogue(ROOT / "schemas" / "field-catalogue.json")
 CAPACITY = "QXCAPACITYCANARY"
 OWN_REF, OTHER_TRUST_REF = "MHT-REF-QX1", "MHT-REF-QX2"
 OLD_REASON, OLD_NOTES = "QXOLDREASONCANARY", "QXOLDNOTESCANARY"
+DIED = "2026-11-28"  # a date nothing else in the example carries
 AGENCIES = (*DEMO_AGENCIES, ("CPS-NE", "cps"), ("MHT-XX", "health"))
 
 READERS = [  # (agency code, agency type, purpose)
@@ -62,6 +64,7 @@ def _document(base: str) -> dict:
     document["consent"]["best_interests_decision"] = f"Capacity assessed for this decision {CAPACITY}."
     document["needs"]["appropriate_adult"]["reason"] = f"Named condition {OLD_REASON}."
     document["fitness"]["interview"]["notes"] = f"Named condition {OLD_NOTES}."
+    document["subject"]["date_of_death"] = DIED
     return document
 
 
@@ -97,8 +100,9 @@ def test_each_audience_gets_only_its_own_identifiers_and_text(adult, reader):
     code, agency_type, purpose = reader
     body = pull(service, document, code, agency_type, purpose)
 
-    # The earlier free text that could name a diagnosis goes to nobody.
+    # The earlier free text that could name a diagnosis goes to nobody; nor does a date of death.
     assert OLD_REASON not in body and OLD_NOTES not in body
+    assert DIED not in body and "deceased" not in body
     # The capacity explanation: health, and probation at sentencing with consent; never anyone else.
     assert (CAPACITY in body) == (agency_type == "health" or (agency_type, purpose) == ("probation", "sentencing"))
     # A health agency's case reference: that agency only.
