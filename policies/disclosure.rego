@@ -47,7 +47,9 @@
 # fitness-to-plead concerns, and the appropriate adult in the youth court; probation and YOT: identity
 # and communication needs; health referral: nothing). Anything more without consent needs a lawful
 # override recorded by an L&D practitioner: safeguarding (DPA 2018 Sch 1 para 18), prevention or
-# detection of crime, or serious harm, naming its recipients and expiring. An override releases only its
+# detection of crime, serious harm, or emergency sharing (ICO data sharing code: risk to life, vital
+# interests; identity, communication needs, risk and safeguarding only, whatever the consent, for at most
+# 72 hours: the gateway refuses a longer one), naming its recipients and expiring. An override releases only its
 # basis's minimised set, never a consent-only or prohibited field, and only what the purpose needs anyway.
 # A child's "given" consent counts under 16 only when the child was assessed Gillick competent (true), at
 # 16-17 unless the child was assessed as lacking capacity (false), and at any age under 18 when a person
@@ -271,8 +273,11 @@ withheld_candidates contains {"field": f, "rule": r} if {
 	some r in consent_gaps
 }
 
-withheld_candidates contains {"field": f, "rule": "override-minimised"} if {
-	count(relied_on_overrides) > 0
+# Each basis relied on names its own minimising rule ("override_minimised_rule"; an emergency's is
+# "emergency-minimised"), "override-minimised" by default.
+withheld_candidates contains {"field": f, "rule": rule} if {
+	some o in relied_on_overrides
+	rule := object.get(data.gateway.override_minimised_rule, o.basis, "override-minimised")
 	some f in granted
 	not f in minimum
 }

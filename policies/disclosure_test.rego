@@ -418,6 +418,43 @@ test_overrides_are_reported_in_id_order if {
 	d.overrides == [{"id": "a", "basis": "crime-prevention-detection"}, {"id": "b", "basis": "serious-harm"}]
 }
 
+# -- emergency sharing (ICO data sharing code: risk to life) ---------------------------------------
+
+test_an_emergency_adds_only_risk_and_safeguarding_to_the_police_minimum if {
+	req := with_override(with_consent(request("police", "custody"), {"status": "declined"}), "emergency", ["AGENCY-1"])
+	d := decide(req)
+	d.allow
+	{f | some f in d.released} == minimum_for(req) | {"risk.assessment", "risk.safeguarding"}
+	rule_for(d, "vulnerability.summary") == "emergency-minimised"
+	d.overrides == [{"id": "ovr-1", "basis": "emergency"}]
+	d.lawful_basis[1] == {"basis": "emergency", "statute": data.gateway.lawful_bases.emergency.statute, "override_id": "ovr-1"}
+}
+
+test_an_emergency_reaches_a_health_recipient_whatever_the_consent if {
+	every consent in [{"status": "declined"}, {"status": "withdrawn"}, {"status": "not-possible", "best_interests_recorded": false}] {
+		req := with_override(with_consent(request("health", "health-referral"), consent), "emergency", ["AGENCY-1"])
+		d := decide(req)
+		d.allow
+		{f | some f in d.released} == {"identity.name", "identity.date_of_birth", "identity.nhs_number", "needs.communication", "risk.assessment", "risk.safeguarding"}
+		d.lawful_basis == [{"basis": "emergency", "statute": data.gateway.lawful_bases.emergency.statute, "override_id": "ovr-1"}]
+	}
+}
+
+test_an_emergency_releases_nothing_clinical_and_no_cj_identifier_to_health if {
+	every f in data.gateway.override_fields.emergency {
+		not startswith(f, "clinical.")
+		not f in {"vulnerability.summary", "third_party.information", "referrals.made"}
+	}
+	req := with_override(with_consent(request("health", "health-referral"), {"status": "declined"}), "emergency", ["AGENCY-1"])
+	rule_for(decide(req), "identity.pnc_id") == "cj-identifiers-never-to-health"
+}
+
+test_an_emergency_for_another_recipient_does_nothing if {
+	d := decide(with_override(with_consent(request("health", "health-referral"), {"status": "declined"}), "emergency", ["OTHER"]))
+	not d.allow
+	d.deny_reason == "nothing-to-share-without-consent"
+}
+
 # -- the lawful basis ------------------------------------------------------------------------------
 
 bases_of(d) := [b.basis | some b in d.lawful_basis]
@@ -695,7 +732,7 @@ test_every_rule_id_has_a_reason_and_prohibitions_name_known_rules if {
 	every p in data.gateway.prohibitions {
 		p.rule in rule_ids
 	}
-	every r in ["consent-by-another-for-adult", "cj-identifiers-never-to-health", "health-case-reference-never-to-cjs", "treatment-requirements-adults-only", "youth-requirements-children-only", "clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
+	every r in ["consent-by-another-for-adult", "cj-identifiers-never-to-health", "health-case-reference-never-to-cjs", "treatment-requirements-adults-only", "youth-requirements-children-only", "clinical-needs-consent", "consent-declined-minimum", "consent-withdrawn-minimum", "consent-not-possible-minimum", "override-minimised", "emergency-minimised", "consent-not-recorded-minimum", "child-consent-not-competent", "consent-limited-to-other-agency", "consent-limited-to-other-purpose", "not-needed-for-purpose"] {
 		r in rule_ids
 	}
 }

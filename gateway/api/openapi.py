@@ -749,7 +749,11 @@ def _components(assessment_schema: dict[str, Any]) -> dict[str, Any]:
                 "basis": {"type": "string", "enum": list(OVERRIDE_BASES)},
                 "reason": {"type": "string", "maxLength": 2000},
                 "recipients": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 20},
-                "expires_at": {"type": "string", "format": "date-time", "description": "At most 30 days ahead"},
+                "expires_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "At most 30 days ahead; an emergency at most 72 hours",
+                },
                 "recorded_by": {"type": "string", "maxLength": 200},
             },
         },

@@ -13,11 +13,22 @@ from typing import Any, Final
 from gateway.issue import Issue
 
 #: The lawful bases for sharing without consent (DOMAIN.md, "Law and governance"); the policy data's
-#: ``override_bases`` must list the same (a test checks).
-BASES: Final = ("safeguarding", "crime-prevention-detection", "serious-harm")
+#: ``override_bases`` must list the same (a test checks). ``emergency`` is the ICO data sharing code's
+#: emergency sharing (risk to life, vital interests): the policy gives it only identity, communication
+#: needs, risk and safeguarding, and it runs for hours, not weeks.
+BASES: Final = ("safeguarding", "crime-prevention-detection", "serious-harm", "emergency")
 
 #: The longest an override may run: sharing without consent is an exceptional, reviewed decision.
 MAX_DURATION: Final = timedelta(days=30)
+
+#: Shorter limits by basis: an emergency is time-limited (ICO data sharing code), 72 hours at most.
+MAX_DURATION_BY_BASIS: Final = {"emergency": timedelta(hours=72)}
+
+
+def max_duration(basis: str) -> timedelta:
+    """The longest an override on ``basis`` may run."""
+    return MAX_DURATION_BY_BASIS.get(basis, MAX_DURATION)
+
 
 MAX_REASON: Final = 2000
 MAX_RECORDED_BY: Final = 200
@@ -83,6 +94,9 @@ def validate_override(
             problems.append(Issue("invalid", "must be a date-time with a time zone (RFC 3339)", "expires_at"))
         elif expires_at <= now:
             problems.append(Issue("invalid", "must be in the future", "expires_at"))
+        elif basis in MAX_DURATION_BY_BASIS and expires_at - now > max_duration(basis):
+            hours = int(max_duration(basis).total_seconds() // 3600)
+            problems.append(Issue("invalid", f"an emergency must expire at most {hours} hours ahead", "expires_at"))
         elif expires_at - now > MAX_DURATION:
             problems.append(Issue("invalid", f"must be at most {MAX_DURATION.days} days ahead", "expires_at"))
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.issue import Issue
-from gateway.overrides import BASES, MAX_DURATION, validate_override
+from gateway.overrides import BASES, MAX_DURATION, max_duration, validate_override
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -95,3 +95,19 @@ def test_the_bases_are_the_policy_data_bases():
     data = json.loads((ROOT / "policies" / "data.json").read_text())["gateway"]
     assert tuple(data["override_bases"]) == BASES
     assert set(data["override_fields"]) == set(BASES)
+
+
+def test_an_emergency_runs_for_at_most_72_hours():
+    within = body(basis="emergency", expires_at=(NOW + timedelta(hours=72)).isoformat())
+    beyond = body(basis="emergency", expires_at=(NOW + timedelta(hours=72, seconds=1)).isoformat())
+    week = body(basis="safeguarding", expires_at=(NOW + timedelta(days=7)).isoformat())
+
+    request, problems = validate_override(within, now=NOW, agency_types=AGENCIES)
+    assert problems == [] and request is not None and request.basis == "emergency"
+    assert validate_override(week, now=NOW, agency_types=AGENCIES)[1] == [], "other bases keep their 30 days"
+    request, problems = validate_override(beyond, now=NOW, agency_types=AGENCIES)
+    assert request is None
+    assert [(p.expression, p.diagnostics) for p in problems] == [
+        ("expires_at", "an emergency must expire at most 72 hours ahead")
+    ]
+    assert max_duration("emergency") == timedelta(hours=72) and max_duration("serious-harm") == MAX_DURATION

@@ -10,7 +10,7 @@ AGENCY_TYPES = ["police", "cps", "court", "probation", "yot", "health", "ld-serv
 PURPOSES = ["charging", "case-management", "sentencing", "health-referral", "ld-service", "curiosity"]
 STATUSES = ["given", "declined", "withdrawn", "not-possible", None, "maybe"]
 CODES = ["POL-NE", "CPS-NE", "MC-NE", "PROB-NE", "YOT-NE", "MHT-NE", "OTHER"]
-BASES = ["safeguarding", "crime-prevention-detection", "serious-harm", "curiosity"]
+BASES = ["safeguarding", "crime-prevention-detection", "serious-harm", "emergency", "curiosity"]
 
 
 @st.composite
