@@ -135,3 +135,54 @@ def test_pnc_ids_are_rekeyed_padded_and_demographics_recorded_from_the_stored_as
     engine.dispose()
     assert keys == [store.identifier_key(keyring, store.PNC_ID, "2025/0318472V")]
     assert recorded == set(facts_of(keyring, subject).hashes())
+
+
+def test_overrides_recorded_earlier_get_the_hash_of_their_reason(empty_database, tmp_path):
+    """Migration 1400 decrypts each override's reason (with the keys it is handed) and keeps its SHA-256
+    beside it, for the log entries of the disclosures that rely on it; an erased person's keeps none."""
+    import hashlib
+
+    from gateway.keys import encrypt, load_or_create_keyring, new_data_key, wrap_key
+
+    keys_dir = tmp_path / "keys"
+    keyring = load_or_create_keyring(keys_dir)
+    engine = make_engine(empty_database)
+    _at(engine, "1500")
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    reason = "Threatened for money on the street; safeguarding concern raised."
+    data_key = new_data_key()
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO agencies (id, code, name, type, created_at) VALUES (1, 'LD', 'LD', 'ld-service', :n)"),
+            {"n": now},
+        )
+        for subject, wrapped in (("s", wrap_key(keyring.master_key, data_key, "s")), ("erased", None)):
+            conn.execute(
+                text("INSERT INTO subjects (id, wrapped_key, master_key_id, created_at) VALUES (:s, :w, 'k', :n)"),
+                {"s": subject, "w": wrapped, "n": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO assessments (id, subject_id, publisher_agency_id, local_reference_hmac, "
+                    "current_version, created_at, updated_at) VALUES (:a, :s, 1, :a, 1, :n, :n)"
+                ),
+                {"a": f"a-{subject}", "s": subject, "n": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO lawful_overrides (id, assessment_id, basis, recipients, reason_ciphertext, "
+                    "recorded_by, recorded_at, expires_at, client_id, agency_code) "
+                    "VALUES (:o, :a, 'safeguarding', '[\"POL\"]', :c, 'Sam', :n, :n, 'c', 'LD')"
+                ),
+                {
+                    "o": f"o-{subject}",
+                    "a": f"a-{subject}",
+                    "c": encrypt(data_key, reason.encode(), f"override:o-{subject}".encode()),
+                    "n": now,
+                },
+            )
+    upgrade(engine, keys_dir)
+    with engine.connect() as conn:
+        hashes = dict(conn.execute(text("SELECT id, reason_sha256 FROM lawful_overrides")).all())
+    engine.dispose()
+    assert hashes == {"o-s": hashlib.sha256(reason.encode()).hexdigest(), "o-erased": None}
