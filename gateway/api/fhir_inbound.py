@@ -52,9 +52,7 @@ def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Respo
     if inbound.author_code != ctx.agency_code:
         # A service publishes its own assessments only: the author must be the calling client's agency.
         issue = Issue(
-            "forbidden",
-            "the document's author Organization is not the publishing service",
-            "Bundle.entry.resource.ofType(Organization).identifier",
+            "forbidden", "the document's author Organization is not the publishing service", inbound.author_at
         )
         return outcome_response(422, [issue])
     return publish_canonical(gw, ctx, inbound.assessment, idem, locate=inbound.locate)

@@ -84,11 +84,14 @@ def test_content_problems_come_with_the_mapping_problems_in_one_answer(gateway):
 
 def test_the_author_must_be_the_publishing_service(gateway):
     bundle = as_document(_assessment())
-    org = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Organization")
+    index, org = next(
+        (i, e["resource"]) for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Organization"
+    )
     org["identifier"][0]["value"] = "LD-SW"
     response = gateway.http.post("/fhir/Bundle", json=bundle, auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR)
     assert response.status_code == 422
-    assert response.json()["issue"][0]["code"] == "forbidden"
+    [issue] = response.json()["issue"]
+    assert (issue["code"], issue["expression"]) == ("forbidden", [f"Bundle.entry[{index}].resource.identifier"])
 
 
 def test_only_an_ld_service_may_publish(gateway):

@@ -41,6 +41,7 @@ def composition(r: Reading, c: Node) -> None:
         org = r.resolve(author, ("Organization",))
         if org is not None and r.author_code is None:
             r.author_code = agency_code(org)
+            r.author_at = f"{org.expr}.identifier"
     r.resolve(c.child("custodian"), ("Organization",))
     r.resolve(c.child("encounter"), ("Encounter",))
     seen: set[str] = set()

@@ -42,12 +42,13 @@ _RESOURCE_IGNORED = ("resourceType", "id", "meta", "text", "language", "implicit
 
 @dataclass(frozen=True)
 class Inbound:
-    """A mapped document: the canonical assessment, the agency code of its author Organization, and
-    where each canonical value came from (canonical path -> FHIRPath), to locate later problems."""
+    """A mapped document: the canonical assessment, the agency code of its author Organization (and where
+    it is), and where each canonical value came from (canonical path -> FHIRPath), to locate later problems."""
 
     assessment: dict[str, Any]
     author_code: str | None
     origins: dict[str, str] = field(default_factory=dict)
+    author_at: str = "Bundle.entry.resource.ofType(Organization).identifier"
 
     def locate(self, issue: Issue) -> Issue:
         """A problem of the canonical validation, moved onto the document element it is about."""
@@ -73,7 +74,7 @@ def map_document(data: Any) -> Inbound:
     ]
     if problems:
         raise InboundError(problems, (r.doc, r.origins))
-    return Inbound(r.doc, r.author_code, r.origins)
+    return Inbound(r.doc, r.author_code, r.origins, r.author_at)
 
 
 def _read(r: Reading) -> None:

@@ -124,6 +124,7 @@ class Reading:
         self.capacity: dict[str, Any] = {}
         #: Agency code of the Composition's author Organization.
         self.author_code: str | None = None
+        self.author_at = "Bundle.entry.resource.ofType(Organization).identifier"
 
     def problem(self, code: str, diagnostics: str, expression: str) -> None:
         self.problems.append(Issue(code, diagnostics, expression))
