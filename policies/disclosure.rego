@@ -297,8 +297,20 @@ withheld_rule := {f: rule_id |
 withheld := [w |
 	some f in sort(catalogue)
 	rule_id := withheld_rule[f]
-	w := {"field": f, "rule": rule_id, "reason": reasons[rule_id]}
+	w := {"field": f, "rule": rule_id, "reason": withheld_reason(rule_id)}
 ]
+
+# Consent-only clinical fields are withheld whatever the gap in consent (declined, withdrawn, limited to
+# other agencies or purposes, a child's own consent not relied on, ...), so their reason says which gap:
+# "has not been given" would be untrue of a consent given but limited. The first gap in the order of
+# data "rules" is named (the one the other withheld fields name too).
+first_consent_gap := [r.id | some r in data.gateway.rules; r.id in consent_gaps][0]
+
+withheld_reason(rule_id) := concat(" ", [reasons[rule_id], data.gateway.consent_gap_explanations[first_consent_gap]]) if {
+	rule_id == "clinical-needs-consent"
+}
+
+withheld_reason(rule_id) := reasons[rule_id] if rule_id != "clinical-needs-consent"
 
 # -- 6. The lawful basis ---------------------------------------------------------------------------
 

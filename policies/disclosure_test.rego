@@ -521,6 +521,34 @@ test_consent_limited_to_another_agency_gives_minimum if {
 	rule_for(d, "clinical.diagnoses") == "clinical-needs-consent"
 }
 
+reason_for(d, field) := [w.reason | some w in d.withheld; w.field == field][0]
+
+# The consent-only clinical fields say which gap in consent withholds them, never "not given" for a
+# consent that was given but limited.
+test_clinical_needs_consent_says_which_gap if {
+	limited := decide(with_consent(request("probation", "sentencing"), {"limited_to_agencies": ["SOMEONE-ELSE"]}))
+	endswith(reason_for(limited, "clinical.diagnoses"), "The person's consent is limited to other agencies.")
+	not contains(reason_for(limited, "clinical.diagnoses"), "not been given")
+	purposes := decide(with_consent(request("probation", "sentencing"), {"limited_to_purposes": ["charging"]}))
+	endswith(reason_for(purposes, "clinical.diagnoses"), "The person's consent is limited to other purposes.")
+	declined := decide(with_consent(request("probation", "sentencing"), {"status": "declined"}))
+	endswith(reason_for(declined, "clinical.diagnoses"), "The person has declined consent.")
+	startswith(reason_for(declined, "clinical.diagnoses"), data.gateway.rules[6].reason)
+	reason_for(declined, "referrals.made") == [r.reason | some r in data.gateway.rules; r.id == "consent-declined-minimum"][0]
+}
+
+test_every_consent_gap_has_an_explanation if {
+	every gap in object.keys(data.gateway.consent_gap_explanations) {
+		gap in {r.id | some r in data.gateway.rules}
+	}
+	every gap in {g | some g in data.gateway.consent_gap_by_status} {
+		data.gateway.consent_gap_explanations[gap]
+	}
+	every gap in ["consent-not-recorded-minimum", "child-consent-not-competent", "consent-by-another-for-adult", "consent-limited-to-other-agency", "consent-limited-to-other-purpose"] {
+		data.gateway.consent_gap_explanations[gap]
+	}
+}
+
 test_consent_limited_to_this_agency_gives_everything if {
 	full := decide(request("probation", "sentencing"))
 	d := decide(with_consent(request("probation", "sentencing"), {"limited_to_agencies": ["AGENCY-1"]}))

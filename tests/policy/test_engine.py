@@ -468,3 +468,20 @@ def test_public_names_are_exported():
     assert sorted(gateway.policy.__all__) == gateway.policy.__all__
     for name in gateway.policy.__all__:
         assert hasattr(gateway.policy, name)
+
+
+@pytest.mark.parametrize(
+    ("consent", "says"),
+    [
+        ({"limited_to_agencies": ["SOMEONE-ELSE"]}, "The person's consent is limited to other agencies."),
+        ({"limited_to_purposes": ["charging"]}, "The person's consent is limited to other purposes."),
+        ({"status": "declined"}, "The person has declined consent."),
+        ({"status": "withdrawn"}, "The person has withdrawn consent."),
+    ],
+)
+def test_the_reason_for_withheld_clinical_fields_says_what_is_true_of_the_consent(engine, consent, says):
+    decision = engine.decide(request("probation", "sentencing", **consent))
+    (diagnoses,) = [w for w in decision.withheld if w.field == "clinical.diagnoses"]
+    assert diagnoses.rule == "clinical-needs-consent"
+    assert diagnoses.reason.endswith(" " + says)
+    assert "has not been given" not in diagnoses.reason
