@@ -51,7 +51,9 @@ def opened_assessments(
         params["only"] = only
     if limit:
         params["limit"] = limit
-    rows = list(reversed(session.execute(query, params).all()))
+    # On the connection, not through the ORM session: plain columns, and the ORM's execution layer
+    # around a Core-shaped select cost as much as the statement.
+    rows = list(reversed(session.connection().execute(query, params).all()))
     if not rows:
         return None
     keys: dict[str, bytes] = {}

@@ -11,16 +11,14 @@ is added to both :class:`NewEntry` and :class:`LogEntry` (a test holds the two t
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.json_bytes import compact_json
 
 GENESIS_HASH = "0" * 64
 
@@ -162,40 +160,12 @@ class LogEntry:
 _NEW_FIELDS = tuple(f.name for f in fields(NewEntry))
 _LOG_FIELDS = tuple(f.name for f in fields(LogEntry))
 _WITHHELD_FIELDS = tuple(f.name for f in fields(WithheldField))
-# orjson's own renderings of these are not json.dumps's refusals: hand them to json.dumps (which refuses).
-_PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def canonical_bytes(data: Mapping[str, Any]) -> bytes:
-    """``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in UTF-8.
-
-    Written by orjson (ten times faster, on the append path) wherever its bytes are exactly those:
-    strings (every code point, escapes alike), integers, booleans, null, lists and string-keyed
-    objects sorted by code point (tests/audit/test_entry.py holds the two to the same bytes). Floats
-    (shortest forms spelt differently, ``1e+16`` against ``1e16``) and anything orjson refuses go to
-    json.dumps itself.
-    """
-    if not _has_float(data):
-        try:
-            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
-        except TypeError:
-            pass
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _has_float(data: Mapping[str, Any]) -> bool:
-    containers: list[Any] = [data]
-    while containers:
-        item = containers.pop()
-        for value in item.values() if isinstance(item, dict) else item:
-            kind = type(value)
-            if kind is str or value is None or kind is int or kind is bool:
-                continue
-            if isinstance(value, float):
-                return True
-            if isinstance(value, dict | list | tuple):
-                containers.append(value)
-    return False
+    """``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in UTF-8 (written by
+    orjson where its bytes are those: :mod:`gateway.json_bytes`)."""
+    return compact_json(data, sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ of one assessment, or versions 1 and 2, can never be confused by a client that s
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from gateway.fhir.document import DocumentMeta
 
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, t.LOCAL_BASE + "/Bundle")
+_NAMESPACE_BYTES = _UUID_NAMESPACE.bytes
+
+
+def uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` for this module's namespace, without building UUID objects
+    (RFC 9562 section 5.5: SHA-1 of namespace and name, version 5, the RFC variant); a document has
+    dozens of these, and the objects cost more than the hash."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8"), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Doc:
@@ -35,6 +48,7 @@ class Doc:
         self.withheld: dict[str, str] = dict(meta.withheld)
         self.entries: list[dict[str, Any]] = []
         self._added: dict[str, dict[str, str]] = {}
+        self._uuids: dict[str, str] = {}
         context = projection.get("assessment.context")
         # Clinical resources are dated by the assessment they come from; the date travels only when the
         # assessment context itself was released (it is in every recipient's minimum).
@@ -52,7 +66,10 @@ class Doc:
         return "urn:uuid:" + self.uuid(key)
 
     def uuid(self, key: str) -> str:
-        return str(uuid.uuid5(_UUID_NAMESPACE, f"{self.meta.disclosure_id}/{key}"))
+        found = self._uuids.get(key)
+        if found is None:
+            found = self._uuids[key] = uuid5_text(f"{self.meta.disclosure_id}/{key}")
+        return found
 
     def added(self, key: str) -> dict[str, str] | None:
         """The Reference to the resource already added under ``key``, if any."""

@@ -31,7 +31,6 @@ disclosure (no two recipients or versions share one) and deterministic (same inp
 from __future__ import annotations
 
 import copy
-import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -45,6 +44,7 @@ from gateway.fhir._identity import add_patient, add_publisher
 from gateway.fhir._labels import security_labels
 from gateway.fhir._values import XHTML_NS, instant, prune
 from gateway.fhir.sections import IDENTITY_FIELDS, RENDERED_FIELDS, SECTIONS, build_sections, withheld_areas
+from gateway.json_bytes import compact_json_no_floats
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -84,8 +84,11 @@ class DocumentMeta:
 
 
 def document_bytes(bundle: Mapping[str, Any]) -> bytes:
-    """The exact bytes served and hashed: compact JSON, UTF-8, key order as built."""
-    return json.dumps(bundle, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """The exact bytes served and hashed: compact JSON, UTF-8, key order as built.
+
+    A document holds strings, integers, booleans and null only (the assessment schema has no numbers,
+    and the renderer makes none), which orjson writes exactly as json.dumps does."""
+    return compact_json_no_floats(bundle, allow_nan=False)
 
 
 def _check_meta(meta: DocumentMeta) -> None:

@@ -387,3 +387,14 @@ def test_fhir_package_imports_no_database_or_web_framework():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_resource_ids_are_rfc_uuid5_of_the_disclosure_and_key() -> None:
+    """The fast uuid5 the builder uses writes exactly what uuid.uuid5 writes (ids are stable across
+    versions of the gateway: a client may have stored them)."""
+    import uuid
+
+    from gateway.fhir._builder import _UUID_NAMESPACE, uuid5_text
+
+    for name in ["", "d1/Patient", "5b0f7a1e-2c1d-4d8e-9a43-0c6f2b8d9e10/Condition/0", "é/ü/\u2028", "x" * 1000]:
+        assert uuid5_text(name) == str(uuid.uuid5(_UUID_NAMESPACE, name))

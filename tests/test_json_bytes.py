@@ -1,0 +1,53 @@
+"""compact_json writes json.dumps's bytes exactly (the log's leaf hashes and the served documents'
+hashes depend on it), whichever library writes them."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.json_bytes import compact_json, compact_json_no_floats
+
+EVERY_CHAR = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+
+SHAPES = [
+    {"text": EVERY_CHAR, EVERY_CHAR[:300]: EVERY_CHAR[-300:]},
+    {"é": 1, "e\u0301": 2, "Z": None, "a": [True, False, None, -(2**63), 2**64 - 1], "b": {"z": [], "a": {}}},
+    {"tuple": ("x", "y"), "nested": [{"rule": "r", "field": "f"}], "\u2028": '\u2029\x7f\x00\x1f\\"/'},
+    {"float": 1e16, "small": 0.1, "neg": -0.0, "in": [{"x": 2.5}]},
+    {"big": 2**70, "enum": AuditEvent.BUNDLE_RELEASED, "outcome": Outcome.DENIED},
+    {3: "int keys", 1: "json.dumps writes them as strings"},
+    [{"resourceType": "Bundle", "z": 1, "a": [{"b": 2, "a": 1}]}],
+]
+
+
+def _json_dumps(value, **options) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, **options).encode("utf-8")
+
+
+@pytest.mark.parametrize("sort_keys", [True, False])
+def test_the_bytes_are_json_dumps_bytes_for_every_code_point_and_shape(sort_keys: bool) -> None:
+    for value in SHAPES:
+        assert compact_json(value, sort_keys=sort_keys) == _json_dumps(value, sort_keys=sort_keys)
+
+
+def test_what_json_dumps_refuses_is_refused() -> None:
+    with pytest.raises(TypeError):  # not rendered by orjson, which would write it
+        compact_json({"when": datetime(2026, 1, 1, tzinfo=UTC)})
+    with pytest.raises(ValueError):
+        compact_json({"x": [math.nan]}, allow_nan=False)
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate cannot be UTF-8
+        compact_json({"x": "\ud800"})
+    assert compact_json({"x": math.inf}) == b'{"x":Infinity}'  # what json.dumps writes when NaN is allowed
+
+
+def test_values_built_without_floats_are_json_dumps_bytes_and_a_stray_float_is_still_exact() -> None:
+    for value in SHAPES[:3] + SHAPES[4:]:
+        assert compact_json_no_floats(value) == _json_dumps(value)
+    # A finite float found in the output sends the value to json.dumps: its spelling, not orjson's.
+    for value in ({"x": 1e16}, [0.1, {"y": [2.5e-7]}], -0.0, {"urn": "urn:uuid:8667e0"}):
+        assert compact_json_no_floats(value) == _json_dumps(value)
