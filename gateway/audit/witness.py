@@ -15,15 +15,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
 from sqlalchemy.orm import Session
 
 from gateway.audit import checkpoints, tree
 from gateway.audit.c2sp_note import Checkpoint
 from gateway.audit.rfc9162 import ProofError, verify_consistency
 from gateway.config import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class WitnessError(RuntimeError):
@@ -79,6 +81,8 @@ class DirectoryWitness:
 
 class HttpWitness:
     def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+        import httpx  # here, not at the top: only a gateway with a remote witness needs an HTTP client
+
         self.url = url
         self.client = client or httpx.Client(timeout=10.0)
         self._size = 0

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 
 from gateway.auth.errors import InvalidJwks
 
 if TYPE_CHECKING:
+    import httpx
+
     from gateway.auth.clients import ClientRecord
 
 MAX_KEYS = 10
@@ -243,7 +244,8 @@ class RemoteJwks:
         max_bytes: int = 65_536,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._http = http
+        self._timeout = timeout
         self._ttl = ttl
         self._refresh_interval = refresh_interval
         self._max_bytes = max_bytes
@@ -268,6 +270,12 @@ class RemoteJwks:
         parts = urlsplit(url)
         if not (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or ""))):
             raise JwksUnavailable("a JWKS URL must be https:// (http:// only to a loopback host)")
+        # Imported here, not at the top: httpx (with the CLI libraries it loads) is megabytes of every
+        # serving process, and only clients registered with a JWKS URL need it.
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self._timeout, follow_redirects=False)
         try:
             with self._http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
-from fhir.resources.R4B.task import Task
 
 from gateway.assessments.identifiers import is_valid_nhs_number, is_valid_pnc_id, normalise_pnc_id
 from gateway.court_requests.codes import (
@@ -37,6 +36,9 @@ from gateway.court_requests.codes import (
     TaskStatus,
 )
 from gateway.issue import Issue
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.task import Task
 
 MAX_CASE_REFERENCE = 64
 MAX_NOTE = 2000
@@ -64,7 +66,7 @@ def parse_new_task(body: Any, *, caller: str, now: datetime) -> tuple[NewRequest
     problems: list[Issue] = []
     task: Task | None = None
     try:
-        task = Task.model_validate(body)
+        task = _task_model().model_validate(body)
     except pydantic.ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
@@ -253,4 +255,12 @@ def agency_reference(code: str, name: str | None = None) -> dict[str, Any]:
 
 def validate_resource(resource: dict[str, Any]) -> dict[str, Any]:
     """A Task the gateway built, checked by the same model before anyone sees it."""
-    return Task.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    return _task_model().model_validate(resource).model_dump(mode="json", exclude_none=True)
+
+
+def _task_model() -> type[Task]:
+    # Imported when first needed, not at the top: the FHIR models are megabytes of every serving
+    # process, and only court requests (Tasks) use them.
+    from fhir.resources.R4B.task import Task
+
+    return Task

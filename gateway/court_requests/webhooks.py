@@ -29,16 +29,18 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
-from standardwebhooks.webhooks import Webhook
 
 from gateway.court_requests.notify import Notification
 from gateway.db.models import Agency, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from gateway.keys import KeyRing, unwrap_key, wrap_key
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger("gateway.court_requests")
 
@@ -67,6 +69,8 @@ def new_secret() -> str:
 
 def signature_headers(secret: str, message_id: str, timestamp: int, body: str) -> dict[str, str]:
     """The three Standard Webhooks headers for one attempt."""
+    from standardwebhooks.webhooks import Webhook  # here: only a delivery needs it
+
     signature = Webhook(secret).sign(message_id, datetime.fromtimestamp(timestamp, UTC), body)
     return {"webhook-id": message_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
 
@@ -261,7 +265,7 @@ class WebhookWorker:
         self._keyring = keyring
         self._clock = clock
         # No redirects: a signed delivery goes to the registered URL or nowhere.
-        self._http = http or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self._http = http  # made at the first delivery: most gateways never send one
         self._backoff = tuple(backoff)
         self._poll = poll_seconds
         self._stopping = threading.Event()
@@ -283,6 +287,10 @@ class WebhookWorker:
             "Content-Type": "application/json",
             **signature_headers(item.secret, item.delivery_id, timestamp, item.body),
         }
+        import httpx  # here, not at the top: megabytes of every serving process, for deliveries only
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         try:
             response = self._http.post(item.url, content=item.body.encode(), headers=headers)
         except httpx.HTTPError as exc:

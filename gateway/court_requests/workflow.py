@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonpatch
-
 from gateway.court_requests.codes import (
     ASSESSMENT_OUTPUT,
     COURT_CASE_URN,
@@ -40,6 +38,8 @@ def apply_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     """The Task after an RFC 6902 JSON Patch; a :class:`Refusal` when the patch is not one or fails."""
     if not isinstance(operations, list) or not operations:
         raise Refusal(400, [Issue("structure", "the body must be a non-empty RFC 6902 JSON Patch array")], "bad-patch")
+    import jsonpatch  # here, not at the top: only a PATCH of a Task needs it
+
     try:
         patched = jsonpatch.JsonPatch(operations).apply(current)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError):

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from gateway.fhir.inbound import clinical, consent, findings, identity, referrals
@@ -120,6 +119,10 @@ def _read(r: Reading) -> None:
 
 def _schema_problems(data: dict[str, Any]) -> list[Issue]:
     """fhir.resources (R4B models) validation: element types, cardinality, unknown elements."""
+    # Imported here, not at the top: the FHIR models are megabytes of every serving process, and only
+    # a publish in FHIR (POST /fhir/Bundle) uses them.
+    from fhir.resources.R4B.bundle import Bundle
+
     try:
         Bundle.model_validate(data)
     except ValidationError as exc:
