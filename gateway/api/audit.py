@@ -264,9 +264,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         with sessions() as session:
             record = queries.get_disclosure(session, disclosure_id)
             # Another service's entry is answered as one that does not exist.
-            if record is not None and not scope_of(session, gateway_of(request).keyring, ctx).covers(
-                record.assessment_id, record.subject_key
-            ):
+            if record is not None and not scope_of(session, gateway_of(request).keyring, ctx).sees(record):
                 record = None
         if record is None:
             return _problem(404, "no such disclosure")
@@ -323,14 +321,14 @@ def _covers(session: Session, keyring: KeyRing, ctx: AccessContext, entry: queri
     """Whether an ``audit.read`` token reaches this entry: an L&D service, only its own view (``queries.Scope``)."""
     if not ctx.allows(Scope.AUDIT_READ):
         return False
-    return scope_of(session, keyring, ctx).covers(entry.assessment_id, entry.subject_key)
+    return scope_of(session, keyring, ctx).sees(entry)
 
 
 def scope_of(session: Session, keyring: KeyRing, ctx: AccessContext) -> queries.Scope:
     """The caller's view of the log: the entries about its own assessments and the people they are about."""
     published = provenance.published_by(session, ctx.agency_code)
     keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)
-    return queries.Scope(published.assessment_ids, keys)
+    return queries.Scope(published.assessment_ids, keys, ctx.agency_code)
 
 
 def _time_problems(since: datetime | None, until: datetime | None) -> list[str]:

@@ -88,6 +88,9 @@ def build_router(sessions: sessionmaker[Session]) -> APIRouter:
                     decision=params.get("decision", ""),
                     now=datetime.now(UTC),
                 )
+        except subject_access.UnknownPerson:
+            # The same bytes whether nobody or only another service has this person.
+            return JSONResponse({"error": "no such person"}, status_code=404, headers={"Cache-Control": "no-store"})
         except ValueError as exc:  # nothing was written: the transaction rolled back
             return invalid([str(exc)])
         return JSONResponse(signed.to_json(), status_code=201, headers={"Cache-Control": "no-store"})

@@ -599,7 +599,7 @@ def _table(examples: Examples) -> dict[tuple[str, str], Op]:
                     },
                 )
             },
-            (400, 401, 403, 429),
+            (400, 401, 403, 404, 429),
             errors_as="audit",
             body=_audit_form(
                 {

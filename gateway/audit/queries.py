@@ -45,11 +45,21 @@ class Scope:
 
     assessment_ids: frozenset[str]
     subject_keys: frozenset[str]
+    # The service itself. A sign-off is its own act about a person and names no assessment: another
+    # service that assessed the same person must not see it, as it would reveal this one's involvement.
+    agency_code: str | None = None
 
     def covers(self, assessment_id: str | None, subject_key: str | None) -> bool:
+        """Whether an entry about this assessment (or, about none, this person) is about the service's own."""
         if assessment_id is not None:
             return assessment_id in self.assessment_ids
         return subject_key is not None and subject_key in self.subject_keys
+
+    def sees(self, record: DisclosureRecord) -> bool:
+        """Whether this entry is in the service's view of the log."""
+        if record.event == AuditEvent.SUBJECT_REPORT_SIGNED_OFF and record.agency_code != self.agency_code:
+            return False
+        return self.covers(record.assessment_id, record.subject_key)
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,7 @@ def _needs_entry(filters: DisclosureFilter) -> bool:
 
 
 def _keep(record: DisclosureRecord, filters: DisclosureFilter) -> bool:
-    if filters.scope is not None and not filters.scope.covers(record.assessment_id, record.subject_key):
+    if filters.scope is not None and not filters.scope.sees(record):
         return False
     if filters.override is not None and record.override != filters.override:
         return False

@@ -43,6 +43,11 @@ class Caller:
     purpose: str | None = None
 
 
+class UnknownPerson(LookupError):
+    """Not a person the caller assessed: unknown to the gateway, or only another service's. One refusal
+    for both, so that a sign-off is no oracle for who else holds a record of someone."""
+
+
 def person_of(params: Mapping[str, Any]) -> tuple[Person | None, list[str]]:
     """The person named by ``nhs_number`` or ``pnc_id`` (exactly one), or the problems with them."""
     nhs, pnc = params.get("nhs_number"), params.get("pnc_id")
@@ -106,11 +111,16 @@ def _last_seq(session: Session, keys: tuple[str, ...], caller: Caller) -> int:
 def sign_off(
     tx: Session, keyring: KeyRing, person: Person, caller: Caller, *, clinician: str, decision: str, now: datetime
 ) -> reports.SignOff:
-    """Record the clinician's serious-harm check of the report as it now stands (``signoffs.record``);
-    ValueError names a bad clinician or decision."""
-    if caller.agency_code is None:
+    """Record the clinician's serious-harm check of the report as it now stands (``signoffs.record``).
+
+    Only for a person the caller's own assessments are about (its audit scope): UnknownPerson otherwise,
+    before anything is written. ValueError names a bad clinician or decision."""
+    if caller.agency_code is None or caller.scope is None:
         raise ValueError("only an L&D service signs off its reports")
     keys = _keys(tx, keyring, person)
+    scope = caller.scope
+    if not any(scope.covers(None, key) for key in keys):
+        raise UnknownPerson("no such person")
     last = _last_seq(tx, keys, caller)
     return signoffs.record(
         tx,

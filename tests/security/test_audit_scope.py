@@ -131,3 +131,40 @@ def test_search_by_post_answers_as_the_get_and_keeps_the_nhs_number_out_of_the_u
     # A partner agency's token has no audit.read: refused, by POST as by GET.
     police = gw.auth("POL-NE", "charging")
     assert gw.http.post("/audit/disclosures/_search", content="", headers=FORM, auth=police).status_code == 403
+
+
+def _sign_off(gw, service: str, nhs: str):
+    form = f"nhs_number={nhs}&clinician=Dr%20A%20Patel%20GMC%201234567&decision=release"
+    return gw.http.post(
+        "/audit/subjects/report/sign-off", content=form, headers=FORM, auth=gw.auth(service, "ld-service")
+    )
+
+
+def test_sign_off_of_another_services_person_is_refused_as_unknown_and_leaves_no_trace(two):
+    """Defect: LD-NE signed off a person only LD-NW assessed (201), and LD-NW's report then showed it."""
+    gw = two
+    before = gw.http.get(f"/audit/subjects/{CHILD_NHS}/report", auth=gw.auth("LD-NW", "ld-service")).content
+    theirs, nobody = _sign_off(gw, "LD-NE", CHILD_NHS), _sign_off(gw, "LD-NE", UNKNOWN_NHS)
+    assert (theirs.status_code, theirs.content) == (404, nobody.content)
+    after = gw.http.get(f"/audit/subjects/{CHILD_NHS}/report", auth=gw.auth("LD-NW", "ld-service")).content
+    assert after == before and b"signed-off" not in after
+    assert "audit:report:signed-off" not in gw.http.get("/audit/disclosures", auth=gw.auth("LD-NW", "ld-service")).text
+    # Its own person the service signs off.
+    assert _sign_off(gw, "LD-NW", CHILD_NHS).status_code == 201
+
+
+def test_a_sign_off_of_a_person_both_services_assessed_is_the_signers_alone(two):
+    """A sign-off names no assessment; the other service that also holds the person must not see it."""
+    gw = two
+    signed = _sign_off(gw, "LD-NE", ADULT_NHS)
+    assert signed.status_code == 201, signed.text
+    entry = signed.json()["disclosure_id"]
+    ne, nw = gw.auth("LD-NE", "ld-service"), gw.auth("LD-NW", "ld-service")
+    assert gw.http.get(f"/audit/subjects/{ADULT_NHS}/report", auth=ne).json()["sign_off"]["signed_off"] is True
+    other = gw.http.get(f"/audit/subjects/{ADULT_NHS}/report", auth=nw).json()
+    assert other["sign_off"] == {"signed_off": False, "current": False}
+    assert "audit:report:signed-off" not in other["by_event"]
+    assert entry not in listed(gw, "LD-NW") and entry in listed(gw, "LD-NE")
+    for route in ("/audit/disclosures/{}", "/audit/proofs/inclusion/{}"):
+        theirs, nobody = gw.http.get(route.format(entry), auth=nw), gw.http.get(route.format(UNKNOWN_ID), auth=nw)
+        assert (theirs.status_code, theirs.content) == (404, nobody.content), route
