@@ -30,14 +30,17 @@ VERIFY_ENTRIES = 10000
 BATCH = 100  # entries per transaction for the batched append figure
 
 
-def timed(call: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
+def timed(call: Callable[[], object], n: int, warmup: int = 10, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``n`` calls; with ``cpu``, this process's CPU time of each call is added to it."""
     for _ in range(warmup):
         call()
     samples = []
     for _ in range(n):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         call()
         samples.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - used)
     return samples
 
 
@@ -154,10 +157,13 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
         with engine.begin() as conn:
             conn.execute(insert(bare), [dict(sample_row) for _ in range(BATCH)])
 
-    batched, batched_bare = [], []
+    batched, batched_bare, batched_cpu, batched_bare_cpu = [], [], [], []
     for order in ((append_batch, insert_batch), (insert_batch, append_batch)):
         for call in order:
-            (batched if call is append_batch else batched_bare).extend(timed(call, 10, warmup=1))
+            if call is append_batch:
+                batched.extend(timed(call, 10, warmup=1, cpu=batched_cpu))
+            else:
+                batched_bare.extend(timed(call, 10, warmup=1, cpu=batched_bare_cpu))
 
     # Verification is measured over a log of a realistic length, written in bulk (not timed).
     while True:
@@ -182,10 +188,10 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
     entries = verify()
     read_only()
     # Interleaved, best of five each: the least disturbed run of each on a shared machine.
-    verify_runs, read_runs = [], []
+    verify_runs, read_runs, verify_cpu, read_cpu = [], [], [], []
     for _ in range(5):
-        verify_runs += timed(verify, 1, warmup=0)
-        read_runs += timed(read_only, 1, warmup=0)
+        verify_runs += timed(verify, 1, warmup=0, cpu=verify_cpu)
+        read_runs += timed(read_only, 1, warmup=0, cpu=read_cpu)
     verify_s, read_s = min(verify_runs), min(read_runs)
     with engine.begin() as conn:
         rows = conn.execute(select(bare.c.id)).all()
@@ -195,8 +201,26 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
     return {
         "log_append": {**summary(appends), "rate_per_s": 1 / (sum(appends) / len(appends))},
         "bare_insert": {**summary(inserts), "rate_per_s": 1 / (sum(inserts) / len(inserts))},
-        "log_append_batched": {"per_transaction": BATCH, "rate_per_s": BATCH * len(batched) / sum(batched)},
-        "bare_insert_batched": {"per_transaction": BATCH, "rate_per_s": BATCH * len(batched_bare) / sum(batched_bare)},
-        "log_verify": {"entries": entries, "seconds": verify_s, "rate_per_s": entries / verify_s},
-        "log_read": {"entries": entries, "seconds": read_s, "rate_per_s": entries / read_s},
+        "log_append_batched": {
+            "per_transaction": BATCH,
+            "rate_per_s": BATCH * len(batched) / sum(batched),
+            "cpu_rate_per_s": BATCH * len(batched_cpu) / sum(batched_cpu),
+        },
+        "bare_insert_batched": {
+            "per_transaction": BATCH,
+            "rate_per_s": BATCH * len(batched_bare) / sum(batched_bare),
+            "cpu_rate_per_s": BATCH * len(batched_bare_cpu) / sum(batched_bare_cpu),
+        },
+        "log_verify": {
+            "entries": entries,
+            "seconds": verify_s,
+            "rate_per_s": entries / verify_s,
+            "cpu_rate_per_s": entries / min(verify_cpu),
+        },
+        "log_read": {
+            "entries": entries,
+            "seconds": read_s,
+            "rate_per_s": entries / read_s,
+            "cpu_rate_per_s": entries / min(read_cpu),
+        },
     }

@@ -132,8 +132,8 @@ def verify_log(
     stack = compact
     for rows in log_scan.row_batches(session, start=count):
         for raw_row in rows:
-            entry = raw_row[9]
-            digest = sha256(leaf_prefix + entry.encode()).digest()
+            entry = raw_row[9].encode()
+            digest = sha256(leaf_prefix + entry).digest()
             leaf_hex = digest.hex()
             accepted = False
             if raw_row[0] == count and leaf_hex == raw_row[11] and raw_row[10] == prev:
@@ -142,11 +142,19 @@ def verify_log(
                 # json.loads does, with the same values; whatever it refuses goes to check_row.
                 try:
                     data = loads(entry)
-                    accepted = (
-                        mirrored(data) == raw_row[:8]
-                        and data["prev_hash"] == prev
-                        and _same_instant(data["created_at"], raw_row[8])
-                    )
+                    if mirrored(data) == raw_row[:8] and data["prev_hash"] == prev:
+                        hashed, created_at = data["created_at"], raw_row[8]
+                        accepted = (
+                            # SQLite keeps SQLAlchemy's naive UTC rendering: equal text (T for space,
+                            # the +00:00 dropped) is the same instant; anything else is check_row's.
+                            (
+                                hashed[-6:] == "+00:00"
+                                and hashed[:10] == created_at[:10]
+                                and hashed[11:-6] == created_at[11:]
+                            )
+                            if type(created_at) is str
+                            else datetime.fromisoformat(hashed) == created_at
+                        )
                 except Exception:
                     accepted = False
             if not accepted:
@@ -204,15 +212,6 @@ def verify_log(
 _MIRRORED_KEYS = itemgetter(
     "seq", "disclosure_id", "event", "client_id", "agency_code", "purpose", "subject_key", "outcome"
 )
-
-
-def _same_instant(hashed: str, created_at: datetime | str) -> bool:
-    """True only when check_row would find the instants equal (never a false True)."""
-    if isinstance(created_at, str):
-        # SQLite keeps SQLAlchemy's naive UTC rendering: equal text (T for space, the +00:00 dropped)
-        # is the same instant; anything else is judged by check_row.
-        return hashed[-6:] == "+00:00" and hashed[:10] == created_at[:10] and hashed[11:-6] == created_at[11:]
-    return datetime.fromisoformat(hashed) == created_at
 
 
 def _stored_row(raw_row: tuple[Any, ...]) -> StoredRow:
