@@ -9,7 +9,8 @@ Who may call what (docs/audit.md):
 - ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``,
   ``/audit/subjects/report/_search`` and ``/audit/subjects/report/sign-off``: a token with ``audit.read``
   (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
-- ``/audit/policy-revisions/{revision}``: any valid access token (the stored policy, no personal data).
+- ``/audit/policy-revisions/{revision}``: any valid access token (the stored policy, no personal data;
+  not who activated it, a member of IG staff).
 
 An L&D service's ``audit.read`` covers only the log entries about its own assessments and the people they
 are about (DOMAIN.md "Provenance"; ``queries.Scope``): another service's person, entry or proof answers
@@ -279,7 +280,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
             stored = read_revision(session, revision)
         if stored is None:
             return _problem(404, "no such policy revision")
-        return JSONResponse(stored.as_json(), headers={"Cache-Control": "no-store"})
+        return JSONResponse(stored.as_shared_json(), headers={"Cache-Control": "no-store"})
 
     return router
 

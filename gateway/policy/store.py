@@ -79,6 +79,13 @@ class StoredPolicy:
             "catalogue_ids": list(self.catalogue_ids),
         }
 
+    def as_shared_json(self) -> dict[str, object]:
+        """The revision as any token holder may read it: the rules, not who activated them (an IG
+        staff username is for the IG pages and the command line, not for partner agencies)."""
+        shared = self.as_json()
+        del shared["activated_by"]
+        return shared
+
 
 def keep_served_revision(
     sessions: sessionmaker[Session], policy_dir: Path, catalogue_ids: Sequence[str], revision: str, *, now: datetime
