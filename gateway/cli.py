@@ -380,6 +380,7 @@ def policy_matrix(
     from datetime import UTC, datetime
 
     from gateway.assessments.catalogue import load_catalogue
+    from gateway.policy.editions import changes_from_first_edition, load_first_edition
     from gateway.policy.loader import load_engine
     from gateway.policy.matrix import compute_matrix, matrix_csv, matrix_decisions
     from gateway.policy.matrix_grid import format_grid
@@ -391,11 +392,14 @@ def policy_matrix(
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     engine = load_engine(settings, catalogue.ids, policy_dir=_active_policy_dir(settings))
     if as_html:
+        first = load_first_edition(settings.resolved_policy_dir())
+        changes = changes_from_first_edition(compute_matrix(engine), first) if first is not None else []
         page = render_matrix_html(
             matrix_decisions(engine),
             field_titles={f.id: f.title for f in catalogue},
             revision=engine.revision,
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            edition_changes=changes,
         )
         typer.echo(page, nl=False)
         return

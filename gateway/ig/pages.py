@@ -30,6 +30,7 @@ from gateway.ig.context import (
     transaction,
 )
 from gateway.ig.policy_changes import policy_changes
+from gateway.policy.editions import changes_from_first_edition, load_first_edition
 from gateway.policy.matrix import AGE_GROUPS, CONSENTS, compute_matrix
 
 if TYPE_CHECKING:
@@ -448,6 +449,9 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         rows = ig.matrix_cache.setdefault(revision, compute_matrix(engine, catalogue_ids=ig.gateway.catalogue.ids))
     titles = {f.id: f.title for f in ig.gateway.catalogue}
     shown = [r for r in rows if r["consent"] == consent and r["age_group"] == age_group]
+    # The second edition's departures from the first, each with its reason, for the views shown.
+    first = load_first_edition(ig.gateway.settings.resolved_policy_dir())
+    edition = changes_from_first_edition(shown, first) if first is not None else None
     return page(
         request,
         "policy.html",
@@ -466,6 +470,7 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         by_section=plain.by_section,
         age_groups=AGE_GROUPS,
         changes=changes,
+        edition=edition,
     )
 
 

@@ -3,8 +3,10 @@
 Self-contained (inline CSS, no scripts, no external fetches), so it can be mailed, archived and printed.
 Accessible: a language, a title, one ``h1``, a caption and scoped header cells on every table, and
 every cell says "Released" or "Withheld" in words (colour is never the only signal). Each withheld cell
-names its rule; the rules are listed with their plain-English reasons. The page ends with the policy
-revision it shows and a sign-off block.
+names its rule; the rules are listed with their plain-English reasons. Each cell that departs from the
+first edition of the agreement says so and links to the reason (``gateway.policy.editions``), and the
+departures are listed with their reasons. The page ends with the policy revision it shows and a sign-off
+block.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from gateway.policy.decision import Decision
+from gateway.policy.editions import CellChange
 from gateway.policy.matrix import AGE_GROUPS, CONSENTS
 
 Cell = tuple[str, str, str, str]
@@ -34,6 +37,7 @@ th,td{border:1px solid #6f6f6f;padding:.3rem .45rem;vertical-align:top;text-alig
 thead th{background:#e8e8e8}
 td.released{background:#e3f2e1}td.withheld{background:#fbe9e7}
 td span.rule{display:block;font-size:.78rem;color:#3a3a3a}
+td span.edition{display:block;font-size:.78rem;font-style:italic;border-top:1px dashed #6f6f6f;margin-top:.2rem}
 .meta{background:#f4f4f4;padding:.6rem 1rem;border-left:4px solid #1b1b1b}
 .signoff td{height:2.4rem}
 @media print{h2{page-break-before:always}td.released,td.withheld{-webkit-print-color-adjust:exact;
@@ -47,9 +51,13 @@ def render_matrix_html(
     field_titles: Mapping[str, str],
     revision: str,
     generated: str,
+    edition_changes: Sequence[CellChange] = (),
 ) -> str:
-    """The page for ``decisions`` (from :func:`gateway.policy.matrix.matrix_decisions`)."""
+    """The page for ``decisions`` (from :func:`gateway.policy.matrix.matrix_decisions`); ``edition_changes``
+    (from :func:`gateway.policy.editions.changes_from_first_edition`) marks the cells that depart from the
+    first edition, each with its reason."""
     by_cell = dict(decisions)
+    departed = {(c.cell, c.field): c for c in edition_changes}
     pairs = list(dict.fromkeys((a, p) for (a, p, _, _) in by_cell))
     allowed_pairs = [
         pair for pair in pairs if any(by_cell[(*pair, c, g)].allowed for c in CONSENTS for g in AGE_GROUPS)
@@ -86,6 +94,8 @@ def render_matrix_html(
         parts.append(
             f'<li><a href="#{_anchor(agency_type, purpose)}">{escape(agency_type)} at {escape(purpose)}</a></li>'
         )
+    if edition_changes:
+        parts.append('<li><a href="#first-edition">Changes from the first edition, and why</a></li>')
     parts.append('<li><a href="#refused">Refused outright</a></li>')
     parts.append('<li><a href="#rules">Why fields are withheld</a></li>')
     parts.append('<li><a href="#signoff">Sign-off</a></li>')
@@ -108,9 +118,13 @@ def render_matrix_html(
                 f'<tr><th scope="row">{escape(field_titles[field_id])}<br><code>{escape(field_id)}</code></th>'
             )
             for consent, age in columns:
-                parts.append(_cell(by_cell[(agency_type, purpose, consent, age)], field_id))
+                cell = (agency_type, purpose, consent, age)
+                parts.append(_cell(by_cell[cell], field_id, departed.get((cell, field_id))))
             parts.append("</tr>")
         parts.append("</tbody></table>")
+
+    if edition_changes:
+        parts.extend(_edition_section(edition_changes))
 
     parts.append('<h2 id="refused">Refused outright</h2>')
     parts.append("<table><caption>Questions the policy refuses whatever the consent</caption>")
@@ -145,15 +159,46 @@ def render_matrix_html(
     return "\n".join(parts) + "\n"
 
 
-def _cell(decision: Decision, field_id: str) -> str:
+def _cell(decision: Decision, field_id: str, change: CellChange | None = None) -> str:
+    note = _edition_note(change)
     if decision.allowed and field_id in decision.released:
-        return '<td class="released">Released</td>'
+        return f'<td class="released">Released{note}</td>'
     if not decision.allowed:
-        return (
-            f'<td class="withheld">Withheld<span class="rule">{escape(decision.deny_reason or "refused")}</span></td>'
-        )
+        reason = escape(decision.deny_reason or "refused")
+        return f'<td class="withheld">Withheld<span class="rule">{reason}</span>{note}</td>'
     rule = next((w.rule for w in decision.withheld if w.field == field_id), "default-deny")
-    return f'<td class="withheld">Withheld<span class="rule">{escape(rule)}</span></td>'
+    return f'<td class="withheld">Withheld<span class="rule">{escape(rule)}</span>{note}</td>'
+
+
+def _edition_note(change: CellChange | None) -> str:
+    if change is None:
+        return ""
+    was = "withheld" if change.change == "released" else "released"
+    if change.departure is None:
+        return f'<span class="edition">{was} in the first edition: no reason recorded</span>'
+    ident = escape(change.departure.id)
+    return f'<span class="edition">{was} in the first edition: <a href="#edition-{ident}">{ident}</a></span>'
+
+
+def _edition_section(changes: Sequence[CellChange]) -> list[str]:
+    """Each departure from the first edition with its reason, and the views it changes."""
+    parts = ['<h2 id="first-edition">Changes from the first edition, and why</h2>']
+    parts.append("<table><caption>Every cell above that departs from the first edition names one of these")
+    parts.append('</caption><thead><tr><th scope="col">Departure</th><th scope="col">Reason</th>')
+    parts.append('<th scope="col">Cells</th><th scope="col">Views changed</th></tr></thead><tbody>')
+    grouped: dict[str, list[CellChange]] = {}
+    for change in changes:
+        grouped.setdefault(change.departure.id if change.departure else "", []).append(change)
+    for ident, items in grouped.items():
+        departure = items[0].departure
+        reason = departure.reason if departure else "No reason recorded: this departure is not signed off."
+        views = sorted({f"{c.cell[0]} at {c.cell[1]}" for c in items})
+        parts.append(
+            f'<tr id="edition-{escape(ident)}"><td><code>{escape(ident or "unexplained")}</code></td>'
+            f"<td>{escape(reason)}</td><td>{len(items)}</td><td>{escape('; '.join(views))}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    return parts
 
 
 def _anchor(agency_type: str, purpose: str) -> str:

@@ -273,6 +273,21 @@ def test_policy_matrix_page_shows_the_running_policy(gateway, staff, browser):
     assert browser.get("/ig/policy?consent=maybe").status_code == 400
 
 
+def test_policy_page_gives_the_reason_for_each_departure_from_the_first_edition(gateway, staff, browser):
+    from gateway.policy.editions import load_first_edition
+
+    browser.sign_in("auditor")
+    reasons = {d.id: d.reason for d in load_first_edition(ROOT / "policies").departures}
+    text = html.unescape(browser.get("/ig/policy?consent=declined&age_group=adult").text)
+    assert "Changes from the first edition of the agreement, and why" in text
+    for shown in ("custody-purpose", "health-no-referral-without-consent", "fair-trial-at-court"):
+        assert reasons[shown] in text, shown
+    assert "no reason recorded" not in text
+    # Consent given, for a child: the youth rehabilitation order requirements are new, with their reason.
+    child = html.unescape(browser.get("/ig/policy?consent=given&age_group=child").text)
+    assert reasons["treatment-requirements-by-age"] in child and reasons["yot-never-an-adult"] not in child
+
+
 def test_policy_page_shows_whose_view_changed_since_the_previous_stored_revision(gateway, staff, browser, tmp_path):
     browser.sign_in("auditor")
     assert "No earlier stored revision" in browser.get("/ig/policy").text
