@@ -13,7 +13,6 @@ values go to json.dumps itself, which also raises wherever it always raised.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -34,28 +33,20 @@ def compact_json(value: Any, *, sort_keys: bool = False, allow_nan: bool = True)
     ).encode("utf-8")
 
 
-# Where orjson wrote a float (``-?digits`` then ``.`` or an exponent) as an object member's value or an
-# array element. It also matches such text inside strings: a false alarm only costs a json.dumps.
-_FLOAT_TOKEN = re.compile(rb'(?:":|[\[,])-?[0-9]+[.eE]')
+def compact_json_floatless(value: Any) -> bytes:
+    """:func:`compact_json` (keys as built) for a value known to hold no float, such as a FHIR document
+    rendered from a projection that holds none: written by orjson without walking the value first (a
+    document has thousands of nodes; the walk cost more than json.dumps). A float in it would be spelt
+    orjson's way, and NaN written as ``null``: check the value's sources with :func:`has_float`."""
+    try:
+        return orjson.dumps(value, option=_PASSTHROUGH)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def compact_json_no_floats(value: Any, *, allow_nan: bool = True) -> bytes:
-    """:func:`compact_json` (keys as built) for a value that is built to hold no floats, such as a FHIR
-    document rendered from a schema without numbers, without walking it first (a document has
-    thousands of nodes: the walk cost more than json.dumps). A finite float that got in anyway is found
-    in orjson's output and the value is written by json.dumps instead. NaN and the infinities are the
-    exception (orjson writes them as ``null``, leaving nothing to find): a value that may hold them must
-    go to :func:`compact_json`.
-    """
-    if not isinstance(value, float):
-        try:
-            written = orjson.dumps(value, option=_PASSTHROUGH)
-        except TypeError:
-            pass
-        else:
-            if _FLOAT_TOKEN.search(written) is None:
-                return written
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan).encode("utf-8")
+def has_float(value: Any) -> bool:
+    """Whether ``value`` (a JSON-shaped value) holds a float anywhere."""
+    return _has_float(value)
 
 
 def _has_float(value: Any) -> bool:

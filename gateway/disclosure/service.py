@@ -37,7 +37,7 @@ from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
 from gateway.disclosure.lawful_basis import log_items as lawful_basis_items
 from gateway.disclosure.projection import Audience, project
-from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document, searchset_bytes
+from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document_bytes, searchset_bytes
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
@@ -437,7 +437,7 @@ class DisclosureService:
             subject_minor=_is_minor(stored.content, now),
         )
         labels = {fid: self._catalogue.get(fid).labels for fid in projection}
-        return document_bytes(render_document(projection, meta, labels))
+        return render_document_bytes(projection, meta, labels)
 
     def _audience(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment) -> Audience:
         """The recipient, and the type of each agency the assessment's case links name (case references

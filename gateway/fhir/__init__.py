@@ -4,7 +4,13 @@ Knows nothing of the database or HTTP: everything here takes plain values and re
 """
 
 from gateway.fhir.capability import capability_statement
-from gateway.fhir.document import RENDERED_FIELDS, DocumentMeta, document_bytes, render_document
+from gateway.fhir.document import (
+    RENDERED_FIELDS,
+    DocumentMeta,
+    document_bytes,
+    render_document,
+    render_document_bytes,
+)
 from gateway.fhir.outcome import Issue, operation_outcome, single_issue
 from gateway.fhir.searchset import searchset_bytes
 from gateway.fhir.terminology import IDENTIFIER_SYSTEMS, NHS_NUMBER_SYSTEM, case_reference_system
@@ -20,6 +26,7 @@ __all__ = [
     "document_bytes",
     "operation_outcome",
     "render_document",
+    "render_document_bytes",
     "searchset_bytes",
     "single_issue",
 ]

@@ -44,7 +44,7 @@ from gateway.fhir._identity import add_patient, add_publisher
 from gateway.fhir._labels import security_labels
 from gateway.fhir._values import XHTML_NS, instant, prune
 from gateway.fhir.sections import IDENTITY_FIELDS, RENDERED_FIELDS, SECTIONS, build_sections, withheld_areas
-from gateway.json_bytes import compact_json_no_floats
+from gateway.json_bytes import compact_json, compact_json_floatless, has_float
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -54,6 +54,7 @@ __all__ = [
     "DocumentMeta",
     "document_bytes",
     "render_document",
+    "render_document_bytes",
     "withheld_areas",
 ]
 
@@ -84,11 +85,22 @@ class DocumentMeta:
 
 
 def document_bytes(bundle: Mapping[str, Any]) -> bytes:
-    """The exact bytes served and hashed: compact JSON, UTF-8, key order as built.
+    """The exact bytes served and hashed: compact JSON, UTF-8, key order as built (NaN refused)."""
+    return compact_json(bundle, allow_nan=False)
 
-    A document holds strings, integers, booleans and null only (the assessment schema has no numbers,
-    and the renderer makes none), which orjson writes exactly as json.dumps does."""
-    return compact_json_no_floats(bundle, allow_nan=False)
+
+def render_document_bytes(
+    projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]
+) -> bytes:
+    """:func:`render_document`, as :func:`document_bytes` writes it: the bytes served and hashed.
+
+    The renderer writes values from the projection, the metadata (strings and integers) and fixed
+    terminology, so only the projection can bring a float into a document. When it holds none (the
+    assessment schema has no numbers), the document is written by orjson straight away: the same
+    bytes as json.dumps, without walking the document's thousands of nodes for floats first.
+    """
+    bundle = render_document(projection, meta, labels)
+    return document_bytes(bundle) if has_float(projection) else compact_json_floatless(bundle)
 
 
 def _check_meta(meta: DocumentMeta) -> None:

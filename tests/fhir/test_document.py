@@ -398,3 +398,15 @@ def test_resource_ids_are_rfc_uuid5_of_the_disclosure_and_key() -> None:
 
     for name in ["", "d1/Patient", "5b0f7a1e-2c1d-4d8e-9a43-0c6f2b8d9e10/Condition/0", "é/ü/\u2028", "x" * 1000]:
         assert uuid5_text(name) == str(uuid.uuid5(_UUID_NAMESPACE, name))
+
+
+def test_the_served_bytes_are_json_dumps_bytes_of_the_rendered_document() -> None:
+    """render_document_bytes writes without walking the document for floats (the projection has none):
+    byte for byte what json.dumps writes, for every example and the full projection."""
+    from gateway.fhir import render_document_bytes
+
+    projections = [full_projection(), *(project(a) for a in example_assessments().values())]
+    for projection in projections:
+        expected = json.dumps(render(projection), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        assert render_document_bytes(projection, make_meta(), LABELS) == expected
+        assert document_bytes(render(projection)) == expected
