@@ -137,12 +137,12 @@ def test_pnc_ids_are_rekeyed_padded_and_demographics_recorded_from_the_stored_as
     assert recorded == set(facts_of(keyring, subject).hashes())
 
 
-def test_overrides_recorded_earlier_get_the_hash_of_their_reason(empty_database, tmp_path):
-    """Migration 1400 decrypts each override's reason (with the keys it is handed) and keeps its SHA-256
-    beside it, for the log entries of the disclosures that rely on it; an erased person's keeps none."""
-    import hashlib
-
+def test_personal_data_in_the_immutable_log_overrides_recorded_earlier_get_keyed_commitments(empty_database, tmp_path):
+    """Migrations 1400 and 1401 decrypt each override's reason (with the keys they are handed) and keep
+    beside it the commitments the log entries carry: HMAC under the subject's data key of its author and
+    reason, no unkeyed hash left behind; an erased person's override gets none."""
     from gateway.keys import encrypt, load_or_create_keyring, new_data_key, wrap_key
+    from gateway.overrides.commitment import REASON, RECORDED_BY, commit
 
     keys_dir = tmp_path / "keys"
     keyring = load_or_create_keyring(keys_dir)
@@ -183,6 +183,11 @@ def test_overrides_recorded_earlier_get_the_hash_of_their_reason(empty_database,
             )
     upgrade(engine, keys_dir)
     with engine.connect() as conn:
-        hashes = dict(conn.execute(text("SELECT id, reason_sha256 FROM lawful_overrides")).all())
+        rows = conn.execute(text("SELECT id, recorded_by_hmac, reason_hmac FROM lawful_overrides")).all()
+        columns = {c["name"] for c in inspect(conn).get_columns("lawful_overrides")}
     engine.dispose()
-    assert hashes == {"o-s": hashlib.sha256(reason.encode()).hexdigest(), "o-erased": None}
+    assert {row[0]: tuple(row[1:]) for row in rows} == {
+        "o-s": (commit(data_key, "o-s", RECORDED_BY, "Sam"), commit(data_key, "o-s", REASON, reason)),
+        "o-erased": (None, None),
+    }
+    assert "reason_sha256" not in columns, "no unkeyed hash of a reason outlives the person's erasure"

@@ -112,7 +112,7 @@ def _overrides_json(dialect: str) -> Any:
             func.json_build_object(
                 "id", o.id, "basis", o.basis, "recipients", o.recipients,
                 "expires_at", o.expires_at, "recorded_at", o.recorded_at,
-                "recorded_by", o.recorded_by, "reason_sha256", o.reason_sha256,
+                "recorded_by_hmac", o.recorded_by_hmac, "reason_hmac", o.reason_hmac,
             )
         )  # fmt: skip
     else:
@@ -120,7 +120,7 @@ def _overrides_json(dialect: str) -> Any:
             func.json_object(
                 "id", o.id, "basis", o.basis, "recipients", func.json(o.recipients),
                 "expires_at", o.expires_at, "recorded_at", o.recorded_at,
-                "recorded_by", o.recorded_by, "reason_sha256", o.reason_sha256,
+                "recorded_by_hmac", o.recorded_by_hmac, "reason_hmac", o.reason_hmac,
             )
         )  # fmt: skip
     return select(aggregate).where(o.assessment_id == Assessment.id).scalar_subquery()
@@ -136,8 +136,8 @@ def _facts(value: Any) -> tuple[dict[str, Any], ...]:
             "recipients": tuple(item["recipients"]),
             "expires_at": _aware(item["expires_at"]),
             "recorded_at": _aware(item["recorded_at"]),
-            "recorded_by": item.get("recorded_by"),
-            "reason_sha256": item.get("reason_sha256"),
+            "recorded_by_hmac": item.get("recorded_by_hmac"),
+            "reason_hmac": item.get("reason_hmac"),
         }
         for item in sorted(items, key=lambda i: i["id"])  # as facts_for_assessment orders them
     )

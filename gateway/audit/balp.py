@@ -274,9 +274,18 @@ def lawful_basis_text(record: DisclosureRecord) -> str:
     return "; ".join(_pairs(item) for item in items if item)
 
 
+#: Lawful-basis keys that entries written before keyed commitments carried, and that no reader passes on
+#: to a partner or a requester: the practitioner's name, and a reason hash that guessing can confirm.
+HIDDEN_BASIS_KEYS = frozenset({"recorded_by", "reason_sha256"})
+
+
 def _pairs(value: Any) -> str:
     if isinstance(value, Mapping):
-        return " ".join(f"{k}={value[k]}" for k in sorted(value) if value[k] not in (None, "", [], {}))
+        return " ".join(
+            f"{k}={value[k]}"
+            for k in sorted(value)
+            if k not in HIDDEN_BASIS_KEYS and value[k] not in (None, "", [], {})
+        )
     return str(value)
 
 

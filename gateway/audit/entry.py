@@ -113,9 +113,10 @@ class LogEntry:
     diagnostic_term_warnings: int | None = None
     # What a released disclosure rests on, as the policy named it (policies/data.json "lawful_bases"):
     # [{"basis", "statute"}] for consent, a best-interests decision or the process minimum, then one item
-    # per lawful override relied on, which adds "override_id", "recorded_by" (the practitioner),
-    # "expires_at" and "reason_sha256" (SHA-256 of the reason's UTF-8 text; the reason stays encrypted
-    # beside the log). Also on an override's own recording entry. Written only when given, so entries
+    # per lawful override relied on, which adds "override_id", "expires_at" (UTC) and "recorded_by_hmac" /
+    # "reason_hmac" (commitments keyed by the subject's data key: gateway.overrides.commitment; the values
+    # stay beside the log). Entries written before commitments carried "recorded_by" / "reason_sha256".
+    # Also on an override's own recording entry. Written only when given, so entries
     # without it keep their earlier form.
     lawful_basis: Sequence[Mapping[str, Any]] = field(default=())
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.assessments.catalogue import Catalogue
+from gateway.audit.balp import HIDDEN_BASIS_KEYS
 from gateway.audit.events import AuditEvent
 from gateway.audit.queries import DisclosureRecord
 
@@ -97,10 +98,21 @@ def _entry(r: DisclosureRecord, sections: Mapping[str, str]) -> dict[str, Any]:
             "policy_revision": r.policy_revision,
             "consent_status": r.consent_status,
             "overrides": r.overrides,
-            "lawful_basis": r.entry.get("lawful_basis"),
+            "lawful_basis": _lawful_basis(r.entry.get("lawful_basis")),
         },
         "reason": r.reason,
     }
+
+
+def _lawful_basis(value: Any) -> Any:
+    """The entry's lawful basis without what the requester is not given (an earlier entry's practitioner
+    name and unkeyed reason hash: balp.HIDDEN_BASIS_KEYS)."""
+    if not isinstance(value, list):
+        return value
+    return [
+        {k: v for k, v in item.items() if k not in HIDDEN_BASIS_KEYS} if isinstance(item, Mapping) else item
+        for item in value
+    ]
 
 
 def subject_report(

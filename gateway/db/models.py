@@ -199,9 +199,11 @@ class LawfulOverride(Base):
     basis: Mapped[str] = mapped_column(String(48))
     recipients: Mapped[list[str]] = mapped_column(JSON)
     reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    # SHA-256 (hex) of the reason's UTF-8 text: what the disclosure log carries of it (NULL when recorded
-    # before the hash was kept and the person has since been erased).
-    reason_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the disclosure log carries of the author and the reason: HMAC-SHA256 under the subject's data
+    # key (gateway.overrides.commitment), kept here so the hot path never decrypts a reason. NULL when
+    # recorded before commitments were kept and the person has since been erased.
+    recorded_by_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,9 +2,9 @@
 
 The policy names the basis (consent, a best-interests decision, the process minimum, or each lawful
 override relied on, with its statute: data "lawful_bases"). An override's entry adds what IG must be
-able to hold the practitioner to, inside the hashed entry: who recorded it, when it expires and the
-SHA-256 of the reason (the reason itself stays encrypted beside the log, so erasing the person leaves
-the log verifiable).
+able to hold the practitioner to, inside the hashed entry: when it expires (UTC) and commitments to who
+recorded it and why, keyed by the subject's data key (gateway.overrides.commitment): the values stay
+in lawful_overrides, so erasing the person leaves the log verifiable and holding nothing personal.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.overrides.store import log_record
+from gateway.overrides.commitment import log_record
 from gateway.policy.decision import Decision
 from gateway.policy.input import OverrideFacts
 
@@ -29,6 +29,6 @@ def log_items(decision: Decision, overrides: Sequence[OverrideFacts]) -> tuple[d
             item["override_id"] = basis.override_id
             facts = by_id.get(basis.override_id)
             if facts is not None:
-                item.update(log_record(facts.recorded_by, facts.expires_at, facts.reason_sha256))
+                item.update(log_record(facts.expires_at, facts.recorded_by_hmac, facts.reason_hmac))
         items.append(item)
     return tuple(items)

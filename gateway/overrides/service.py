@@ -20,7 +20,8 @@ from gateway.auth.rfc9068 import AccessContext
 from gateway.db.models import Agency, Assessment
 from gateway.issue import Issue
 from gateway.keys import KeyRing
-from gateway.overrides.store import OverrideRecord, log_record, record_override
+from gateway.overrides.commitment import log_record
+from gateway.overrides.store import OverrideRecord, record_override
 from gateway.overrides.validation import validate_override
 
 
@@ -79,7 +80,7 @@ def record(
                 {
                     "basis": stored.basis,
                     "override_id": stored.id,
-                    **log_record(stored.recorded_by, stored.expires_at, stored.reason_sha256),
+                    **log_record(stored.expires_at, stored.recorded_by_hmac, stored.reason_hmac),
                 }
             ],
         ),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import Assessment, LawfulOverride, Subject
 from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+from gateway.overrides.commitment import REASON, RECORDED_BY, commit, matches, utc
 from gateway.overrides.validation import OverrideRequest
 from gateway.policy.input import OverrideFacts
 
@@ -26,22 +26,9 @@ class OverrideRecord:
     expires_at: datetime
     recorded_at: datetime
     recorded_by: str
-    reason_sha256: str
-
-
-def reason_hash(reason: str) -> str:
-    """What the disclosure log keeps of a reason: the SHA-256 (hex) of its UTF-8 text as recorded, so IG
-    staff can show the reason read later is the one the disclosures relied on (``sha256sum`` agrees)."""
-    return hashlib.sha256(reason.encode("utf-8")).hexdigest()
-
-
-def log_record(recorded_by: str | None, expires_at: datetime, reason_sha256: str | None) -> dict[str, Any]:
-    """The override's author, expiry and reason hash, as every log entry that names the override carries
-    them (its recording, and each disclosure that relies on it)."""
-    record: dict[str, Any] = {"recorded_by": recorded_by, "expires_at": _aware(expires_at).isoformat()}
-    if reason_sha256 is not None:  # recorded before hashes were kept, and its person since erased
-        record["reason_sha256"] = reason_sha256
-    return record
+    # The log's commitments to the author and the reason (gateway.overrides.commitment).
+    recorded_by_hmac: str
+    reason_hmac: str
 
 
 def _reason_aad(override_id: str) -> bytes:
@@ -65,20 +52,24 @@ def record_override(
     agency_code: str,
     now: datetime,
 ) -> OverrideRecord:
-    """Store one override in the caller's transaction; the reason is encrypted under the subject's key."""
+    """Store one override in the caller's transaction; the reason is encrypted under the subject's key,
+    and the author and reason are committed to under the same key (what the log entries carry)."""
     override_id = str(uuid.uuid4())
     key = _data_key(session, keyring, assessment.subject_id)
-    reason_sha256 = reason_hash(request.reason)
+    recorded_by_hmac = commit(key, override_id, RECORDED_BY, request.recorded_by)
+    reason_hmac = commit(key, override_id, REASON, request.reason)
+    expires_at = utc(request.expires_at)
     row = LawfulOverride(
         id=override_id,
         assessment_id=assessment.id,
         basis=request.basis,
         recipients=list(request.recipients),
         reason_ciphertext=encrypt(key, request.reason.encode("utf-8"), _reason_aad(override_id)),
-        reason_sha256=reason_sha256,
+        recorded_by_hmac=recorded_by_hmac,
+        reason_hmac=reason_hmac,
         recorded_by=request.recorded_by,
-        recorded_at=now,
-        expires_at=request.expires_at,
+        recorded_at=utc(now),
+        expires_at=expires_at,
         client_id=client_id,
         agency_code=agency_code,
     )
@@ -89,10 +80,11 @@ def record_override(
         assessment.id,
         request.basis,
         request.recipients,
-        request.expires_at,
-        now,
+        expires_at,
+        utc(now),
         request.recorded_by,
-        reason_sha256,
+        recorded_by_hmac,
+        reason_hmac,
     )
 
 
@@ -107,10 +99,10 @@ def facts_for_assessment(session: Session, assessment_id: str) -> list[OverrideF
             id=row.id,
             basis=row.basis,
             recipients=tuple(row.recipients),
-            expires_at=_aware(row.expires_at),
-            recorded_at=_aware(row.recorded_at),
-            recorded_by=row.recorded_by,
-            reason_sha256=row.reason_sha256,
+            expires_at=utc(row.expires_at),
+            recorded_at=utc(row.recorded_at),
+            recorded_by_hmac=row.recorded_by_hmac,
+            reason_hmac=row.reason_hmac,
         )
         for row in rows
     ]
@@ -131,6 +123,22 @@ def read_reason(session: Session, keyring: KeyRing, override_id: str) -> str | N
     return decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every instant the gateway stores is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def entry_matches_override(session: Session, keyring: KeyRing, item: Any) -> bool:
+    """Whether a log entry's lawful-basis ``item`` commits to the override as stored now (its author,
+    decrypted reason and expiry): the check IG runs to hold the practitioner to what the disclosures
+    relied on. False when the override, its reason or its subject's key is gone (nothing to compare)."""
+    override_id = item.get("override_id") if isinstance(item, dict) else None
+    row = session.get(LawfulOverride, override_id) if isinstance(override_id, str) else None
+    if row is None or row.reason_ciphertext is None:
+        return False
+    assessment = session.get(Assessment, row.assessment_id)
+    if assessment is None:
+        return False
+    try:
+        key = _data_key(session, keyring, assessment.subject_id)
+    except LookupError:
+        return False
+    reason = decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
+    return matches(
+        item, data_key=key, override_id=row.id, recorded_by=row.recorded_by, reason=reason, expires_at=row.expires_at
+    )

@@ -38,8 +38,8 @@ class OverrideFacts:
     recorded_at: datetime
     # Not policy input (overrides_in_force leaves them out, so they never split the decision cache):
     # they travel with the facts to the log entry of each disclosure that relies on the override.
-    recorded_by: str | None = None
-    reason_sha256: str | None = None
+    recorded_by_hmac: str | None = None
+    reason_hmac: str | None = None
 
 
 def overrides_in_force(overrides: Sequence[OverrideFacts], now: datetime) -> list[dict[str, Any]]:

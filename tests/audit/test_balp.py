@@ -250,6 +250,31 @@ def test_the_csv_carries_the_same_columns():
     assert (rows[1]["outcome_code"], rows[1]["purpose_of_use"], rows[1]["reason"]) == ("8", "TREAT", "internal-error")
 
 
+def test_personal_data_in_the_immutable_log_earlier_author_name_and_reason_hash_reach_no_reader():
+    """An entry written before keyed commitments named the practitioner and a plain reason hash: neither
+    reaches the AuditEvent detail, the CSV or the subject access report (IG reads the override itself)."""
+    from gateway.audit.reports import subject_report
+
+    item = {
+        "basis": "safeguarding",
+        "override_id": "o1",
+        "expires_at": "2026-12-07T11:00:00+00:00",
+        "recorded_by": "Sam Okafor, L&D practitioner",
+        "reason_sha256": "ab" * 32,
+        "recorded_by_hmac": "cd" * 32,
+    }
+    old = record(AuditEvent.BUNDLE_RELEASED, entry={"lawful_basis": [item]})
+
+    text = balp.lawful_basis_text(old)
+    assert text == (
+        f"basis=safeguarding expires_at=2026-12-07T11:00:00+00:00 override_id=o1 recorded_by_hmac={'cd' * 32}"
+    )
+    report = subject_report([old], {})
+    (shown,) = report["entries"][0]["basis"]["lawful_basis"]
+    assert "recorded_by" not in shown and "reason_sha256" not in shown and shown["recorded_by_hmac"] == "cd" * 32
+    assert "Sam Okafor" not in _csv([old]) and "ab" * 32 not in _csv([old])
+
+
 def _csv(records: list[DisclosureRecord]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(export.to_csv_rows(records))

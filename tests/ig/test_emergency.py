@@ -1,18 +1,19 @@
 """Emergency sharing end to end (ICO data sharing code: risk to life): an L&D clinician records it over
 HTTP against a declined consent; the named recipients get only identity, communication needs, risk and
-safeguarding, with the emergency and its statute, author, expiry and reason hash in the hashed log
-entry; a recipient not named gets nothing more; it ends at 72 hours (the disclosure clock moved past
-it) and a longer one is refused; IG staff see it and every disclosure that relied on it for review."""
+safeguarding, with the emergency and its statute, expiry and keyed commitments to its author and
+reason in the hashed log entry; a recipient not named gets nothing more; it ends at 72 hours
+(the disclosure clock moved past it) and a longer one is refused; IG staff see it and every disclosure
+that relied on it for review."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from datetime import UTC, datetime, timedelta
 
 from gateway.audit import log
 from gateway.audit.verify import verify_rows
+from gateway.overrides.store import entry_matches_override
 from tests.factories import example, publish
 from tests.fixtures import ROOT
 from tests.overrides.test_override_flow import entries, override_body, pull, record
@@ -20,6 +21,11 @@ from tests.overrides.test_override_flow import entries, override_body, pull, rec
 REASON = "Said tonight he will end his life; police and the crisis team must know his risk now."
 GATEWAY_DATA = json.loads((ROOT / "policies" / "data.json").read_text())["gateway"]
 EMERGENCY_FIELDS = {"risk.assessment", "risk.safeguarding"}  # beyond what the minimum already gives
+
+
+def recorded_commitments(gateway) -> dict:
+    (recorded,) = [e for e in entries(gateway) if e["event"] == "ingest:override:recorded"]
+    return recorded["lawful_basis"][0]
 
 
 def _declined_with_a_health_link(gateway) -> None:
@@ -49,10 +55,11 @@ def test_emergency_sharing_end_to_end_with_its_ig_review(gateway, staff, browser
         "basis": "emergency",
         "statute": GATEWAY_DATA["lawful_bases"]["emergency"]["statute"],
         "override_id": emergency_id,
-        "recorded_by": body["recorded_by"],
-        "expires_at": datetime.fromisoformat(body["expires_at"]).isoformat(),
-        "reason_sha256": hashlib.sha256(REASON.encode()).hexdigest(),
+        "expires_at": datetime.fromisoformat(body["expires_at"]).astimezone(UTC).isoformat(),
+        **{key: recorded_commitments(gateway)[key] for key in ("recorded_by_hmac", "reason_hmac")},
     }
+    with gateway.sessions() as session:
+        assert entry_matches_override(session, gateway.keyring, emergency), "the log commits to author and reason"
 
     # Police: the custody minimum plus risk and safeguarding, nothing else, flagged for IG review.
     status, police_body, police = pull(gateway, "POL-NE", "charging")
@@ -106,6 +113,7 @@ def test_emergency_sharing_end_to_end_with_its_ig_review(gateway, staff, browser
     page = html.unescape(browser.get(f"/ig/disclosures/{police['disclosure_id']}").text)
     assert "Needs IG review" in page and "emergency" in page and emergency["statute"] in page
 
-    assert REASON not in json.dumps(entries(gateway)), "the reason stays out of the log: only its hash"
+    assert REASON not in json.dumps(entries(gateway)), "the reason stays out of the log: only a keyed commitment"
+    assert body["recorded_by"] not in json.dumps(entries(gateway)), "nor the practitioner's name"
     with gateway.sessions() as session:
         assert verify_rows(log.iter_rows(session), log.read_head(session)).ok
