@@ -1,7 +1,8 @@
-"""``ld-gateway client keys ...``: rotating a client's registered keys with overlap.
+"""``ld-gateway agency ...``, ``client ...`` and ``token-key ...``: registering agencies and their OAuth
+clients, and rotating keys with overlap (registered on the root command in gateway/cli.py).
 
-Add the new key, let the agency switch to it, then remove the old one; in between, assertions signed
-by either are accepted. Clients that publish a JWKS URL rotate there instead.
+``client keys``: add the new key, let the agency switch to it, then remove the old one; in between,
+assertions signed by either are accepted. Clients that publish a JWKS URL rotate there instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from sqlalchemy.orm import Session
 from gateway import cli_support
 from gateway.auth.errors import RegistrationError, UnknownClient
 
+agency_app = typer.Typer(help="Partner agencies (police forces, courts, probation regions, ...).", no_args_is_help=True)
+client_app = typer.Typer(help="Agencies' OAuth clients (signed-JWT client credentials).", no_args_is_help=True)
 keys_app = typer.Typer(help="A client's registered public keys (rotation with overlap).", no_args_is_help=True)
+client_app.add_typer(keys_app, name="keys")
 
 
 @contextmanager
@@ -33,6 +37,82 @@ def registering() -> Iterator[Session]:
         raise typer.Exit(1) from None
     finally:
         current.close()
+
+
+@agency_app.command("add")
+def agency_add(
+    code: str = typer.Option(..., help="Short unique code, e.g. POL-NE."),
+    name: str = typer.Option(..., help="The agency's name."),
+    type_: str = typer.Option(..., "--type", help="police|cps|court|probation|yot|health|ld-service"),
+    ods_code: str | None = typer.Option(
+        None,
+        "--ods-code",
+        help="The NHS organisation's ODS code (3-5 letters or digits); health and ld-service agencies only. "
+        "Documents then name the organisation by it.",
+    ),
+) -> None:
+    """Register a partner agency."""
+    from gateway.auth import registry
+
+    with registering() as session:
+        agency = registry.add_agency(session, code, name, type_, ods_code=ods_code)
+    ods = f", ODS {agency.ods_code}" if agency.ods_code else ""
+    cli_support.console.print(f"Agency {agency.code} ({agency.type}{ods}) added.")
+
+
+@client_app.command("add")
+def client_add(
+    agency: str = typer.Option(..., help="The agency's code."),
+    purpose: list[str] = typer.Option(..., help="A purpose of use this client may ask for; repeat for more."),
+    jwks_file: Path | None = typer.Option(None, exists=True, help="A JWKS file with the client's public key(s)."),
+    jwks_url: str | None = typer.Option(None, help="An HTTPS URL where the client publishes its JWKS."),
+    generate_key: Path | None = typer.Option(None, help="Generate a key pair; write the private key (PEM) here."),
+    alg: list[str] | None = typer.Option(
+        None,
+        help="An assertion algorithm this client may use; repeat for more. "
+        "Default: RS512, RS384, PS256, ES256, ES384, EdDSA.",
+    ),
+    dpop: bool = typer.Option(
+        True, "--dpop/--no-dpop", help="Require DPoP-bound tokens (RFC 9449); --no-dpop allows bearer tokens."
+    ),
+) -> None:
+    """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
+    from gateway.auth import registry
+    from gateway.auth.errors import UnknownAgency
+
+    if sum(x is not None for x in (jwks_file, jwks_url, generate_key)) != 1:
+        raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
+    if generate_key is not None and generate_key.exists():
+        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+    with registering() as session:
+        if registry.get_agency(session, agency) is None:
+            raise UnknownAgency(f"no agency with code {agency!r}")
+        jwks = json.loads(jwks_file.read_text()) if jwks_file is not None else None
+        if generate_key is not None:
+            jwks = {"keys": [registry.generate_client_key(generate_key)]}
+        try:
+            client = registry.add_client(
+                session, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
+            )
+        except Exception:
+            if generate_key is not None:
+                generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
+            raise
+    if generate_key is not None:
+        cli_support.console.print(
+            f"Private key written to {generate_key}; keep it secret (the gateway keeps only the public key)."
+        )
+    typer.echo(client.client_id)
+
+
+@client_app.command("revoke")
+def client_revoke(client_id: str = typer.Argument(..., help="The client to revoke.")) -> None:
+    """Revoke a client: it can get no new tokens, and its live tokens stop working."""
+    from gateway.auth import registry
+
+    with registering() as session:
+        registry.revoke_client(session, client_id)
+    cli_support.console.print(f"Client {client_id} revoked.")
 
 
 @keys_app.command("add")
