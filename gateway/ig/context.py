@@ -103,6 +103,11 @@ def page(request: Request, template: str, cur: sessions.Current | None, status: 
     return response
 
 
+def not_found_page(request: Request, cur: sessions.Current | None, what: str) -> Response:
+    """The 404 page for a record (a disclosure, a run, a client) that is not there."""
+    return page(request, "error.html", cur, 404, title="Page not found", message=f"There is no {what} here.")
+
+
 def require_staff(request: Request, session: Session) -> sessions.Current:
     """The signed-in session, or a redirect to the sign-in page that comes back here afterwards."""
     cur = current(request, session)

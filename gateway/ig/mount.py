@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from gateway.context import Gateway
-from gateway.ig import override_pages, pages, signin
+from gateway.ig import disclosure_pages, override_pages, pages, signin
 from gateway.ig.context import Ig, PageRefused
 from gateway.ig.settings import IgSettings
 from gateway.ig.throttle import SignInThrottle
@@ -33,6 +33,7 @@ def build_ig_app(gateway: Gateway, settings: IgSettings | None = None) -> FastAP
     app.state.ig = Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings), throttle=throttle)
     app.include_router(signin.router)
     app.include_router(pages.router)
+    app.include_router(disclosure_pages.router)
     app.include_router(override_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
