@@ -3,6 +3,13 @@
 Nothing personal is stored in the clear. Identifiers are stored as keyed hashes (for lookup), and the
 canonical JSON and case references as AES-256-GCM ciphertext under the subject's data key. Destroying
 that one wrapped key erases everything readable about the person.
+
+Why one module of over 400 lines: it is the one place that knows the encrypted layout (which key
+encrypts what, under which associated data: ``content_aad``, ``case-reference:{assessment}:{agency}``;
+which identifiers are hashed, in which normalised form). Every write (``publish``) and every read or
+erasure of that content sits beside it, so that a change to the layout is made, and reviewed, once.
+Matching people (``identity``, ``matching``), demographics and provenance, which only use the layout,
+are modules of their own.
 """
 
 from __future__ import annotations
