@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from gateway.api.openapi import JWT_BEARER
+from gateway.api.openapi_components import JWT_BEARER
 from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS
 
