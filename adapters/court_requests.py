@@ -234,7 +234,7 @@ def reject(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """Reject a request with a reason."""
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status", "value": "rejected"},
         {"op": "add", "path": "/statusReason", "value": {"text": reason}},
     ]
@@ -262,7 +262,7 @@ def complete(
         "type": {"coding": [{"system": f"{CODES}/task-output", "code": "assessment"}]},
         "valueReference": {"reference": f"Bundle/{assessment}"},
     }
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status", "value": "completed"},
         {"op": "add", "path": "/output", "value": [output]},
     ]

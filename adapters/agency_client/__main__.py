@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,7 +26,7 @@ def jwks(
 ) -> None:
     """Print the public JWKS to register for KEY (its kid is the RFC 7638 thumbprint this client signs with)."""
     private = load_private_key(key)
-    public = dict(private.as_dict(private=False))
+    public: dict[str, Any] = dict(private.as_dict(private=False))
     public.update({"kid": private.kid, "use": "sig", "alg": algorithm_for(private)})
     typer.echo(json.dumps({"keys": [public]}, indent=2))
 

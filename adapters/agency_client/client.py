@@ -35,7 +35,7 @@ def algorithm_for(key: Key) -> str:
     if key.key_type == "RSA":
         return "RS512"
     if key.key_type == "EC":
-        return {"P-256": "ES256", "P-384": "ES384"}[key.as_dict()["crv"]]
+        return {"P-256": "ES256", "P-384": "ES384"}[str(key.as_dict()["crv"])]
     return "Ed25519"  # RFC 9864's name for EdDSA over Ed25519; the gateway accepts it wherever EdDSA is
 
 

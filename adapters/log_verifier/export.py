@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adapters.log_verifier.merkle import StreamingRoot, VerificationError, leaf_hash
 from adapters.log_verifier.note import Checkpoint, LogKey, open_checkpoint
@@ -52,7 +53,7 @@ class ExportReport:
         return self.problem is None
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict]]:
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
@@ -147,10 +148,10 @@ def verify_export(
         return report
     leftover = next_checkpoint()
     if leftover is not None:
-        size, cp = leftover
+        size, last = leftover
         report.problem = (
-            cp
-            if isinstance(cp, ExportProblem)
+            last
+            if isinstance(last, ExportProblem)
             else ExportProblem(
                 "checkpoint", size, f"covers {size} entries, the export holds {tree.size} (entries removed)"
             )
@@ -173,7 +174,7 @@ def verify_export(
     return report
 
 
-def _check_entry(item: dict, expected: int, prev: str) -> str | None:
+def _check_entry(item: dict[str, Any], expected: int, prev: str) -> str | None:
     seq, text, stored = item.get("seq"), item.get("entry"), item.get("leaf_hash")
     if seq != expected:
         return f"expected entry {expected} next, found entry {seq} (missing, inserted or reordered entries)"

@@ -70,8 +70,8 @@ async def _stream(
         yield b": subscribed\nretry: 2000\n\n"
         if missed is None:
             yield b"event: replay-incomplete\ndata: {}\n\n"
-        for notification in missed or ():
-            yield sse_frame(notification)
+        for earlier in missed or ():
+            yield sse_frame(earlier)
         quiet_since = monotonic()
         while True:
             remaining = (ctx.expires_at - datetime.now(UTC)).total_seconds()

@@ -152,6 +152,8 @@ def _link_for(selector: str, link: Any, audience: Audience) -> bool:
     if not isinstance(link, Mapping):
         return False
     code = link.get("agency_code")
+    if not isinstance(code, str):
+        return False
     if selector == "recipient":
         # Only a health or social care agency's own reference: never another agency's, never a CJ one.
         return code == audience.agency_code and audience.agency_types.get(code) == "health"

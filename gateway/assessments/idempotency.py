@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import IdempotencyRecord
@@ -101,4 +101,5 @@ def remember(
 def purge(session: Session, before: datetime) -> int:
     """Forget keys recorded before ``before``; returns how many."""
     result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before))
+    assert isinstance(result, CursorResult)  # a DELETE's result is a cursor's: it has a row count
     return int(result.rowcount or 0)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, func, select
+from sqlalchemy import Integer, Row, Select, String, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.assessments import identity
@@ -53,7 +54,8 @@ def opened_assessments(
         params["limit"] = limit
     # On the connection, not through the ORM session: plain columns, and the ORM's execution layer
     # around a Core-shaped select cost as much as the statement.
-    rows = list(reversed(session.connection().execute(query, params).all()))
+    rows: Sequence[Row[str, str, int, int, bytes | None, bytes | None, Any]]
+    rows = session.connection().execute(query, params).all()[::-1]
     if not rows:
         return None
     keys: dict[str, bytes] = {}
@@ -70,7 +72,11 @@ def opened_assessments(
 
 
 @functools.cache
-def _opened_query(dialect: str, only: bool, limit: bool) -> Any:
+def _opened_query(
+    dialect: str, only: bool, limit: bool
+) -> Select[str, str, int, int, bytes | None, bytes | None, Any]:
+    """Rows of the assessment, its subject (the key's owner), publisher, current version, its ciphertext,
+    the subject's wrapped key (None once erased) and the overrides as JSON."""
     members = identity.group_members(bindparam("root_id", type_=String))
     declared = select(CaseLink.declared_by_agency_id).where(
         CaseLink.agency_id == bindparam("agency_id"), CaseLink.subject_id.in_(members)

@@ -19,6 +19,10 @@ class RevocationList(Protocol):
 
     def is_revoked(self, jti: str) -> bool: ...
 
+    def client_revoked(self, client_id: str) -> None:
+        """``client_id`` was revoked (committed): stop honouring its live tokens in this process now."""
+        ...
+
 
 class InMemoryRevocationList:
     """A :class:`RevocationList` for one process (tests); the gateway uses
@@ -35,6 +39,9 @@ class InMemoryRevocationList:
             self._revoked = {k: t for k, t in self._revoked.items() if t > now}
             if expires_at > now:
                 self._revoked[jti] = max(expires_at, self._revoked.get(jti, 0.0))
+
+    def client_revoked(self, client_id: str) -> None:
+        """Nothing to forget: this list caches no client state (whether a client is active is read per call)."""
 
     def is_revoked(self, jti: str) -> bool:
         with self._lock:

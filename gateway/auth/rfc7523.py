@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jws import CompactSignature, JWSRegistry, extract_compact, validate_compact
@@ -225,7 +225,7 @@ def _check_claims(claims: Mapping[str, Any], params: Mapping[str, str], audience
     return None
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

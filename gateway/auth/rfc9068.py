@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
@@ -146,8 +146,8 @@ def validate_access_token(
     agency = claims.get("agency")
     scope = claims.get("scope", "")
     try:
-        agency_type = AgencyType(claims.get("agency_type"))
-        purpose = Purpose(claims.get("purpose_of_use"))
+        agency_type = AgencyType(claims.get("agency_type", ""))
+        purpose = Purpose(claims.get("purpose_of_use", ""))
     except ValueError:
         raise _invalid("unknown agency_type or purpose_of_use", client_id) from None
     if not isinstance(agency, str) or not agency or not isinstance(scope, str):
@@ -230,5 +230,5 @@ def _invalid(reason: str, client_id: str | None = None) -> InvalidToken:
     return InvalidToken(reason=reason, client_id=client_id)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

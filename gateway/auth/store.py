@@ -45,13 +45,16 @@ def _insert_ignoring_conflict(session: Session, model: Any, values: dict[str, An
 @functools.cache
 def _insert_ignoring(dialect: str, model: Any, columns: tuple[str, ...], key: str) -> Any:
     # Built once per shape (a DPoP claim is on every pull): bound parameters, not values baked in.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = model.__table__
-    statement = insert(table).values({c: bindparam(f"value_{c}") for c in columns})
-    return statement.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    values: dict[str, Any] = {c: bindparam(f"value_{c}") for c in columns}
+    # The two dialects' INSERT ... ON CONFLICT DO NOTHING are spelled alike but are different classes.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(values).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def jti_hash(namespace: str, jti: str) -> str:

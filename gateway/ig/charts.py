@@ -53,7 +53,7 @@ def stacked_bars(
     ]
     for i, day in enumerate(days):
         x = left + i * step + (step - bar_w) / 2
-        y = top + plot_h
+        y: float = top + plot_h
         for name, values in series.items():
             value = values[i]
             if not value:

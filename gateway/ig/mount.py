@@ -76,10 +76,11 @@ def _oauth(settings: IgSettings) -> object | None:
     from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
-    return oauth.register(
+    client: object = oauth.register(
         name="staff",
         server_metadata_url=str(settings.oidc_issuer).rstrip("/") + "/.well-known/openid-configuration",
         client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret,
         client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
     )
+    return client

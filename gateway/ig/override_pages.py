@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from gateway.audit.events import AuditEvent, Outcome
-from gateway.ig import actions, data, reviews
+from gateway.ig import actions, data, reviews, sessions
 from gateway.ig.context import ig_of, now, page, require_admin, require_csrf, require_staff, transaction
 
 router = APIRouter()
@@ -31,7 +33,15 @@ def override_queue(request: Request) -> Response:
         )
 
 
-def _override_page(request, session, cur, override_id: str, errors=(), form=None, status: int = 200) -> Response:
+def _override_page(
+    request: Request,
+    session: Session,
+    cur: sessions.Current,
+    override_id: str,
+    errors: Sequence[tuple[str, str]] = (),
+    form: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     ig = ig_of(request)
     found = reviews.view(session, ig.gateway.keyring, override_id)
     if found is None:

@@ -112,13 +112,13 @@ def sign_in(
         retry = {"Retry-After": str(limited.retry_after)}
         return _sign_in_page(request, nonce, [("username", message)], username, safe_next(next), 429, retry)
     with ig.gateway.sessions() as session:
-        found = accounts.candidate(session, username, now=now())
+        candidate = accounts.candidate(session, username, now=now())
         session.rollback()
-    checked = accounts.check_password(found, password)  # no transaction open: see the docstring
+    checked = accounts.check_password(candidate, password)  # no transaction open: see the docstring
     with transaction(request) as session:
         result = accounts.settle(
             session,
-            found,
+            candidate,
             checked,
             now=now(),
             max_attempts=ig.settings.lockout_attempts,
@@ -168,7 +168,7 @@ async def oidc_start(request: Request) -> Response:
         # Authlib keeps its state and nonce in request.session: here, our server-side session's data.
         request.scope["session"] = dict(cur.row.data)
         redirect_uri = ig.gateway.settings.issuer.rstrip("/") + "/ig/oidc/callback"
-        response = await ig.oauth.authorize_redirect(request, redirect_uri)
+        response: Response = await ig.oauth.authorize_redirect(request, redirect_uri)
         cur.row.data = dict(request.scope["session"])
     set_session_cookie(response, cur)
     return response

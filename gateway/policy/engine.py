@@ -74,7 +74,10 @@ _PROBE_INPUT: dict[str, Any] = {
 class PolicyEngine(Protocol):
     """Answers one disclosure question; never raises (every failure is a denial)."""
 
-    revision: str
+    @property
+    def revision(self) -> str:
+        """Which policy answers (read-only: an engine's policy changes only by making a new engine)."""
+        ...
 
     def decide(self, policy_input: Mapping[str, Any]) -> Decision: ...
 

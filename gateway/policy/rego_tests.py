@@ -206,6 +206,11 @@ def _decide(engine: Any, case: Mapping[str, Any]) -> Any:
     return values[0] if len(values) == 1 else None
 
 
+def _names(items: Any, key: str) -> set[str]:
+    """The string ``key`` of each mapping in ``items`` (a decision's withheld fields or overrides)."""
+    return {item[key] for item in items if isinstance(item, Mapping) and isinstance(item.get(key), str)}
+
+
 def _named_in_decisions(engine: Any, cases: Sequence[Mapping[str, Any]]) -> set[str]:
     """Every withholding rule, denial, override basis and lawful basis some test case's decision names."""
     named: set[str] = set()
@@ -213,9 +218,9 @@ def _named_in_decisions(engine: Any, cases: Sequence[Mapping[str, Any]]) -> set[
         decision = _decide(engine, case)
         if not isinstance(decision, Mapping):  # a case the policy cannot decide names nothing
             continue
-        named.update(w.get("rule") for w in decision.get("withheld", ()) if isinstance(w, Mapping))
-        named.update(o.get("basis") for o in decision.get("overrides", ()) if isinstance(o, Mapping))
-        named.update(b.get("basis") for b in decision.get("lawful_basis", ()) if isinstance(b, Mapping))
+        named.update(_names(decision.get("withheld", ()), "rule"))
+        named.update(_names(decision.get("overrides", ()), "basis"))
+        named.update(_names(decision.get("lawful_basis", ()), "basis"))
         if isinstance(decision.get("deny_reason"), str):
             named.add(decision["deny_reason"])
     return named

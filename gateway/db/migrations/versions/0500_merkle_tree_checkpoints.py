@@ -8,6 +8,8 @@ Existing entries are folded into the tree here, so a log written before this rev
 tree (and so the same roots and proofs) as one written after it.
 """
 
+from collections.abc import Iterable
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -42,9 +44,10 @@ def upgrade() -> None:
     compact: list[bytes] = []
     nodes = sa.table('log_tree_nodes', sa.column('level', sa.Integer), sa.column('idx', sa.BigInteger),
                      sa.column('hash', sa.String))
-    batch: list[dict] = []
+    batch: list[dict[str, object]] = []
     size = 0
-    for (leaf,) in conn.execute(sa.text('SELECT leaf_hash FROM disclosure_log ORDER BY seq')):
+    leaves: Iterable[str] = conn.execute(sa.text('SELECT leaf_hash FROM disclosure_log ORDER BY seq')).scalars()
+    for leaf in leaves:
         compact, created = compact_append(compact, size, bytes.fromhex(leaf))
         batch.extend({'level': lv, 'idx': ix, 'hash': h.hex()} for lv, ix, h in created)
         size += 1

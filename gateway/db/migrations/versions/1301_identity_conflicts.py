@@ -13,10 +13,15 @@ needs no keys.
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import context, op
+
+if TYPE_CHECKING:
+    from gateway.keys import KeyRing
 
 revision = "1301"
 down_revision = "1800"
@@ -24,7 +29,7 @@ branch_labels = None
 depends_on = None
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> "KeyRing":
     from gateway.keys import load_keyring
 
     keys_dir = context.config.attributes.get("keys_dir")
@@ -58,7 +63,8 @@ def upgrade() -> None:
 
 
 def _backfill(conn: sa.Connection) -> None:
-    rows = conn.execute(
+    # assessment id, subject id, current version, version, ciphertext, wrapped key (both non-null here)
+    rows: Sequence[sa.Row[str, str, int, int, bytes, bytes]] = conn.execute(
         sa.text(
             "SELECT a.id, a.subject_id, a.current_version, v.version, v.ciphertext, s.wrapped_key "
             "FROM assessments a JOIN assessment_versions v ON v.assessment_id = a.id "
