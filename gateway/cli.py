@@ -89,20 +89,19 @@ def serve(
         raise typer.Exit(2) from None
     _serve_metrics(get_settings())
     if workers == 1:
-        server.run(application, host, port)  # type: ignore[arg-type]
+        server.run(application, host, port, settings.trusted_proxies)  # type: ignore[arg-type]
         return
     import uvicorn
 
-    # Several processes under uvicorn's supervisor, each building its own application (worker_app).
-    # As server.run: uvicorn's access log stays off (a search's query string holds an NHS number).
+    # Several processes under uvicorn's supervisor, each building its own application (worker_app),
+    # with the same options as one (server.options: no access log, forwarding headers as configured).
     uvicorn.run(
         "gateway.cli:worker_app",
         factory=True,
         workers=workers,
         host=host,
         port=port,
-        log_level="info",
-        access_log=False,
+        **server.options(settings.trusted_proxies),
     )
 
 

@@ -6,6 +6,7 @@ A bad value fails loudly at start-up. No secret has a default: keys are generate
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     # of GATEWAY_METRICS_TOKEN (docs/decisions.md "Metrics").
     metrics_address: str | None = Field(default="127.0.0.1:9464", description="host:port, or 'off'")
     metrics_token: SecretStr | None = Field(default=None, description="Bearer token for /metrics on the API port")
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto ``ld-gateway serve`` believes: addresses or
+    # networks, comma-separated. None by default, so the address logged is the peer's own (uvicorn would
+    # otherwise trust 127.0.0.1 and ::1, and a local process could write any address into the log).
+    forwarded_allow_ips: str = Field(default="", description="Trusted proxy addresses or networks, comma-separated")
 
     @field_validator("database_url")
     @classmethod
@@ -78,6 +83,26 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("GATEWAY_METRICS_TOKEN must be at least 32 characters (for example: openssl rand -hex 32)")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in (i.strip() for i in value.split(",")):
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "GATEWAY_FORWARDED_ALLOW_IPS must be IP addresses or networks, comma-separated "
+                    f"(for example 10.0.0.5,10.1.0.0/16); not {item!r}"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """GATEWAY_FORWARDED_ALLOW_IPS as a list; empty: no forwarding header is believed."""
+        return [i.strip() for i in self.forwarded_allow_ips.split(",") if i.strip()]
 
     @property
     def metrics_listen(self) -> tuple[str, int] | None:

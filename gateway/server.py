@@ -9,7 +9,8 @@ reconnects to another process, as the stream's ``retry`` field tells it), and th
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,8 +26,29 @@ class GatewayServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run(application: FastAPI, host: str, port: int) -> None:
-    # uvicorn's access log prints query strings, and a search's query string holds an NHS number:
-    # it stays off, and gateway.app_logging logs requests without them.
-    config = uvicorn.Config(application, host=host, port=port, log_level="info", access_log=False)
-    GatewayServer(config, before_shutdown=application.state.requests.notifier.hub.close).run()
+def options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's options, for one process and for ``--workers`` alike.
+
+    uvicorn's access log prints query strings, and a search's query string holds an NHS number: it stays
+    off, and gateway.app_logging logs requests without them. Forwarding headers are believed only from
+    ``trusted_proxies`` (GATEWAY_FORWARDED_ALLOW_IPS), given explicitly so that uvicorn's own default
+    (127.0.0.1 and ::1, or its FORWARDED_ALLOW_IPS variable) never decides what address the log records.
+    """
+    return {
+        "log_level": "info",
+        "access_log": False,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": list(trusted_proxies),
+    }
+
+
+def config(application: FastAPI, host: str, port: int, trusted_proxies: Sequence[str] = ()) -> uvicorn.Config:
+    return uvicorn.Config(application, host=host, port=port, **options(trusted_proxies))
+
+
+def run(application: FastAPI, host: str, port: int, trusted_proxies: Sequence[str] = ()) -> None:
+    server = GatewayServer(
+        config(application, host, port, trusted_proxies),
+        before_shutdown=application.state.requests.notifier.hub.close,
+    )
+    server.run()

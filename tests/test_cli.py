@@ -263,6 +263,6 @@ def test_demo_loads_then_serves_one_process(cli, database_url, monkeypatch):
     from gateway import server
 
     served: list[tuple[str, int]] = []
-    monkeypatch.setattr(server, "run", lambda application, host, port: served.append((host, port)))
+    monkeypatch.setattr(server, "run", lambda application, host, port, proxies: served.append((host, port)))
     out = cli("demo", "--port", "18999")
     assert "ld-gateway demo" in out.output and served == [("127.0.0.1", 18999)]

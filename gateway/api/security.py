@@ -12,6 +12,7 @@ of the protocol: the client retries at once). Each client is then rate-limited p
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import replace
 
@@ -91,13 +92,30 @@ def authenticate(request: Request, event: AuditEvent, *, replay: DeferredReplay 
         raise Refused(outcome_response(401, [issue], headers)) from None
     except (InvalidToken, InvalidDpopProof) as exc:
         raise Refused(_refusal(gw, event, exc, scheme)) from None
-    if request.client is not None:
-        ctx = replace(ctx, network=request.client.host)
+    network = network_address(request.client.host if request.client is not None else None)
+    if network is not None:
+        ctx = replace(ctx, network=network)
     limited = gw.rate_limits.take(ctx.client_id) if gw.rate_limits is not None else None
     if limited is not None:
         _claim_now(replay)
         raise Refused(_rate_limited(gw, ctx, event, limited))
     return ctx
+
+
+def network_address(host: str | None) -> str | None:
+    """The caller's address as the log records it (``network``, the AuditEvent's agent.network): an IP
+    address in its normalised form, or nothing. ``request.client.host`` is whatever a trusted proxy's
+    ``X-Forwarded-For`` said, unchecked, so free text (a name, a date of birth) would otherwise land in a
+    hashed entry that can never be corrected. A zone (``fe80::1%zone``) is free text too: refused."""
+    if not host:
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        return None
+    return str(address)
 
 
 def deferred_replay(request: Request) -> DeferredReplay:
