@@ -101,6 +101,14 @@ def content_aad(assessment_id: str, version: int) -> bytes:
     return f"assessment:{assessment_id}:{version}".encode()
 
 
+def subject_data_key(session: Session, keyring: KeyRing, subject_id: str) -> bytes:
+    """The person's data key (everything readable about them is under it); ``LookupError`` once erased."""
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise LookupError("no such subject")
+    return _subject_data_key(keyring, subject)
+
+
 def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
     if subject.wrapped_key is None:
         raise LookupError("subject erased")

@@ -12,18 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.assessments.store import subject_data_key
 from gateway.court_requests.results import not_found
 from gateway.court_requests.task import validate_resource
-from gateway.db.models import Agency, CaseLink, RequestTask, Subject
-from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
-
-
-def data_key(session: Session, keyring: KeyRing, subject_id: str) -> bytes:
-    """The person's data key; ``LookupError`` once they are erased."""
-    subject = session.get(Subject, subject_id)
-    if subject is None or subject.wrapped_key is None:
-        raise LookupError("subject erased")
-    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
+from gateway.db.models import Agency, CaseLink, RequestTask
+from gateway.keys import KeyRing, decrypt, encrypt
 
 
 def store(
@@ -36,7 +29,8 @@ def store(
         "lastModified": now.isoformat(),
     }
     resource = validate_resource(resource)
-    row.resource_ciphertext = encrypt(data_key(session, keyring, row.subject_id), _canonical(resource), _aad(row))
+    key = subject_data_key(session, keyring, row.subject_id)
+    row.resource_ciphertext = encrypt(key, _canonical(resource), _aad(row))
     session.flush()
     return resource
 
@@ -46,7 +40,7 @@ def load(session: Session, keyring: KeyRing, row: RequestTask) -> dict[str, Any]
     if row.resource_ciphertext is None:
         raise not_found("erased-task")
     try:
-        key = data_key(session, keyring, row.subject_id)
+        key = subject_data_key(session, keyring, row.subject_id)
     except LookupError:
         raise not_found("erased-task") from None
     return dict(json.loads(decrypt(key, row.resource_ciphertext, _aad(row))))
@@ -82,7 +76,7 @@ def link_case(
             case_reference_hmac=digest,
             # The same associated data as links recorded at publication (gateway.assessments.store).
             case_reference_ciphertext=encrypt(
-                data_key(session, keyring, row.subject_id),
+                subject_data_key(session, keyring, row.subject_id),
                 case_reference.encode(),
                 f"case-reference:{assessment_id}:{agency.id}".encode(),
             ),

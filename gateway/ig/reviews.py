@@ -16,9 +16,10 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.assessments.store import subject_data_key
 from gateway.audit import queries
-from gateway.db.models import Assessment, LawfulOverride, OverrideReview, Subject
-from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+from gateway.db.models import Assessment, LawfulOverride, OverrideReview
+from gateway.keys import KeyRing, decrypt, encrypt
 from gateway.overrides.store import read_reason
 
 MAX_NOTE = 2000
@@ -61,11 +62,14 @@ def _note_aad(review_id: str) -> bytes:
 
 
 def _data_key(session: Session, keyring: KeyRing, assessment_id: str) -> bytes | None:
+    """The data key of the person the assessment is about; None once they are erased."""
     assessment = session.get(Assessment, assessment_id)
-    subject = session.get(Subject, assessment.subject_id) if assessment else None
-    if subject is None or subject.wrapped_key is None:
+    if assessment is None:
         return None
-    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
+    try:
+        return subject_data_key(session, keyring, assessment.subject_id)
+    except LookupError:
+        return None
 
 
 def queue(session: Session) -> list[LawfulOverride]:
