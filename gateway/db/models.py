@@ -3,6 +3,10 @@
 No column holds personal data in the clear: subject identifiers are keyed hashes (HMAC) for lookup,
 assessment content and case references are AES-256-GCM ciphertext under the subject's data key.
 Stored formats only grow: add columns, never repurpose them.
+
+Why one module of over 400 lines: it is the schema, read whole when a migration is written or reviewed
+(Alembic compares the database with this one metadata); each table is a short declaration, and the
+services that own each table are the modules of their concern.
 """
 
 from __future__ import annotations
