@@ -315,7 +315,9 @@ def test_canonical_problems_are_located_in_the_document() -> None:
         ("subject.date_of_birth", f"{patient}.birthDate"),
         ("case_links[0].agency_code", mapped.origins["case_links[0]"]),
         ("context.assessed_at", mapped.origins["context.assessed_at"]),
-        ("needs.intermediary.reason", mapped.origins["needs.intermediary"]),
+        ("needs.intermediary.reason", mapped.origins["needs.intermediary"] + ".note[0].text"),
+        ("needs.intermediary.recommended", mapped.origins["needs.intermediary"] + ".valueBoolean"),
+        ("needs.communication.needs[1]", mapped.origins["needs.communication"] + ".component[1].valueString"),
         ("no_such_field", "Bundle"),
     ):
         located = mapped.locate(Issue("value", "is wrong", path))

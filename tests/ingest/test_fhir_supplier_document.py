@@ -540,3 +540,22 @@ def test_republishing_is_idempotent_and_a_changed_entry_is_a_new_version(gateway
     with gateway.sessions() as session:
         stored = store.load_current(session, gateway.keyring, first.json()["id"])
     assert stored is not None and stored.content["risk"]["assessment"]["to_others"] == "medium"
+
+
+def test_a_warning_names_the_note_that_holds_the_text(gateway):
+    """Text for police that names a diagnosis is accepted with a warning at the element the supplier wrote."""
+    document = supplier_document()
+    index, observation = next(
+        (i, e["resource"])
+        for i, e in enumerate(document["entry"])
+        if _code(e["resource"]) == "appropriate-adult-required"
+    )
+    observation["note"][0]["text"] = "He has autism; explain each right in short steps."
+    response = gateway.http.post(
+        "/fhir/Bundle", json=document, auth=gateway.auth("LD-NE", "ld-service"), headers=FHIR_JSON
+    )
+    assert response.status_code == 201, response.text
+    [issue] = response.json()["outcome"]["issue"]
+    assert (issue["severity"], issue["expression"]) == ("warning", [f"Bundle.entry[{index}].resource.note[0].text"])
+    assert issue["diagnostics"].startswith("needs.appropriate_adult.explanation")
+    assert "autism" not in response.text

@@ -92,6 +92,6 @@ def risk_assessment(r: Reading, res: Node) -> None:
     if len(notes) > 1:
         r.problem("structure", "at most one note", f"{res.expr}.note[1]")
     if notes:
-        r.put(value, "summary", notes[0].text("text"))
+        r.put(value, "summary", notes[0].text("text"), f"{notes[0].expr}.text", "risk.assessment.summary")
     r.origins["risk.assessment"] = res.expr
     r.doc.setdefault("risk", {})["assessment"] = value

@@ -48,6 +48,11 @@ def _note(r: Reading, res: Node) -> str | None:
     return notes[0].text("text")
 
 
+def _put_note(r: Reading, res: Node, value: dict[str, Any], key: str, path: str) -> None:
+    """The practitioner's text (the one note) as ``value[key]``, located at the note for later problems."""
+    r.put(value, key, _note(r, res), f"{res.expr}.note[0].text", f"{path}.{key}")
+
+
 def _boolean(r: Reading, res: Node, path: str) -> Any:
     value = res.raw("valueBoolean")
     r.origins[path] = f"{res.expr}.valueBoolean"
@@ -86,7 +91,7 @@ def _fitness_interview(r: Reading, res: Node, code: str) -> None:
     reasons = _reasons(r, res, t.INTERVIEW_FITNESS_REASON_SYSTEM, t.INTERVIEW_FITNESS_REASON_LABEL)
     if reasons:
         value["reasons"] = reasons
-    r.put(value, "explanation", _note(r, res))
+    _put_note(r, res, value, "explanation", "fitness.interview")
     _set(r, res, "fitness.interview", value)
 
 
@@ -95,7 +100,7 @@ def _fitness_plead(r: Reading, res: Node, code: str) -> None:
     reasons = _reasons(r, res, t.PLEAD_REASON_SYSTEM, t.PLEAD_REASON_LABEL)
     if reasons:
         value["reasons"] = reasons
-    r.put(value, "explanation", _note(r, res))
+    _put_note(r, res, value, "explanation", "fitness.plead")
     _set(r, res, "fitness.plead", value)
 
 
@@ -104,32 +109,33 @@ def _appropriate_adult(r: Reading, res: Node, code: str) -> None:
     reasons = _reasons(r, res, t.APPROPRIATE_ADULT_REASON_SYSTEM, t.APPROPRIATE_ADULT_REASON_LABEL)
     if reasons:
         value["reasons"] = reasons
-    r.put(value, "explanation", _note(r, res))
+    _put_note(r, res, value, "explanation", "needs.appropriate_adult")
     _set(r, res, "needs.appropriate_adult", value)
 
 
 def _communication(r: Reading, res: Node, code: str) -> None:
-    needs = []
+    needs: list[Any] = []
     for component in res.items("component"):
         _, ccode = component.coding("code")
         if ccode != "communication-need" or not isinstance(component.get("valueString"), str):
             r.problem("code-invalid", "a component here is one communication need (valueString)", component.expr)
             continue
+        r.origins[f"needs.communication.needs[{len(needs)}]"] = f"{component.expr}.valueString"
         needs.append(component.raw("valueString"))
     value: dict[str, Any] = {"needs": needs}
-    r.put(value, "adjustments", _note(r, res))
+    _put_note(r, res, value, "adjustments", "needs.communication")
     _set(r, res, "needs.communication", value)
 
 
 def _intermediary(r: Reading, res: Node, code: str) -> None:
     value = {"recommended": _boolean(r, res, "needs.intermediary.recommended")}
-    r.put(value, "reason", _note(r, res))
+    _put_note(r, res, value, "reason", "needs.intermediary")
     _set(r, res, "needs.intermediary", value)
 
 
 def _safeguarding(r: Reading, res: Node, code: str) -> None:
     value = {"concerns": _boolean(r, res, "risk.safeguarding.concerns")}
-    r.put(value, "summary", _note(r, res))
+    _put_note(r, res, value, "summary", "risk.safeguarding")
     _set(r, res, "risk.safeguarding", value)
 
 
@@ -145,7 +151,7 @@ def _diversion(r: Reading, res: Node, code: str) -> None:
     value: dict[str, Any] = {"suitable": _boolean(r, res, "diversion.suitable")}
     if options:
         value["options"] = options
-    r.put(value, "notes", _note(r, res))
+    _put_note(r, res, value, "notes", "diversion")
     r.doc["diversion"] = value
     r.origins["diversion"] = res.expr
 
@@ -160,7 +166,7 @@ def _requirements(r: Reading, res: Node, code: str) -> None:
             r.problem("code-invalid", "not a requirement finding (suitable or consents, valueBoolean)", component.expr)
             continue
         value.setdefault(req, {})[what] = component.raw("valueBoolean")
-    r.put(value, "notes", _note(r, res))
+    _put_note(r, res, value, "notes", key)
     if not value:
         return  # said not applicable (dataAbsentReason), as for a child's adult requirements: nothing recorded
     r.doc[key] = value
