@@ -379,3 +379,17 @@ def test_requirements_said_not_applicable_are_not_recorded() -> None:
         }
     )
     assert "treatment_requirements" not in map_document(document).assessment
+
+
+@pytest.mark.parametrize("resource_type", ["Observation", "Flag", "RiskAssessment", "Consent"])
+def test_a_resource_given_twice_is_one_problem(resource_type: str) -> None:
+    bundle = as_document(FULL_ASSESSMENT)
+    _, resource = _entry(bundle, resource_type)
+    bundle["entry"].append(
+        {"fullUrl": "urn:uuid:00000000-0000-4000-8000-00000000b001", "resource": copy.deepcopy(resource)}
+    )
+    with pytest.raises(InboundError) as raised:
+        map_document(bundle)
+    assert [(p.code, p.expression) for p in raised.value.problems] == [
+        ("duplicate", f"Bundle.entry[{len(bundle['entry']) - 1}].resource")
+    ]

@@ -17,8 +17,8 @@ extensions) are read and ignored.
 
 Modules: :mod:`.reader` (reading with a record of what was read), :mod:`.profile` (codes and systems),
 one reader module per concern (:mod:`.identity`, :mod:`.findings`, :mod:`.clinical`,
-:mod:`.referrals`, :mod:`.consent`, :mod:`.composition`), :mod:`.mapping` (the orchestration) and
-:mod:`.errors`.
+:mod:`.referrals`, :mod:`.consent`, :mod:`.composition`), :mod:`.mapping` (the orchestration),
+:mod:`.locate` (the canonical validation's problems moved onto the document's elements) and :mod:`.errors`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ def _once(r: Reading, res: Node, kind: str) -> bool:
     seen = r.seen.setdefault(kind, set())
     if kind in seen:
         r.problem("duplicate", f"a document has one {kind}", res.expr)
+        res.mark()  # one problem for the duplicate, not one per element
         return False
     seen.add(kind)
     return True

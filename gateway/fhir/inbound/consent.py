@@ -26,6 +26,7 @@ _NOT_GIVEN = frozenset({"declined", "withdrawn", "not-possible"})
 def consent(r: Reading, res: Node) -> None:
     if "consent" in r.doc:
         r.problem("duplicate", "a document has one Consent (the decision about sharing)", res.expr)
+        res.mark()  # one problem for the duplicate, not one per element
         return
     res.ignore("scope", "category", "policyRule", "policy")
     r.subject(res, "patient")

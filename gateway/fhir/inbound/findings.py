@@ -27,6 +27,7 @@ def observation(r: Reading, res: Node) -> None:
     seen = r.seen.setdefault("Observation", set())
     if code in seen:
         r.problem("duplicate", "this finding is given twice", res.expr)
+        res.mark()  # one problem for the duplicate, not one per element
         return
     seen.add(code)
     res.ignore(
@@ -221,6 +222,7 @@ def flag(r: Reading, res: Node) -> None:
         return
     if code in r.flags:
         r.problem("duplicate", "this flag is given twice", res.expr)
+        res.mark()  # one problem for the duplicate, not one per element
         return
     r.flags[code] = res.expr
     res.ignore("status", "category", "period")

@@ -22,6 +22,7 @@ def patient(r: Reading, res: Node) -> None:
             key = _SUBJECT_KEY[system]
             if key in subject:
                 r.problem("duplicate", "this identifier system is given twice", ident.expr)
+                ident.mark()
                 continue
             ident.ignore("system", "use")
             for ext in ident.items("extension"):
@@ -89,6 +90,7 @@ def agency_code(org: Node) -> str | None:
 def encounter(r: Reading, res: Node) -> None:
     if "context" in r.doc:
         r.problem("duplicate", "a document describes one assessment: one Encounter", res.expr)
+        res.mark()  # one problem for the duplicate, not one per element
         return
     context: dict[str, Any] = {}
     res.ignore("status", "class")

@@ -18,7 +18,8 @@ _STEP = re.compile(r"\.[A-Za-z_][A-Za-z0-9_]*$|\[[^\[\]]*\]$")
 
 def locate(issue: Issue, origins: Mapping[str, str]) -> Issue:
     """``issue`` at the document element its canonical path (or the nearest enclosing one) came from;
-    unchanged when nothing in the document carried it (then it is about the whole document)."""
+    at ``Bundle`` when nothing in the document carried it (a problem of the document as a whole).
+    An issue without an expression is returned as it is."""
     path = issue.expression
     if not path:
         return issue
