@@ -114,10 +114,14 @@ def _overrides_json(dialect: str) -> Any:
     recipients, times, author and reason hash), so the decision needs no statement of its own to read them."""
     o = LawfulOverride
     if dialect == "postgresql":
+        # json_build_object renders a timestamptz in the session's TimeZone; converted to a plain UTC
+        # timestamp first, the instants (and the log entries made from them) do not depend on how the
+        # connection was set up.
         aggregate = func.json_agg(
             func.json_build_object(
                 "id", o.id, "basis", o.basis, "recipients", o.recipients,
-                "expires_at", o.expires_at, "recorded_at", o.recorded_at,
+                "expires_at", func.timezone("UTC", o.expires_at),
+                "recorded_at", func.timezone("UTC", o.recorded_at),
                 "recorded_by_hmac", o.recorded_by_hmac, "reason_hmac", o.reason_hmac,
             )
         )  # fmt: skip
@@ -150,9 +154,10 @@ def _facts(value: Any) -> tuple[dict[str, Any], ...]:
 
 
 def _aware(value: str) -> datetime:
-    # SQLite keeps naive UTC text, PostgreSQL an ISO instant with its offset.
+    # Naive UTC text on both databases (PostgreSQL's rendered at UTC above); an offset, were one to
+    # appear, is normalised so that a log entry's bytes are the same whichever database wrote them.
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from gateway.issue import Issue
@@ -116,4 +116,6 @@ def _instant(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    # In UTC from here on: SQLite's DateTime keeps the wall time and drops the offset, so 12:00+01:00
+    # stored as given would be read back as 12:00 UTC and the override would run an hour too long.
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
