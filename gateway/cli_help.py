@@ -3,10 +3,15 @@ parser's own labels (``<str>``, ``<list[str]>``, ``<bool>`` beside a flag, ``{as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+import typer
 from typer.core import TyperArgument, TyperGroup
+
+if TYPE_CHECKING:
+    # typer runs on its own copy of click (typer._click), not on the `click` package: its commands,
+    # parameters and contexts are these classes.
+    from typer._click import Command, Context, Parameter
 
 
 class _PlainArgument(TyperArgument):
@@ -15,11 +20,11 @@ class _PlainArgument(TyperArgument):
         name = name if self.required else f"[{name}]"
         return name + ("..." if self.nargs != 1 else "")
 
-    def display_type_rich(self, ctx: click.Context) -> str | None:
+    def display_type_rich(self, ctx: Context) -> str | None:
         return None  # the name column already says what to type
 
 
-def _metavar(param: click.Parameter) -> str | None:
+def _metavar(param: Parameter) -> str | None:
     if param.metavar is not None:
         return param.metavar
     if getattr(param, "is_flag", False):
@@ -30,18 +35,18 @@ def _metavar(param: click.Parameter) -> str | None:
         return "|".join(str(getattr(c, "value", c)) for c in choices)
     if getattr(described, "annotation", None) is int:
         return "N"
-    if isinstance(param, click.Argument):
-        return (param.name or "value").upper()
-    if getattr(described, "is_path", False):
+    if described is not None and getattr(described, "is_path", False):
         return {"file": "FILE", "directory": "DIR"}.get(described.path_type, "PATH")
+    if isinstance(param, TyperArgument):
+        return (param.name or "value").upper()
     longest = max((o for o in param.opts if o.startswith("--")), key=len, default=param.name or "value")
     return longest.lstrip("-").replace("-", "_").upper()
 
 
-def plain_help(command: click.Command) -> None:
+def plain_help(command: Command) -> None:
     """Give every parameter under ``command`` a plain metavar (its name in capitals, N for a number,
     nothing for a flag), unless the code chose one."""
-    help_option = command.get_help_option(click.Context(command))  # made once, then cached by click
+    help_option = command.get_help_option(typer.Context(command))  # made once, then cached by click
     if help_option is not None:
         help_option.metavar = ""
     for param in command.params:
@@ -59,7 +64,9 @@ class PlainHelpGroup(TyperGroup):
         super().__init__(**attrs)
         plain_help(self)
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any):  # type: ignore[no-untyped-def]
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
         # typer adds --install-completion and --show-completion after construction.
         for param in self.params:
             param.metavar = _metavar(param)
