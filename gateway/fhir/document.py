@@ -65,7 +65,12 @@ _ODS_CODE = re.compile(r"[A-Z0-9]{3,5}")
 @dataclass(frozen=True)
 class DocumentMeta:
     """What the disclosure path knows about this rendering; none of it comes from the assessment's
-    content. ``withheld`` is the decision's withheld fields as ``(field id, rule id)`` pairs."""
+    content. ``withheld`` is the decision's withheld fields as ``(field id, rule id)`` pairs, and
+    ``withheld_count`` must count them.
+
+    ``withheld`` has no default on purpose: the renderer reads it to say less (a withheld section is
+    marked, and who decided for a child is left out of the Consent), so a caller that forgot it would
+    get a document that says more than the decision allowed."""
 
     bundle_id: str
     disclosure_id: str
@@ -79,7 +84,7 @@ class DocumentMeta:
     purpose: str
     obligations: tuple[str, ...]
     withheld_count: int
-    withheld: tuple[tuple[str, str], ...] = ()
+    withheld: tuple[tuple[str, str], ...]
     subject_minor: bool = False
     publisher_ods_code: str | None = None
 
@@ -120,8 +125,8 @@ def _check_meta(meta: DocumentMeta) -> None:
         raise ValueError("DocumentMeta.bundle_id must be a FHIR id ([A-Za-z0-9.-], at most 64 characters)")
     if not isinstance(meta.withheld_count, int) or meta.withheld_count < 0:
         raise ValueError("DocumentMeta.withheld_count must be a non-negative integer")
-    if meta.withheld and meta.withheld_count != len(meta.withheld):
-        raise ValueError("DocumentMeta.withheld_count must count DocumentMeta.withheld")
+    if not isinstance(meta.withheld, tuple) or meta.withheld_count != len(meta.withheld):
+        raise ValueError("DocumentMeta.withheld_count must count DocumentMeta.withheld (each withheld field and rule)")
     if not isinstance(meta.assessment_version, int) or meta.assessment_version < 1:
         raise ValueError("DocumentMeta.assessment_version must be a positive integer")
     if meta.publisher_ods_code is not None and not _ODS_CODE.fullmatch(meta.publisher_ods_code):

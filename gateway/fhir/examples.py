@@ -39,6 +39,7 @@ def publishable_document(assessment: Mapping[str, Any], catalogue: Catalogue, pu
         purpose="ld-service",
         obligations=(),
         withheld_count=0,
+        withheld=(),
     )
     bundle = render_document(projection, meta, {f.id: f.labels for f in catalogue})
     bundle["entry"][0]["resource"]["identifier"] = {

@@ -163,6 +163,7 @@ def make_meta(**overrides: Any) -> DocumentMeta:
         "purpose": "charging",
         "obligations": ("confidentiality:R", "refrain:NORDSCLCD"),
         "withheld_count": 0,
+        "withheld": (),
     }
     values.update(overrides)
     return DocumentMeta(**values)

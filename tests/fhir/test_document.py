@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.fhir import RENDERED_FIELDS, document_bytes, render_document
+from gateway.fhir import RENDERED_FIELDS, DocumentMeta, document_bytes, render_document
 from gateway.fhir import terminology as t
 from tests.fhir.fixtures import (
     CATALOGUE,
@@ -365,7 +365,8 @@ def test_bad_meta_is_refused():
 
 
 def test_withheld_count_is_recorded_without_naming_fields():
-    bundle = render(project(FULL_ASSESSMENT, ["identity.nhs_number"]), withheld_count=5)
+    withheld = tuple((f.id, "not-for-police") for f in CATALOGUE if f.id != "identity.nhs_number")[:5]
+    bundle = render(project(FULL_ASSESSMENT, ["identity.nhs_number"]), withheld_count=5, withheld=withheld)
     ext = {e["url"]: e for e in bundle["entry"][0]["resource"]["extension"]}[t.DISCLOSURE_EXTENSION]
     values = {e["url"]: next(v for k, v in e.items() if k.startswith("value")) for e in ext["extension"]}
     assert values["withheldCount"] == 5
@@ -410,3 +411,20 @@ def test_the_served_bytes_are_json_dumps_bytes_of_the_rendered_document() -> Non
         expected = json.dumps(render(projection), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         assert render_document_bytes(projection, make_meta(), LABELS) == expected
         assert document_bytes(render(projection)) == expected
+
+
+def test_a_withheld_count_without_the_withheld_fields_is_refused_not_rendered_as_nothing_withheld():
+    """Defect: ``withheld`` defaulted to empty and was checked only when given, so a caller that counted
+    withheld fields but named none got a document that withheld nothing: a child's Consent then named
+    the child as the one who decided (capacity information the policy had withheld)."""
+    projection = project(FULL_ASSESSMENT, ["consent.status"])
+    with pytest.raises(ValueError, match="withheld_count must count"):
+        render(projection, subject_minor=True, withheld_count=1, withheld=())
+    with pytest.raises(ValueError, match="withheld_count must count"):
+        render(projection, withheld_count=0, withheld=(("consent.given_by", "child-consent-decider"),))
+    with pytest.raises(TypeError, match="withheld"):
+        DocumentMeta(**{k: v for k, v in vars(make_meta(withheld_count=1)).items() if k != "withheld"})
+    # Named, it is the child's Consent with nobody said to have decided.
+    bundle = render(projection, subject_minor=True, withheld_count=1, withheld=(("consent.given_by", "r"),))
+    (consent,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Consent"]
+    assert "performer" not in consent

@@ -91,6 +91,7 @@ def test_no_rendered_document_contains_a_withheld_value(scenario, engine):
         purpose=scenario["purpose"],
         obligations=decision.obligations,
         withheld_count=len(decision.withheld),
+        withheld=tuple((w.field, w.rule) for w in decision.withheld),
     )
     raw = document_bytes(render_document(projection, meta, LABELS)).decode("utf-8")
     for withheld in decision.withheld:
