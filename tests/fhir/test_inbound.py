@@ -360,7 +360,17 @@ def test_any_element_removed_is_mapped_or_refused_never_a_crash() -> None:
     assert refused > 0
 
 
-def test_requirements_said_not_applicable_are_not_recorded() -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        # As the renderer writes it (gateway.fhir._needs.not_applicable): the note saying why. Read back as
+        # data, it became a requirement note released to court and probation from the 18th birthday.
+        {"note": [{"text": "they apply to adults only; the person is under 18"}]},
+    ],
+    ids=["bare", "with-the-renderers-note"],
+)
+def test_requirements_said_not_applicable_are_not_recorded(extra: dict[str, Any]) -> None:
     document = as_document(CASES["child-example"])
     document["entry"].append(
         {
@@ -375,6 +385,7 @@ def test_requirements_said_not_applicable_are_not_recorded() -> None:
                         {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "not-applicable"}
                     ]
                 },
+                **extra,
             },
         }
     )

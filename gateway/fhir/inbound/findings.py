@@ -159,6 +159,12 @@ def _diversion(r: Reading, res: Node, code: str) -> None:
 
 def _requirements(r: Reading, res: Node, code: str) -> None:
     key, labels = p.REQUIREMENTS[code]
+    if res.get("dataAbsentReason") is not None and _absent_because(res) == "not-applicable":
+        # The gateway's own rendering for a child: adult requirements do not apply, and its note says why.
+        # Nothing is recorded, whatever else the Observation holds, so a republished child's document
+        # never turns that explanation into a requirement note released once the person is 18.
+        res.ignore("note", "component")
+        return
     value: dict[str, Any] = {}
     for component in res.items("component"):
         _, ccode = component.coding("code")
@@ -169,7 +175,7 @@ def _requirements(r: Reading, res: Node, code: str) -> None:
         value.setdefault(req, {})[what] = component.raw("valueBoolean")
     _put_note(r, res, value, "notes", key)
     if not value:
-        return  # said not applicable (dataAbsentReason), as for a child's adult requirements: nothing recorded
+        return  # nothing recorded
     r.doc[key] = value
     r.origins[key] = res.expr
 
@@ -250,3 +256,8 @@ def check_flags(r: Reading) -> None:
 
 #: Every Observation code the profile reads (docs/fhir-inbound.md lists each).
 OBSERVATION_CODES = frozenset(_READERS)
+
+
+def _absent_because(res: Node) -> str | None:
+    reason = res.child("dataAbsentReason")
+    return None if reason is None else reason.concept()[1]
