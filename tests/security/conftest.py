@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,17 @@ def person_document(template: str, rng: random.Random, linked: tuple[str, ...], 
 
 
 def build_gateway(
-    database_url: str, workdir: Path, key: KeyPair, keys_template: Path, **overrides: Any
+    database_url: str,
+    workdir: Path,
+    key: KeyPair,
+    keys_template: Path,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    **overrides: Any,
 ) -> SecurityGateway:
     """The gateway's keys are copied from ``keys_template`` (tests/fixtures/keys.py); ``overrides`` are
-    further Settings (the rate-limit suite sets small limits)."""
+    further Settings (the rate-limit suite sets small limits); ``monotonic`` drives the app's per-process
+    caches (create_app)."""
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
@@ -131,7 +139,7 @@ def build_gateway(
         published = publish(sessions, keyring, document)
         subject = document["subject"]
         people[name] = Person(name, subject["nhs_number"], subject["pnc_id"], linked, document, published.assessment_id)
-    app = create_app(settings)
+    app = create_app(settings, monotonic=monotonic)
     return SecurityGateway(app, AppClient(app, raise_app_exceptions=False), settings, sessions, key, clients, people)
 
 
