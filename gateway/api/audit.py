@@ -7,8 +7,9 @@ Who may call what (docs/audit.md):
   recipient proving what it got), or any token with the ``audit.read`` scope. Anyone else gets the
   same 404 as for an unknown id, so disclosure ids are no oracle.
 - ``/audit/disclosures``, ``/audit/disclosures/{id}``, ``/audit/subjects/{nhs}/report``,
-  ``/audit/subjects/report/_search`` and ``/audit/subjects/report/sign-off``: a token with ``audit.read``
-  (``ld-service`` clients; IG staff sessions come with the IG pages). Refusals are logged.
+  ``/audit/subjects/report/_search``: a token with ``audit.read`` (``ld-service`` clients; IG staff
+  sessions come with the IG pages); ``/audit/subjects/report/sign-off`` (gateway/api/audit_subjects.py),
+  ``audit.write``. Refusals are logged.
 - ``/audit/policy-revisions/{revision}``: any valid access token (the stored policy, no personal data;
   not who activated it, a member of IG staff).
 

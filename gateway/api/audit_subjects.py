@@ -2,7 +2,8 @@
 
 The person is named in a form body (``POST /audit/subjects/report/_search``: ``nhs_number`` or
 ``pnc_id``), or by NHS number in the path of the GET (a PNC ID holds a ``/``). Who may call: a token
-with ``audit.read``, seeing its own part of the log only (``gateway/api/audit.py``). The use cases are in
+with ``audit.read``, seeing its own part of the log only (``gateway/api/audit.py``); the sign-off, which
+writes to the log, a token with ``audit.write``, for the service's own people only. The use cases are in
 ``gateway/audit/subject_access.py``; these routes only translate.
 """
 
@@ -16,8 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api.audit import form_params, invalid, require_auditor, scope_of
+from gateway.api.security import require_access
 from gateway.audit import reports, subject_access
+from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
+from gateway.auth.vocab import Scope
 from gateway.context import Gateway, gateway_of
 from gateway.keys import KeyRing
 
@@ -66,7 +70,7 @@ def build_router(sessions: sessionmaker[Session]) -> APIRouter:
         """Record a clinician's serious-harm check of a subject access report before it is released: form
         fields ``nhs_number`` or ``pnc_id``, ``clinician`` (name or professional registration) and
         ``decision`` (``release`` | ``release-with-redactions`` | ``withhold``). The report then shows it."""
-        ctx = await run_in_threadpool(require_auditor, request)
+        ctx = await run_in_threadpool(require_access, request, Scope.AUDIT_WRITE, AuditEvent.AUDIT_DENIED)
         params = await form_params(request)
         if isinstance(params, Response):
             return params

@@ -277,6 +277,7 @@ def _security_schemes() -> dict[str, Any]:
                         Scope.TASK_WRITE.value: "make and work requests",
                         Scope.ASSESSMENTS_WRITE.value: "publish assessments (L&D services)",
                         Scope.AUDIT_READ.value: "query the disclosure log (L&D services, IG)",
+                        Scope.AUDIT_WRITE.value: "sign off subject access reports (L&D services)",
                     },
                 }
             },

@@ -482,7 +482,7 @@ def operations(examples: Examples) -> dict[tuple[str, str], Op]:
         ),
         ("post", "/audit/subjects/report/sign-off"): Op(
             "Record a clinician's serious-harm check of a subject access report before it is released",
-            Scope.AUDIT_READ,
+            Scope.AUDIT_WRITE,
             {
                 201: _ok(
                     "The sign-off, as the report now shows it",

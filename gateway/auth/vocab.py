@@ -44,7 +44,10 @@ class Scope(StrEnum):
     TASK_READ = "system/Task.read"
     TASK_WRITE = "system/Task.write"
     ASSESSMENTS_WRITE = "assessments.write"
-    AUDIT_READ = "audit.read"  # issue 5: the disclosure log's IG queries and every inclusion proof
+    AUDIT_READ = "audit.read"  # the disclosure log's queries (own view), subject reports, inclusion proofs
+    # Writing to the log as an auditor (a clinician's sign-off of a subject access report): apart from
+    # reading, so that a reporting tool's token narrowed to audit.read cannot add entries.
+    AUDIT_WRITE = "audit.write"
 
 
 READING_PURPOSES: frozenset[Purpose] = frozenset(p for p in Purpose if p is not Purpose.LD_SERVICE)
@@ -53,7 +56,9 @@ READING_PURPOSES: frozenset[Purpose] = frozenset(p for p in Purpose if p is not 
 # parameter (RFC 6749 section 3.3), the token gets every scope of its purpose.
 PURPOSE_SCOPES: dict[Purpose, frozenset[Scope]] = {
     **{p: frozenset({Scope.BUNDLE_READ, Scope.TASK_READ, Scope.TASK_WRITE}) for p in READING_PURPOSES},
-    Purpose.LD_SERVICE: frozenset({Scope.ASSESSMENTS_WRITE, Scope.TASK_READ, Scope.TASK_WRITE, Scope.AUDIT_READ}),
+    Purpose.LD_SERVICE: frozenset(
+        {Scope.ASSESSMENTS_WRITE, Scope.TASK_READ, Scope.TASK_WRITE, Scope.AUDIT_READ, Scope.AUDIT_WRITE}
+    ),
 }
 
 

@@ -98,6 +98,7 @@ def test_scopes_are_named_per_operation(spec):
     assert roles("post", "/assessments") == {("assessments.write",)}
     assert roles("patch", "/fhir/Task/{task_id}") == {("system/Task.write",)}
     assert roles("get", "/audit/disclosures") == {("audit.read",)}
+    assert roles("post", "/audit/subjects/report/sign-off") == {("audit.write",)}
     assert spec["paths"]["/fhir/metadata"]["get"]["security"] == []
 
 

@@ -11,6 +11,8 @@ from fhir.resources.R4B.auditevent import AuditEvent as FhirAuditEvent
 from sqlalchemy import select
 
 from gateway.db.models import DisclosureLogEntry, SubjectReportSignOff
+from tests.auth.conftest import assertion_claims, sign_assertion, token_form
+from tests.dpop import DpopAuth
 from tests.factories import example
 
 NHS = "9449305552"
@@ -144,3 +146,28 @@ def test_the_fhir_export_tells_each_event_as_its_own_type(gateway):
         "disclosure:bundle:released": ("R", "0", "PatientRead"),
         "disclosure:bundle:denied": ("E", "4", None),  # a search refused (no case link): a failed Query
     }
+
+
+def _narrowed(gateway, agency: str, scope: str) -> DpopAuth:
+    """A token of the ``ld-service`` purpose asked for with ``scope`` only (RFC 6749 section 3.3)."""
+    assertion = sign_assertion(gateway.key, assertion_claims(gateway.clients[agency]), alg="RS512")
+    proof = gateway.dpop_key.proof("POST", gateway.settings.token_url)
+    form = token_form(assertion, "ld-service", scope=scope)
+    response = gateway.http.post("/oauth2/token", data=form, headers={"DPoP": proof})
+    assert response.status_code == 200 and response.json()["scope"] == scope, response.text
+    return DpopAuth(response.json()["access_token"], gateway.dpop_key)
+
+
+def test_signing_off_needs_audit_write_not_only_audit_read(gateway):
+    """A sign-off writes to the log: a token narrowed to ``audit.read`` (a reporting tool's) may read the
+    report but not sign it off; ``audit.write`` may."""
+    form = f"nhs_number={NHS}&clinician=Dr%20A%20Patel&decision=release"
+    reader = _narrowed(gateway, "LD-NE", "audit.read")
+    assert gateway.http.get(f"/audit/subjects/{NHS}/report", auth=reader).status_code == 200
+    refused = gateway.http.post("/audit/subjects/report/sign-off", content=form, headers=FORM, auth=reader)
+    assert refused.status_code == 403 and "insufficient_scope" in refused.headers["www-authenticate"]
+    with gateway.sessions() as session:
+        assert session.execute(select(SubjectReportSignOff)).first() is None
+    writer = _narrowed(gateway, "LD-NE", "audit.write")
+    signed = gateway.http.post("/audit/subjects/report/sign-off", content=form, headers=FORM, auth=writer)
+    assert signed.status_code == 201, signed.text

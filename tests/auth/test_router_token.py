@@ -134,7 +134,13 @@ def test_without_scope_the_token_gets_every_scope_of_its_purpose(auth_server, re
     client = register(ed_key, agency_type="ld-service", purposes=("ld-service",))
     form = token_form(sign_assertion(ed_key, assertion_claims(client.client_id), alg="EdDSA"), "ld-service")
     body = _assert_token_response(auth_server.token(form), "ld-service")
-    assert body["scope"].split() == ["assessments.write", "audit.read", "system/Task.read", "system/Task.write"]
+    assert body["scope"].split() == [
+        "assessments.write",
+        "audit.read",
+        "audit.write",
+        "system/Task.read",
+        "system/Task.write",
+    ]
 
 
 # --- the negative matrix ----------------------------------------------------------------------
