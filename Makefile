@@ -22,8 +22,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ld-gateway demo
 
+# Parallel workers (pytest-xdist): files are handed out whole, the tests sharing a live server stay
+# together (tests/fixtures/parallel.py). Many tests wait on servers and subprocesses, so more workers than
+# cores pays; `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

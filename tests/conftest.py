@@ -26,6 +26,7 @@ from tests.fixtures.databases import (
 )
 from tests.fixtures.gateway import agency_key, gateway, gateway_policy
 from tests.fixtures.keys import keys_template
+from tests.fixtures.parallel import pytest_collection_modifyitems, pytest_xdist_make_scheduler
 from tests.fixtures.reporting import pytest_terminal_summary
 
 __all__ = [
@@ -41,7 +42,9 @@ __all__ = [
     "keys_template",
     "pg_database_url",
     "pg_session_database",
+    "pytest_collection_modifyitems",
     "pytest_terminal_summary",
+    "pytest_xdist_make_scheduler",
     "session_factory",
     "settings",
     "sqlite_template",

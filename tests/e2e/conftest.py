@@ -22,6 +22,7 @@ import pytest
 
 from gateway.db.engine import make_engine
 from tests.conftest import ROOT, create_pg_database
+from tests.fixtures.parallel import LIVE_SERVER_IDS
 
 CLI = str(Path(sys.executable).with_name("ld-gateway"))
 
@@ -63,7 +64,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"gateway did not become ready:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# The ids tell xdist's controller which tests share the server (tests/fixtures/parallel.py); a module that
+# parametrizes live_gateway itself (ids "sqlite", "postgresql") gets a server of its own.
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"], ids=LIVE_SERVER_IDS)
 def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     workdir = tmp_path_factory.mktemp(f"live-{request.param}")
     drop = None

@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's, at /usr/bin/chromium) driven by Playwright for Python, against a real
 gateway process. Without Chromium or Playwright the browser tests skip and say why; CI installs both.
 
-Screenshots of every page go to ``test-artifacts/ig-screenshots/`` (git-ignored), named in the summary.
+Screenshots of every page go to ``test-artifacts/ig-screenshots/`` (git-ignored), counted in the summary
+(tests/fixtures/reporting.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.fixtures.reporting import SCREENSHOTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -25,14 +26,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "test-artifacts" / "ig-screenshots"
-_taken: list[Path] = []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _taken:
-        terminalreporter.write_line(f"IG page screenshots ({len(_taken)}): {SCREENSHOTS}")
-
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
@@ -56,7 +49,6 @@ class Screens:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.names.add(name)
-        _taken.append(path)
         return path
 
 
