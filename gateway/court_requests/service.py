@@ -32,6 +32,7 @@ from gateway.court_requests.fanout import Accessed, Fanout
 from gateway.court_requests.notify import Notifier
 from gateway.court_requests.results import Refusal, TaskResult, not_found
 from gateway.court_requests.task import NewRequest, agency_reference, parse_new_task
+from gateway.db import unit_of_work
 from gateway.db.models import Agency, Assessment, RequestTask
 from gateway.fhir import operation_outcome
 from gateway.issue import Issue
@@ -325,13 +326,12 @@ class RequestService:
         return row, storage.load(session, self._keyring, row)
 
     def _run(self, ctx: AccessContext, work: Callable[[Session], TaskResult]) -> TaskResult:
-        """One transaction; a refusal rolls it back, then is logged on its own and answered."""
-        try:
-            with self._sessions.begin() as session:
-                return work(session)
-        except Refusal as refusal:
-            with self._sessions.begin() as session:
-                disclosure_id = record(
-                    session, self._keyring, ctx, AuditEvent.TASK_DENIED, None, self._clock(), reason=refusal.reason
-                )
+        """One unit of work; a refusal rolls it back, then is logged on its own and answered."""
+
+        def refused(session: Session, refusal: Refusal) -> TaskResult:
+            disclosure_id = record(
+                session, self._keyring, ctx, AuditEvent.TASK_DENIED, None, self._clock(), reason=refusal.reason
+            )
             return TaskResult(refusal.status, operation_outcome(refusal.problems), {"X-Disclosure-Id": disclosure_id})
+
+        return unit_of_work.run_or_refuse(self._sessions, work, Refusal, refused)

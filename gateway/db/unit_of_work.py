@@ -1,0 +1,49 @@
+"""One way to run a use case: the unit of work owns the transaction.
+
+- :func:`run`: ``work(tx)`` in one write transaction, committed when it returns and rolled back when it
+  raises; nothing outside ``work`` opens, commits or rolls back.
+- :func:`run_or_refuse`: the same, and when ``work`` raises one of the use case's *refusals* (a domain
+  error, not a fault) the transaction is rolled back first (a refused call leaves no partial write) and
+  then ``on_refusal(tx, refusal)`` runs in its own short transaction: that is where the caller logs the
+  refusal with :func:`gateway.audit.log.append` and builds its answer (a ``Denied(reason)`` value, a
+  status and OperationOutcome). Logging after the rollback is why the refusal is on record even though
+  nothing else of the call is. Any other exception is not a refusal: it rolls back and propagates, and
+  nothing is written.
+
+This module sits in the storage layer, below the log, so it takes the logging as a callback rather than
+importing ``gateway.audit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+R = TypeVar("R")
+E = TypeVar("E", bound=BaseException)
+
+
+def run(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """``work`` in one write transaction: committed on return, rolled back on any exception."""
+    with sessions.begin() as tx:
+        return work(tx)
+
+
+def run_or_refuse(
+    sessions: sessionmaker[Session],
+    work: Callable[[Session], T],
+    refusal: type[E],
+    on_refusal: Callable[[Session, E], R],
+) -> T | R:
+    """``work`` as in :func:`run`; a ``refusal`` it raises is rolled back, then handed to ``on_refusal``
+    in a transaction of its own (which logs it and returns the answer, or re-raises)."""
+    try:
+        with sessions.begin() as tx:
+            return work(tx)
+    except refusal as refused:
+        # The work's transaction is already rolled back here: the refusal's entry is the only write.
+        with sessions.begin() as tx:
+            return on_refusal(tx, refused)
