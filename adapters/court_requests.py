@@ -24,6 +24,7 @@ import typer
 
 from adapters.agency_client.client import AgencyClient, TokenRefused, load_private_key, sign_dpop_proof
 from adapters.agency_client.identity import AgencyOpt, ClientOpt, GatewayOpt, KeyOpt, resolve
+from adapters.agency_client.outline import document_outline
 from adapters.agency_client.receipts import ReceiptError, verify_response
 
 CODES = "https://ld-gateway.example/fhir/CodeSystem"
@@ -308,18 +309,8 @@ def fetch(
     if pulled.status_code != 200:
         typer.echo(pulled.text)
         raise typer.Exit(1)
-    document = pulled.json()
-    composition = document["entry"][0]["resource"]
-    typer.echo(f"Document {document['id']}: {composition.get('title', '')}")
-    sections = composition.get("section", [])
-    for section in sections:
-        if "emptyReason" not in section:
-            typer.echo(f"  - {section.get('title')}")
-    # Areas the policy withholds from this recipient (emptyReason withheld): named, never listed as content.
-    withheld = [str(s.get("title")) for s in sections if "emptyReason" in s]
-    if withheld:
-        typer.echo(f"  withheld from you: {', '.join(withheld)}")
-
+    for line in document_outline(pulled.json()):
+        typer.echo(line)
 
 if __name__ == "__main__":
     app()

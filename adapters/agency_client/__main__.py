@@ -10,6 +10,7 @@ import typer
 
 from adapters.agency_client.client import AgencyClient, TokenRefused, algorithm_for, load_private_key
 from adapters.agency_client.identity import AgencyOpt, ClientOpt, GatewayOpt, KeyOpt, resolve
+from adapters.agency_client.outline import document_outline
 from adapters.agency_client.receipts import ReceiptError, verify_response
 
 app = typer.Typer(help="Reference agency client for ld-gateway.", no_args_is_help=True)
@@ -78,17 +79,8 @@ def pull(
         typer.echo(json.dumps(result.body, indent=2))
         raise typer.Exit(1)
     for entry in result.body.get("entry", []):
-        document = entry["resource"]
-        composition = document["entry"][0]["resource"]
-        typer.echo(f"Document {document['id']}: {composition.get('title', '')}")
-        sections = composition.get("section", [])
-        for section in sections:
-            if "emptyReason" not in section:
-                typer.echo(f"  - {section.get('title')}")
-        # Areas the policy withholds from this recipient (emptyReason withheld): named, never listed as content.
-        withheld = [str(s.get("title")) for s in sections if "emptyReason" in s]
-        if withheld:
-            typer.echo(f"  withheld from you: {', '.join(withheld)}")
+        for line in document_outline(entry["resource"]):
+            typer.echo(line)
 
 
 if __name__ == "__main__":
