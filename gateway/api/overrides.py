@@ -39,8 +39,7 @@ def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes
     body, refused = json_body.parse(raw)
     if refused is not None:
         return refused
-    with gw.sessions.begin() as tx:
-        outcome = service.record(tx, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
+    outcome = service.run_record(gw.sessions, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
     if isinstance(outcome, service.NotYours):
         return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])
     if isinstance(outcome, service.Invalid):

@@ -18,6 +18,7 @@ from gateway.assessments.retention import Retention, is_expired, retention_of_co
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.db import unit_of_work
 from gateway.db.models import Subject
 from gateway.keys import KeyRing
 
@@ -49,22 +50,28 @@ def merge_subjects(
     now: datetime,
 ) -> identity.MergeRecord:
     """Merge ``absorb`` into ``keep`` and log it (under the kept subject; the other by its keyed hash)."""
-    with sessions.begin() as session:
+
+    def work(session: Session) -> identity.MergeRecord:
         record = identity.merge(session, keep=keep, absorb=absorb, by=by, reference=reference, now=now)
         other = keyring.identifier_hmac("subject", absorb)
         _log(session, keyring, AuditEvent.SUBJECT_MERGED, Outcome.ACCEPTED, keep, f"merged:{other}", now)
-    return record
+        return record
+
+    return unit_of_work.run(sessions, work)
 
 
 def unmerge_subject(
     sessions: sessionmaker[Session], keyring: KeyRing, *, subject_id: str, by: str, now: datetime
 ) -> identity.MergeRecord:
-    with sessions.begin() as session:
+
+    def work(session: Session) -> identity.MergeRecord:
         record = identity.unmerge(session, subject_id=subject_id, by=by, now=now)
         other = keyring.identifier_hmac("subject", subject_id)
         into = record.into_subject_id
         _log(session, keyring, AuditEvent.SUBJECT_UNMERGED, Outcome.ACCEPTED, into, f"unmerged:{other}", now)
-    return record
+        return record
+
+    return unit_of_work.run(sessions, work)
 
 
 def accept_identity(
@@ -80,7 +87,8 @@ def accept_identity(
 ) -> list[str]:
     """Resolve an identity conflict as "the same person": accept this family name and/or date of birth as
     also theirs, so a publish that gives them joins this person. Logged by element, never by value."""
-    with sessions.begin() as session:
+
+    def work(session: Session) -> list[str]:
         subject = session.get(Subject, subject_id)
         if subject is None or subject.wrapped_key is None:
             raise identity.MergeError(f"no subject {subject_id}, or it has been erased")
@@ -99,19 +107,24 @@ def accept_identity(
             raise identity.MergeError("give a family name, a date of birth, or both")
         reason = "accepted:" + ",".join(sorted(set(elements)))
         _log(session, keyring, AuditEvent.SUBJECT_IDENTITY_ACCEPTED, Outcome.DONE, root, reason, now)
-    return elements
+        return elements
+
+    return unit_of_work.run(sessions, work)
 
 
 def detach_identifier(
     sessions: sessionmaker[Session], keyring: KeyRing, *, subject_id: str, system: str, value: str, now: datetime
 ) -> str:
     """Resolve an identity conflict as "not this person": the identifier was on their record by mistake."""
-    with sessions.begin() as session:
+
+    def work(session: Session) -> str:
         holder = identity.detach_identifier(
             session, subject_id=subject_id, system=system, value_hmac=store.identifier_key(keyring, system, value)
         )
         _log(session, keyring, AuditEvent.SUBJECT_IDENTIFIER_DETACHED, Outcome.DONE, holder, f"detached:{system}", now)
-    return holder
+        return holder
+
+    return unit_of_work.run(sessions, work)
 
 
 @dataclass(frozen=True)
@@ -152,21 +165,20 @@ def run_retention(
 
     The log entry's reason names the rule (e.g. ``retention:adult-20-years``), never a date of birth or death.
     """
+
+    def erase(item: Expired) -> Callable[[Session], None]:
+        def work(session: Session) -> None:
+            for sid in item.subject_ids:
+                store.shred_subject(session, sid, now)
+                reason = f"retention:{item.retention.rule}"
+                _log(session, keyring, AuditEvent.SUBJECT_ERASED, Outcome.ERASED, sid, reason, now)
+
+        return work
+
     expired = expired_subjects(sessions, keyring, today)
     for item in expired:
         if not dry_run:
-            with sessions.begin() as session:
-                for sid in item.subject_ids:
-                    store.shred_subject(session, sid, now)
-                    _log(
-                        session,
-                        keyring,
-                        AuditEvent.SUBJECT_ERASED,
-                        Outcome.ERASED,
-                        sid,
-                        f"retention:{item.retention.rule}",
-                        now,
-                    )
+            unit_of_work.run(sessions, erase(item))
         if on_subject is not None:
             on_subject(item)
     return expired

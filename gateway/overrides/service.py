@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
+from gateway.db import unit_of_work
 from gateway.db.models import Agency, Assessment
 from gateway.issue import Issue
 from gateway.keys import KeyRing
@@ -86,3 +87,16 @@ def record(
         ),
     )
     return Recorded(stored)
+
+
+def run_record(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    ctx: AccessContext,
+    assessment_id: str,
+    body: Any,
+    *,
+    now: datetime,
+) -> Recorded | NotYours | Invalid:
+    """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
+    return unit_of_work.run(sessions, lambda tx: record(tx, keyring, ctx, assessment_id, body, now=now))
