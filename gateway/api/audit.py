@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.api.security import authenticate, require_access
 from gateway.assessments import provenance
 from gateway.assessments.identifiers import is_valid_nhs_number
-from gateway.audit import balp, checkpoints, export, queries, tree
+from gateway.audit import balp, checkpoints, export, proofs, queries, tree
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.events import AuditEvent
 from gateway.audit.ticker import CheckpointTicker
@@ -61,6 +61,11 @@ logger = logging.getLogger("gateway.audit")
 NOTE_TYPE = "text/plain; charset=utf-8"
 #: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.
 INT64_MAX = 2**63 - 1
+_UNAVAILABLE_STATUS = {
+    proofs.Why.NO_SUCH_DISCLOSURE: 404,
+    proofs.Why.NO_CHECKPOINT: 404,
+    proofs.Why.NOT_COVERED: 409,
+}
 
 
 def _b64(data: bytes) -> str:
@@ -138,36 +143,22 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
     ) -> Response:
         """RFC 9162 inclusion proof of one entry in a checkpointed tree (by default the newest)."""
         ctx = audit_caller(request)
-        with sessions.begin() as session:
-            entry = queries.get_disclosure(session, disclosure_id)
-            if entry is None or not (
-                entry.client_id == ctx.client_id or _covers(session, gateway_of(request).keyring, ctx, entry)
-            ):
-                return _problem(404, "no such disclosure")
-            if tree_size is None:
-                latest = checkpoints.latest(session)
-                if latest is None or latest.tree_size <= entry.seq:
-                    # The entry is newer than the last checkpoint: sign one now rather than make the
-                    # recipient wait; this never signs more than the log holds.
-                    latest = checkpoints.checkpoint_if_due(session, signer, force=True) or latest
-                assert latest is not None
-                cp = latest
-            else:
-                found = checkpoints.at_size(session, tree_size)
-                if found is None:
-                    return _problem(404, f"no checkpoint at tree size {tree_size}")
-                cp = found
-            if cp.tree_size <= entry.seq:
-                return _problem(409, f"checkpoint {cp.tree_size} does not cover entry {entry.seq}")
-            proof = tree.inclusion_proof(session, entry.seq, cp.tree_size)
-            body = {
-                "disclosure_id": disclosure_id,
-                "leaf_index": entry.seq,
-                "leaf_hash": _b64(bytes.fromhex(entry.leaf_hash)),
-                "tree_size": cp.tree_size,
-                "proof": [_b64(p) for p in proof],
-                "checkpoint": cp.note,
-            }
+        keyring = gateway_of(request).keyring
+
+        def may_see(session: Session, entry: queries.DisclosureRecord) -> bool:
+            return entry.client_id == ctx.client_id or _covers(session, keyring, ctx, entry)
+
+        found = proofs.inclusion(sessions, signer, disclosure_id, tree_size, may_see)
+        if isinstance(found, proofs.Unavailable):
+            return _problem(_UNAVAILABLE_STATUS[found.why], found.detail)
+        body = {
+            "disclosure_id": found.disclosure_id,
+            "leaf_index": found.leaf_index,
+            "leaf_hash": _b64(found.leaf_hash),
+            "tree_size": found.tree_size,
+            "proof": [_b64(p) for p in found.proof],
+            "checkpoint": found.checkpoint,
+        }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @router.get("/disclosures")
