@@ -26,6 +26,9 @@ demo: $(STAMP)
 # together (tests/fixtures/parallel.py). Many tests wait on servers and subprocesses, so more workers than
 # cores pays; `make test TEST_WORKERS=0` runs it in this one process.
 TEST_WORKERS ?= 4
+# Bytecode caches on even where the environment turns them off: each worker, and each server and command
+# the e2e tests start, would otherwise compile (and pytest assertion-rewrite) every module it imports anew.
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
