@@ -81,22 +81,20 @@ def build_router(sessions: sessionmaker[Session]) -> APIRouter:
         person, problems = subject_access.person_of(params)
         if person is None:
             return invalid(problems)
-        try:
-            with sessions.begin() as tx:
-                signed = subject_access.sign_off(
-                    tx,
-                    gw.keyring,
-                    person,
-                    _caller(tx, gw.keyring, ctx),
-                    clinician=params.get("clinician", ""),
-                    decision=params.get("decision", ""),
-                    now=datetime.now(UTC),
-                )
-        except subject_access.UnknownPerson:
+        signed = subject_access.run_sign_off(
+            sessions,
+            gw.keyring,
+            person,
+            lambda tx: _caller(tx, gw.keyring, ctx),
+            clinician=params.get("clinician", ""),
+            decision=params.get("decision", ""),
+            now=datetime.now(UTC),
+        )
+        if isinstance(signed, subject_access.NoSuchPerson):
             # The same bytes whether nobody or only another service has this person.
             return JSONResponse({"error": "no such person"}, status_code=404, headers={"Cache-Control": "no-store"})
-        except ValueError as exc:  # nothing was written: the transaction rolled back
-            return invalid([str(exc)])
+        if isinstance(signed, subject_access.InvalidSignOff):
+            return invalid([signed.problem])
         return JSONResponse(signed.to_json(), status_code=201, headers={"Cache-Control": "no-store"})
 
     return router

@@ -8,17 +8,18 @@ the caller's view of the log holds about them (``queries.Scope``), filtered by e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
 from gateway.assessments.identifiers import is_valid_nhs_number, is_valid_pnc_id, normalise_pnc_id
 from gateway.audit import queries, reports, signoffs
 from gateway.audit.events import AuditEvent
+from gateway.db import unit_of_work
 from gateway.keys import KeyRing
 
 _EVENTS = frozenset(str(e) for e in AuditEvent)
@@ -134,3 +135,37 @@ def sign_off(
         through_seq=last,
         now=now,
     )
+
+
+@dataclass(frozen=True)
+class NoSuchPerson:
+    """Nobody, or only another service's person: the same answer either way; nothing was written."""
+
+
+@dataclass(frozen=True)
+class InvalidSignOff:
+    problem: str  # a bad clinician or decision; nothing was written
+
+
+def run_sign_off(
+    sessions: sessionmaker[Session],
+    keyring: KeyRing,
+    person: Person,
+    caller_of: Callable[[Session], Caller],
+    *,
+    clinician: str,
+    decision: str,
+    now: datetime,
+) -> reports.SignOff | NoSuchPerson | InvalidSignOff:
+    """:func:`sign_off` as a use case in its own unit of work (the caller's scope read in the same
+    transaction); a refusal rolls it back and is answered as a value."""
+
+    def work(tx: Session) -> reports.SignOff:
+        return sign_off(tx, keyring, person, caller_of(tx), clinician=clinician, decision=decision, now=now)
+
+    try:
+        return unit_of_work.run(sessions, work)
+    except UnknownPerson:
+        return NoSuchPerson()
+    except ValueError as exc:
+        return InvalidSignOff(str(exc))
