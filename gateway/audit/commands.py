@@ -25,6 +25,7 @@ def checkpoint(
     from gateway.audit import checkpoints, witness
     from gateway.audit.checkpoints import CheckpointRefused
     from gateway.audit.log_key import log_signer
+    from gateway.db import unit_of_work
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing
 
@@ -36,8 +37,7 @@ def checkpoint(
         raise typer.Exit(2) from None
     sessions = make_session_factory(make_engine(settings.database_url))
     try:
-        with sessions.begin() as session:
-            checkpoints.checkpoint_if_due(session, signer, force=True)
+        unit_of_work.run(sessions, lambda tx: checkpoints.checkpoint_if_due(tx, signer, force=True))
     except CheckpointRefused as exc:
         err_console.print(f"error: refusing to sign: {exc}")
         raise typer.Exit(1) from None

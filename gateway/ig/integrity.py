@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log, verifications
 from gateway.config import Settings
+from gateway.db import unit_of_work
 from gateway.db.models import StaffAccount, VerificationRun
 
 # run id -> entries checked so far (this process's runs only).
@@ -80,7 +81,8 @@ def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> 
         checked, head_hash, checkpoints = result.entries, result.head_hash, result.checkpoints
     except Exception as exc:
         status, failure, checked, head_hash = "error", f"could not finish ({exc.__class__.__name__})", 0, None
-    with sessions.begin() as session:
+
+    def finish(session: Session) -> None:
         run = session.get(VerificationRun, run_id)
         if run is not None:
             run.status = status
@@ -103,6 +105,8 @@ def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> 
                 failure=failure,
                 run_by=staff.display_name if staff else None,
             )
+
+    unit_of_work.run(sessions, finish)
     _progress.pop(run_id, None)
 
 
