@@ -102,6 +102,9 @@ def validate_override(
 
     if problems or expires_at is None:
         return None, problems
+    # No problem reported: every field is present and of its type (each was checked above).
+    assert isinstance(basis, str) and isinstance(reason, str) and isinstance(recorded_by, str)
+    assert isinstance(recipients, list)
     return OverrideRequest(basis, reason.strip(), tuple(recipients), expires_at, recorded_by.strip()), []
 
 

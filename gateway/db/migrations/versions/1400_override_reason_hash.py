@@ -12,10 +12,15 @@ whose person was erased keeps none.
 """
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import context, op
+
+if TYPE_CHECKING:
+    from gateway.keys import KeyRing
 
 revision = "1400"
 down_revision = "1500"
@@ -23,7 +28,7 @@ branch_labels = None
 depends_on = None
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> "KeyRing":
     from gateway.keys import load_keyring
 
     keys_dir = context.config.attributes.get("keys_dir")
@@ -41,7 +46,7 @@ def upgrade() -> None:
 
 
 def _backfill(conn: sa.Connection) -> None:
-    rows = conn.execute(
+    rows: Sequence[sa.Row[str, bytes, str, bytes]] = conn.execute(
         sa.text(
             "SELECT o.id, o.reason_ciphertext, s.id, s.wrapped_key FROM lawful_overrides o "
             "JOIN assessments a ON a.id = o.assessment_id JOIN subjects s ON s.id = a.subject_id "

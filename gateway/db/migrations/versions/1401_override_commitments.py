@@ -13,10 +13,15 @@ override whose person was erased gets none. The unkeyed ``reason_sha256`` column
 
 import hashlib
 import hmac
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import context, op
+
+if TYPE_CHECKING:
+    from gateway.keys import KeyRing
 
 revision = "1401"
 down_revision = "1400"
@@ -24,7 +29,7 @@ branch_labels = None
 depends_on = None
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> "KeyRing":
     from gateway.keys import load_keyring
 
     keys_dir = context.config.attributes.get("keys_dir")
@@ -35,9 +40,9 @@ def _keyring():  # type: ignore[no-untyped-def]
     return load_keyring(Path(keys_dir))
 
 
-def _decrypted(conn: sa.Connection):  # type: ignore[no-untyped-def]
+def _decrypted(conn: sa.Connection) -> Iterator[tuple[str, bytes, str, str]]:
     """(override id, data key, recorded_by, reason) for every override whose person is not erased."""
-    rows = conn.execute(
+    rows: Sequence[sa.Row[str, bytes, str, str, bytes]] = conn.execute(
         sa.text(
             "SELECT o.id, o.reason_ciphertext, o.recorded_by, s.id, s.wrapped_key FROM lawful_overrides o "
             "JOIN assessments a ON a.id = o.assessment_id JOIN subjects s ON s.id = a.subject_id "
