@@ -14,7 +14,9 @@ from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
-from gateway.court_requests.service import RequestService, TaskResult
+from gateway.court_requests.results import Denied, Released, Why
+from gateway.court_requests.service import RequestService
+from gateway.fhir import operation_outcome
 from gateway.issue import Issue
 
 router = APIRouter(prefix="/fhir", tags=["requests"])
@@ -26,9 +28,21 @@ def requests_of(request: Request) -> RequestService:
     return request.app.state.requests  # type: ignore[no-any-return]
 
 
-def _respond(result: TaskResult) -> Response:
-    body = json.dumps(result.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return fhir_response(result.status, body, result.headers)
+#: A refusal's status, chosen here and nowhere else.
+_STATUS = {Why.MALFORMED: 400, Why.FORBIDDEN: 403, Why.NOT_FOUND: 404, Why.CONFLICT: 412, Why.INVALID: 422}
+
+
+def _respond(result: Released | Denied) -> Response:
+    if isinstance(result, Denied):
+        status, content, headers = (
+            _STATUS[result.why],
+            operation_outcome(result.problems),
+            {"X-Disclosure-Id": result.disclosure_id},
+        )
+    else:
+        status, content, headers = 201 if result.created else 200, result.body, result.headers
+    body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return fhir_response(status, body, headers)
 
 
 async def _json_body(request: Request) -> tuple[Any, Response | None]:

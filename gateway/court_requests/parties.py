@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from gateway.assessments import matching
 from gateway.auth import registry
 from gateway.auth.vocab import AgencyType
-from gateway.court_requests.results import UNKNOWN_PERSON_TEXT, Refusal
+from gateway.court_requests.results import UNKNOWN_PERSON_TEXT, Refusal, Why
 from gateway.court_requests.task import NewRequest
 from gateway.db.models import Agency, Assessment, Subject
 from gateway.issue import Issue
@@ -20,7 +20,7 @@ def calling_agency(session: Session, code: str) -> Agency:
     """The caller's agency row; a token for an agency no longer registered is refused."""
     agency = registry.get_agency(session, code)
     if agency is None:
-        raise Refusal(403, [Issue("forbidden", "the calling agency is not registered")], "unknown-agency")
+        raise Refusal(Why.FORBIDDEN, [Issue("forbidden", "the calling agency is not registered")], "unknown-agency")
     return agency
 
 
@@ -36,7 +36,9 @@ def match_subject(session: Session, keyring: KeyRing, parsed: NewRequest) -> str
         birth_date=parsed.birth_date,
     )
     if match.subject_id is None:
-        raise Refusal(422, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], match.reason or "unknown-subject")
+        raise Refusal(
+            Why.INVALID, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], match.reason or "unknown-subject"
+        )
     return match.subject_id
 
 
@@ -55,5 +57,5 @@ def owner_of(session: Session, subject_id: str) -> Agency:
         .limit(1)
     ).scalar_one_or_none()
     if owner is None:
-        raise Refusal(422, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
+        raise Refusal(Why.INVALID, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
     return owner

@@ -30,15 +30,14 @@ from gateway.court_requests.audit_entries import record
 from gateway.court_requests.codes import REQUESTER_TYPES, TaskStatus
 from gateway.court_requests.fanout import Accessed, Fanout
 from gateway.court_requests.notify import Notifier
-from gateway.court_requests.results import Refusal, TaskResult, not_found
+from gateway.court_requests.results import Denied, Refusal, Released, Why, not_found
 from gateway.court_requests.task import NewRequest, agency_reference, parse_new_task
 from gateway.db import unit_of_work
 from gateway.db.models import Agency, Assessment, RequestTask
-from gateway.fhir import operation_outcome
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 
-__all__ = ["Accessed", "Refusal", "RequestService", "TaskResult"]
+__all__ = ["Accessed", "Denied", "Refusal", "Released", "RequestService", "Why"]
 
 _STATUS_EVENTS = {
     TaskStatus.ACCEPTED: AuditEvent.TASK_ACCEPTED,
@@ -72,7 +71,7 @@ class RequestService:
 
     # -- entry points -------------------------------------------------------------------------------
 
-    def create(self, ctx: AccessContext, body: Any) -> TaskResult:
+    def create(self, ctx: AccessContext, body: Any) -> Released | Denied:
         """``POST /fhir/Task``."""
         now = self._clock()
         problems: list[Issue] = []
@@ -82,33 +81,37 @@ class RequestService:
         parsed, parse_problems = parse_new_task(body, caller=ctx.agency_code, now=now)
         problems += parse_problems
 
-        def work(session: Session) -> TaskResult:
+        def work(session: Session) -> Released:
             if problems or parsed is None:
                 raise Refusal(
-                    403 if forbidden else 422, problems, "no-right-to-request" if forbidden else "task-invalid"
+                    Why.FORBIDDEN if forbidden else Why.INVALID,
+                    problems,
+                    "no-right-to-request" if forbidden else "task-invalid",
                 )
             return self._create_in(session, ctx, parsed, now)
 
         return self._run(ctx, work)
 
-    def read(self, ctx: AccessContext, task_id: str) -> TaskResult:
+    def read(self, ctx: AccessContext, task_id: str) -> Released | Denied:
         """``GET /fhir/Task/{id}``: for the requester and the owning L&D service only."""
 
-        def work(session: Session) -> TaskResult:
+        def work(session: Session) -> Released:
             row, resource = self._visible(session, ctx, task_id)
-            return TaskResult(200, resource, {"ETag": f'W/"{row.version}"'})
+            return Released(resource, {"ETag": f'W/"{row.version}"'})
 
         return self._run(ctx, work)
 
-    def search(self, ctx: AccessContext, statuses: Sequence[str]) -> TaskResult:
+    def search(self, ctx: AccessContext, statuses: Sequence[str]) -> Released | Denied:
         """``GET /fhir/Task?status=...``: the caller's queue (tasks it asked for or owns), soonest deadline first."""
 
-        def work(session: Session) -> TaskResult:
+        def work(session: Session) -> Released:
             unknown = [s for s in statuses if s not in set(TaskStatus)]
             if unknown:
                 allowed = ", ".join(TaskStatus)
                 raise Refusal(
-                    400, [Issue("value", f"status must be one of {allowed}", "status")], "bad-search-parameter"
+                    Why.MALFORMED,
+                    [Issue("value", f"status must be one of {allowed}", "status")],
+                    "bad-search-parameter",
                 )
             agency = parties.calling_agency(session, ctx.agency_code)
             query = select(RequestTask).where(
@@ -133,27 +136,29 @@ class RequestService:
                 "link": [{"relation": "self", "url": f"{self._base}/fhir/Task"}],
                 "entry": entries,
             }
-            return TaskResult(200, bundle)
+            return Released(bundle)
 
         return self._run(ctx, work)
 
-    def patch(self, ctx: AccessContext, task_id: str, operations: Any, if_match: str | None = None) -> TaskResult:
+    def patch(
+        self, ctx: AccessContext, task_id: str, operations: Any, if_match: str | None = None
+    ) -> Released | Denied:
         """``PATCH /fhir/Task/{id}`` (RFC 6902 JSON Patch): the owning L&D service accepts, rejects or completes."""
         now = self._clock()
 
-        def work(session: Session) -> TaskResult:
+        def work(session: Session) -> Released:
             row, current = self._visible(session, ctx, task_id, lock=True)
             owner = session.get(Agency, row.owner_agency_id)
             assert owner is not None
             if owner.code != ctx.agency_code:
                 raise Refusal(
-                    403,
+                    Why.FORBIDDEN,
                     [Issue("forbidden", "only the L&D service that owns this request may change it")],
                     "not-the-owner",
                 )
             if if_match is not None and if_match.strip() not in (f'W/"{row.version}"', f'"{row.version}"'):
                 raise Refusal(
-                    412,
+                    Why.CONFLICT,
                     [Issue("conflict", "the request has changed since you read it (If-Match)")],
                     "version-conflict",
                 )
@@ -162,14 +167,16 @@ class RequestService:
 
         return self._run(ctx, work)
 
-    def candidates(self, ctx: AccessContext, task_id: str) -> TaskResult:
+    def candidates(self, ctx: AccessContext, task_id: str) -> Released | Denied:
         """For the owning L&D service: its assessments about the request's person (ids and versions only)."""
 
-        def work(session: Session) -> TaskResult:
+        def work(session: Session) -> Released:
             row, _ = self._visible(session, ctx, task_id)
             if row.owner_agency_id != parties.calling_agency(session, ctx.agency_code).id:
                 raise Refusal(
-                    403, [Issue("forbidden", "only the owning L&D service may list candidates")], "not-the-owner"
+                    Why.FORBIDDEN,
+                    [Issue("forbidden", "only the owning L&D service may list candidates")],
+                    "not-the-owner",
                 )
             found = session.execute(
                 select(Assessment)
@@ -185,7 +192,7 @@ class RequestService:
                 }
                 for a in found
             ]
-            return TaskResult(200, {"task": task_id, "assessments": items})
+            return Released({"task": task_id, "assessments": items})
 
         return self._run(ctx, work)
 
@@ -209,7 +216,7 @@ class RequestService:
 
     # -- the use cases' steps -----------------------------------------------------------------------
 
-    def _create_in(self, session: Session, ctx: AccessContext, parsed: NewRequest, now: datetime) -> TaskResult:
+    def _create_in(self, session: Session, ctx: AccessContext, parsed: NewRequest, now: datetime) -> Released:
         subject_id = parties.match_subject(session, self._keyring, parsed)
         owner = parties.owner_of(session, subject_id)
         requester = parties.calling_agency(session, ctx.agency_code)
@@ -242,7 +249,8 @@ class RequestService:
         stored = storage.store(session, self._keyring, row, resource, now)
         record(session, self._keyring, ctx, AuditEvent.TASK_CREATED, row, now)
         self._fanout.task_changed(session, row, requester.code, owner.code, "task.created")
-        return TaskResult(201, stored, {"Location": f"{self._base}/fhir/Task/{task_id}", "ETag": f'W/"{row.version}"'})
+        headers = {"Location": f"{self._base}/fhir/Task/{task_id}", "ETag": f'W/"{row.version}"'}
+        return Released(stored, headers, created=True)
 
     def _transition(
         self,
@@ -252,14 +260,14 @@ class RequestService:
         current: dict[str, Any],
         changed: dict[str, Any],
         now: datetime,
-    ) -> TaskResult:
+    ) -> Released:
         new, problems = workflow.change_problems(current, changed, TaskStatus(row.status))
         output_id: str | None = None
         if new is TaskStatus.COMPLETED:
             output_id, output_problems = self._output(session, row, changed.get("output"))
             problems += output_problems
         if problems or new is None:
-            raise Refusal(422, problems, "task-invalid-change")
+            raise Refusal(Why.INVALID, problems, "task-invalid-change")
 
         requester = session.get(Agency, row.requester_agency_id)
         owner = session.get(Agency, row.owner_agency_id)
@@ -282,7 +290,7 @@ class RequestService:
         stored = storage.store(session, self._keyring, row, changed, now)
         record(session, self._keyring, ctx, _STATUS_EVENTS[new], row, now, assessment_id=output_id)
         self._fanout.task_changed(session, row, requester.code, owner.code, f"task.{new.value}", output_id)
-        return TaskResult(200, stored, {"ETag": f'W/"{row.version}"'})
+        return Released(stored, {"ETag": f'W/"{row.version}"'})
 
     def _link(
         self,
@@ -325,13 +333,13 @@ class RequestService:
             raise not_found("unknown-task" if row is None else "not-a-party")
         return row, storage.load(session, self._keyring, row)
 
-    def _run(self, ctx: AccessContext, work: Callable[[Session], TaskResult]) -> TaskResult:
+    def _run(self, ctx: AccessContext, work: Callable[[Session], Released]) -> Released | Denied:
         """One unit of work; a refusal rolls it back, then is logged on its own and answered."""
 
-        def refused(session: Session, refusal: Refusal) -> TaskResult:
+        def refused(session: Session, refusal: Refusal) -> Denied:
             disclosure_id = record(
                 session, self._keyring, ctx, AuditEvent.TASK_DENIED, None, self._clock(), reason=refusal.reason
             )
-            return TaskResult(refusal.status, operation_outcome(refusal.problems), {"X-Disclosure-Id": disclosure_id})
+            return Denied(refusal.why, refusal.reason, refusal.problems, disclosure_id)
 
         return unit_of_work.run_or_refuse(self._sessions, work, Refusal, refused)

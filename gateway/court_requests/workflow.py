@@ -18,7 +18,7 @@ from gateway.court_requests.codes import (
     TRANSITIONS,
     TaskStatus,
 )
-from gateway.court_requests.results import Refusal
+from gateway.court_requests.results import Refusal, Why
 from gateway.issue import Issue
 
 #: What the owning L&D service may change with PATCH; everything else in the Task is the requester's.
@@ -37,15 +37,19 @@ OUTPUT_REQUIRED = Issue(
 def apply_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     """The Task after an RFC 6902 JSON Patch; a :class:`Refusal` when the patch is not one or fails."""
     if not isinstance(operations, list) or not operations:
-        raise Refusal(400, [Issue("structure", "the body must be a non-empty RFC 6902 JSON Patch array")], "bad-patch")
+        raise Refusal(
+            Why.MALFORMED, [Issue("structure", "the body must be a non-empty RFC 6902 JSON Patch array")], "bad-patch"
+        )
     import jsonpatch  # here, not at the top: only a PATCH of a Task needs it
 
     try:
         patched = jsonpatch.JsonPatch(operations).apply(current)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError):
-        raise Refusal(422, [Issue("structure", "the JSON Patch cannot be applied to this Task")], "bad-patch") from None
+        raise Refusal(
+            Why.INVALID, [Issue("structure", "the JSON Patch cannot be applied to this Task")], "bad-patch"
+        ) from None
     if not isinstance(patched, dict):
-        raise Refusal(422, [Issue("structure", "the JSON Patch must leave a Task")], "bad-patch")
+        raise Refusal(Why.INVALID, [Issue("structure", "the JSON Patch must leave a Task")], "bad-patch")
     return patched
 
 

@@ -12,7 +12,7 @@ from gateway.court_requests.codes import (
     TASK_OUTPUT_SYSTEM,
     TaskStatus,
 )
-from gateway.court_requests.results import Refusal
+from gateway.court_requests.results import Refusal, Why
 from gateway.court_requests.workflow import apply_patch, case_reference, change_problems, output_reference
 from gateway.issue import Issue
 
@@ -85,10 +85,14 @@ def test_output_reference_names_one_typed_bundle():
 
 def test_apply_patch_refuses_what_is_not_a_patch():
     assert apply_patch(STORED, [{"op": "replace", "path": "/status", "value": "accepted"}])["status"] == "accepted"
-    for operations, status in (([], 400), ({"op": "replace"}, 400), ([{"op": "remove", "path": "/nope"}], 422)):
+    for operations, why in (
+        ([], Why.MALFORMED),
+        ({"op": "replace"}, Why.MALFORMED),
+        ([{"op": "remove", "path": "/nope"}], Why.INVALID),
+    ):
         with pytest.raises(Refusal) as refused:
             apply_patch(STORED, operations)
-        assert (refused.value.status, refused.value.reason) == (status, "bad-patch")
+        assert (refused.value.why, refused.value.reason) == (why, "bad-patch")
 
 
 def test_case_reference_is_the_court_case_urn():
