@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -105,7 +105,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, A
         yield ValidationError("does not match the pattern")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+# types-jsonschema leaves ``extend`` untyped; what it returns is a validator class like the one it extends.
+_extend = cast(Callable[..., type[Draft202012Validator]], validators.extend)
+_Validator = _extend(Draft202012Validator, {"pattern": _pattern})
 
 
 def load_schema(schema_dir: Path) -> dict[str, Any]:
@@ -186,9 +188,10 @@ def _problems_from_error(error: ValidationError) -> Iterator[Issue]:
     """Turn one jsonschema error into problems, without repeating the submitted value."""
     path = list(error.absolute_path)
     where = _expression(path)
-    keyword = error.validator
-    value = error.validator_value
-    instance = error.instance
+    # The stubs type these as "value or Unset"; an error raised by a validator always has them set.
+    keyword: Any = error.validator
+    value: Any = error.validator_value
+    instance: Any = error.instance
 
     if keyword == "required":
         present = instance if isinstance(instance, Mapping) else {}
