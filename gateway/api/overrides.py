@@ -40,9 +40,9 @@ def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes
     if refused is not None:
         return refused
     outcome = service.run_record(gw.sessions, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
-    if isinstance(outcome, service.NotYours):
-        return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])
-    if isinstance(outcome, service.Invalid):
+    if isinstance(outcome, service.Denied):
+        if outcome.why is service.Why.NOT_YOURS:
+            return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])
         return outcome_response(422, outcome.problems)
     stored = outcome.override
     return JSONResponse(

@@ -6,8 +6,9 @@ status. The override and its disclosure-log entry commit together; a refusal wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -31,27 +32,32 @@ class Recorded:
     override: OverrideRecord
 
 
-@dataclass(frozen=True)
-class NotYours:
-    """No such assessment, or not one the caller's service published: the same answer either way."""
+class Why(StrEnum):
+    """Why an override was refused; the route alone turns it into an HTTP status."""
+
+    NOT_YOURS = "not-yours"  # no such assessment, or not one the caller's service published: the same answer
+    INVALID = "invalid"  # the override itself does not validate
 
 
 @dataclass(frozen=True)
-class Invalid:
-    problems: list[Issue]  # every one
+class Denied:
+    """A refused override: nothing was written."""
+
+    why: Why
+    problems: list[Issue] = field(default_factory=list)  # every one, for INVALID
 
 
 def record(
     tx: Session, keyring: KeyRing, ctx: AccessContext, assessment_id: str, body: Any, *, now: datetime
-) -> Recorded | NotYours | Invalid:
+) -> Recorded | Denied:
     assessment = tx.get(Assessment, assessment_id)
     publisher = tx.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
     if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
-        return NotYours()
+        return Denied(Why.NOT_YOURS)
     agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
     override, problems = validate_override(body, now=now, agency_types=agency_types)
     if problems or override is None:
-        return Invalid(problems)
+        return Denied(Why.INVALID, problems)
     stored = record_override(
         tx,
         keyring,
@@ -97,6 +103,6 @@ def run_record(
     body: Any,
     *,
     now: datetime,
-) -> Recorded | NotYours | Invalid:
+) -> Recorded | Denied:
     """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
     return unit_of_work.run(sessions, lambda tx: record(tx, keyring, ctx, assessment_id, body, now=now))
