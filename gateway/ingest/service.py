@@ -20,6 +20,7 @@ from gateway.assessments.validation import validate_assessment
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.db import unit_of_work
 from gateway.db.models import Agency
 from gateway.fhir.outcome import operation_outcome
 from gateway.ingest.text_screen import TextScreen
@@ -142,73 +143,77 @@ def publish_document(
     if normalised is None:
         raise Rejected(problems)
     warnings = tuple(screen.warnings(normalised)) if screen is not None else ()
-    try:
-        with sessions.begin() as session:
-            agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
-            if agency is None or agency.type != "ld-service":
-                raise Rejected([Issue("forbidden", "only a registered L&D service may publish")])
-            published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
-            body: dict[str, Any] = {
-                "id": published.assessment_id,
-                "version": published.version,
-                "created": published.created,
-                "changed": published.changed,
-            }
-            if warnings:
-                body["outcome"] = operation_outcome(warnings)
-            receipt = Receipt(201 if published.changed else 200, body, warnings=warnings)
+
+    def work(session: Session) -> Receipt:
+        agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
+        if agency is None or agency.type != "ld-service":
+            raise Rejected([Issue("forbidden", "only a registered L&D service may publish")])
+        published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)
+        body: dict[str, Any] = {
+            "id": published.assessment_id,
+            "version": published.version,
+            "created": published.created,
+            "changed": published.changed,
+        }
+        if warnings:
+            body["outcome"] = operation_outcome(warnings)
+        receipt = Receipt(201 if published.changed else 200, body, warnings=warnings)
+        log.append(
+            session,
+            NewEntry(
+                event=publisher.event,
+                outcome=Outcome.ACCEPTED,
+                created_at=now,
+                client_id=publisher.client_id,
+                agency_code=publisher.agency_code,
+                agency_type=publisher.agency_type,
+                purpose=publisher.purpose,
+                network=publisher.network,
+                subject_key=keyring.identifier_hmac("subject", published.subject_id),
+                assessment_id=published.assessment_id,
+                assessment_version=published.version,
+                reason=None if published.changed else "unchanged",
+                diagnostic_term_warnings=None if screen is None else len(warnings),
+            ),
+        )
+        if on_published is not None and published.changed:
+            on_published(session, published.assessment_id, published.version, normalised)
+        if idempotent is not None:
+            idempotency.remember(
+                session,
+                keyring,
+                agency_code=publisher.agency_code,
+                key=idempotent.key,
+                request_hmac=idempotent.request_hmac,
+                status_code=receipt.status,
+                body=receipt.body,
+                now=now,
+            )
+        return receipt
+
+    def log_conflict(session: Session, conflict: store.IdentityConflict) -> store.IdentityConflict:
+        # Nothing of the publish was kept (its transaction rolled back); the refusal is logged on its own,
+        # under the person it would have joined, so IG and an administrator can find it.
+        for subject_id in conflict.subject_ids:
             log.append(
                 session,
                 NewEntry(
-                    event=publisher.event,
-                    outcome=Outcome.ACCEPTED,
+                    event=AuditEvent.PUBLISH_DENIED,
+                    outcome=Outcome.DENIED,
                     created_at=now,
                     client_id=publisher.client_id,
                     agency_code=publisher.agency_code,
                     agency_type=publisher.agency_type,
                     purpose=publisher.purpose,
                     network=publisher.network,
-                    subject_key=keyring.identifier_hmac("subject", published.subject_id),
-                    assessment_id=published.assessment_id,
-                    assessment_version=published.version,
-                    reason=None if published.changed else "unchanged",
-                    diagnostic_term_warnings=None if screen is None else len(warnings),
+                    subject_key=keyring.identifier_hmac("subject", subject_id),
+                    reason="identity-conflict",
                 ),
             )
-            if on_published is not None and published.changed:
-                on_published(session, published.assessment_id, published.version, normalised)
-            if idempotent is not None:
-                idempotency.remember(
-                    session,
-                    keyring,
-                    agency_code=publisher.agency_code,
-                    key=idempotent.key,
-                    request_hmac=idempotent.request_hmac,
-                    status_code=receipt.status,
-                    body=receipt.body,
-                    now=now,
-                )
-    except store.IdentityConflict as conflict:
-        # Nothing of the publish was kept (its transaction rolled back); the refusal is logged on its own,
-        # under the person it would have joined, so IG and an administrator can find it.
-        with sessions.begin() as session:
-            for subject_id in conflict.subject_ids:
-                log.append(
-                    session,
-                    NewEntry(
-                        event=AuditEvent.PUBLISH_DENIED,
-                        outcome=Outcome.DENIED,
-                        created_at=now,
-                        client_id=publisher.client_id,
-                        agency_code=publisher.agency_code,
-                        agency_type=publisher.agency_type,
-                        purpose=publisher.purpose,
-                        network=publisher.network,
-                        subject_key=keyring.identifier_hmac("subject", subject_id),
-                        reason="identity-conflict",
-                    ),
-                )
-        raise Rejected(conflict_problems(conflict), status=409) from None
+        return conflict
+
+    try:
+        done = unit_of_work.run_or_refuse(sessions, work, store.IdentityConflict, log_conflict)
     except store.StoreError as exc:
         raise Rejected(exc.problems) from None
     except IntegrityError:
@@ -219,7 +224,9 @@ def publish_document(
         if replayed is None:
             raise
         return replayed
-    return receipt
+    if isinstance(done, store.IdentityConflict):
+        raise Rejected(conflict_problems(done), status=409)
+    return done
 
 
 _IDENTIFIER_EXPRESSIONS = {store.NHS_NUMBER: "subject.nhs_number", store.PNC_ID: "subject.pnc_id"}
