@@ -68,20 +68,20 @@ def test_a_refusal_rolls_back_the_work_and_logs_exactly_one_entry(session_factor
         assert s.scalar(select(DisclosureLogEntry.disclosure_id)) == answer
 
 
-def test_the_refusal_handler_may_re_raise_and_its_entry_is_still_kept(session_factory: sessionmaker[Session]) -> None:
+def test_a_refusal_handler_that_fails_leaves_nothing(session_factory: sessionmaker[Session]) -> None:
+    """What ``on_refusal`` raises rolls its own entry back: it must return its answer, not raise it."""
+
     def work(tx: Session) -> None:
         _write_agency(tx)
         raise Refused("no-case-link")
 
-    def log_then_raise(tx: Session, refused: Refused) -> None:
+    def log_then_fail(tx: Session, refused: Refused) -> None:
         _log_refusal(tx, refused)
-        tx.commit()  # the refusal is on record even though the caller answers by raising
-        raise refused
+        raise LookupError("the handler failed after logging")
 
-    with pytest.raises(Refused):
-        unit_of_work.run_or_refuse(session_factory, work, Refused, log_then_raise)
-    agencies, entries = _counts(session_factory)
-    assert (agencies, len(entries)) == (0, 1)
+    with pytest.raises(LookupError):
+        unit_of_work.run_or_refuse(session_factory, work, Refused, log_then_fail)
+    assert _counts(session_factory) == (0, [])
 
 
 @pytest.mark.parametrize("runner", ["run", "run_or_refuse"])

@@ -5,10 +5,11 @@
 - :func:`run_or_refuse`: the same, and when ``work`` raises one of the use case's *refusals* (a domain
   error, not a fault) the transaction is rolled back first (a refused call leaves no partial write) and
   then ``on_refusal(tx, refusal)`` runs in its own short transaction: that is where the caller logs the
-  refusal with :func:`gateway.audit.log.append` and builds its answer (a ``Denied(reason)`` value, a
-  status and OperationOutcome). Logging after the rollback is why the refusal is on record even though
-  nothing else of the call is. Any other exception is not a refusal: it rolls back and propagates, and
-  nothing is written.
+  refusal with :func:`gateway.audit.log.append` and returns its answer (a ``Denied(reason)`` value).
+  Logging after the rollback is why the refusal is on record even though nothing else of the call is.
+  ``on_refusal`` returns rather than raises: what it raises rolls its own entry back too, so a caller
+  that answers a refusal with an exception raises it after :func:`run_or_refuse` returns (as publishing
+  does). Any other exception is not a refusal: it rolls back and propagates, and nothing is written.
 
 This module sits in the storage layer, below the log, so it takes the logging as a callback rather than
 importing ``gateway.audit``.
@@ -39,7 +40,7 @@ def run_or_refuse(
     on_refusal: Callable[[Session, E], R],
 ) -> T | R:
     """``work`` as in :func:`run`; a ``refusal`` it raises is rolled back, then handed to ``on_refusal``
-    in a transaction of its own (which logs it and returns the answer, or re-raises)."""
+    in a transaction of its own, which logs it and returns the answer."""
     try:
         with sessions.begin() as tx:
             return work(tx)
