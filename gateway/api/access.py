@@ -6,13 +6,13 @@ version, time, the field ids released and how many were withheld. No content, an
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from gateway.api.responses import fhir_response, outcome_response
+from gateway.api.responses import outcome_response
 from gateway.api.security import require_publisher
+from gateway.api.tasks import denied_response, requests_of
+from gateway.court_requests.results import Denied
 from gateway.issue import Issue
 
 router = APIRouter(tags=["requests"])
@@ -22,10 +22,10 @@ router = APIRouter(tags=["requests"])
 def candidates(task: str, request: Request) -> Response:
     """``GET /assessments?task=ID``: the caller's assessments about a request's person, newest first."""
     ctx = require_publisher(request)
-    result = request.app.state.requests.candidates(ctx, task)
-    if result.status >= 400:  # a refusal's body is an OperationOutcome
-        return fhir_response(result.status, json.dumps(result.body).encode("utf-8"), result.headers)
-    return JSONResponse(result.body, status_code=result.status, headers={"Cache-Control": "no-store", **result.headers})
+    result = requests_of(request).candidates(ctx, task)
+    if isinstance(result, Denied):  # answered as every refused request call is: an OperationOutcome
+        return denied_response(result)
+    return JSONResponse(result.body, headers={"Cache-Control": "no-store", **result.headers})
 
 
 @router.get("/assessments/{assessment_id}/disclosures")

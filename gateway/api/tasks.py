@@ -32,17 +32,17 @@ def requests_of(request: Request) -> RequestService:
 _STATUS = {Why.MALFORMED: 400, Why.FORBIDDEN: 403, Why.NOT_FOUND: 404, Why.CONFLICT: 412, Why.INVALID: 422}
 
 
+def denied_response(denied: Denied) -> Response:
+    """A refused request call: its status, its OperationOutcome, and the id of the refusal's log entry."""
+    body = json.dumps(operation_outcome(denied.problems), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return fhir_response(_STATUS[denied.why], body, {"X-Disclosure-Id": denied.disclosure_id})
+
+
 def _respond(result: Released | Denied) -> Response:
     if isinstance(result, Denied):
-        status, content, headers = (
-            _STATUS[result.why],
-            operation_outcome(result.problems),
-            {"X-Disclosure-Id": result.disclosure_id},
-        )
-    else:
-        status, content, headers = 201 if result.created else 200, result.body, result.headers
-    body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return fhir_response(status, body, headers)
+        return denied_response(result)
+    body = json.dumps(result.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return fhir_response(201 if result.created else 200, body, result.headers)
 
 
 async def _json_body(request: Request) -> tuple[Any, Response | None]:
