@@ -199,6 +199,21 @@ def test_only_the_parties_see_a_task(gateway, other):
     assert gateway.http.get("/fhir/Task?status=bogus", auth=stranger).status_code == 400
 
 
+def test_the_owner_lists_its_candidate_answers_and_an_unknown_task_is_a_logged_404(gateway, other):
+    """GET /assessments?task= (the reference client's completion step) answers both of the service's values."""
+    task = post(gateway, task_body()).json()
+    owner = gateway.auth("LD-NE", "ld-service")
+    listed = gateway.http.get("/assessments", params={"task": task["id"]}, auth=owner)
+    assert listed.status_code == 200, listed.text
+    assert [a["id"] for a in listed.json()["assessments"]] == [other.assessment_id]
+
+    unknown = gateway.http.get("/assessments", params={"task": "no-such-id"}, auth=owner)
+    assert unknown.status_code == 404
+    assert unknown.json()["resourceType"] == "OperationOutcome"
+    refused = [e for e in log_events(gateway) if e["event"] == "request:task:denied"]
+    assert [e["disclosure_id"] for e in refused] == [unknown.headers["X-Disclosure-Id"]]
+
+
 def test_the_requester_cannot_work_its_own_request(gateway, other):
     task = post(gateway, task_body()).json()
     response = patch(gateway, task["id"], accept_ops(), agency="MC-NE", purpose="case-management")
