@@ -27,10 +27,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import reasons
@@ -202,9 +202,10 @@ def _expire_loaded_head(tx: Session) -> None:
         tx.expire(held)
 
 
-_HEAD = LogHead.__table__
-_ENTRIES = DisclosureLogEntry.__table__
-_NODES = LogTreeNode.__table__
+# The mapped classes' tables, typed as the Table they are (``__table__`` is declared as a FromClause).
+_HEAD = cast(Table, LogHead.__table__)
+_ENTRIES = cast(Table, DisclosureLogEntry.__table__)
+_NODES = cast(Table, LogTreeNode.__table__)
 _LOCK_HEAD = select(_HEAD.c.size, _HEAD.c.head_hash, _HEAD.c.compact_range).where(_HEAD.c.id == 1).with_for_update()
 _MOVE_HEAD = (
     update(_HEAD)

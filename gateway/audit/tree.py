@@ -33,8 +33,8 @@ def fetch_subtrees(session: Session, coords: Iterable[Coord]) -> dict[Coord, byt
     interior = [(level, index) for level, index in wanted if level > 0]
     if interior:
         condition = or_(*(and_(LogTreeNode.level == lv, LogTreeNode.idx == ix) for lv, ix in interior))
-        rows = session.execute(select(LogTreeNode.level, LogTreeNode.idx, LogTreeNode.hash).where(condition))
-        found.update(((lv, ix), bytes.fromhex(h)) for lv, ix, h in rows)
+        nodes = session.execute(select(LogTreeNode.level, LogTreeNode.idx, LogTreeNode.hash).where(condition))
+        found.update(((lv, ix), bytes.fromhex(h)) for lv, ix, h in nodes)
     missing = wanted - set(found)
     if missing:
         level, index = min(missing)

@@ -66,7 +66,8 @@ def verify_log(
 ) -> LogVerifyResult:
     head = session.get(LogHead, 1)
     signed: list[tuple[int, bytes]] = []
-    count, prev, compact = 0, GENESIS_HASH, []
+    count, prev = 0, GENESIS_HASH
+    compact: list[bytes] = []
 
     def result(failure: VerifyFailure | None) -> LogVerifyResult:
         return LogVerifyResult(count, len(signed), prev, fold(compact).hex(), from_size or 0, failure)
@@ -85,22 +86,22 @@ def verify_log(
     for note in witnessed:
         # Checkpoints a witness holds must all be in the log, unchanged: deleting one is otherwise invisible.
         try:
-            cp = open_checkpoint(note, verifier) if verifier else None
+            seen = open_checkpoint(note, verifier) if verifier else None
         except NoteError as exc:
             return result(VerifyFailure(-1, None, f"a witnessed checkpoint does not verify: {exc}", "checkpoint"))
-        if cp is None:
+        if seen is None:
             continue
-        if head is not None and cp.size > head.size:
+        if head is not None and seen.size > head.size:
             problem = (
-                f"the log is behind its witness: the witness saw {cp.size} entries, the log holds {head.size} "
+                f"the log is behind its witness: the witness saw {seen.size} entries, the log holds {head.size} "
                 "(a restored older copy, or a truncation)"
             )
-            return result(VerifyFailure(cp.size, None, problem, "checkpoint"))
-        if held.get(cp.size) != cp.root:
-            what = "missing here" if cp.size not in held else "signed with another root here: the log forks"
+            return result(VerifyFailure(seen.size, None, problem, "checkpoint"))
+        if held.get(seen.size) != seen.root:
+            what = "missing here" if seen.size not in held else "signed with another root here: the log forks"
             return result(
                 VerifyFailure(
-                    cp.size, None, f"the witness holds a checkpoint of {cp.size} entries, {what}", "checkpoint"
+                    seen.size, None, f"the witness holds a checkpoint of {seen.size} entries, {what}", "checkpoint"
                 )
             )
 
