@@ -4,6 +4,10 @@
 
 Every request ends in exactly one of two ways: a committed transaction holding the log entries for
 everything in the response body, or no body at all. Refusals are logged too, with the reason.
+
+One module on purpose (past the ~400 lines the rest keep to): the hot path reads as one line of calls,
+top to bottom, and every step of it that needs no session lives beside it (facts.py, projection.py,
+lawful_basis.py), pure and tested alone.
 """
 
 from __future__ import annotations
@@ -13,21 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import provenance, store
 from gateway.assessments.catalogue import Catalogue
-from gateway.assessments.identifiers import (
-    NHS_NUMBER_SYSTEM,
-    PNC_ID_SYSTEM,
-    is_valid_nhs_number,
-    is_valid_pnc_id,
-    normalise_pnc_id,
-)
 from gateway.audit import log
-from gateway.audit.entry import Appended, NewEntry, WithheldField
+from gateway.audit.entry import Appended, NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.receipts import ReceiptSigner
 from gateway.audit.writer import LogWriter
@@ -35,6 +31,7 @@ from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
+from gateway.disclosure import facts
 from gateway.disclosure.lawful_basis import log_items as lawful_basis_items
 from gateway.disclosure.projection import Audience, project
 from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document_bytes, searchset_bytes
@@ -43,16 +40,11 @@ from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
 from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.input import ADULT_AGE, OverrideFacts, age_on, build_input
+from gateway.policy.input import OverrideFacts, build_input
 
 # Keys of what a request's reads plan for its write (kept in the read session's ``info``).
 _PENDING = "ldg_pending_log_entries"
 _RELEASED = "ldg_released_documents"
-
-# Search systems we accept, mapped to the lookup table's system names.
-SEARCH_SYSTEMS = {NHS_NUMBER_SYSTEM: store.NHS_NUMBER, PNC_ID_SYSTEM: store.PNC_ID}
-
-ENGLAND = ZoneInfo("Europe/London")
 
 NOT_FOUND_TEXT = "No assessment is available to you for this person."
 
@@ -79,11 +71,6 @@ class DisclosureResult:
     receipts: tuple[str, ...] = ()
 
 
-def _is_minor(content: Mapping[str, Any], now: datetime) -> bool:
-    born = date.fromisoformat(content["subject"]["date_of_birth"])
-    return age_on(born, now.astimezone(ENGLAND).date()) < ADULT_AGE
-
-
 def _outcome_body(code: str, diagnostics: str, expression: str | None = None) -> bytes:
     return document_bytes(operation_outcome([Issue(code, diagnostics, expression)]))
 
@@ -93,24 +80,6 @@ REFUSED_BODY = _outcome_body(
     "forbidden", "Disclosure refused by the sharing policy; the disclosure id names the decision."
 )
 FAILURE_BODY = _outcome_body("transient", "The gateway could not complete the request.")
-
-
-def _search_key(system: str, value: str) -> tuple[str | None, str, str | None]:
-    """The lookup system and normalised value for a search, or the problem with it."""
-    lookup_system = SEARCH_SYSTEMS.get(system)
-    if lookup_system is None:
-        return None, value, "patient.identifier system must be the NHS number or PNC ID system"
-    if lookup_system == store.NHS_NUMBER:
-        value = value.replace(" ", "")
-        if not is_valid_nhs_number(value):
-            return None, value, "patient.identifier is not a valid NHS number"
-    else:
-        # Stored PNC IDs are keyed in one form (upper case, serial padded to 7); a search must find them
-        # however it is typed.
-        value = normalise_pnc_id(value.strip())
-        if not is_valid_pnc_id(value):
-            return None, value, "patient.identifier is not a valid PNC ID"
-    return lookup_system, value, None
 
 
 #: How a pull asked, as its log entries record it (the AuditEvent export tells a read from a search).
@@ -161,7 +130,7 @@ class DisclosureService:
     ) -> DisclosureResult:
         """``GET /fhir/Bundle?composition.patient.identifier=SYSTEM|VALUE``: a searchset of document
         bundles (with ``limit``, of the newest ``limit`` assessments only: ``_count``)."""
-        lookup_system, value, problem = _search_key(system, value)
+        lookup_system, value, problem = facts.search_key(system, value)
         if problem or lookup_system is None:
             body = _outcome_body("invalid", problem or "unsupported identifier", "patient.identifier")
             return self.refuse(
@@ -391,7 +360,7 @@ class DisclosureService:
             agency_code=ctx.agency_code,
             purpose=ctx.purpose,
             date_of_birth=date.fromisoformat(content["subject"]["date_of_birth"]),
-            on=now.astimezone(ENGLAND).date(),
+            on=now.astimezone(facts.ENGLAND).date(),
             consent=content.get("consent", {}),
             overrides=overrides,
             now=now,
@@ -434,7 +403,7 @@ class DisclosureService:
             withheld_count=len(decision.withheld),
             withheld=tuple((w.field, w.rule) for w in decision.withheld),
             # The same day the policy judged the age on (the day of disclosure, in England).
-            subject_minor=_is_minor(stored.content, now),
+            subject_minor=facts.is_minor(stored.content, now),
         )
         labels = {fid: self._catalogue.get(fid).labels for fid in projection}
         return render_document_bytes(projection, meta, labels)
@@ -486,13 +455,13 @@ class DisclosureService:
                 assessment_id=stored.assessment_id if stored else None,
                 assessment_version=stored.version if stored else None,
                 released=tuple(decision.released) if decision and decision.allowed else (),
-                withheld=_withheld(decision),
+                withheld=facts.withheld_fields(decision),
                 policy_revision=decision.policy_revision if decision else None,
                 decision_id=decision.decision_id if decision else None,
                 body_sha256=body_sha256,
                 reason=reason,
-                consent_status=_consent_status(stored),
-                consent_scope=_consent_scope(stored),
+                consent_status=facts.consent_status(stored),
+                consent_scope=facts.consent_scope(stored),
                 overrides=[{"id": o.id, "basis": o.basis} for o in decision.overrides] if decision else (),
                 ig_review=bool(decision and decision.needs_ig_review),
                 interaction=interaction,
@@ -558,39 +527,3 @@ class DisclosureService:
             )
             for a in appended
         )
-
-
-def _consent_status(stored: store.StoredAssessment | None) -> str | None:
-    if stored is None:
-        return None
-    status = stored.content.get("consent", {}).get("status")
-    return status if isinstance(status, str) else None
-
-
-def _consent_scope(stored: store.StoredAssessment | None) -> dict[str, Any] | None:
-    """What the log keeps of the consent besides its status: when it was recorded (the date only) and its
-    limits. Everything else about consent (notes, who recorded it) stays in the encrypted assessment."""
-    if stored is None:
-        return None
-    consent = stored.content.get("consent")
-    if not isinstance(consent, dict):
-        return None
-    recorded = consent.get("recorded_at")
-
-    def strings(value: object) -> list[str]:
-        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-    gillick = consent.get("gillick_competent")
-    return {
-        "recorded_on": recorded[:10] if isinstance(recorded, str) else None,
-        "limited_to_agencies": strings(consent.get("limited_to_agencies")),
-        "limited_to_purposes": strings(consent.get("limited_to_purposes")),
-        "gillick_competent": gillick if isinstance(gillick, bool) else None,
-        "best_interests_recorded": bool(consent.get("best_interests_decision")),
-    }
-
-
-def _withheld(decision: Decision | None) -> Sequence[WithheldField]:
-    if decision is None:
-        return ()
-    return tuple(WithheldField(w.field, w.rule, w.reason) for w in decision.withheld)
