@@ -15,15 +15,10 @@ identifiers. Only the location and the rule are given.
 
 from __future__ import annotations
 
-import functools
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any, Final, cast
-
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from typing import Any, Final
 
 from gateway.assessments.identifiers import (
     is_valid_crn,
@@ -33,211 +28,33 @@ from gateway.assessments.identifiers import (
     normalise_nhs_number,
     normalise_pnc_id,
 )
+from gateway.assessments.schema import (
+    FIELD_FORMATS,
+    ROOT_EXPRESSION,
+    SCHEMA_FILE,
+    age_on,
+    expression,
+    load_schema,
+    parse_date,
+    parse_date_time,
+    schema_problems,
+)
 from gateway.assessments.snomed import SNOMED_SYSTEM, is_valid_sctid
 from gateway.issue import Issue
 
-SCHEMA_FILE: Final = "assessment.schema.json"
+# Dates and the schema's loader live in gateway.assessments.schema; they are named here too because every
+# publisher of an assessment reads them beside validate_assessment.
+__all__ = [
+    "MINIMUM_AGE",
+    "SCHEMA_FILE",
+    "age_on",
+    "load_schema",
+    "parse_date",
+    "parse_date_time",
+    "validate_assessment",
+]
+
 MINIMUM_AGE: Final = 10  # the age of criminal responsibility in England and Wales
-
-ROOT_EXPRESSION: Final = "$"
-
-
-# --------------------------------------------------------------------------------------------- dates
-
-_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATE_TIME_RE: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-
-
-def parse_date(value: str) -> date:
-    """Parse an RFC 3339 ``full-date`` (``YYYY-MM-DD`` only; no week dates or compact forms)."""
-    if not _DATE_RE.fullmatch(value):
-        raise ValueError("not a YYYY-MM-DD date")
-    return date.fromisoformat(value)
-
-
-def parse_date_time(value: str) -> datetime:
-    """Parse an RFC 3339 ``date-time``; the time zone (``Z`` or ``±hh:mm``) is required."""
-    if not _DATE_TIME_RE.fullmatch(value):
-        raise ValueError("not an RFC 3339 date-time")
-    text = value.upper()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
-
-
-_FORMAT_CHECKER: Final = FormatChecker(formats=())
-
-
-@_FORMAT_CHECKER.checks("date", raises=ValueError)
-def _is_date(instance: object) -> bool:
-    return not isinstance(instance, str) or bool(parse_date(instance))
-
-
-@_FORMAT_CHECKER.checks("date-time", raises=ValueError)
-def _is_date_time(instance: object) -> bool:
-    return not isinstance(instance, str) or bool(parse_date_time(instance))
-
-
-def age_on(dob: date, on: date) -> int:
-    """Age in whole years on ``on`` for someone born on ``dob`` (negative if ``on`` precedes ``dob``).
-
-    Exact birthday arithmetic: a year is counted on the birthday itself. Someone born on 29 February
-    becomes a year older on 1 March in a common year, as in English law.
-    """
-    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
-
-
-# ------------------------------------------------------------------------------------------- schema
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    """``pattern`` with ECMA-262 meaning of a final ``$``: the end of the string, not before a final newline.
-
-    Python's ``re.search`` lets ``^X$`` match ``"X\\n"``; JSON Schema patterns are ECMA-262 regular
-    expressions, where it does not.
-    """
-    if not validator.is_type(instance, "string"):
-        return
-    regex = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
-    if re.search(regex, instance) is None:
-        yield ValidationError("does not match the pattern")
-
-
-# types-jsonschema leaves ``extend`` untyped; what it returns is a validator class like the one it extends.
-_extend = cast(Callable[..., type[Draft202012Validator]], validators.extend)
-_Validator = _extend(Draft202012Validator, {"pattern": _pattern})
-
-
-def load_schema(schema_dir: Path) -> dict[str, Any]:
-    """Read ``assessment.schema.json`` from ``schema_dir`` and check that it is a valid 2020-12 schema."""
-    text = (schema_dir / SCHEMA_FILE).read_text(encoding="utf-8")
-    _check_schema(text)
-    return cast(dict[str, Any], json.loads(text))
-
-
-@functools.lru_cache(maxsize=4)
-def _check_schema(text: str) -> None:
-    """Checking the schema against the metaschema takes a quarter of a second: once per text is enough."""
-    Draft202012Validator.check_schema(json.loads(text))
-
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _expression(path: Iterable[str | int]) -> str:
-    """``case_links[0].agency_code``; a submitted (unknown) key is cut to 64 characters."""
-    out = ""
-    for step in path:
-        if isinstance(step, str) and len(step) > 64:
-            step = step[:61] + "..."
-        if isinstance(step, int):
-            out += f"[{step}]"
-        elif _IDENTIFIER.fullmatch(step):
-            out += f".{step}" if out else step
-        else:
-            out += f"[{json.dumps(step)}]"
-    return out or ROOT_EXPRESSION
-
-
-_TYPE_NAMES: Final = {
-    "object": "an object",
-    "array": "a list",
-    "string": "a string",
-    "boolean": "true or false",
-    "null": "null",
-    "integer": "a whole number",
-    "number": "a number",
-}
-
-_PATTERN_MESSAGES: Final = {
-    r"\S": "must not be blank",
-    r"^\S(.*\S)?$": "must be a single line with no leading or trailing spaces",
-    r"^[1-9][0-9]{5,17}$": "must be a SNOMED CT concept id (6 to 18 digits)",
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$": (
-        "must be a code of up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-    ),
-}
-
-_FIELD_FORMATS: Final = {
-    "nhs_number": "NHS number must be 10 digits",
-    "pnc_id": "PNC ID must have the form YYYY/NNNNNNNL (year, serial of up to 7 digits, check letter)",
-    "cro_number": "CRO number must have the form NNNNNN/YYL (serial of up to 6 digits, year, check letter)",
-    "crn": "CRN must be one letter followed by 6 digits",
-    "local_reference": (
-        "local reference must be up to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
-    ),
-}
-
-_FORMAT_MESSAGES: Final = {
-    "date": "must be a date in the form YYYY-MM-DD",
-    "date-time": "must be a date and time with a time zone, e.g. 2026-11-20T10:15:00Z",
-}
-
-
-def _describe(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str | int | float | bool) or value is None else "a value"
-
-
-def _is_single_required(branch: Any) -> bool:
-    return isinstance(branch, Mapping) and set(branch) == {"required"} and len(branch["required"]) == 1
-
-
-def _problems_from_error(error: ValidationError) -> Iterator[Issue]:
-    """Turn one jsonschema error into problems, without repeating the submitted value."""
-    path = list(error.absolute_path)
-    where = _expression(path)
-    # The stubs type these as "value or Unset"; an error raised by a validator always has them set.
-    keyword: Any = error.validator
-    value: Any = error.validator_value
-    instance: Any = error.instance
-
-    if keyword == "required":
-        present = instance if isinstance(instance, Mapping) else {}
-        for name in value:
-            if name not in present:
-                yield Issue("required", "is required", _expression([*path, name]))
-    elif keyword in ("additionalProperties", "unevaluatedProperties"):
-        known = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else set()
-        extras = [k for k in instance if k not in known] if isinstance(instance, Mapping) else []
-        for name in extras:
-            yield Issue(
-                "structure",
-                "is not a recognised property (check the spelling against the canonical assessment)",
-                _expression([*path, name]),
-            )
-        if not extras:
-            yield Issue("structure", "contains an unrecognised property", where)
-    elif keyword == "type":
-        types = [value] if isinstance(value, str) else list(value)
-        yield Issue("structure", "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types), where)
-    elif keyword == "enum":
-        yield Issue("code-invalid", "must be one of: " + ", ".join(_describe(v) for v in value), where)
-    elif keyword == "const":
-        yield Issue("value", f"must be {_describe(value)}", where)
-    elif keyword == "pattern":
-        leaf = path[-1] if path and isinstance(path[-1], str) else None
-        message = _PATTERN_MESSAGES.get(value) or _FIELD_FORMATS.get(leaf or "") or "is not in the expected format"
-        yield Issue("value", message, where)
-    elif keyword == "format":
-        yield Issue("value", _FORMAT_MESSAGES.get(value, f"must be a valid {value}"), where)
-    elif keyword == "minLength":
-        message = "must not be empty" if value == 1 else f"must be at least {value} characters"
-        yield Issue("value", message, where)
-    elif keyword == "maxLength":
-        yield Issue("too-long", f"must be at most {value} characters", where)
-    elif keyword == "minItems":
-        yield Issue("required", f"must have at least {value} item{'s' if value != 1 else ''}", where)
-    elif keyword == "maxItems":
-        yield Issue("too-long", f"must have at most {value} items", where)
-    elif keyword == "uniqueItems":
-        yield Issue("value", "must not contain the same item twice", where)
-    elif keyword == "anyOf" and all(_is_single_required(branch) for branch in value):
-        names = [branch["required"][0] for branch in value]
-        yield Issue("invariant", "at least one of " + " or ".join(names) + " is required", where)
-    else:
-        yield Issue("invalid", f"does not satisfy the '{keyword}' rule of the assessment schema", where)
 
 
 # -------------------------------------------------------------------------------------- normalising
@@ -303,11 +120,11 @@ def _identifier_problems(subject: Mapping[str, Any]) -> Iterator[Issue]:
         value = subject.get(key)
         if not isinstance(value, str) or is_valid(value):
             continue
-        expression = _expression(["subject", key])
+        where = expression(["subject", key])
         if shape.fullmatch(value) and check_message is not None:
-            yield Issue("value", check_message, expression)
+            yield Issue("value", check_message, where)
         else:
-            yield Issue("value", _FIELD_FORMATS[key], expression)
+            yield Issue("value", FIELD_FORMATS[key], where)
 
 
 def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]:
@@ -319,7 +136,7 @@ def _age_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]:
         dob = parse_date(subject["date_of_birth"])
     except (KeyError, TypeError, ValueError):
         return  # missing or malformed: the schema has said so
-    where = _expression(["subject", "date_of_birth"])
+    where = expression(["subject", "date_of_birth"])
     if dob > today:
         yield Issue("value", "date of birth is in the future", where)
         return
@@ -349,7 +166,7 @@ def _death_problems(document: Mapping[str, Any], today: date) -> Iterator[Issue]
         died = parse_date(subject["date_of_death"])
     except (TypeError, ValueError):
         return  # malformed: the schema has said so
-    where = _expression(["subject", "date_of_death"])
+    where = expression(["subject", "date_of_death"])
     if died > today:
         yield Issue("value", "date of death is in the future", where)
         return
@@ -391,7 +208,7 @@ def _content_problems(document: Mapping[str, Any]) -> Iterator[Issue]:
             yield Issue(
                 "code-invalid",
                 "is not a SNOMED CT identifier: its check digit (Verhoeff) is wrong",
-                _expression(["diagnoses", index, "code"]),
+                expression(["diagnoses", index, "code"]),
             )
     age = _age_at_assessment(document)
     if age is None:
@@ -458,9 +275,7 @@ def validate_assessment(
     except _TooDeep:
         return None, [Issue("too-costly", f"is nested more than {MAX_DEPTH} levels deep", ROOT_EXPRESSION)]
     problems: list[Issue] = []
-    validator = _Validator(schema, format_checker=_FORMAT_CHECKER)
-    for error in validator.iter_errors(doc):
-        problems.extend(_problems_from_error(error))
+    problems.extend(schema_problems(doc, schema))
 
     if isinstance(doc, dict):
         flagged = {p.expression for p in problems}
