@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from gateway import cli_plugins, ingest_cli
+from gateway import cli_plugins, records_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import agency_app, client_app, token_key_app
 from gateway.cli_help import PlainHelpGroup
@@ -33,10 +33,10 @@ register_audit_commands(audit_app)
 app.add_typer(token_key_app, name="token-key")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(staff_app, name="staff")
-app.add_typer(ingest_cli.assessment_app, name="assessment")
+app.add_typer(records_cli.assessment_app, name="assessment")
 cli_plugins.register(app)  # `ld-gateway import`, from adapters/case_export (pyproject.toml's entry points)
-app.add_typer(ingest_cli.subject_app, name="subject")
-app.add_typer(ingest_cli.retention_app, name="retention")
+app.add_typer(records_cli.subject_app, name="subject")
+app.add_typer(records_cli.retention_app, name="retention")
 
 
 @app.command()

@@ -244,7 +244,7 @@ def test_detaching_a_wrongly_recorded_identifier_lets_its_owner_be_published(gw)
 
 
 def test_the_importer_reports_a_conflict_on_its_row_and_imports_the_rest(cli, settings, tmp_path):
-    from tests.test_ingest_cli import SAMPLES
+    from tests.test_records_cli import SAMPLES
 
     cli("init")
     from gateway.db.engine import make_engine, make_session_factory

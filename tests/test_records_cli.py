@@ -1,4 +1,5 @@
-"""The issue-9 commands: ``assessment history`` (and, as they land, import, subject, retention)."""
+"""The record-keeping commands (``assessment history``, ``subject``, ``retention``) and the case-system
+export adapter's ``import``, through the one ``ld-gateway`` command line."""
 
 from __future__ import annotations
 
