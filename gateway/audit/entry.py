@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.json_bytes import compact_json
@@ -32,6 +32,40 @@ class WithheldField:
     field: str
     rule: str
     reason: str
+
+
+class Caller(Protocol):
+    """Who asked: an access token's context, or a publisher acting for an L&D service."""
+
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def agency_code(self) -> str | None: ...
+    @property
+    def agency_type(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def network(self) -> str | None: ...
+
+
+class CallerFields(TypedDict):
+    client_id: str | None
+    agency_code: str | None
+    agency_type: str | None
+    purpose: str | None
+    network: str | None
+
+
+def caller_fields(caller: Caller) -> CallerFields:
+    """The caller's part of a :class:`NewEntry`, the same in every entry that records who asked."""
+    return {
+        "client_id": caller.client_id,
+        "agency_code": caller.agency_code,
+        "agency_type": caller.agency_type,
+        "purpose": caller.purpose,
+        "network": caller.network,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)

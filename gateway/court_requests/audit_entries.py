@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.audit import log
-from gateway.audit.entry import NewEntry
+from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db.models import RequestTask
@@ -33,11 +33,7 @@ def record(
             event=event,
             outcome=Outcome.DENIED if event is AuditEvent.TASK_DENIED else Outcome.RECORDED,
             created_at=now,
-            client_id=ctx.client_id,
-            agency_code=ctx.agency_code,
-            agency_type=ctx.agency_type,
-            purpose=ctx.purpose,
-            network=ctx.network,
+            **caller_fields(ctx),
             subject_key=keyring.identifier_hmac("subject", row.subject_id) if row else None,
             assessment_id=assessment_id,
             decision_id=row.id if row else None,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.assessments import demographics, idempotency, store
 from gateway.assessments.validation import validate_assessment
 from gateway.audit import log
-from gateway.audit.entry import NewEntry
+from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db import unit_of_work
 from gateway.db.models import Agency
@@ -164,11 +164,7 @@ def publish_document(
                 event=publisher.event,
                 outcome=Outcome.ACCEPTED,
                 created_at=now,
-                client_id=publisher.client_id,
-                agency_code=publisher.agency_code,
-                agency_type=publisher.agency_type,
-                purpose=publisher.purpose,
-                network=publisher.network,
+                **caller_fields(publisher),
                 subject_key=keyring.identifier_hmac("subject", published.subject_id),
                 assessment_id=published.assessment_id,
                 assessment_version=published.version,
@@ -201,11 +197,7 @@ def publish_document(
                     event=AuditEvent.PUBLISH_DENIED,
                     outcome=Outcome.DENIED,
                     created_at=now,
-                    client_id=publisher.client_id,
-                    agency_code=publisher.agency_code,
-                    agency_type=publisher.agency_type,
-                    purpose=publisher.purpose,
-                    network=publisher.network,
+                    **caller_fields(publisher),
                     subject_key=keyring.identifier_hmac("subject", subject_id),
                     reason="identity-conflict",
                 ),

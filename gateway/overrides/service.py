@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log
-from gateway.audit.entry import NewEntry
+from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db import unit_of_work
@@ -73,11 +73,7 @@ def record(
             event=AuditEvent.OVERRIDE_RECORDED,
             outcome=Outcome.RECORDED,
             created_at=now,
-            client_id=ctx.client_id,
-            agency_code=ctx.agency_code,
-            agency_type=ctx.agency_type,
-            purpose=ctx.purpose,
-            network=ctx.network,
+            **caller_fields(ctx),
             subject_key=keyring.identifier_hmac("subject", assessment.subject_id),
             assessment_id=assessment.id,
             assessment_version=assessment.current_version,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from gateway.audit.entry import LogEntry, NewEntry, WithheldField, canonical_bytes
+from gateway.audit.entry import CallerFields, LogEntry, NewEntry, WithheldField, caller_fields, canonical_bytes
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import leaf_hash
 
@@ -96,3 +96,26 @@ def test_canonical_bytes_are_json_dumps_bytes():
     data = LogEntry.of(_new(), seq=7, prev_hash="ab" * 32).to_json()
     expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     assert canonical_bytes(data) == expected
+
+
+def test_who_asked_is_recorded_the_same_way_by_every_writer() -> None:
+    @dataclass(frozen=True)
+    class Asker:
+        client_id: str = "c-1"
+        agency_code: str = "POL-NE"
+        agency_type: str = "police"
+        purpose: str = "custody"
+        network: str | None = "192.0.2.7"
+
+    assert set(CallerFields.__annotations__) <= {f.name for f in fields(NewEntry)}
+    entry = NewEntry(
+        event=AuditEvent.PUBLISH_ACCEPTED,
+        outcome=Outcome.ACCEPTED, created_at=datetime(2026, 12, 6, tzinfo=UTC), **caller_fields(Asker())
+    )
+    assert (entry.client_id, entry.agency_code, entry.agency_type, entry.purpose, entry.network) == (
+        "c-1",
+        "POL-NE",
+        "police",
+        "custody",
+        "192.0.2.7",
+    )
