@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,50 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"gateway did not become ready:\n{log.read_text()}")
 
 
+def gateway_env(database_url: str, data_dir: Path, issuer: str, **extra: str) -> dict[str, str]:
+    """The environment of a real gateway process (and of the ``ld-gateway`` commands run beside it)."""
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_ISSUER": issuer,
+        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
+        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
+        **extra,
+    }
+
+
+def set_up_demo(env: dict[str, str], port: int) -> tuple[str, dict[str, str]]:
+    """``ld-gateway demo --no-serve``: its printed tour and the demo clients' ids by agency code."""
+    setup = subprocess.run(
+        [CLI, "demo", "--no-serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert setup.returncode == 0, setup.stderr + setup.stdout
+    clients = json.loads((Path(env["GATEWAY_DATA_DIR"]) / "demo-keys" / "clients.json").read_text())
+    return setup.stdout, clients
+
+
+@contextmanager
+def served(env: dict[str, str], servers: Sequence[tuple[int, Path]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``ld-gateway serve`` on each (port, log file), ready before the body runs, stopped after it."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for port, log in servers:
+            with log.open("wb") as sink:
+                processes.append(
+                    subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
+                )
+            _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 # The ids tell xdist's controller which tests share the server (tests/fixtures/parallel.py); a module that
 # parametrizes live_gateway itself (ids "sqlite", "postgresql") gets a server of its own.
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"], ids=LIVE_SERVER_IDS)
@@ -76,33 +121,14 @@ def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         database_url, drop = create_pg_database()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(workdir / "var"),
-        "GATEWAY_ISSUER": base_url,
-        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
-        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
-        # Many tests share the demo clients within a minute; rate limits have their own tests (test_matrix).
-        "GATEWAY_TOKEN_RATE_PER_MINUTE": "0",
-    }
-    setup = subprocess.run(
-        [CLI, "demo", "--no-serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert setup.returncode == 0, setup.stderr + setup.stdout
-    clients = json.loads((workdir / "var" / "demo-keys" / "clients.json").read_text())
+    # Many tests share the demo clients within a minute; rate limits have their own tests (test_matrix).
+    env = gateway_env(database_url, workdir / "var", base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0")
+    tour, clients = set_up_demo(env, port)
     log = workdir / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
     try:
-        _wait_ready(base_url, process, log)
-        yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log, setup.stdout)
+        with served(env, [(port, log)]):
+            yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log, tour)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
         make_engine(database_url).dispose()
         if drop:
             drop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import socket
 import subprocess
@@ -20,10 +19,10 @@ import pytest
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key, sign_dpop_proof
 from gateway.db.engine import make_engine
-from tests.conftest import ROOT, create_pg_database
+from tests.conftest import create_pg_database
 from tests.court_requests.conftest import other_person, task_body
 from tests.court_requests.test_tasks import accept_ops, complete_ops
-from tests.e2e.conftest import CLI, _wait_ready, free_port
+from tests.e2e.conftest import free_port, gateway_env, served, set_up_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -102,36 +101,12 @@ def two_gateways(
     database_url, drop = create_pg_database()
     ports = free_port(), free_port()
     issuer = f"http://127.0.0.1:{ports[0]}"  # one external name for both, as behind a load balancer
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(workdir / "var"),
-        "GATEWAY_ISSUER": issuer,
-        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
-        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
-    }
-    setup = subprocess.run(
-        [CLI, "demo", "--no-serve", "--port", str(ports[0])], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert setup.returncode == 0, setup.stderr + setup.stdout
-    clients = json.loads((workdir / "var" / "demo-keys" / "clients.json").read_text())
-    processes = []
+    env = gateway_env(database_url, workdir / "var", issuer)
+    _, clients = set_up_demo(env, ports[0])
     try:
-        for i, port in enumerate(ports):
-            log = workdir / f"server-{i}.log"
-            with log.open("wb") as sink:
-                processes.append(
-                    subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
-                )
-            _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
-        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", clients, workdir / "var", processes
+        with served(env, [(port, workdir / f"server-{i}.log") for i, port in enumerate(ports)]) as processes:
+            yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", clients, workdir / "var", processes
     finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
         make_engine(database_url).dispose()
         drop()
 

@@ -9,8 +9,6 @@ second (gateway/api/stream_revocation.py) and ends with ``event: revoked``.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +20,8 @@ import pytest
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import ASSERTION_TYPE, load_private_key, sign_client_assertion, sign_dpop_proof
 from gateway.db.engine import make_engine
-from tests.conftest import ROOT, create_pg_database
-from tests.e2e.conftest import CLI, _wait_ready, free_port
+from tests.conftest import create_pg_database
+from tests.e2e.conftest import CLI, free_port, gateway_env, served, set_up_demo
 from tests.e2e.test_requests import EventStream
 
 pytestmark = pytest.mark.e2e
@@ -53,37 +51,12 @@ def two_processes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         database_url, drop = create_pg_database()
     ports = free_port(), free_port()
     issuer = f"http://127.0.0.1:{ports[0]}"
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(workdir / "var"),
-        "GATEWAY_ISSUER": issuer,
-        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
-        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
-        "GATEWAY_METRICS_ADDRESS": "off",
-    }
-    setup = subprocess.run(
-        [CLI, "demo", "--no-serve", "--port", str(ports[0])], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert setup.returncode == 0, setup.stderr + setup.stdout
-    clients = json.loads((workdir / "var" / "demo-keys" / "clients.json").read_text())
-    processes = []
+    env = gateway_env(database_url, workdir / "var", issuer, GATEWAY_METRICS_ADDRESS="off")
+    _, clients = set_up_demo(env, ports[0])
     try:
-        for i, port in enumerate(ports):
-            log = workdir / f"server-{i}.log"
-            with log.open("wb") as sink:
-                processes.append(
-                    subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
-                )
-            _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
-        yield TwoProcesses(issuer, f"http://127.0.0.1:{ports[1]}", env, clients, workdir / "var")
+        with served(env, [(port, workdir / f"server-{i}.log") for i, port in enumerate(ports)]):
+            yield TwoProcesses(issuer, f"http://127.0.0.1:{ports[1]}", env, clients, workdir / "var")
     finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
         make_engine(database_url).dispose()
         if drop:
             drop()
