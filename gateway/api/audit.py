@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api.security import authenticate, require_access
-from gateway.assessments import provenance
 from gateway.assessments.identifiers import is_valid_nhs_number
 from gateway.audit import balp, checkpoints, export, proofs, queries, tree
 from gateway.audit.c2sp_note import NoteSigner
@@ -318,10 +317,8 @@ def _covers(session: Session, keyring: KeyRing, ctx: AccessContext, entry: queri
 
 
 def scope_of(session: Session, keyring: KeyRing, ctx: AccessContext) -> queries.Scope:
-    """The caller's view of the log: the entries about its own assessments and the people they are about."""
-    published = provenance.published_by(session, ctx.agency_code)
-    keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)
-    return queries.Scope(published.assessment_ids, keys, ctx.agency_code)
+    """The caller's view of the log (:func:`queries.agency_scope`)."""
+    return queries.agency_scope(session, keyring, ctx.agency_code)
 
 
 def _time_problems(since: datetime | None, until: datetime | None) -> list[str]:

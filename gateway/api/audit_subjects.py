@@ -107,6 +107,7 @@ def _caller(session: Session, keyring: KeyRing, ctx: AccessContext) -> subject_a
         agency_type=ctx.agency_type,
         client_id=ctx.client_id,
         purpose=ctx.purpose,
+        network=ctx.network,
     )
 
 

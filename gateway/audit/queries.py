@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from gateway.assessments import store
+from gateway.assessments import provenance, store
 from gateway.audit.events import DISCLOSURE_EVENTS, AuditEvent, Outcome
 from gateway.db.models import Agency, DisclosureLogEntry
 from gateway.keys import KeyRing
@@ -61,6 +61,12 @@ class Scope:
             return False
         return self.covers(record.assessment_id, record.subject_key)
 
+
+def agency_scope(session: Session, keyring: KeyRing, agency_code: str) -> Scope:
+    """An L&D service's view of the log: the entries about its own assessments and the people they are about."""
+    published = provenance.published_by(session, agency_code)
+    keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)
+    return Scope(published.assessment_ids, keys, agency_code)
 
 @dataclass(frozen=True)
 class DisclosureFilter:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import log
-from gateway.audit.entry import NewEntry
+from gateway.audit.entry import Caller, NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.reports import SignOff
 from gateway.db.models import SubjectReportSignOff
@@ -56,10 +56,7 @@ def record(
     tx: Session,
     *,
     subject_keys: Sequence[str],
-    agency_code: str,
-    agency_type: str | None,
-    client_id: str | None,
-    purpose: str | None,
+    caller: Caller,
     clinician: str,
     decision: str,
     through_seq: int,
@@ -69,6 +66,8 @@ def record(
 
     ``clinician`` is kept in this table only: log entries hold no names, so the entry names the sign-off
     by its id (``decision_id``)."""
+    if caller.agency_code is None:
+        raise ValueError("only an L&D service signs off its reports")
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
     clinician = clinician.strip()
@@ -81,10 +80,7 @@ def record(
             event=AuditEvent.SUBJECT_REPORT_SIGNED_OFF,
             outcome=Outcome.DONE,
             created_at=now,
-            client_id=client_id,
-            agency_code=agency_code,
-            agency_type=agency_type,
-            purpose=purpose,
+            **caller_fields(caller),
             subject_key=subject_keys[0],
             subject_keys=tuple(subject_keys),
             decision_id=sign_off_id,
@@ -93,8 +89,8 @@ def record(
     row = SubjectReportSignOff(
         id=sign_off_id,
         subject_key=subject_keys[0],
-        agency_code=agency_code,
-        client_id=client_id,
+        agency_code=caller.agency_code,
+        client_id=caller.client_id,
         clinician=clinician,
         decision=decision,
         through_seq=through_seq,

@@ -42,6 +42,7 @@ class Caller:
     agency_type: str | None = None
     client_id: str | None = None
     purpose: str | None = None
+    network: str | None = None
 
 
 class UnknownPerson(LookupError):
@@ -126,10 +127,7 @@ def sign_off(
     return signoffs.record(
         tx,
         subject_keys=keys,
-        agency_code=caller.agency_code,
-        agency_type=caller.agency_type,
-        client_id=caller.client_id,
-        purpose=caller.purpose,
+        caller=caller,
         clinician=clinician,
         decision=decision,
         through_seq=last,

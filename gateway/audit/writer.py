@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 # Runs of one batch after the head was found moved by another process: the retry reads the head
 # under the lock, so a second miss means something is wrong, not busy.
+_CONTENTION_RETRIES = 3
 _HEAD_RETRIES = 2
 
 
@@ -108,7 +109,7 @@ class LogWriter:
 
     def _run_batch(self, jobs: list[_Job[Any]]) -> None:
         pending = list(jobs)
-        head_retries = 0
+        head_retries = contention_retries = 0
         while pending:
             try:
                 self._attempt(pending)
@@ -120,6 +121,13 @@ class LogWriter:
                 if head_retries <= _HEAD_RETRIES:
                     continue
                 self._fail(pending, RuntimeError("the log head kept moving under this batch"))
+            except DBAPIError as exc:
+                # PostgreSQL broke a deadlock or a serialisation conflict by rolling this batch back (two
+                # processes claiming one DPoP proof can do it): nothing was kept, so the batch runs again.
+                contention_retries += 1
+                if _contention(exc) and contention_retries <= _CONTENTION_RETRIES:
+                    continue
+                self._fail(pending, exc)
             except BaseException as exc:  # the batch did not commit: nothing of it is kept
                 self._fail(pending, exc)
             break
@@ -134,6 +142,9 @@ class LogWriter:
                 job.error = None
                 try:
                     job.result = job.context.run(job.work, session)
+                    # Anything the job left pending is written now, so its failure is blamed on this job
+                    # and not on the next one whose query would flush it.
+                    session.flush()
                 except Exception as exc:
                     if len(jobs) == 1 or _of_the_database(exc):
                         raise
@@ -144,6 +155,11 @@ class LogWriter:
     def _fail(jobs: list[_Job[Any]], exc: BaseException) -> None:
         for job in jobs:
             job.error = exc
+
+
+def _contention(exc: DBAPIError) -> bool:
+    """A deadlock (40P01) or serialisation failure (40001): the database's word to try again."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _of_the_database(exc: BaseException) -> bool:

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Assessment, LawfulOverride, Subject
-from gateway.keys import KeyRing, decrypt, encrypt, unwrap_key
+from gateway.assessments.store import subject_data_key
+from gateway.db.models import Assessment, LawfulOverride
+from gateway.keys import KeyRing, decrypt, encrypt
 from gateway.overrides.commitment import REASON, RECORDED_BY, commit, matches, utc
 from gateway.overrides.validation import OverrideRequest
 from gateway.policy.input import OverrideFacts
@@ -35,13 +36,6 @@ def _reason_aad(override_id: str) -> bytes:
     return f"override:{override_id}".encode()
 
 
-def _data_key(session: Session, keyring: KeyRing, subject_id: str) -> bytes:
-    subject = session.get(Subject, subject_id)
-    if subject is None or subject.wrapped_key is None:
-        raise LookupError("subject erased")
-    return unwrap_key(keyring.master_key, subject.wrapped_key, subject.id)
-
-
 def record_override(
     session: Session,
     keyring: KeyRing,
@@ -55,7 +49,7 @@ def record_override(
     """Store one override in the caller's transaction; the reason is encrypted under the subject's key,
     and the author and reason are committed to under the same key (what the log entries carry)."""
     override_id = str(uuid.uuid4())
-    key = _data_key(session, keyring, assessment.subject_id)
+    key = subject_data_key(session, keyring, assessment.subject_id)
     recorded_by_hmac = commit(key, override_id, RECORDED_BY, request.recorded_by)
     reason_hmac = commit(key, override_id, REASON, request.reason)
     expires_at = utc(request.expires_at)
@@ -108,37 +102,35 @@ def facts_for_assessment(session: Session, assessment_id: str) -> list[OverrideF
     ]
 
 
-def read_reason(session: Session, keyring: KeyRing, override_id: str) -> str | None:
-    """The practitioner's reason, for IG review; ``None`` when the override or its subject is gone."""
-    row = session.get(LawfulOverride, override_id)
+def _opened(session: Session, keyring: KeyRing, override_id: object) -> tuple[LawfulOverride, bytes, str] | None:
+    """The stored override, its person's data key and its decrypted reason; ``None`` when any is gone."""
+    row = session.get(LawfulOverride, override_id) if isinstance(override_id, str) else None
     if row is None or row.reason_ciphertext is None:
         return None
     assessment = session.get(Assessment, row.assessment_id)
     if assessment is None:
         return None
     try:
-        key = _data_key(session, keyring, assessment.subject_id)
+        key = subject_data_key(session, keyring, assessment.subject_id)
     except LookupError:
         return None
-    return decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
+    return row, key, decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
+
+
+def read_reason(session: Session, keyring: KeyRing, override_id: str) -> str | None:
+    """The practitioner's reason, for IG review; ``None`` when the override or its subject is gone."""
+    opened = _opened(session, keyring, override_id)
+    return None if opened is None else opened[2]
 
 
 def entry_matches_override(session: Session, keyring: KeyRing, item: Any) -> bool:
     """Whether a log entry's lawful-basis ``item`` commits to the override as stored now (its author,
-    decrypted reason and expiry): the check IG runs to hold the practitioner to what the disclosures
-    relied on. False when the override, its reason or its subject's key is gone (nothing to compare)."""
-    override_id = item.get("override_id") if isinstance(item, dict) else None
-    row = session.get(LawfulOverride, override_id) if isinstance(override_id, str) else None
-    if row is None or row.reason_ciphertext is None:
+    decrypted reason and expiry), so the practitioner is held to what the disclosures relied on. False
+    when the override, its reason or its subject's key is gone (nothing to compare)."""
+    opened = _opened(session, keyring, item.get("override_id") if isinstance(item, dict) else None)
+    if opened is None:
         return False
-    assessment = session.get(Assessment, row.assessment_id)
-    if assessment is None:
-        return False
-    try:
-        key = _data_key(session, keyring, assessment.subject_id)
-    except LookupError:
-        return False
-    reason = decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
+    row, key, reason = opened
     return matches(
         item, data_key=key, override_id=row.id, recorded_by=row.recorded_by, reason=reason, expires_at=row.expires_at
     )

@@ -179,3 +179,39 @@ def test_batched_appends_store_what_appends_one_by_one_store(session_factory):
             assert tree.root_at(session, size) == merkle_tree_hash(leaves[:size])
         # The stored subtrees and the head's compact range too.
         assert verify_log(session, None).ok
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+def test_a_batch_the_database_rolled_back_for_a_deadlock_is_run_again(session_factory):
+    from sqlalchemy.exc import OperationalError
+
+    writer = LogWriter(session_factory)
+    tries = []
+
+    def deadlocked_once(session):
+        tries.append(1)
+        appended = _entry(session, len(tries))
+        if len(tries) == 1:
+            raise OperationalError("UPDATE log_head ...", {}, _Deadlock())
+        return appended
+
+    appended = writer.run(deadlocked_once)
+    assert len(tries) == 2 and appended.seq == 0
+    with session_factory() as session:
+        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    assert result.ok and result.entries == 1
+
+
+def test_a_database_error_that_is_not_contention_fails_the_job(session_factory):
+    from sqlalchemy.exc import OperationalError
+
+    writer = LogWriter(session_factory)
+
+    def broken(session):
+        raise OperationalError("SELECT 1", {}, Exception("connection lost"))
+
+    with pytest.raises(OperationalError):
+        writer.run(broken)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from gateway.assessments.store import shred_subject
+from gateway.assessments.store import shred_subject, subject_data_key
 from gateway.audit import log
 from gateway.audit.verify import verify_rows
 from gateway.db.models import Assessment, DisclosureLogEntry, LawfulOverride
 from gateway.keys import encrypt
-from gateway.overrides.store import _data_key, _reason_aad, entry_matches_override
+from gateway.overrides.store import _reason_aad, entry_matches_override
 from tests.fixtures import ROOT
 from tests.overrides.test_override_flow import REASON, entries, override_body, pull, record, republish
 
@@ -97,7 +97,7 @@ def test_personal_data_in_the_immutable_log_commitment_check_refuses_a_tampered_
 
     with gateway.sessions.begin() as session:  # the stored reason replaced, re-encrypted under the same key
         row = session.get(LawfulOverride, override_id)
-        key = _data_key(session, gateway.keyring, session.get(Assessment, row.assessment_id).subject_id)
+        key = subject_data_key(session, gateway.keyring, session.get(Assessment, row.assessment_id).subject_id)
         row.reason_ciphertext = encrypt(key, b"A different reason", _reason_aad(override_id))
     with gateway.sessions() as session:
         assert not entry_matches_override(session, gateway.keyring, item)
