@@ -50,24 +50,27 @@ class CatalogueField:
 @dataclass(frozen=True)
 class Catalogue:
     fields: tuple[CatalogueField, ...]
+    # Made once: every pull looks fields up by id (labels, sections), so a scan per look-up would cost
+    # fields x fields on the hot path.
+    _by_id: dict[str, CatalogueField] = field(init=False, repr=False, compare=False)
+    _ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ids = [f.id for f in self.fields]
+        ids = tuple(f.id for f in self.fields)
         if len(ids) != len(set(ids)):
             raise ValueError("field catalogue has duplicate ids")
+        object.__setattr__(self, "_ids", ids)
+        object.__setattr__(self, "_by_id", {f.id: f for f in self.fields})
 
     def __iter__(self) -> Iterator[CatalogueField]:
         return iter(self.fields)
 
     @property
     def ids(self) -> tuple[str, ...]:
-        return tuple(f.id for f in self.fields)
+        return self._ids
 
     def get(self, field_id: str) -> CatalogueField:
-        for candidate in self.fields:
-            if candidate.id == field_id:
-                return candidate
-        raise KeyError(field_id)
+        return self._by_id[field_id]
 
 
 def load_catalogue(path: Path) -> Catalogue:
