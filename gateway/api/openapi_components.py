@@ -7,9 +7,8 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS
-from gateway.auth.vocab import Purpose, Scope
+from gateway.auth.vocab import DEFAULT_ASSERTION_ALGORITHMS, Purpose, Scope
 from gateway.overrides.validation import BASES as OVERRIDE_BASES
 
 FHIR_JSON = "application/fhir+json"

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.api.openapi_components import ANY_TOKEN, FHIR_JSON, FORM, JSON, JWT_BEARER, NHS_NUMBER, ref
-from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
-from gateway.auth.vocab import Scope
+from gateway.auth.vocab import DEFAULT_ASSERTION_ALGORITHMS, Scope
 from gateway.court_requests.codes import (
     ASSESSMENT_INFORMATION_REQUEST,
     COURT_CASE_URN,

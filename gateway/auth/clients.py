@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
-from gateway.auth.vocab import AgencyType, Purpose
+from gateway.auth.vocab import DEFAULT_ASSERTION_ALGORITHMS, AgencyType, Purpose
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 
 from gateway.auth.errors import InvalidJwks
+from gateway.auth.vocab import ASSERTION_ALGORITHMS
 
 if TYPE_CHECKING:
     import httpx
@@ -41,22 +42,6 @@ _ALGS_BY_CURVE = {
     "P-384": frozenset({"ES384"}),
     "Ed25519": frozenset({"EdDSA", "Ed25519"}),
 }
-#: Client assertion algorithms (RFC 7518 / RFC 8037 / RFC 9864). Never ``none``, never HMAC.
-ASSERTION_ALGORITHMS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "ES256",
-    "ES384",
-    "EdDSA",
-    "Ed25519",
-)
-
-#: What a client may use unless registered otherwise: NHS England's signed-JWT list (issue 3). RS256 and
-#: the RFC 9864 name "Ed25519" are supported but only for a client registered with them; "Ed25519"
-#: is accepted wherever "EdDSA" is, as it names the same signature.
-DEFAULT_ASSERTION_ALGORITHMS: tuple[str, ...] = ("RS512", "RS384", "PS256", "ES256", "ES384", "EdDSA")
 
 
 def client_allows(algorithms: tuple[str, ...], alg: str) -> bool:

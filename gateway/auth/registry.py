@@ -40,8 +40,8 @@ from gateway.auth.errors import (
     UnknownAgency,
     UnknownClient,
 )
-from gateway.auth.jwks import ASSERTION_ALGORITHMS, DEFAULT_ASSERTION_ALGORITHMS, validate_public_jwks
-from gateway.auth.vocab import AgencyType, Purpose, allowed_purposes
+from gateway.auth.jwks import validate_public_jwks
+from gateway.auth.vocab import ASSERTION_ALGORITHMS, DEFAULT_ASSERTION_ALGORITHMS, AgencyType, Purpose, allowed_purposes
 from gateway.db.models import Agency, Client
 
 AGENCY_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")

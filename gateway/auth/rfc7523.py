@@ -28,7 +28,8 @@ from joserfc.jws import CompactSignature, JWSRegistry, extract_compact, validate
 from gateway import json_text
 from gateway.auth.clients import AuthenticatedClient, ClientRecord
 from gateway.auth.errors import InvalidClient, InvalidJwks
-from gateway.auth.jwks import ASSERTION_ALGORITHMS, ClientKeys, JwksUnavailable, algorithms_for, client_allows
+from gateway.auth.jwks import ClientKeys, JwksUnavailable, algorithms_for, client_allows
+from gateway.auth.vocab import ASSERTION_ALGORITHMS
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: How far ahead ``exp`` may be (NHS England's signed-JWT pattern and SMART Backend Services: 5 minutes).

@@ -1,4 +1,5 @@
-"""The closed vocabularies of the authorization server: agency types, purposes of use, scopes.
+"""The closed vocabularies of the authorization server: agency types, purposes of use, scopes, client
+assertion algorithms.
 
 Which purposes an agency type may register (decided here, enforced at registration):
 
@@ -72,3 +73,21 @@ def allowed_purposes(agency_type: AgencyType) -> frozenset[Purpose]:
 def format_scope(scopes: Iterable[str]) -> str:
     """RFC 6749 section 3.3: space-delimited, here in a stable order."""
     return " ".join(sorted(set(scopes)))
+
+
+#: Client assertion algorithms (RFC 7518 / RFC 8037 / RFC 9864). Never ``none``, never HMAC.
+ASSERTION_ALGORITHMS: tuple[str, ...] = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "ES256",
+    "ES384",
+    "EdDSA",
+    "Ed25519",
+)
+
+#: What a client may use unless registered otherwise: NHS England's signed-JWT list (issue 3). RS256 and
+#: the RFC 9864 name "Ed25519" are supported but only for a client registered with them; "Ed25519"
+#: is accepted wherever "EdDSA" is, as it names the same signature.
+DEFAULT_ASSERTION_ALGORITHMS: tuple[str, ...] = ("RS512", "RS384", "PS256", "ES256", "ES384", "EdDSA")

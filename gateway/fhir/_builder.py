@@ -16,7 +16,7 @@ from gateway.fhir import terminology as t
 from gateway.fhir._values import prune, text, unique
 
 if TYPE_CHECKING:
-    from gateway.fhir.document import DocumentMeta
+    from gateway.fhir._meta import DocumentMeta
 
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, t.LOCAL_BASE + "/Bundle")
 _NAMESPACE_BYTES = _UUID_NAMESPACE.bytes

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.fhir import terminology as t
 
 if TYPE_CHECKING:
-    from gateway.fhir.document import DocumentMeta
+    from gateway.fhir._meta import DocumentMeta
 
 
 def security_labels(

@@ -31,17 +31,15 @@ disclosure (no two recipients or versions share one) and deterministic (same inp
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from gateway.fhir import terminology as t
 from gateway.fhir._builder import Doc
 from gateway.fhir._identity import add_patient, add_publisher
 from gateway.fhir._labels import security_labels
+from gateway.fhir._meta import DocumentMeta, check_meta
 from gateway.fhir._values import XHTML_NS, instant, prune
 from gateway.fhir.sections import IDENTITY_FIELDS, RENDERED_FIELDS, SECTIONS, build_sections, withheld_areas
 from gateway.json_bytes import compact_json, compact_json_floatless, has_float
@@ -57,36 +55,6 @@ __all__ = [
     "render_document_bytes",
     "withheld_areas",
 ]
-
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_ODS_CODE = re.compile(r"[A-Z0-9]{3,5}")
-
-
-@dataclass(frozen=True)
-class DocumentMeta:
-    """What the disclosure path knows about this rendering; none of it comes from the assessment's
-    content. ``withheld`` is the decision's withheld fields as ``(field id, rule id)`` pairs, and
-    ``withheld_count`` must count them.
-
-    ``withheld`` has no default on purpose: the renderer reads it to say less (a withheld section is
-    marked, and who decided for a child is left out of the Consent), so a caller that forgot it would
-    get a document that says more than the decision allowed."""
-
-    bundle_id: str
-    disclosure_id: str
-    assessment_id: str
-    assessment_version: int
-    timestamp: datetime
-    publisher_name: str
-    publisher_code: str
-    recipient_agency_code: str
-    recipient_agency_type: str
-    purpose: str
-    obligations: tuple[str, ...]
-    withheld_count: int
-    withheld: tuple[tuple[str, str], ...]
-    subject_minor: bool = False
-    publisher_ods_code: str | None = None
 
 
 def document_bytes(bundle: Mapping[str, Any]) -> bytes:
@@ -106,31 +74,6 @@ def render_document_bytes(
     """
     bundle = render_document(projection, meta, labels)
     return document_bytes(bundle) if has_float(projection) else compact_json_floatless(bundle)
-
-
-def _check_meta(meta: DocumentMeta) -> None:
-    for name in (
-        "bundle_id",
-        "assessment_id",
-        "publisher_name",
-        "publisher_code",
-        "recipient_agency_code",
-        "recipient_agency_type",
-        "purpose",
-    ):
-        value = getattr(meta, name)
-        if not isinstance(value, str) or not value.strip() or value != value.strip():
-            raise ValueError(f"DocumentMeta.{name} must be a non-empty string without surrounding spaces")
-    if not _FHIR_ID.fullmatch(meta.bundle_id):
-        raise ValueError("DocumentMeta.bundle_id must be a FHIR id ([A-Za-z0-9.-], at most 64 characters)")
-    if not isinstance(meta.withheld_count, int) or meta.withheld_count < 0:
-        raise ValueError("DocumentMeta.withheld_count must be a non-negative integer")
-    if not isinstance(meta.withheld, tuple) or meta.withheld_count != len(meta.withheld):
-        raise ValueError("DocumentMeta.withheld_count must count DocumentMeta.withheld (each withheld field and rule)")
-    if not isinstance(meta.assessment_version, int) or meta.assessment_version < 1:
-        raise ValueError("DocumentMeta.assessment_version must be a positive integer")
-    if meta.publisher_ods_code is not None and not _ODS_CODE.fullmatch(meta.publisher_ods_code):
-        raise ValueError("DocumentMeta.publisher_ods_code must be 3 to 5 upper-case letters or digits")
 
 
 def _composition(meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: str | None) -> dict[str, Any]:
@@ -201,7 +144,7 @@ def render_document(
     unlabelled = sorted(fid for fid in projection if fid not in labels)
     if unlabelled:
         raise ValueError(f"no sensitivity labels given for released fields: {unlabelled}")
-    _check_meta(meta)
+    check_meta(meta)
     disclosure_uuid = str(uuid.UUID(meta.disclosure_id))
     timestamp = instant(meta.timestamp)
     security, confidentiality = security_labels(meta, projection, labels)

@@ -10,8 +10,8 @@ import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from gateway.api.openapi_components import JWT_BEARER
-from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS
+from gateway.auth.vocab import DEFAULT_ASSERTION_ALGORITHMS
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

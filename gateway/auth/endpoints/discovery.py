@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
-from gateway.auth.jwks import DEFAULT_ASSERTION_ALGORITHMS
 from gateway.auth.rfc9449 import PROOF_ALGORITHMS
 from gateway.auth.signing import TokenSigner
-from gateway.auth.vocab import Purpose, Scope
+from gateway.auth.vocab import DEFAULT_ASSERTION_ALGORITHMS, Purpose, Scope
 from gateway.config import Settings
 
 PUBLIC_METADATA = {"Cache-Control": "public, max-age=300"}

@@ -1,0 +1,67 @@
+"""What the disclosure path tells the renderer besides the projection (:class:`DocumentMeta`), and its check.
+
+A module of its own so that the document's builders (``_builder``, ``_labels``) can name the type without
+importing :mod:`gateway.fhir.document`, which imports them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_ODS_CODE = re.compile(r"[A-Z0-9]{3,5}")
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the disclosure path knows about this rendering; none of it comes from the assessment's
+    content. ``withheld`` is the decision's withheld fields as ``(field id, rule id)`` pairs, and
+    ``withheld_count`` must count them.
+
+    ``withheld`` has no default on purpose: the renderer reads it to say less (a withheld section is
+    marked, and who decided for a child is left out of the Consent), so a caller that forgot it would
+    get a document that says more than the decision allowed."""
+
+    bundle_id: str
+    disclosure_id: str
+    assessment_id: str
+    assessment_version: int
+    timestamp: datetime
+    publisher_name: str
+    publisher_code: str
+    recipient_agency_code: str
+    recipient_agency_type: str
+    purpose: str
+    obligations: tuple[str, ...]
+    withheld_count: int
+    withheld: tuple[tuple[str, str], ...]
+    subject_minor: bool = False
+    publisher_ods_code: str | None = None
+
+
+def check_meta(meta: DocumentMeta) -> None:
+    """Refuse metadata the renderer could not state truthfully (ValueError naming the field)."""
+    for name in (
+        "bundle_id",
+        "assessment_id",
+        "publisher_name",
+        "publisher_code",
+        "recipient_agency_code",
+        "recipient_agency_type",
+        "purpose",
+    ):
+        value = getattr(meta, name)
+        if not isinstance(value, str) or not value.strip() or value != value.strip():
+            raise ValueError(f"DocumentMeta.{name} must be a non-empty string without surrounding spaces")
+    if not _FHIR_ID.fullmatch(meta.bundle_id):
+        raise ValueError("DocumentMeta.bundle_id must be a FHIR id ([A-Za-z0-9.-], at most 64 characters)")
+    if not isinstance(meta.withheld_count, int) or meta.withheld_count < 0:
+        raise ValueError("DocumentMeta.withheld_count must be a non-negative integer")
+    if not isinstance(meta.withheld, tuple) or meta.withheld_count != len(meta.withheld):
+        raise ValueError("DocumentMeta.withheld_count must count DocumentMeta.withheld (each withheld field and rule)")
+    if not isinstance(meta.assessment_version, int) or meta.assessment_version < 1:
+        raise ValueError("DocumentMeta.assessment_version must be a positive integer")
+    if meta.publisher_ods_code is not None and not _ODS_CODE.fullmatch(meta.publisher_ods_code):
+        raise ValueError("DocumentMeta.publisher_ods_code must be 3 to 5 upper-case letters or digits")
