@@ -6,11 +6,12 @@ party). Consent given is active with a permitting provision whose actors and pur
 person gave, when they limited it. "Not possible" (the person lacks capacity) is no directive at all:
 ``inactive``, without a provision. The exact canonical status rides in the consent-status extension.
 
-Who decided (``Consent.performer``) is said only as far as the decision released it: the person with
-parental responsibility when ``consent.given_by`` is released; the person themselves when that field was
-released and is empty, or when the subject is an adult and the policy did not find consent given by
-another; otherwise (a child, ``consent.given_by`` withheld) nothing, because who decided for a child
-tells the reader whether the child could decide, which is capacity information.
+Who decided (``Consent.performer``) is part of the field ``consent.given_by`` and is said only where
+the decision released that field: the person who decided for them when it is in the projection, the
+person themselves when it was released and is empty. Where it is withheld there is no performer, for an
+adult as for a child: naming the person on some documents and nobody on others would tell the reader
+which ones someone else decided, and that another decided is family and capacity information
+(docs/decisions.md, "Who decided a consent").
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from gateway.fhir._needs import Part
 from gateway.fhir._values import mapped, obj, p, prune, text, texts, ul
 
 GIVEN_BY = "consent.given_by"
-#: The policy rule that finds consent on record given by another for someone now adult.
-CONSENT_BY_ANOTHER_FOR_ADULT = "consent-by-another-for-adult"
 
 
 def _related_person(doc: Doc) -> dict[str, str]:
@@ -47,12 +46,12 @@ def _related_person(doc: Doc) -> dict[str, str]:
 
 
 def _performer(doc: Doc) -> list[dict[str, str]] | None:
+    # Built from the released field alone, never from the rule that withheld something else (the
+    # withheld rules say why consent did not count, which is what the recipient must not learn here).
     if GIVEN_BY in doc.projection:
         return [_related_person(doc)]
     if GIVEN_BY not in doc.withheld:
         return [doc.patient_ref]  # released and empty: nobody decided for the person
-    if not doc.meta.subject_minor and CONSENT_BY_ANOTHER_FOR_ADULT not in doc.withheld.values():
-        return [doc.patient_ref]  # an adult's consent is their own
     return None
 
 

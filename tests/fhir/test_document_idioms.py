@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from gateway.fhir import render_document
+from gateway.fhir import document_bytes, render_document
 from gateway.fhir import terminology as t
 from gateway.fhir.sections import SECTIONS
 from gateway.policy import EmbeddedRegoEngine
@@ -223,8 +223,9 @@ def test_a_refusal_is_an_active_consent_that_denies(engine, status):
     (consent,) = resources_of(bundle, "Consent")
     assert consent["status"] == "active"
     assert consent["provision"] == {"type": "deny"}
-    patient = resources_of(bundle, "Patient")[0]
-    assert consent["performer"] == [{"reference": "urn:uuid:" + patient["id"]}]
+    # Who decided is the field consent.given_by, never released to the police: no performer, not even the
+    # person (naming them only when nobody else decided would say when somebody else did).
+    assert "performer" not in consent
 
 
 def test_consent_given_carries_the_scope_the_person_gave(engine):
@@ -250,6 +251,70 @@ def test_who_decided_for_a_child_is_not_told_to_the_police(engine):
     (consent,) = resources_of(police, "Consent")
     assert "performer" not in consent  # the person, or their mother: either would say whether they could decide
     assert not resources_of(police, "RelatedPerson")
+
+
+def test_an_adults_own_consent_names_the_person_where_who_decided_is_released(engine):
+    bundle, decision = disclose(engine, person(), "health", "health-referral")
+    assert "consent.given_by" in decision.released
+    (consent,) = resources_of(bundle, "Consent")
+    patient = resources_of(bundle, "Patient")[0]
+    assert consent["performer"] == [{"reference": "urn:uuid:" + patient["id"]}]
+    assert not resources_of(bundle, "RelatedPerson")
+
+
+#: Who decided for the person, each string a canary.
+DECIDER = {"name": "QXDECIDERNAMEZ", "relationship": "QXDECIDERRELATIONSHIPZ"}
+
+
+def test_consent_given_by_another_leaves_no_trace_where_consent_given_by_is_withheld(engine):
+    """Defect: for an adult, the Consent named the person as performer unless the policy had found the
+    consent given by another ("consent-by-another-for-adult"), when it named nobody: a police officer
+    could tell from the missing performer that someone else (a parent, an attorney) had decided, which
+    is family and capacity information the decision withheld. Now, wherever consent.given_by is withheld,
+    the Consent of a person whose consent someone else gave is byte for byte the Consent of a person who
+    gave their own, names no performer, and the document holds no RelatedPerson."""
+    checked: set[tuple[str, str, bool]] = set()
+    for child in (False, True):
+        for agency_type, purpose in PAIRS:
+            own = person(child=child)
+            other = person(child=child)
+            other["consent"]["given_by"] = dict(DECIDER)
+            own_decision = decide(engine, own, agency_type, purpose)
+            other_decision = decide(engine, other, agency_type, purpose)
+            if not (own_decision.allowed and other_decision.allowed):
+                continue
+            if "consent.given_by" in other_decision.released:
+                continue  # health: who decided is released (the next test)
+            consents = []
+            for doc in (own, other):
+                bundle, decision = disclose(engine, doc, agency_type, purpose, disclosure_id=str(uuid.UUID(int=17)))
+                assert "consent.given_by" not in decision.released
+                raw = document_bytes(bundle)
+                for trace in (b"RelatedPerson", b"QXDECIDER"):
+                    assert trace not in raw, (agency_type, purpose, child, trace)
+                (consent,) = resources_of(bundle, "Consent")
+                assert "performer" not in consent, (agency_type, purpose, child)
+                consents.append(consent)
+            assert consents[0] == consents[1], (agency_type, purpose, child)
+            if not child:
+                # The case the defect was in: the policy found consent given by another for an adult.
+                assert "consent-by-another-for-adult" in {w.rule for w in other_decision.withheld}
+            checked.add((agency_type, purpose, child))
+    criminal_justice = {pair for pair in PAIRS if pair[0] != "health"}
+    assert checked == {(a, p, False) for a, p in criminal_justice if a != "yot"} | {
+        (a, p, True) for a, p in criminal_justice if a != "probation"
+    }
+
+
+def test_the_person_who_decided_is_the_performer_for_health_where_consent_given_by_is_released(engine):
+    child = person(child=True)
+    child["consent"]["given_by"] = dict(DECIDER)
+    bundle, decision = disclose(engine, child, "health", "health-referral")
+    assert "consent.given_by" in decision.released
+    (consent,) = resources_of(bundle, "Consent")
+    (related,) = resources_of(bundle, "RelatedPerson")
+    assert consent["performer"] == [{"reference": "urn:uuid:" + related["id"]}]
+    assert related["name"] == [{"text": DECIDER["name"]}]
 
 
 def test_the_person_who_decided_for_a_child_is_the_performer_where_released():
