@@ -42,6 +42,7 @@ from gateway.context import Gateway
 from gateway.court_requests.notify import make_notifier
 from gateway.court_requests.service import RequestService
 from gateway.court_requests.webhooks import Subscriptions, WebhookWorker
+from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
 from gateway.fhir.examples import publishable_document
@@ -88,12 +89,14 @@ def create_app(
         DpopNonces(load_or_create_secret(settings.keys_dir / DPOP_NONCE_FILE)) if settings.dpop_nonce else None
     )
     # Told of each released document inside the pull's own transaction (the notification outbox).
+    agencies = AgencyDirectory()  # one cache of agencies for both use cases
     requests = RequestService(
         sessions=sessions,
         keyring=keyring,
         notifier=make_notifier(settings.database_url),
         base_url=settings.issuer,
         subscriptions=Subscriptions(max_age=1.0, clock=monotonic),
+        agencies=agencies,
     )
     gw = Gateway(
         settings=settings,
@@ -110,6 +113,7 @@ def create_app(
             catalogue=catalogue,
             receipts=ReceiptSigner(log_key),
             on_released=requests.disclosed_in,
+            agencies=agencies,
         ),
         revocations=revocations,
         client_active=revocations.is_client_active,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from datetime import UTC, datetime
+from enum import Enum
 
 import pytest
 
 from gateway.audit.events import AuditEvent, Outcome
-from gateway.json_bytes import compact_json, compact_json_floatless, has_float
+from gateway.json_bytes import canonical_json, compact_json, compact_json_floatless, has_float
 
 EVERY_CHAR = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
 
@@ -50,3 +52,25 @@ def test_values_without_floats_are_written_as_json_dumps_writes_them() -> None:
         assert not has_float(value)
         assert compact_json_floatless(value) == _json_dumps(value)
     assert has_float({"a": [{"b": (1, 2.5)}]}) and has_float(0.1) and not has_float({"a": [1, True, None]})
+
+
+class _Plain(Enum):
+    A = "a"
+
+
+@pytest.mark.parametrize("value", [uuid.UUID(int=1), _Plain.A, {1, 2}, datetime(2026, 1, 1, tzinfo=UTC)])
+def test_the_canonical_encoder_refuses_what_is_not_json_where_orjson_would_write_it(value: object) -> None:
+    for wrapped in (value, {"x": value}, [{"a": [value]}]):
+        with pytest.raises(TypeError):
+            json.dumps(wrapped)
+        with pytest.raises(TypeError):
+            canonical_json(wrapped)
+        with pytest.raises(TypeError):
+            compact_json(wrapped)
+        assert has_float(wrapped)  # so a FHIR document from such a projection is not written by orjson
+
+
+def test_the_canonical_form_is_json_dumps_with_sorted_keys() -> None:
+    for value in SHAPES:
+        assert canonical_json(value) == _json_dumps(value, sort_keys=True)
+    assert canonical_json(AuditEvent.BUNDLE_RELEASED) == json.dumps(AuditEvent.BUNDLE_RELEASED).encode()

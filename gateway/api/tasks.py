@@ -3,7 +3,6 @@ the owning L&D service works the request. See docs/requests.md."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -16,8 +15,8 @@ from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
 from gateway.court_requests.results import Denied, Released, Why
 from gateway.court_requests.service import RequestService
-from gateway.fhir import operation_outcome
 from gateway.issue import Issue
+from gateway.json_bytes import compact_json
 
 router = APIRouter(prefix="/fhir", tags=["requests"])
 
@@ -34,14 +33,13 @@ _STATUS = {Why.MALFORMED: 400, Why.FORBIDDEN: 403, Why.NOT_FOUND: 404, Why.CONFL
 
 def denied_response(denied: Denied) -> Response:
     """A refused request call: its status, its OperationOutcome, and the id of the refusal's log entry."""
-    body = json.dumps(operation_outcome(denied.problems), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return fhir_response(_STATUS[denied.why], body, {"X-Disclosure-Id": denied.disclosure_id})
+    return outcome_response(_STATUS[denied.why], denied.problems, {"X-Disclosure-Id": denied.disclosure_id})
 
 
 def _respond(result: Released | Denied) -> Response:
     if isinstance(result, Denied):
         return denied_response(result)
-    body = json.dumps(result.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    body = compact_json(result.body)
     return fhir_response(201 if result.created else 200, body, result.headers)
 
 

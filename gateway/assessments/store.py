@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from gateway.assessments import demographics, identity
 from gateway.assessments.identifiers import normalise_pnc_id
+from gateway.db.agencies import AgencyRef
 from gateway.db.models import (
     Agency,
     Assessment,
@@ -38,6 +39,7 @@ from gateway.db.models import (
     SubjectMerge,
 )
 from gateway.issue import Issue
+from gateway.json_bytes import canonical_json
 from gateway.keys import KeyRing, decrypt, encrypt, new_data_key, unwrap_key, wrap_key
 
 # Identifier systems used in the lookup table, in matching order: an NHS number decides first, then
@@ -93,10 +95,6 @@ class StoredAssessment:
     overrides: tuple[Mapping[str, Any], ...] | None = None
 
 
-def _canonical(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def content_aad(assessment_id: str, version: int) -> bytes:
     return f"assessment:{assessment_id}:{version}".encode()
 
@@ -118,6 +116,69 @@ def _subject_data_key(keyring: KeyRing, subject: Subject) -> bytes:
 def identifier_key(keyring: KeyRing, system: str, value: str) -> str:
     """The keyed hash an identifier is stored and found under, taken over its one normalised form."""
     return keyring.identifier_hmac(system, normalise_pnc_id(value) if system == PNC_ID else value)
+
+
+def subject_key(keyring: KeyRing, subject_id: str) -> str:
+    """The keyed hash the disclosure log records a person under (its search key), never their record's id."""
+    return keyring.identifier_hmac("subject", subject_id)
+
+
+def case_reference_key(keyring: KeyRing, agency_code: str, case_reference: str) -> str:
+    """The keyed hash a case reference is stored and found under: per agency, since a reference is
+    unique only within the agency that gave it."""
+    return keyring.identifier_hmac(f"case-reference:{agency_code}", case_reference)
+
+
+def add_case_link(
+    session: Session,
+    keyring: KeyRing,
+    *,
+    assessment_id: str,
+    subject_id: str,
+    agency: AgencyRef | Agency,
+    declared_by_agency_id: int,
+    case_reference: str,
+    now: datetime,
+    data_key: bytes | None = None,
+    recorded: set[tuple[int, str]] | None = None,
+) -> bool:
+    """Declare ``agency``'s case on the assessment, once (whether it was added): the legitimate relationship
+    a pull needs, opening only the declarer's own assessments. The reference is kept as its keyed hash
+    and as ciphertext under the person's data key (``data_key`` when the caller holds it already).
+
+    ``recorded``: the links already on record for this assessment when the caller knows them all (publish
+    has just replaced them), so none is asked of the database; it is added to.
+    """
+    digest = case_reference_key(keyring, agency.code, case_reference)
+    if recorded is None:
+        exists = session.execute(
+            select(CaseLink.id).where(
+                CaseLink.assessment_id == assessment_id,
+                CaseLink.agency_id == agency.id,
+                CaseLink.case_reference_hmac == digest,
+            )
+        ).first()
+        if exists:
+            return False
+    elif (agency.id, digest) in recorded:
+        return False
+    else:
+        recorded.add((agency.id, digest))
+    key = data_key if data_key is not None else subject_data_key(session, keyring, subject_id)
+    session.add(
+        CaseLink(
+            assessment_id=assessment_id,
+            subject_id=subject_id,
+            agency_id=agency.id,
+            declared_by_agency_id=declared_by_agency_id,
+            case_reference_hmac=digest,
+            case_reference_ciphertext=encrypt(
+                key, case_reference.encode(), f"case-reference:{assessment_id}:{agency.id}".encode()
+            ),
+            created_at=now,
+        )
+    )
+    return True
 
 
 _FIND_SUBJECT = (
@@ -156,7 +217,7 @@ def _case_reference_match(
     """
     # A fixed number of statements however many people share these references (co-defendants share
     # case URNs): the candidates, their merges and their identifier systems are each read in one go.
-    pairs = {(agency.id, keyring.identifier_hmac(f"case-reference:{agency.code}", ref)) for agency, ref in links}
+    pairs = {(agency.id, case_reference_key(keyring, agency.code, ref)) for agency, ref in links}
     if not pairs:
         return None
     linked = session.execute(
@@ -276,7 +337,7 @@ def publish(
         if (
             current is not None
             and current.ciphertext is not None
-            and hmac.compare_digest(current.content_sha256, keyring.content_mac(_canonical(document)))
+            and hmac.compare_digest(current.content_sha256, keyring.content_mac(canonical_json(document)))
         ):
             return Published(assessment.id, assessment.current_version, subject_id, created=False, changed=False)
         assessment.current_version += 1
@@ -288,7 +349,7 @@ def publish(
     assert owner is not None
     data_key = _subject_data_key(keyring, owner)
 
-    plaintext = _canonical(document)
+    plaintext = canonical_json(document)
     session.add(
         AssessmentVersion(
             assessment_id=assessment.id,
@@ -310,22 +371,17 @@ def publish(
     session.execute(delete(CaseLink).where(CaseLink.assessment_id == assessment.id))
     recorded: set[tuple[int, str]] = set()
     for link, agency in zip(document["case_links"], agencies, strict=True):
-        digest = keyring.identifier_hmac(f"case-reference:{agency.code}", link["case_reference"])
-        if (agency.id, digest) in recorded:
-            continue
-        recorded.add((agency.id, digest))
-        session.add(
-            CaseLink(
-                assessment_id=assessment.id,
-                subject_id=assessment.subject_id,
-                agency_id=agency.id,
-                declared_by_agency_id=assessment.publisher_agency_id,
-                case_reference_hmac=digest,
-                case_reference_ciphertext=encrypt(
-                    data_key, link["case_reference"].encode(), f"case-reference:{assessment.id}:{agency.id}".encode()
-                ),
-                created_at=now,
-            )
+        add_case_link(
+            session,
+            keyring,
+            assessment_id=assessment.id,
+            subject_id=assessment.subject_id,
+            agency=agency,
+            declared_by_agency_id=assessment.publisher_agency_id,
+            case_reference=link["case_reference"],
+            now=now,
+            data_key=data_key,
+            recorded=recorded,
         )
     session.flush()
     return Published(assessment.id, assessment.current_version, subject_id, created)

@@ -65,7 +65,7 @@ class Scope:
 def agency_scope(session: Session, keyring: KeyRing, agency_code: str) -> Scope:
     """An L&D service's view of the log: the entries about its own assessments and the people they are about."""
     published = provenance.published_by(session, agency_code)
-    keys = frozenset(keyring.identifier_hmac("subject", s) for s in published.subject_ids)
+    keys = frozenset(store.subject_key(keyring, s) for s in published.subject_ids)
     return Scope(published.assessment_ids, keys, agency_code)
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def subject_keys_for(session: Session, keyring: KeyRing, system: str, value: str
     keys = [store.identifier_key(keyring, system, value)]
     subject_id = store.find_subject_id(session, keyring, system, value)
     if subject_id is not None:
-        keys.insert(0, keyring.identifier_hmac("subject", subject_id))
+        keys.insert(0, store.subject_key(keyring, subject_id))
     return tuple(keys)
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.assessments import store
 from gateway.audit import queries
 from gateway.audit.events import DISCLOSURE_EVENTS, Outcome
-from gateway.db.models import Agency, Assessment
+from gateway.db.models import Assessment
 from gateway.keys import KeyRing
 
 
@@ -56,7 +56,7 @@ class Seen:
 def who_saw(session: Session, keyring: KeyRing, assessment: Assessment) -> list[Seen]:
     """Every disclosure or refusal of this assessment, oldest first (the subject's keyed hash narrows the scan)."""
     filters = queries.DisclosureFilter(
-        subject_keys=(keyring.identifier_hmac("subject", assessment.subject_id),),
+        subject_keys=(store.subject_key(keyring, assessment.subject_id),),
         events=tuple(DISCLOSURE_EVENTS),
         assessment_id=assessment.id,
     )
@@ -82,11 +82,3 @@ def earlier_recipients(session: Session, keyring: KeyRing, assessment: Assessmen
         for s in who_saw(session, keyring, assessment)
         if s.outcome == Outcome.RELEASED and s.agency_code and (s.version or 0) < before_version
     }
-
-
-def publisher_code(session: Session, assessment_id: str) -> str | None:
-    return session.execute(
-        select(Agency.code)
-        .join(Assessment, Assessment.publisher_agency_id == Agency.id)
-        .where(Assessment.id == assessment_id)
-    ).scalar_one_or_none()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.assessments import store
 from gateway.audit import log
 from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
@@ -34,7 +35,7 @@ def record(
             outcome=Outcome.DENIED if event is AuditEvent.TASK_DENIED else Outcome.RECORDED,
             created_at=now,
             **caller_fields(ctx),
-            subject_key=keyring.identifier_hmac("subject", row.subject_id) if row else None,
+            subject_key=store.subject_key(keyring, row.subject_id) if row else None,
             assessment_id=assessment_id,
             decision_id=row.id if row else None,
             reason=reason,

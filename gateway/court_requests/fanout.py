@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.court_requests import alerts, webhooks
 from gateway.court_requests.notify import Notification, Notifier
+from gateway.db.agencies import AgencyDirectory
 from gateway.db.models import Assessment, RequestTask
 from gateway.keys import KeyRing
 
@@ -48,9 +49,11 @@ class Fanout:
         notifier: Notifier,
         base_url: str,
         clock: Callable[[], datetime],
+        agencies: AgencyDirectory,
         subscriptions: webhooks.Subscriptions | None = None,
     ) -> None:
         self._keyring = keyring
+        self._agencies = agencies
         self.notifier = notifier
         self._base = base_url.rstrip("/")
         self._clock = clock
@@ -82,8 +85,8 @@ class Fanout:
         recipients = alerts.earlier_recipients(session, self._keyring, assessment, version)
         if not recipients:
             return
-        owner = alerts.publisher_code(session, assessment_id)
-        audience = tuple(sorted(recipients | ({owner} if owner else set())))
+        owner = self._agencies.by_id(session, assessment.publisher_agency_id)
+        audience = tuple(sorted(recipients | ({owner.code} if owner else set())))
         link = f"{self._base}/fhir/Bundle/{assessment_id}"
         kinds = ["assessment.amended"]
         if (document.get("consent") or {}).get("status") == "withdrawn":

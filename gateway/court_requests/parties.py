@@ -7,18 +7,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.assessments import matching
-from gateway.auth import registry
 from gateway.auth.vocab import AgencyType
 from gateway.court_requests.results import UNKNOWN_PERSON_TEXT, Refusal, Why
 from gateway.court_requests.task import NewRequest
+from gateway.db.agencies import AgencyDirectory, AgencyRef
 from gateway.db.models import Agency, Assessment, Subject
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 
 
-def calling_agency(session: Session, code: str) -> Agency:
-    """The caller's agency row; a token for an agency no longer registered is refused."""
-    agency = registry.get_agency(session, code)
+def calling_agency(session: Session, agencies: AgencyDirectory, code: str) -> AgencyRef:
+    """The caller's agency; a token for an agency no longer registered is refused."""
+    agency = agencies.by_code(session, code)
     if agency is None:
         raise Refusal(Why.FORBIDDEN, [Issue("forbidden", "the calling agency is not registered")], "unknown-agency")
     return agency
@@ -42,10 +42,10 @@ def match_subject(session: Session, keyring: KeyRing, parsed: NewRequest) -> str
     return match.subject_id
 
 
-def owner_of(session: Session, subject_id: str) -> Agency:
+def owner_of(session: Session, agencies: AgencyDirectory, subject_id: str) -> AgencyRef:
     """The L&D service that published the person's most recently updated assessment (not erased)."""
-    owner = session.execute(
-        select(Agency)
+    owner_id = session.execute(
+        select(Agency.id)
         .join(Assessment, Assessment.publisher_agency_id == Agency.id)
         .join(Subject, Subject.id == Assessment.subject_id)
         .where(
@@ -56,6 +56,7 @@ def owner_of(session: Session, subject_id: str) -> Agency:
         .order_by(Assessment.updated_at.desc())
         .limit(1)
     ).scalar_one_or_none()
+    owner = None if owner_id is None else agencies.by_id(session, owner_id)
     if owner is None:
         raise Refusal(Why.INVALID, [Issue("not-found", UNKNOWN_PERSON_TEXT, "Task.for")], "unknown-subject")
     return owner

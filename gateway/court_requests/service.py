@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.assessments import store
 from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType
@@ -33,7 +34,8 @@ from gateway.court_requests.notify import Notifier
 from gateway.court_requests.results import Denied, Refusal, Released, Why, not_found
 from gateway.court_requests.task import NewRequest, agency_reference, parse_new_task
 from gateway.db import unit_of_work
-from gateway.db.models import Agency, Assessment, RequestTask
+from gateway.db.agencies import AgencyDirectory, AgencyRef
+from gateway.db.models import Assessment, RequestTask
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 
@@ -56,13 +58,20 @@ class RequestService:
         base_url: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         subscriptions: webhooks.Subscriptions | None = None,
+        agencies: AgencyDirectory | None = None,
     ) -> None:
         self._sessions = sessions
         self._keyring = keyring
         self._base = base_url.rstrip("/")
         self._clock = clock
+        self._agencies = agencies or AgencyDirectory()
         self._fanout = Fanout(
-            keyring=keyring, notifier=notifier, base_url=base_url, clock=clock, subscriptions=subscriptions
+            keyring=keyring,
+            notifier=notifier,
+            base_url=base_url,
+            clock=clock,
+            agencies=self._agencies,
+            subscriptions=subscriptions,
         )
 
     @property
@@ -113,7 +122,7 @@ class RequestService:
                     [Issue("value", f"status must be one of {allowed}", "status")],
                     "bad-search-parameter",
                 )
-            agency = parties.calling_agency(session, ctx.agency_code)
+            agency = parties.calling_agency(session, self._agencies, ctx.agency_code)
             query = select(RequestTask).where(
                 or_(RequestTask.requester_agency_id == agency.id, RequestTask.owner_agency_id == agency.id)
             )
@@ -148,7 +157,7 @@ class RequestService:
 
         def work(session: Session) -> Released:
             row, current = self._visible(session, ctx, task_id, lock=True)
-            owner = session.get(Agency, row.owner_agency_id)
+            owner = self._agencies.by_id(session, row.owner_agency_id)
             assert owner is not None
             if owner.code != ctx.agency_code:
                 raise Refusal(
@@ -172,7 +181,7 @@ class RequestService:
 
         def work(session: Session) -> Released:
             row, _ = self._visible(session, ctx, task_id)
-            if row.owner_agency_id != parties.calling_agency(session, ctx.agency_code).id:
+            if row.owner_agency_id != parties.calling_agency(session, self._agencies, ctx.agency_code).id:
                 raise Refusal(
                     Why.FORBIDDEN,
                     [Issue("forbidden", "only the owning L&D service may list candidates")],
@@ -210,7 +219,10 @@ class RequestService:
         """The per-assessment view for its publisher; ``None`` when absent or not the caller's."""
         with self._sessions() as session:
             assessment = session.get(Assessment, assessment_id)
-            if assessment is None or alerts.publisher_code(session, assessment_id) != ctx.agency_code:
+            if assessment is None:
+                return None
+            publisher = self._agencies.by_id(session, assessment.publisher_agency_id)
+            if publisher is None or publisher.code != ctx.agency_code:
                 return None
             return [s.to_json() for s in alerts.who_saw(session, self._keyring, assessment)]
 
@@ -218,8 +230,8 @@ class RequestService:
 
     def _create_in(self, session: Session, ctx: AccessContext, parsed: NewRequest, now: datetime) -> Released:
         subject_id = parties.match_subject(session, self._keyring, parsed)
-        owner = parties.owner_of(session, subject_id)
-        requester = parties.calling_agency(session, ctx.agency_code)
+        owner = parties.owner_of(session, self._agencies, subject_id)
+        requester = parties.calling_agency(session, self._agencies, ctx.agency_code)
         task_id = str(uuid.uuid4())
         resource = {
             **parsed.resource,
@@ -239,9 +251,7 @@ class RequestService:
             priority=parsed.priority,
             due_at=parsed.due,
             output_assessment_id=None,
-            case_reference_hmac=self._keyring.identifier_hmac(
-                f"case-reference:{requester.code}", parsed.case_reference
-            ),
+            case_reference_hmac=store.case_reference_key(self._keyring, requester.code, parsed.case_reference),
             created_at=now,
             updated_at=now,
         )
@@ -269,8 +279,8 @@ class RequestService:
         if problems or new is None:
             raise Refusal(Why.INVALID, problems, "task-invalid-change")
 
-        requester = session.get(Agency, row.requester_agency_id)
-        owner = session.get(Agency, row.owner_agency_id)
+        requester = self._agencies.by_id(session, row.requester_agency_id)
+        owner = self._agencies.by_id(session, row.owner_agency_id)
         assert requester is not None and owner is not None
         if new is TaskStatus.ACCEPTED:
             # Accepting is the L&D service recognising the requester's case: a legitimate relationship.
@@ -296,7 +306,7 @@ class RequestService:
         self,
         session: Session,
         row: RequestTask,
-        requester: Agency,
+        requester: AgencyRef,
         assessment_id: str,
         current: dict[str, Any],
         now: datetime,
@@ -328,7 +338,7 @@ class RequestService:
         if lock:
             query = query.with_for_update()
         row = session.execute(query).scalar_one_or_none()
-        agency = parties.calling_agency(session, ctx.agency_code)
+        agency = parties.calling_agency(session, self._agencies, ctx.agency_code)
         if row is None or agency.id not in (row.requester_agency_id, row.owner_agency_id):
             raise not_found("unknown-task" if row is None else "not-a-party")
         return row, storage.load(session, self._keyring, row)

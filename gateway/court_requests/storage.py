@@ -9,13 +9,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.assessments.store import subject_data_key
+from gateway.assessments.store import add_case_link, subject_data_key
 from gateway.court_requests.results import not_found
 from gateway.court_requests.task import validate_resource
-from gateway.db.models import Agency, CaseLink, RequestTask
+from gateway.db.agencies import AgencyRef
+from gateway.db.models import RequestTask
+from gateway.json_bytes import canonical_json
 from gateway.keys import KeyRing, decrypt, encrypt
 
 
@@ -30,7 +31,7 @@ def store(
     }
     resource = validate_resource(resource)
     key = subject_data_key(session, keyring, row.subject_id)
-    row.resource_ciphertext = encrypt(key, _canonical(resource), _aad(row))
+    row.resource_ciphertext = encrypt(key, canonical_json(resource), _aad(row))
     session.flush()
     return resource
 
@@ -50,45 +51,25 @@ def link_case(
     session: Session,
     keyring: KeyRing,
     row: RequestTask,
-    agency: Agency,
+    agency: AgencyRef,
     assessment_id: str,
     case_reference: str,
     now: datetime,
 ) -> None:
-    """Declare ``agency``'s case on the assessment (once): the legitimate relationship a pull needs."""
-    digest = keyring.identifier_hmac(f"case-reference:{agency.code}", case_reference)
-    exists = session.execute(
-        select(CaseLink.id).where(
-            CaseLink.assessment_id == assessment_id,
-            CaseLink.agency_id == agency.id,
-            CaseLink.case_reference_hmac == digest,
-        )
-    ).first()
-    if exists:
-        return
-    session.add(
-        CaseLink(
-            assessment_id=assessment_id,
-            subject_id=row.subject_id,
-            agency_id=agency.id,
-            # Declared by the owning L&D service, on its own assessment: it opens only that service's records.
-            declared_by_agency_id=row.owner_agency_id,
-            case_reference_hmac=digest,
-            # The same associated data as links recorded at publication (gateway.assessments.store).
-            case_reference_ciphertext=encrypt(
-                subject_data_key(session, keyring, row.subject_id),
-                case_reference.encode(),
-                f"case-reference:{assessment_id}:{agency.id}".encode(),
-            ),
-            created_at=now,
-        )
+    """Declare ``agency``'s case on the assessment (once): the legitimate relationship a pull needs.
+    Declared by the owning L&D service, on its own assessment: it opens only that service's records."""
+    add_case_link(
+        session,
+        keyring,
+        assessment_id=assessment_id,
+        subject_id=row.subject_id,
+        agency=agency,
+        declared_by_agency_id=row.owner_agency_id,
+        case_reference=case_reference,
+        now=now,
     )
 
 
 def _aad(row: RequestTask) -> bytes:
     # Bound to the id and version: a stored version cannot be swapped for another Task's or an older one.
     return f"task:{row.id}:{row.version}".encode()
-
-
-def _canonical(resource: dict[str, Any]) -> bytes:
-    return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

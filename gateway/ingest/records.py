@@ -32,7 +32,7 @@ def _log(
             event=event,
             outcome=outcome,
             created_at=now,
-            subject_key=keyring.identifier_hmac("subject", subject_id),
+            subject_key=store.subject_key(keyring, subject_id),
             reason=reason,
         ),
     )
@@ -53,7 +53,7 @@ def merge_subjects(
 
     def work(session: Session) -> identity.MergeRecord:
         record = identity.merge(session, keep=keep, absorb=absorb, by=by, reference=reference, now=now)
-        other = keyring.identifier_hmac("subject", absorb)
+        other = store.subject_key(keyring, absorb)
         _log(session, keyring, AuditEvent.SUBJECT_MERGED, Outcome.ACCEPTED, keep, f"merged:{other}", now)
         return record
 
@@ -66,7 +66,7 @@ def unmerge_subject(
 
     def work(session: Session) -> identity.MergeRecord:
         record = identity.unmerge(session, subject_id=subject_id, by=by, now=now)
-        other = keyring.identifier_hmac("subject", subject_id)
+        other = store.subject_key(keyring, subject_id)
         into = record.into_subject_id
         _log(session, keyring, AuditEvent.SUBJECT_UNMERGED, Outcome.ACCEPTED, into, f"unmerged:{other}", now)
         return record

@@ -165,7 +165,7 @@ def publish_document(
                 outcome=Outcome.ACCEPTED,
                 created_at=now,
                 **caller_fields(publisher),
-                subject_key=keyring.identifier_hmac("subject", published.subject_id),
+                subject_key=store.subject_key(keyring, published.subject_id),
                 assessment_id=published.assessment_id,
                 assessment_version=published.version,
                 reason=None if published.changed else "unchanged",
@@ -198,7 +198,7 @@ def publish_document(
                     outcome=Outcome.DENIED,
                     created_at=now,
                     **caller_fields(publisher),
-                    subject_key=keyring.identifier_hmac("subject", subject_id),
+                    subject_key=store.subject_key(keyring, subject_id),
                     reason="identity-conflict",
                 ),
             )

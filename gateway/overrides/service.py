@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.assessments import store
 from gateway.audit import log
 from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
@@ -74,7 +75,7 @@ def record(
             outcome=Outcome.RECORDED,
             created_at=now,
             **caller_fields(ctx),
-            subject_key=keyring.identifier_hmac("subject", assessment.subject_id),
+            subject_key=store.subject_key(keyring, assessment.subject_id),
             assessment_id=assessment.id,
             assessment_version=assessment.current_version,
             overrides=[{"id": stored.id, "basis": stored.basis}],
