@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.fhir import terminology as t
 from gateway.fhir._builder import Doc, flag
-from gateway.fhir._needs import Part
+from gateway.fhir._needs import Part, Raises, answered, paragraph, said
 from gateway.fhir._values import boolean, mapped, note, obj, objs, p, prune, text, ul, yes_no
 
 
@@ -53,21 +53,14 @@ def diagnoses(doc: Doc, fid: str, value: Any) -> Part:
     return ([ul("Diagnoses and identified conditions", items)] if items else []), refs
 
 
-def clinical_detail(doc: Doc, fid: str, value: Any) -> Part:
-    detail = text(value)
-    return ([p("Clinical detail", detail)] if detail else []), []
+clinical_detail = paragraph("Clinical detail")
 
 
 def capacity(doc: Doc, fid: str, value: Any) -> Part:
     cap = obj(value, fid)
     gillick = boolean(cap.get("gillick_competent"), fid)
-    best_interests = text(cap.get("best_interests_decision"))
-    parts = []
-    if gillick is not None:
-        parts.append(p("Gillick competent", yes_no(gillick)))
-    if best_interests:
-        parts.append(p("Best-interests decision", best_interests))
-    return parts, []
+    parts = [] if gillick is None else [p("Gillick competent", yes_no(gillick))]
+    return [*parts, *said("Best-interests decision", cap.get("best_interests_decision"))], []
 
 
 def risk(doc: Doc, fid: str, value: Any) -> Part:
@@ -119,17 +112,15 @@ def risk(doc: Doc, fid: str, value: Any) -> Part:
     return parts, refs
 
 
+_SAFEGUARDING = Raises("Flag/safeguarding", "safeguarding-concerns", "safety")
+
+
 def safeguarding(doc: Doc, fid: str, value: Any) -> Part:
     sg = obj(value, fid)
     concerns = boolean(sg.get("concerns"), fid)
-    summary = text(sg.get("summary"))
-    parts = [p("Safeguarding concerns", yes_no(concerns))]
-    if summary:
-        parts.append(p("Safeguarding summary", summary))
-    refs = []
-    if concerns:
-        refs.append(flag(doc, "Flag/safeguarding", fid, "safeguarding-concerns", "safety"))
-    return parts, refs
+    return answered(
+        doc, fid, "Safeguarding concerns", concerns, said("Safeguarding summary", sg.get("summary")), _SAFEGUARDING
+    )
 
 
 def referrals(doc: Doc, fid: str, value: Any) -> Part:
@@ -188,11 +179,5 @@ def referrals(doc: Doc, fid: str, value: Any) -> Part:
     return ([ul("Referrals", items)] if items else []), refs
 
 
-def engagement(doc: Doc, fid: str, value: Any) -> Part:
-    words = text(value)
-    return ([p("Engagement with services", words)] if words else []), []
-
-
-def third_party(doc: Doc, fid: str, value: Any) -> Part:
-    words = text(value)
-    return ([p("Third-party information", words)] if words else []), []
+engagement = paragraph("Engagement with services")
+third_party = paragraph("Third-party information")

@@ -8,6 +8,7 @@ entries it added (:data:`Part`); a field that is absent is never passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.fhir import terminology as t
@@ -51,15 +52,43 @@ def vulnerability_summary(doc: Doc, fid: str, value: Any) -> Part:
     return [f"<p>{esc(summary)}</p>"], [ref]
 
 
+def said(label: str, value: Any) -> list[str]:
+    """A labelled paragraph of the practitioner's text, when there is any."""
+    words = text(value)
+    return [p(label, words)] if words else []
+
+
+def paragraph(label: str) -> FieldRenderer:
+    """The renderer of a field that is one paragraph of text: narrative only, no entry."""
+
+    def render(doc: Doc, fid: str, value: Any) -> Part:
+        return said(label, value), []
+
+    return render
+
+
+@dataclass(frozen=True)
+class Raises:
+    """The Flag a yes answer raises (an alert a reader's system can act on): its entry, finding and category."""
+
+    key: str
+    finding: str
+    category: str
+
+
+def answered(doc: Doc, fid: str, label: str, answer: bool | None, details: list[str], raises: Raises) -> Part:
+    """A yes/no answer and what explains it, and the Flag it raises when the answer is yes."""
+    alert = [flag(doc, raises.key, fid, raises.finding, raises.category)] if answer else []
+    return [p(label, yes_no(answer)), *details], alert
+
+
 def _coded_reasons(label: str, value: Any, labels: Mapping[str, str], explanation: Any) -> list[str]:
     """A coded list of reasons and the practitioner's text for this audience, as narrative."""
     codes = texts(value)
     parts = []
     if codes:
         parts.append(ul(f"{label}: reasons", [labels.get(c, c) for c in codes]))
-    if (words := text(explanation)) is not None:
-        parts.append(p(f"{label}: explanation", words))
-    return parts
+    return [*parts, *said(f"{label}: explanation", explanation)]
 
 
 def _reason_components(system: str, value: Any, labels: Mapping[str, str]) -> list[dict[str, Any]] | None:
@@ -70,17 +99,17 @@ def _reason_components(system: str, value: Any, labels: Mapping[str, str]) -> li
     ] or None
 
 
+_APPROPRIATE_ADULT = Raises("Flag/appropriate-adult", "appropriate-adult-required", "contact")
+_INTERMEDIARY = Raises("Flag/intermediary", "intermediary-recommended", "contact")
+
+
 def appropriate_adult(doc: Doc, fid: str, value: Any) -> Part:
     aa = obj(value, fid)
     required = boolean(aa.get("required"), fid)
-    parts = [p("Appropriate adult required", yes_no(required))]
-    parts += _coded_reasons(
+    why = _coded_reasons(
         "Appropriate adult", aa.get("reasons"), t.APPROPRIATE_ADULT_REASON_LABEL, aa.get("explanation")
     )
-    refs = []
-    if required:
-        refs.append(flag(doc, "Flag/appropriate-adult", fid, "appropriate-adult-required", "contact"))
-    return parts, refs
+    return answered(doc, fid, "Appropriate adult required", required, why, _APPROPRIATE_ADULT)
 
 
 def communication(doc: Doc, fid: str, value: Any) -> Part:
@@ -90,8 +119,7 @@ def communication(doc: Doc, fid: str, value: Any) -> Part:
     parts = []
     if needs:
         parts.append(ul("Communication needs", needs))
-    if adjustments:
-        parts.append(p("Adjustments", adjustments))
+    parts += said("Adjustments", adjustments)
     refs = []
     if needs:
         refs.append(flag(doc, "Flag/communication", fid, "communication-needs", "contact", "; ".join(needs)))
@@ -101,14 +129,8 @@ def communication(doc: Doc, fid: str, value: Any) -> Part:
 def intermediary(doc: Doc, fid: str, value: Any) -> Part:
     inter = obj(value, fid)
     recommended = boolean(inter.get("recommended"), fid)
-    reason = text(inter.get("reason"))
-    parts = [p("Intermediary recommended", yes_no(recommended))]
-    if reason:
-        parts.append(p("Intermediary: reason", reason))
-    refs = []
-    if recommended:
-        refs.append(flag(doc, "Flag/intermediary", fid, "intermediary-recommended", "contact"))
-    return parts, refs
+    why = said("Intermediary: reason", inter.get("reason"))
+    return answered(doc, fid, "Intermediary recommended", recommended, why, _INTERMEDIARY)
 
 
 def fitness_interview(doc: Doc, fid: str, value: Any) -> Part:

@@ -82,6 +82,18 @@ def _set(r: Reading, res: Node, path: str, value: dict[str, Any]) -> None:
     r.origins[path] = res.expr
 
 
+def _with_reasons(
+    r: Reading, res: Node, path: str, value: dict[str, Any], system: str, labels: Mapping[str, str]
+) -> None:
+    """A finding with coded reasons: ``value`` (its answer), the reasons when there are any and the
+    practitioner's explanation, put at ``path``."""
+    reasons = _reasons(r, res, system, labels)
+    if reasons:
+        value["reasons"] = reasons
+    _put_note(r, res, value, "explanation", path)
+    _set(r, res, path, value)
+
+
 def _fitness_interview(r: Reading, res: Node, code: str) -> None:
     value: dict[str, Any] = {}
     if res.has("valueCodeableConcept"):
@@ -89,29 +101,21 @@ def _fitness_interview(r: Reading, res: Node, code: str) -> None:
         if system != t.INTERVIEW_FITNESS_SYSTEM or status not in t.INTERVIEW_FITNESS_LABEL:
             r.problem("code-invalid", "not an interview-fitness code", f"{res.expr}.valueCodeableConcept")
         value["status"] = status
-    reasons = _reasons(r, res, t.INTERVIEW_FITNESS_REASON_SYSTEM, t.INTERVIEW_FITNESS_REASON_LABEL)
-    if reasons:
-        value["reasons"] = reasons
-    _put_note(r, res, value, "explanation", "fitness.interview")
-    _set(r, res, "fitness.interview", value)
+    _with_reasons(
+        r, res, "fitness.interview", value, t.INTERVIEW_FITNESS_REASON_SYSTEM, t.INTERVIEW_FITNESS_REASON_LABEL
+    )
 
 
 def _fitness_plead(r: Reading, res: Node, code: str) -> None:
     value = {"concerns": _boolean(r, res, "fitness.plead.concerns")}
-    reasons = _reasons(r, res, t.PLEAD_REASON_SYSTEM, t.PLEAD_REASON_LABEL)
-    if reasons:
-        value["reasons"] = reasons
-    _put_note(r, res, value, "explanation", "fitness.plead")
-    _set(r, res, "fitness.plead", value)
+    _with_reasons(r, res, "fitness.plead", value, t.PLEAD_REASON_SYSTEM, t.PLEAD_REASON_LABEL)
 
 
 def _appropriate_adult(r: Reading, res: Node, code: str) -> None:
     value = {"required": _boolean(r, res, "needs.appropriate_adult.required")}
-    reasons = _reasons(r, res, t.APPROPRIATE_ADULT_REASON_SYSTEM, t.APPROPRIATE_ADULT_REASON_LABEL)
-    if reasons:
-        value["reasons"] = reasons
-    _put_note(r, res, value, "explanation", "needs.appropriate_adult")
-    _set(r, res, "needs.appropriate_adult", value)
+    _with_reasons(
+        r, res, "needs.appropriate_adult", value, t.APPROPRIATE_ADULT_REASON_SYSTEM, t.APPROPRIATE_ADULT_REASON_LABEL
+    )
 
 
 def _communication(r: Reading, res: Node, code: str) -> None:
