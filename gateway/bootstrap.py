@@ -8,6 +8,7 @@ from gateway.audit import witness
 from gateway.audit.log_key import load_or_create_log_key
 from gateway.auth.signing import load_or_create_signing_key
 from gateway.config import Settings
+from gateway.db import unit_of_work
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.migrate import upgrade
 from gateway.keys import load_or_create_keyring
@@ -34,5 +35,4 @@ def _start_witness(settings: Settings, sessions: sessionmaker[Session]) -> None:
     if directory is None:
         return
     directory.mkdir(parents=True, mode=0o700, exist_ok=True)
-    with sessions() as session:
-        witness.export_latest(session, witness.DirectoryWitness(directory))
+    unit_of_work.read(sessions, lambda tx: witness.export_latest(tx, witness.DirectoryWitness(directory)))

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from gateway import cli_plugins, records_cli
+from gateway import cli_plugins, cli_support, records_cli
 from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import agency_app, client_app, token_key_app
 from gateway.cli_help import PlainHelpGroup
 from gateway.cli_support import console, err_console
-from gateway.cli_support import session as _session
 from gateway.config import Settings, get_settings
 from gateway.court_requests.cli import webhook_app
 from gateway.ig.cli import staff_app
 from gateway.policy.cli import policy_app
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `ld-gateway --help` stays quick
+    from sqlalchemy.orm import Session
+
+    from gateway.audit.verify_log import LogVerifyResult
 
 app = typer.Typer(
     cls=PlainHelpGroup,
@@ -183,18 +187,22 @@ def audit_verify(
         except KeysMissing:
             verifier = None  # entries still verify; any checkpoint will be reported as unverifiable
     witnessing = witness.status(get_settings())
-    with _session() as session:
-        head = log.read_head(session)
+
+    def verify(tx: Session) -> LogVerifyResult:
+        head = log.read_head(tx)
         columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console, disable=as_json, transient=True) as bar:
             task = bar.add_task("entries", total=head[0] if head else None)
-            result = verify_log(
-                session,
+            return verify_log(
+                tx,
                 verifier,
                 from_size=from_checkpoint,
                 progress=lambda n: bar.update(task, completed=n),
                 witnessed=witnessing.notes,
             )
+
+    # A read: on SQLite the whole-log check holds no write lock, so the gateway serves while it runs.
+    result = cli_support.read(verify)
     failure = result.failure
     _record_verification(result, scheduled=scheduled)
     if as_json:
@@ -249,9 +257,9 @@ def _record_verification(result: Any, *, scheduled: bool) -> None:
     from gateway.audit import verifications
 
     try:
-        with _session() as session, session.begin():
-            verifications.record(
-                session,
+        cli_support.write(
+            lambda tx: verifications.record(
+                tx,
                 source=verifications.Source.SCHEDULE if scheduled else verifications.Source.CLI,
                 verified_at=datetime.now(UTC),
                 status="intact" if result.ok else "failed",
@@ -261,6 +269,7 @@ def _record_verification(result: Any, *, scheduled: bool) -> None:
                 head_hash=result.head_hash,
                 failure=None if result.failure is None else str(result.failure),
             )
+        )
     except SQLAlchemyError as exc:
         err_console.print(f"warning: the result could not be recorded for the IG pages ({exc.__class__.__name__})")
 

@@ -1,15 +1,22 @@
-"""What every ``ld-gateway`` command module shares: the consoles and sessions on the configured database.
+"""What every ``ld-gateway`` command module shares: the consoles, and units of work on the configured database.
 
 Command modules live beside the concern they drive (``auth/cli.py``, ``ig/cli.py``, ...); they take these
-from here rather than from ``gateway.cli``, which imports them all to register their commands.
+from here rather than from ``gateway.cli``, which imports them all to register their commands. A command
+runs its database work through :func:`write` or :func:`read` (:mod:`gateway.db.unit_of_work`): it never
+opens, commits or rolls back a transaction itself.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import get_settings
+
+T = TypeVar("T")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,5 +29,16 @@ def sessions() -> sessionmaker[Session]:
     return make_session_factory(make_engine(get_settings().database_url))
 
 
-def session() -> Session:
-    return sessions()()
+def write(work: Callable[[Session], T]) -> T:
+    """``work`` in one write transaction on the configured database: committed when it returns, rolled
+    back when it raises (``typer.Exit`` included)."""
+    from gateway.db import unit_of_work
+
+    return unit_of_work.run(sessions(), work)
+
+
+def read(work: Callable[[Session], T]) -> T:
+    """``work`` in one read-only transaction (on SQLite, no write lock: a serving gateway is not held up)."""
+    from gateway.db import unit_of_work
+
+    return unit_of_work.read(sessions(), work)

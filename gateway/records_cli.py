@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from gateway import cli_support
 from gateway.cli_support import console, err_console
-from gateway.cli_support import session as _session
 from gateway.config import get_settings
+from gateway.db import unit_of_work
 from gateway.db.models import Assessment
 from gateway.terminal import page_table
 
@@ -31,8 +33,7 @@ def assessment_history(
     content (equal digests, equal content). No content is shown."""
     from gateway.assessments.store import version_history
 
-    with _session() as session:
-        versions = version_history(session, assessment_id)
+    versions = cli_support.read(lambda tx: version_history(tx, assessment_id))
     if not versions:
         err_console.print("error: no assessment with this id")
         raise typer.Exit(1)
@@ -108,25 +109,37 @@ def subject_find(
     if (nhs_number is None) == (pnc_id is None):
         raise typer.BadParameter("give exactly one of --nhs-number, --pnc-id")
     engine, sessions, keyring = _gateway_parts()
-    try:
-        with sessions() as session:
-            if nhs_number is not None:
-                found = store.find_subject_id(session, keyring, store.NHS_NUMBER, normalise_nhs_number(nhs_number))
-            else:
-                found = store.find_subject_id(session, keyring, store.PNC_ID, (pnc_id or "").strip())
-            if found is None:
-                err_console.print("error: no subject with this identifier")
-                raise typer.Exit(1)
-            members = identity.group(session, found)
-            table = Table("subject", "role", "assessments")
-            table.columns[0].no_wrap = True  # a subject id is copied whole into merge/unmerge
-            for sid in members:
-                own = session.execute(
+
+    def look_up(tx: Session) -> tuple[str, list[tuple[str, int]]] | None:
+        if nhs_number is not None:
+            found = store.find_subject_id(tx, keyring, store.NHS_NUMBER, normalise_nhs_number(nhs_number))
+        else:
+            found = store.find_subject_id(tx, keyring, store.PNC_ID, (pnc_id or "").strip())
+        if found is None:
+            return None
+        counts = [
+            (
+                sid,
+                tx.execute(
                     select(func.count()).select_from(Assessment).where(Assessment.subject_id == sid)
-                ).scalar_one()
-                table.add_row(sid, "kept" if sid == found else "merged into kept", str(own))
-            page_table(console, table)
-            typer.echo(found)
+                ).scalar_one(),
+            )
+            for sid in identity.group(tx, found)
+        ]
+        return found, counts
+
+    try:
+        looked_up = unit_of_work.read(sessions, look_up)
+        if looked_up is None:
+            err_console.print("error: no subject with this identifier")
+            raise typer.Exit(1)
+        found, members = looked_up
+        table = Table("subject", "role", "assessments")
+        table.columns[0].no_wrap = True  # a subject id is copied whole into merge/unmerge
+        for sid, own in members:
+            table.add_row(sid, "kept" if sid == found else "merged into kept", str(own))
+        page_table(console, table)
+        typer.echo(found)
     finally:
         engine.dispose()
 

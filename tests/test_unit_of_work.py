@@ -96,3 +96,66 @@ def test_an_unexpected_error_leaves_nothing(session_factory: sessionmaker[Sessio
         else:
             unit_of_work.run_or_refuse(session_factory, work, Refused, _log_refusal)
     assert _counts(session_factory) == (0, [])
+
+
+def test_a_read_sees_committed_rows_and_writes_nothing(session_factory: sessionmaker[Session]) -> None:
+    unit_of_work.run(session_factory, _write_agency)
+
+    def work(tx: Session) -> Agency:
+        found = tx.execute(select(Agency).where(Agency.code == "UOW-1")).scalar_one()
+        found.name = "changed inside a read"
+        tx.flush()  # really sent, and never committed: a read unit always rolls back
+        return found
+
+    agency = unit_of_work.read(session_factory, work)
+    assert agency.code == "UOW-1"  # what the read loaded stays readable after it ended
+    with session_factory() as s:
+        assert s.scalar(select(Agency.name).where(Agency.code == "UOW-1")) == "Unit of work"
+
+
+def test_a_read_on_sqlite_holds_no_write_lock(session_factory: sessionmaker[Session], database_url: str) -> None:
+    """While a read unit is open, another connection takes the write lock at once (no wait allowed): the
+    read began deferred, not ``BEGIN IMMEDIATE`` as a write does."""
+    if not database_url.startswith("sqlite:///"):
+        pytest.skip("SQLite's write lock; PostgreSQL has no database-wide one")
+    import sqlite3
+
+    path = database_url.removeprefix("sqlite:///")
+
+    def work(tx: Session) -> int:
+        count = tx.scalar(select(func.count()).select_from(Agency)) or 0  # the read's snapshot is open
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the read held the lock
+            other.execute(
+                "INSERT INTO agencies (code, name, type, created_at) VALUES ('UOW-2', 'x', 'police', ?)",
+                (NOW.isoformat(),),
+            )
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        return count
+
+    before = unit_of_work.read(session_factory, work)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Agency)) == before + 1
+
+
+def test_a_write_on_sqlite_holds_the_write_lock(session_factory: sessionmaker[Session], database_url: str) -> None:
+    """The counterpart: a write unit holds the lock from its start, so the other connection is refused."""
+    if not database_url.startswith("sqlite:///"):
+        pytest.skip("SQLite's write lock; PostgreSQL has no database-wide one")
+    import sqlite3
+
+    path = database_url.removeprefix("sqlite:///")
+
+    def work(tx: Session) -> None:
+        tx.scalar(select(func.count()).select_from(Agency))
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+    unit_of_work.run(session_factory, work)

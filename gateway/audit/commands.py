@@ -41,20 +41,19 @@ def checkpoint(
     except CheckpointRefused as exc:
         err_console.print(f"error: refusing to sign: {exc}")
         raise typer.Exit(1) from None
-    with sessions() as session:
-        latest = checkpoints.latest(session)
-        if latest is None:
-            console.print("The log is empty: nothing to checkpoint.")
-            return
-        target = witness.witness_from(settings) if export else None
-        if target is not None:
-            try:
-                held = witness.export_latest(session, target)
-            except witness.WitnessError as exc:
-                # The alarm a rollback raises: the log is behind or forks from what the witness saw.
-                err_console.print(f"error: the witness refused the checkpoint: {exc}; run `ld-gateway audit verify`")
-                raise typer.Exit(1) from None
-            err_console.print(f"witness holds the checkpoint of {held} entries")
+    latest = unit_of_work.read(sessions, checkpoints.latest)
+    if latest is None:
+        console.print("The log is empty: nothing to checkpoint.")
+        return
+    target = witness.witness_from(settings) if export else None
+    if target is not None:
+        try:
+            held = unit_of_work.read(sessions, lambda tx: witness.export_latest(tx, target))
+        except witness.WitnessError as exc:
+            # The alarm a rollback raises: the log is behind or forks from what the witness saw.
+            err_console.print(f"error: the witness refused the checkpoint: {exc}; run `ld-gateway audit verify`")
+            raise typer.Exit(1) from None
+        err_console.print(f"witness holds the checkpoint of {held} entries")
     typer.echo(latest.note, nl=False)
 
 
@@ -64,6 +63,7 @@ def export(
     """Export the log (entries, checkpoints, verifier key) for an offline auditor; see docs/audit.md."""
     from gateway.audit.export import write_export
     from gateway.audit.log_key import log_signer
+    from gateway.db import unit_of_work
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing
 
@@ -75,8 +75,8 @@ def export(
         raise typer.Exit(2) from None
     sessions = make_session_factory(make_engine(settings.database_url))
     try:
-        with sessions() as session:
-            summary = write_export(session, directory, verifier)
+        # A read: on SQLite a whole-log export holds no write lock, so a serving gateway is not held up.
+        summary = unit_of_work.read(sessions, lambda tx: write_export(tx, directory, verifier))
     except FileExistsError as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(1) from None

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import checkpoints, witness
 from gateway.audit.c2sp_note import NoteSigner
+from gateway.db import unit_of_work
 
 logger = logging.getLogger("gateway.audit")
 
@@ -26,11 +27,11 @@ class CheckpointTicker:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> None:
-        with self.sessions.begin() as session:
-            made = checkpoints.checkpoint_if_due(session, self.signer)
-        if made is not None and self.witness is not None:
-            with self.sessions() as session:
-                witness.export_latest(session, self.witness)
+        made = unit_of_work.run(self.sessions, lambda tx: checkpoints.checkpoint_if_due(tx, self.signer))
+        target = self.witness
+        if made is not None and target is not None:
+            # A read: the witness may be a remote service, and no write lock is held while it answers.
+            unit_of_work.read(self.sessions, lambda tx: witness.export_latest(tx, target))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.tick):

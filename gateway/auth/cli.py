@@ -8,9 +8,9 @@ assertions signed by either are accepted. Clients that publish a JWKS URL rotate
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from sqlalchemy.orm import Session
@@ -24,19 +24,17 @@ keys_app = typer.Typer(help="A client's registered public keys (rotation with ov
 client_app.add_typer(keys_app, name="keys")
 
 
-@contextmanager
-def registering() -> Iterator[Session]:
-    """A session for a registration command: commit on success; a refusal is one clear line, exit 1."""
-    current = cli_support.session()
+T = TypeVar("T")
+
+
+def register(work: Callable[[Session], T]) -> T:
+    """A registration command's work in one write transaction; a refusal rolls it back and is one clear
+    line, exit 1."""
     try:
-        yield current
-        current.commit()
+        return cli_support.write(work)
     except RegistrationError as exc:
-        current.rollback()
         cli_support.err_console.print(f"error: {exc.message}")
         raise typer.Exit(1) from None
-    finally:
-        current.close()
 
 
 @agency_app.command("add")
@@ -54,8 +52,7 @@ def agency_add(
     """Register a partner agency."""
     from gateway.auth import registry
 
-    with registering() as session:
-        agency = registry.add_agency(session, code, name, type_, ods_code=ods_code)
+    agency = register(lambda tx: registry.add_agency(tx, code, name, type_, ods_code=ods_code))
     ods = f", ODS {agency.ods_code}" if agency.ods_code else ""
     cli_support.console.print(f"Agency {agency.code} ({agency.type}{ods}) added.")
 
@@ -84,25 +81,29 @@ def client_add(
         raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
     if generate_key is not None and generate_key.exists():
         raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
-    with registering() as session:
-        if registry.get_agency(session, agency) is None:
+
+    def work(tx: Session) -> str:
+        if registry.get_agency(tx, agency) is None:
             raise UnknownAgency(f"no agency with code {agency!r}")
         jwks = json.loads(jwks_file.read_text()) if jwks_file is not None else None
         if generate_key is not None:
             jwks = {"keys": [registry.generate_client_key(generate_key)]}
-        try:
-            client = registry.add_client(
-                session, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
-            )
-        except Exception:
-            if generate_key is not None:
-                generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
-            raise
+        client = registry.add_client(
+            tx, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
+        )
+        return client.client_id
+
+    try:
+        client_id = register(work)
+    except BaseException:
+        if generate_key is not None:
+            generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
+        raise
     if generate_key is not None:
         cli_support.console.print(
             f"Private key written to {generate_key}; keep it secret (the gateway keeps only the public key)."
         )
-    typer.echo(client.client_id)
+    typer.echo(client_id)
 
 
 @client_app.command("revoke")
@@ -110,8 +111,7 @@ def client_revoke(client_id: str = typer.Argument(..., help="The client to revok
     """Revoke a client: it can get no new tokens, and its live tokens stop working."""
     from gateway.auth import registry
 
-    with registering() as session:
-        registry.revoke_client(session, client_id)
+    register(lambda tx: registry.revoke_client(tx, client_id))
     cli_support.console.print(f"Client {client_id} revoked.")
 
 
@@ -128,20 +128,23 @@ def keys_add(
         raise typer.BadParameter("give exactly one of --jwks-file, --generate-key")
     if generate_key is not None and generate_key.exists():
         raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
-    with registering() as session:
-        if registry.get_client(session, client_id) is None:
+
+    def work(tx: Session) -> list[str]:
+        if registry.get_client(tx, client_id) is None:
             raise UnknownClient(f"no client with id {client_id!r}")
         if jwks_file is not None:
             jwks = json.loads(jwks_file.read_text())
         else:
             assert generate_key is not None
             jwks = {"keys": [registry.generate_client_key(generate_key)]}
-        try:
-            kids = registry.add_client_keys(session, client_id, jwks)
-        except Exception:
-            if generate_key is not None:
-                generate_key.unlink(missing_ok=True)
-            raise
+        return registry.add_client_keys(tx, client_id, jwks)
+
+    try:
+        kids = register(work)
+    except BaseException:
+        if generate_key is not None:
+            generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
+        raise
     cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 
@@ -153,8 +156,7 @@ def keys_remove(
     """Remove one key from a client: assertions signed with it are refused from now on."""
     from gateway.auth import registry
 
-    with registering() as session:
-        kids = registry.remove_client_key(session, client_id, kid)
+    kids = register(lambda tx: registry.remove_client_key(tx, client_id, kid))
     cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 
@@ -163,12 +165,11 @@ def keys_list(client_id: str = typer.Argument(..., help="The client.")) -> None:
     """Print the client's registered public JWKS (or its JWKS URL)."""
     from gateway.auth import registry
 
-    with cli_support.session() as current:
-        client = registry.get_client(current, client_id)
-        if client is None:
-            typer.echo(f"error: no client with id {client_id!r}", err=True)
-            raise typer.Exit(1)
-        typer.echo(json.dumps(client.jwks, indent=2) if client.jwks is not None else client.jwks_url)
+    client = cli_support.read(lambda tx: registry.get_client(tx, client_id))
+    if client is None:
+        typer.echo(f"error: no client with id {client_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(client.jwks, indent=2) if client.jwks is not None else client.jwks_url)
 
 
 token_key_app = typer.Typer(help="The gateway's own token-signing key.", no_args_is_help=True)

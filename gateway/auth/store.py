@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.db import unit_of_work
 from gateway.db.models import Client, RevokedToken, SeenJti
 
 #: Expired rows are deleted at most this often per process (and only by the process that claims).
@@ -73,8 +74,7 @@ class DatabaseReplayCache:
         self._lock = threading.Lock()
 
     def claim(self, client_id: str, jti: str, expires_at: float) -> bool:
-        with self._sessions.begin() as session:
-            won = self.claim_in(session, client_id, jti, expires_at)
+        won = unit_of_work.run(self._sessions, lambda tx: self.claim_in(tx, client_id, jti, expires_at))
         self.purge_if_due()
         return won
 
@@ -103,8 +103,9 @@ class DatabaseReplayCache:
             if now < self._next_purge:
                 return
             self._next_purge = now + PURGE_INTERVAL
-        with self._sessions.begin() as session:
-            session.execute(delete(SeenJti).where(SeenJti.expires_at < math.floor(now)))
+        unit_of_work.run(
+            self._sessions, lambda tx: tx.execute(delete(SeenJti).where(SeenJti.expires_at < math.floor(now)))
+        )
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,12 @@ class DatabaseRevocations:
             "expires_at": math.ceil(expires_at),
             "revoked_at": datetime.now(UTC),
         }
-        with self._sessions.begin() as session:
-            _insert_ignoring_conflict(session, RevokedToken, values, "jti")
-            session.execute(delete(RevokedToken).where(RevokedToken.expires_at < math.floor(self._wall())))
+
+        def work(tx: Session) -> None:
+            _insert_ignoring_conflict(tx, RevokedToken, values, "jti")
+            tx.execute(delete(RevokedToken).where(RevokedToken.expires_at < math.floor(self._wall())))
+
+        unit_of_work.run(self._sessions, work)
         with self._lock:
             snapshot = self._snapshot
             if snapshot is not None:  # this process sees its own revocation at once
@@ -183,8 +187,10 @@ class DatabaseRevocations:
             return False
         if client_id in snapshot.active_clients:
             return True
-        with self._sessions() as session:
-            row = session.execute(select(Client.revoked_at).where(Client.client_id == client_id)).one_or_none()
+        row = unit_of_work.read(
+            self._sessions,
+            lambda tx: tx.execute(select(Client.revoked_at).where(Client.client_id == client_id)).one_or_none(),
+        )
         return row is not None and row[0] is None
 
     def _current(self) -> _Snapshot:
@@ -195,10 +201,14 @@ class DatabaseRevocations:
             # Reloading under the lock: one query pair per process per max_age, however busy.
             loaded_at = self._clock()
             wall = math.floor(self._wall())
-            with self._sessions() as session:
-                tokens = session.execute(select(RevokedToken.jti).where(RevokedToken.expires_at > wall)).scalars()
-                revoked_tokens = frozenset(tokens)
-                clients = session.execute(select(Client.client_id, Client.revoked_at)).all()
+
+            def load(tx: Session) -> tuple[frozenset[str], list[tuple[str, datetime | None]]]:
+                tokens = tx.execute(select(RevokedToken.jti).where(RevokedToken.expires_at > wall)).scalars()
+                clients = tx.execute(select(Client.client_id, Client.revoked_at)).all()
+                return frozenset(tokens), [(client_id, revoked_at) for client_id, revoked_at in clients]
+
+            # A read: on SQLite it neither waits for nor holds the write lock that every pull takes.
+            revoked_tokens, clients = unit_of_work.read(self._sessions, load)
             self._snapshot = _Snapshot(
                 loaded_at,
                 revoked_tokens,

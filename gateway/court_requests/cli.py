@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from gateway.cli_support import sessions
+from gateway import cli_support
 from gateway.config import get_settings
 
 webhook_app = typer.Typer(help="Agencies' signed webhook endpoints (request notifications).", no_args_is_help=True)
@@ -23,11 +24,11 @@ def add(
     from gateway.keys import load_keyring
 
     settings = get_settings()
+    keyring = load_keyring(settings.keys_dir)
     try:
-        with sessions().begin() as session:
-            subscription_id, secret = add_subscription(
-                session, load_keyring(settings.keys_dir), agency, url, datetime.now(UTC)
-            )
+        subscription_id, secret = cli_support.write(
+            lambda tx: add_subscription(tx, keyring, agency, url, datetime.now(UTC))
+        )
     except WebhookError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -42,13 +43,14 @@ def list_() -> None:
 
     from gateway.db.models import Agency, WebhookDelivery, WebhookSubscription
 
-    with sessions()() as session:
-        rows = session.execute(
+    def listing(tx: Session) -> list[str]:
+        lines = []
+        rows = tx.execute(
             select(WebhookSubscription, Agency.code).join(Agency, Agency.id == WebhookSubscription.agency_id)
         ).all()
         for subscription, code in rows:
             counts = dict(
-                session.execute(
+                tx.execute(
                     select(WebhookDelivery.state, func.count())
                     .where(WebhookDelivery.subscription_id == subscription.id)
                     .group_by(WebhookDelivery.state)
@@ -56,7 +58,11 @@ def list_() -> None:
             )
             state = "disabled" if subscription.disabled_at else "active"
             summary = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no deliveries"
-            typer.echo(f"{subscription.id} {code} {state} {subscription.url} {summary}")
+            lines.append(f"{subscription.id} {code} {state} {subscription.url} {summary}")
+        return lines
+
+    for line in cli_support.read(listing):
+        typer.echo(line)
 
 
 @webhook_app.command("disable")
@@ -64,8 +70,7 @@ def disable(subscription_id: str) -> None:
     """Stop delivering to an endpoint (pending deliveries are cancelled)."""
     from gateway.court_requests.webhooks import disable_subscription
 
-    with sessions().begin() as session:
-        if not disable_subscription(session, subscription_id, datetime.now(UTC)):
-            typer.echo("error: no active webhook with this id", err=True)
-            raise typer.Exit(1)
+    if not cli_support.write(lambda tx: disable_subscription(tx, subscription_id, datetime.now(UTC))):
+        typer.echo("error: no active webhook with this id", err=True)
+        raise typer.Exit(1)
     typer.echo(f"webhook {subscription_id} disabled")

@@ -2,6 +2,10 @@
 
 - :func:`run`: ``work(tx)`` in one write transaction, committed when it returns and rolled back when it
   raises; nothing outside ``work`` opens, commits or rolls back.
+- :func:`read`: ``work(tx)`` in one read-only transaction, always rolled back. On SQLite it starts a
+  deferred ``BEGIN`` (a WAL snapshot) rather than the ``BEGIN IMMEDIATE`` of a write
+  (:mod:`gateway.db.engine`), so a read neither waits for the write lock nor holds it while it runs (a
+  whole-log verification, a revocation reload): writers and readers never queue behind each other.
 - :func:`run_or_refuse`: the same, and when ``work`` raises one of the use case's *refusals* (a domain
   error, not a fault) the transaction is rolled back first (a refused call leaves no partial write) and
   then ``on_refusal(tx, refusal)`` runs in its own short transaction: that is where the caller logs the
@@ -17,12 +21,15 @@ importing ``gateway.audit``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.db.engine import READ_ONLY
+
 T = TypeVar("T")
+_READ_ONLY_OPTIONS: Mapping[str, Any] = {READ_ONLY: True}
 R = TypeVar("R")
 E = TypeVar("E", bound=BaseException)
 
@@ -30,6 +37,15 @@ E = TypeVar("E", bound=BaseException)
 def run(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
     """``work`` in one write transaction: committed on return, rolled back on any exception."""
     with sessions.begin() as tx:
+        return work(tx)
+
+
+def read(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """``work`` in one read-only transaction, rolled back when it ends (it may not write: on SQLite a
+    write in it can fail with "database is locked" when another writer got in first)."""
+    with sessions() as tx:  # closing rolls back, and leaves what ``work`` loaded readable (not expired)
+        # Marks the connection before the transaction begins: the engine's "begin" hook reads it.
+        tx.connection(execution_options=_READ_ONLY_OPTIONS)
         return work(tx)
 
 

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from gateway.cli_support import sessions
+from gateway import cli_support
 
 staff_app = typer.Typer(help="IG staff accounts for the /ig/ pages (roles ig-auditor, ig-admin).", no_args_is_help=True)
 
@@ -36,16 +36,13 @@ def staff_add(
         password = sys.stdin.readline().rstrip("\n")
     elif oidc_subject is None:
         password, generated = generate_password(), True
-    with sessions()() as session:
-        try:
-            account = add_staff(
-                session, username.strip().lower(), name, role, password=password, oidc_subject=oidc_subject
-            )
-            session.commit()
-        except AccountError as exc:
-            session.rollback()
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+    try:
+        account = cli_support.write(
+            lambda tx: add_staff(tx, username.strip().lower(), name, role, password=password, oidc_subject=oidc_subject)
+        )
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"Staff account {account.username} ({account.role}) added.")
     if generated:
         typer.echo(f"Password (shown once; it is stored only as an argon2id hash): {password}")
@@ -56,13 +53,11 @@ def staff_unlock(username: str = typer.Argument(..., help="The account to unlock
     """Clear a lockout after repeated failed sign-ins."""
     from gateway.ig.accounts import AccountError, unlock
 
-    with sessions()() as session:
-        try:
-            unlock(session, username.strip().lower())
-            session.commit()
-        except AccountError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+    try:
+        cli_support.write(lambda tx: unlock(tx, username.strip().lower()))
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"Staff account {username} unlocked.")
 
 
@@ -73,7 +68,9 @@ def staff_list() -> None:
 
     from gateway.db.models import StaffAccount
 
-    with sessions()() as session:
-        for account in session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars():
-            how = "oidc" if account.oidc_subject else "password"
-            typer.echo(f"{account.username}\t{account.role}\t{how}\t{account.display_name}")
+    accounts = cli_support.read(
+        lambda tx: list(tx.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars())
+    )
+    for account in accounts:
+        how = "oidc" if account.oidc_subject else "password"
+        typer.echo(f"{account.username}\t{account.role}\t{how}\t{account.display_name}")

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gateway import cli_support
 from gateway.cli_support import console, err_console
-from gateway.cli_support import session as _session
 from gateway.config import Settings, get_settings
 from gateway.terminal import page_lines, page_table
 
@@ -149,8 +149,7 @@ def _active_policy_dir(settings: Settings) -> Path | None:
     from gateway.policy.store import active_policy_dir
 
     try:
-        with _session() as session:
-            return active_policy_dir(session, settings.data_dir)
+        return cli_support.read(lambda tx: active_policy_dir(tx, settings.data_dir))
     except SQLAlchemyError:  # no database yet: the configured directory is the policy
         return None
 
@@ -161,8 +160,7 @@ def _policy_source(spec: str, scratch: Path) -> Path:
     from gateway.policy.store import materialise
 
     if spec.startswith("sha256:"):
-        with _session() as session:
-            return materialise(session, spec, scratch)
+        return cli_support.read(lambda tx: materialise(tx, spec, scratch))
     path = Path(spec)
     if not path.is_dir():
         raise PolicyLoadError(f"{spec}: neither a policy directory nor a stored revision")
@@ -183,14 +181,16 @@ def policy_store(
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     source = directory or settings.resolved_policy_dir()
+    now = datetime.now(UTC)
     try:
-        EmbeddedRegoEngine(source, catalogue.ids)  # only a policy that loads and answers may be stored
+        loaded = EmbeddedRegoEngine(source, catalogue.ids)  # only a policy that loads and answers may be stored
+        # Exactly what loaded, or nothing: the directory is hashed once more, as it is read for storing.
+        revision = cli_support.write(
+            lambda tx: store_revision(tx, source, catalogue.ids, now, expected=loaded.revision)
+        )
     except PolicyLoadError as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    with _session() as session:
-        revision = store_revision(session, source, catalogue.ids, datetime.now(UTC))
-        session.commit()
     typer.echo(revision)
 
 
@@ -199,16 +199,11 @@ def policy_revisions() -> None:
     """List stored policy revisions; the one in force is marked."""
     from gateway.policy.store import active_revision, list_revisions
 
-    with _session() as session:
-        active = active_revision(session)
-        for r in list_revisions(session):
-            mark = "*" if r.revision == active else " "
-            when = (
-                f"activated {r.activated_at:%Y-%m-%d %H:%M} by {r.activated_by}"
-                if r.activated_at
-                else "never activated"
-            )
-            typer.echo(f"{mark} {r.revision}  stored {r.created_at:%Y-%m-%d %H:%M}  {when}")
+    active, revisions = cli_support.read(lambda tx: (active_revision(tx), list_revisions(tx)))
+    for r in revisions:
+        mark = "*" if r.revision == active else " "
+        when = f"activated {r.activated_at:%Y-%m-%d %H:%M} by {r.activated_by}" if r.activated_at else "never activated"
+        typer.echo(f"{mark} {r.revision}  stored {r.created_at:%Y-%m-%d %H:%M}  {when}")
 
 
 @policy_app.command("show")
@@ -221,19 +216,18 @@ def policy_show(
     from gateway.policy.engine import PolicyLoadError
     from gateway.policy.store import materialise, read_revision
 
-    with _session() as session:
-        stored = read_revision(session, revision)
-        if stored is None:
-            err_console.print(f"error: no stored policy revision {revision}")
-            raise typer.Exit(1)
-        if out is not None:
-            try:
-                target = materialise(session, revision, out)
-            except PolicyLoadError as exc:
-                err_console.print(f"error: {exc}")
-                raise typer.Exit(1) from None
-            typer.echo(str(target))
-            return
+    stored = cli_support.read(lambda tx: read_revision(tx, revision))
+    if stored is None:
+        err_console.print(f"error: no stored policy revision {revision}")
+        raise typer.Exit(1)
+    if out is not None:
+        try:
+            target = cli_support.read(lambda tx: materialise(tx, revision, out))
+        except PolicyLoadError as exc:
+            err_console.print(f"error: {exc}")
+            raise typer.Exit(1) from None
+        typer.echo(str(target))
+        return
     if as_json:
         typer.echo(json.dumps(stored.as_json(), indent=2, ensure_ascii=False))
         return
@@ -254,12 +248,9 @@ def policy_activate(
 
     from gateway.policy.store import activate
 
-    with _session() as session:
-        try:
-            activate(session, revision, by=by, now=datetime.now(UTC))
-        except LookupError as exc:
-            session.rollback()
-            err_console.print(f"error: {exc.args[0]}")
-            raise typer.Exit(1) from None
-        session.commit()
+    try:
+        cli_support.write(lambda tx: activate(tx, revision, by=by, now=datetime.now(UTC)))
+    except LookupError as exc:  # rolled back: nothing was activated, nothing logged
+        err_console.print(f"error: {exc.args[0]}")
+        raise typer.Exit(1) from None
     console.print(f"Policy revision {revision} activated; restart gateways to serve it.")

@@ -35,19 +35,28 @@ def rego_test_modules(policy_dir: Path) -> list[Path]:
     )
 
 
-def compute_revision(policy_dir: Path, catalogue_ids: Sequence[str]) -> str:
-    """``sha256:<hex>`` over the sorted (relative path, bytes) of each module and data.json, then the catalogue.
-
-    Each part is length-prefixed, so no two different policies can produce the same byte stream.
-    """
+def policy_files(policy_dir: Path) -> list[tuple[str, bytes]]:
+    """What a revision covers: each production module and ``data.json`` as (relative path, bytes), sorted."""
     files = [*policy_modules(policy_dir)]
     data_file = policy_dir / DATA_FILE
     if data_file.is_file():
         files.append(data_file)
-    entries = sorted((p.relative_to(policy_dir).as_posix(), p.read_bytes()) for p in files)
+    return sorted((p.relative_to(policy_dir).as_posix(), p.read_bytes()) for p in files)
 
+
+def compute_revision(policy_dir: Path, catalogue_ids: Sequence[str]) -> str:
+    """The revision of the policy in ``policy_dir`` (see :func:`revision_of`)."""
+    return revision_of(policy_files(policy_dir), catalogue_ids)
+
+
+def revision_of(files: Sequence[tuple[str, bytes]], catalogue_ids: Sequence[str]) -> str:
+    """``sha256:<hex>`` over the sorted (relative path, bytes) of each module and data.json, then the catalogue.
+
+    Each part is length-prefixed, so no two different policies can produce the same byte stream. Taking
+    the files already read lets a caller hash exactly the bytes it goes on to store.
+    """
     digest = hashlib.sha256(_DOMAIN)
-    for rel, content in entries:
+    for rel, content in sorted(files):
         name = rel.encode("utf-8")
         digest.update(b"file %d %d\n" % (len(name), len(content)))
         digest.update(name)

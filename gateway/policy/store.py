@@ -14,6 +14,7 @@ is configured with.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.audit import log
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.db import unit_of_work
 from gateway.db.models import PolicyRevision
 from gateway.policy.engine import PolicyLoadError
-from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
+from gateway.policy.revision import DATA_FILE, compute_revision, policy_files, revision_of
 
 ACTIVATED_EVENT = AuditEvent.POLICY_ACTIVATED
 #: Who acted, in the log: the admin command line. The person is in policy_revisions.activated_by.
@@ -44,18 +46,36 @@ class StoredRevision:
     activated_by: str | None
 
 
-def store_revision(session: Session, policy_dir: Path, catalogue_ids: Sequence[str], now: datetime) -> str:
-    """Store the policy in ``policy_dir`` (idempotent) and return its revision."""
-    policy_dir = Path(policy_dir)
-    paths = [*policy_modules(policy_dir), policy_dir / DATA_FILE]
-    if not (policy_dir / DATA_FILE).is_file() or len(paths) < 2:
+def store_revision(
+    session: Session, policy_dir: Path, catalogue_ids: Sequence[str], now: datetime, *, expected: str | None = None
+) -> str:
+    """Store the policy in ``policy_dir`` (idempotent) and return its revision.
+
+    With ``expected`` (the revision an engine loaded from ``policy_dir``), refuses (:class:`PolicyLoadError`)
+    when the directory no longer hashes to it: what is stored must be exactly what decides.
+    """
+    revision, files = _read_policy(Path(policy_dir), catalogue_ids, expected)
+    _store(session, revision, files, catalogue_ids, now)
+    return revision
+
+
+def _read_policy(policy_dir: Path, catalogue_ids: Sequence[str], expected: str | None) -> tuple[str, dict[str, str]]:
+    """The directory's files, read once, and the revision of exactly those bytes (hashed once)."""
+    read = policy_files(policy_dir)
+    names = {rel for rel, _ in read}
+    if DATA_FILE not in names or len(names) < 2:
         raise PolicyLoadError(f"{policy_dir}: not a policy directory (Rego modules and data.json)")
-    files = {p.relative_to(policy_dir).as_posix(): p.read_text(encoding="utf-8") for p in paths}
-    revision = compute_revision(policy_dir, catalogue_ids)
+    revision = revision_of(read, catalogue_ids)
+    if expected is not None and revision != expected:
+        raise PolicyLoadError(f"{policy_dir}: the policy changed since it was loaded; start again")
+    # Decoded, not read as text: universal newlines would store other bytes than the ones hashed.
+    return revision, {rel: content.decode("utf-8") for rel, content in read}
+
+
+def _store(session: Session, revision: str, files: dict[str, str], catalogue_ids: Sequence[str], now: datetime) -> None:
     if session.get(PolicyRevision, revision) is None:
         session.add(PolicyRevision(revision=revision, files=files, catalogue_ids=list(catalogue_ids), created_at=now))
         session.flush()
-    return revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +114,13 @@ def keep_served_revision(
     revision that decides anything can be fetched later by the hash its log entries name.
 
     Refuses (:class:`PolicyLoadError`) when the directory no longer hashes to ``revision``, the revision
-    the engine loaded: what is stored must be exactly what decides.
+    the engine loaded: what is stored must be exactly what decides. The files are read and hashed once,
+    before the transaction, so a conflict below needs no second look at the directory.
     """
-    try:
-        with sessions.begin() as session:
-            stored = store_revision(session, policy_dir, catalogue_ids, now)
-    except IntegrityError:
-        # Another gateway process starting on the same policy stored it a moment earlier.
-        stored = compute_revision(Path(policy_dir), catalogue_ids)
-    if stored != revision:
-        raise PolicyLoadError(f"{policy_dir}: the policy changed while the gateway started; start it again")
+    _, files = _read_policy(Path(policy_dir), catalogue_ids, revision)
+    # An IntegrityError: another gateway process starting on the same policy stored it a moment earlier.
+    with contextlib.suppress(IntegrityError):
+        unit_of_work.run(sessions, lambda tx: _store(tx, revision, files, catalogue_ids, now))
 
 
 _REVISION = re.compile(r"sha256:[0-9a-f]{64}")

@@ -191,3 +191,34 @@ def test_https_witness_gets_checkpoints_with_consistency_proofs(session_factory,
     with session_factory() as session:
         assert export_latest(session, restarted) == 7
     assert fake.size == 7 and fake.requests == 3
+
+
+def test_the_ticker_signs_a_due_checkpoint_and_feeds_the_witness_outside_the_write_lock(
+    session_factory, signer, tmp_path, database_url
+):
+    """The witness may be a remote service: while it answers, a serving process's writers are not held up
+    (on SQLite another connection takes the write lock at once inside ``add``)."""
+    import sqlite3
+
+    from gateway.audit.ticker import CheckpointTicker
+
+    class LockProbingWitness(DirectoryWitness):
+        def add(self, old_size: int, proof: list[bytes], note: str) -> int:
+            if database_url.startswith("sqlite:///"):
+                other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+                try:
+                    other.execute("BEGIN IMMEDIATE")  # "database is locked" if the ticker held the lock
+                    other.execute("ROLLBACK")
+                finally:
+                    other.close()
+            return super().add(old_size, proof, note)
+
+    witness = LockProbingWitness(tmp_path / "witness")
+    _append(session_factory, 4)
+    ticker = CheckpointTicker(session_factory, signer, tick=60, witness_=witness)
+    ticker.run_once()
+    assert witness.known_size() == 4
+    ticker.run_once()  # nothing due: no checkpoint, the witness unchanged
+    assert witness.known_size() == 4
+    with session_factory() as session:
+        assert [c.tree_size for c in session.execute(select(LogCheckpoint)).scalars()] == [4]

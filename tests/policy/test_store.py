@@ -103,3 +103,44 @@ def test_the_served_policy_is_stored_at_start_and_stays_fetchable_after_the_dire
     written = cli("policy", "show", first, "--out", str(settings.data_dir / "fetched")).output.strip()
     assert EmbeddedRegoEngine(Path(written), old.catalogue_ids).revision == first
     assert "no stored policy revision" in cli("policy", "show", "sha256:" + "0" * 64, code=1).output
+
+
+def test_keeping_the_served_revision_refuses_a_directory_changed_since_the_engine_loaded_it(
+    session_factory, engine, policy_copy, catalogue_ids
+):
+    from gateway.policy.store import keep_served_revision
+
+    (policy_copy / "data.json").write_text((policy_copy / "data.json").read_text() + "\n")
+    with pytest.raises(PolicyLoadError, match="changed since it was loaded"):
+        keep_served_revision(session_factory, policy_copy, catalogue_ids, engine.revision, now=NOW)
+    with session_factory() as session:
+        assert list_revisions(session) == [], "nothing is stored that does not hash to what decides"
+
+
+def test_keeping_the_served_revision_reads_and_hashes_the_directory_once(
+    session_factory, engine, catalogue_ids, monkeypatch
+):
+    """The files stored are the bytes hashed, read once: a restart on the same policy stores nothing new."""
+    from gateway.policy import revision as revisions
+    from gateway.policy import store
+    from gateway.policy.store import keep_served_revision
+
+    hashed: list[int] = []
+    real = revisions.revision_of
+    monkeypatch.setattr(store, "revision_of", lambda files, ids: hashed.append(len(files)) or real(files, ids))
+    keep_served_revision(session_factory, POLICY_DIR, catalogue_ids, engine.revision, now=NOW)
+    keep_served_revision(session_factory, POLICY_DIR, catalogue_ids, engine.revision, now=NOW)
+    assert len(hashed) == 2, "once per start"
+    with session_factory() as session:
+        assert [r.revision for r in list_revisions(session)] == [engine.revision]
+
+
+def test_a_stored_revision_keeps_the_bytes_it_was_hashed_over(session_factory, tmp_path, policy_copy, catalogue_ids):
+    """CRLF line ends stored as read (not as text, whose universal newlines would change the bytes):
+    the materialised copy hashes to the revision."""
+    rego = next(policy_copy.glob("*.rego"))
+    rego.write_bytes(rego.read_bytes().replace(b"\n", b"\r\n"))
+    with session_factory.begin() as session:
+        revision = store_revision(session, policy_copy, catalogue_ids, NOW)
+    with session_factory() as session:
+        assert materialise(session, revision, tmp_path / "out").is_dir()
