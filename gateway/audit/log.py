@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import reasons
@@ -67,7 +67,7 @@ def append(tx: Session, new: NewEntry) -> Appended:
     # hottest write, and building or ORM-processing a statement per append cost more than running it.
     conn = tx.connection()
     bind = tx.get_bind()
-    head = _HEADS.get(bind)
+    head = _remembered(tx, bind)
     built = None
     if head is not None:
         # The head as this process last wrote it: one conditional UPDATE both takes the lock and checks
@@ -82,7 +82,7 @@ def append(tx: Session, new: NewEntry) -> Appended:
     entry, row, new_head, created = built
     _insert(conn, bind, [row], [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in created])
     _expire_loaded_head(tx)
-    _HEADS[bind] = new_head
+    _written(tx, bind, new_head)
     return Appended(entry=entry, leaf_hash=new_head[1])
 
 
@@ -128,7 +128,7 @@ class _Batch:
     def add(self, tx: Session, new: NewEntry) -> Appended:
         if self.size < 0:
             bind = tx.get_bind()
-            head = _HEADS.get(bind) if self.optimistic and not _lock_first(bind) else None
+            head = _remembered(tx, bind) if self.optimistic and not _lock_first(bind) else None
             if head is None:
                 head = _lock_head(tx.connection())
             else:
@@ -158,13 +158,14 @@ class _Batch:
         if self.start is not None:
             if conn.execute(_MOVE_HEAD_FROM, _head_params(head, self.start)).rowcount != 1:
                 _HEADS.pop(bind, None)
+                tx.info.pop(_WRITTEN, None)
                 _LOCK_FIRST[bind] = _LOCK_FIRST_AFTER_MOVE
                 raise HeadMoved("another writer moved the log head; nothing of this batch was written")
         else:
             conn.execute(_MOVE_HEAD, _head_params(head))
         _insert(conn, bind, self.rows, self.nodes)
         _expire_loaded_head(tx)
-        _HEADS[bind] = head
+        _written(tx, bind, head)
 
 
 def _lock_first(bind: Any) -> bool:
@@ -244,9 +245,41 @@ def _head_params(new: Head, old: Head | None = None) -> dict[str, Any]:
     return params
 
 
-# The last head each engine's appends wrote in this process, and how many batches are to lock first.
+# The last head each engine's appends wrote *and committed* in this process, and how many batches are
+# to lock first.
 _HEADS: WeakKeyDictionary[Any, Head] = WeakKeyDictionary()
 _LOCK_FIRST: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
+# The head a transaction's appends wrote, kept in its session's ``info`` until the transaction ends.
+_WRITTEN = "ldg_log_head_written"
+
+
+def _remembered(tx: Session, bind: Any) -> Head | None:
+    """The head to build on: this transaction's own last append's, else the last committed one's."""
+    written = tx.info.get(_WRITTEN)
+    return written[1] if written is not None and written[0] is bind else _HEADS.get(bind)
+
+
+def _written(tx: Session, bind: Any, head: Head) -> None:
+    # Remembered for the process only once the transaction commits (below): a head whose commit failed
+    # is nobody's head, and the next batch would build on it, be refused by the conditional UPDATE and
+    # run all its work again, then lock first for the next _LOCK_FIRST_AFTER_MOVE batches.
+    tx.info[_WRITTEN] = (bind, head)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    written = session.info.pop(_WRITTEN, None)
+    if written is not None:
+        bind, head = written
+        known = _HEADS.get(bind)
+        # Two transactions of this process can commit out of the order their hooks run in: keep the larger.
+        if known is None or head[0] >= known[0]:
+            _HEADS[bind] = head
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
 
 
 def _entry(new: NewEntry, seq: int, prev_hash: str) -> tuple[LogEntry, bytes]:

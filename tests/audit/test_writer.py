@@ -215,3 +215,41 @@ def test_a_database_error_that_is_not_contention_fails_the_job(session_factory):
 
     with pytest.raises(OperationalError):
         writer.run(broken)
+
+
+def test_after_a_failed_commit_the_next_batch_chains_from_the_durable_head(session_factory):
+    """The head a batch wrote is remembered only once its commit succeeded: the next batch builds on the
+    head the database holds, at once, not on the failed batch's (refused, and all its work run again)."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    writer = LogWriter(session_factory)
+    first = writer.run(lambda session: _entry(session, 0))
+    engine = session_factory.kw["bind"]
+    failed: list[int] = []
+
+    def commit_fails_once(_conn) -> None:
+        if not failed:
+            failed.append(1)
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(engine, "commit", commit_fails_once)
+    try:
+        with pytest.raises(OperationalError):
+            writer.run(lambda session: _entry(session, 1))
+    finally:
+        event.remove(engine, "commit", commit_fails_once)
+    runs: list[int] = []
+
+    def counted(session):
+        runs.append(1)
+        return _entry(session, 2)
+
+    again = writer.run(counted)
+    assert failed == [1]
+    assert runs == [1]
+    with session_factory() as session:
+        rows = list(log.iter_rows(session))
+        result = verify_rows(rows, log.read_head(session))
+    assert result.ok and result.entries == 2
+    assert (again.seq, rows[1].prev_hash) == (first.seq + 1, first.leaf_hash)
