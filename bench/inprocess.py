@@ -1,7 +1,7 @@
 """In-process figures, each against a baseline doing the bare part of the same work in the same run.
 
-- policy decision (regopy, the production engine; regorus beside it): cold (the first decision of a
-  freshly loaded engine, and the load itself) and warm;
+- policy decision (regorus, the embedded engine): cold (the first decision of a freshly loaded engine,
+  and the load itself) and warm;
 - log append rate against a bare insert of the same bytes into the same database, one transaction
   per entry either way (the durable commit both share is most of the cost);
 - log verification rate (``verify_log``, what ``ld-gateway audit verify`` runs: entries, links, the
@@ -60,12 +60,12 @@ def _policy_input() -> dict[str, Any]:
 
 def policy_figures(n: int, cold_runs: int = 5) -> dict[str, dict[str, float]]:
     from gateway.assessments.catalogue import load_catalogue
-    from gateway.policy import EmbeddedRegoEngine, RegorusEngine
+    from gateway.policy import EmbeddedRegoEngine
 
     ids = load_catalogue(ROOT / "schemas" / "field-catalogue.json").ids
     policy_input = _policy_input()
     figures: dict[str, dict[str, float]] = {}
-    for name, kind in (("regopy", EmbeddedRegoEngine), ("regorus", RegorusEngine)):
+    for name, kind in (("regorus", EmbeddedRegoEngine),):
         loads, firsts = [], []
         for _ in range(cold_runs):
             started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Policy decision latency per engine: cold, warm and cached, as ratios to a baseline from the same run.
+"""Policy decision latency of the embedded engine (regorus): cold, warm and cached, as ratios to a baseline.
 
     .venv/bin/python -m bench.policy_cache [--n 2000]
 
@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from gateway.assessments.catalogue import load_catalogue
-from gateway.policy import EmbeddedRegoEngine, RegorusEngine, build_input
+from gateway.policy import EmbeddedRegoEngine, build_input
 from gateway.policy.cache import CachingEngine
 from gateway.policy.matrix import AGE_GROUPS, AGENCY_TYPES, CONSENTS, PURPOSES, matrix_input
 
@@ -62,7 +62,7 @@ def main() -> None:
     base = timed(baseline, args.n)
     base_p50 = statistics.median(base)
     rows = [("baseline (build_input)", base)]
-    for name, kind in (("regopy", EmbeddedRegoEngine), ("regorus", RegorusEngine)):
+    for name, kind in (("regorus", EmbeddedRegoEngine),):
         cold = []
         for _ in range(5):
             engine = kind(ROOT / "policies", ids)

@@ -1,4 +1,4 @@
-"""Disclosure policy: the engine interface, the embedded Rego engines, and the input, revision,
+"""Disclosure policy: the engine interface, the embedded Rego engine, and the input, revision,
 unit-test and matrix helpers around them."""
 
 from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
@@ -6,7 +6,6 @@ from gateway.policy.engine import (
     EmbeddedRegoEngine,
     PolicyEngine,
     PolicyLoadError,
-    RegorusEngine,
     decision_from_result,
 )
 from gateway.policy.input import build_input
@@ -23,7 +22,6 @@ __all__ = [
     "PolicyLoadError",
     "RegoTestReport",
     "RegoTestResult",
-    "RegorusEngine",
     "Withheld",
     "build_input",
     "compute_matrix",

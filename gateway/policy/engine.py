@@ -1,13 +1,15 @@
-"""Policy engines: the :class:`PolicyEngine` interface and its embedded Rego implementations.
+"""Policy engines: the :class:`PolicyEngine` interface and the embedded Rego engine.
 
-:class:`EmbeddedRegoEngine` is the production engine (regopy, Microsoft rego-cpp). It compiles the
-policy once, at construction, and evaluates the compiled bundle with one interpreter per thread:
-a regopy interpreter shared between threads crashes the process.
-
-:class:`RegorusEngine` evaluates the same policy with regorus (Rust). It is the engine the Rego unit
-tests run on, because regopy crashes the whole process on unit tests that use ``with``; the test suite
-also compares the two engines on every agency, purpose, consent and age combination, so a difference
-between the interpreters cannot hide behind tests that ran on the other one.
+:class:`EmbeddedRegoEngine` evaluates the policy in process with regorus (Rust): the one Rego
+interpreter the gateway runs, and the one ``ld-gateway policy test`` runs the Rego unit tests on
+(gateway/policy/rego_tests.py), so the tests and production share one interpreter. A regorus Engine is
+pinned to the thread that made it (pyo3 ``unsendable``: any call from another thread panics, ``clone()``
+included) and holds the GIL while it evaluates, so the engine owns one thread that parses the policy
+once and answers every decision in turn: one parsed policy per process, however many request threads
+ask (an Engine per thread cost about 1.5 MiB each, and the server's threadpool has up to 40 threads).
+Decisions are cached in front of it (gateway/policy/cache.py), so the hop to that thread is paid only on
+a miss. docs/decisions.md says why regopy (rego-cpp) is no longer the production engine; the test suite
+still replays every decision on it as an independent interpreter (tests/policy/test_differential.py).
 
 A broken policy directory (a syntax error, a missing ``data.json``, a policy that does not answer a
 probe decision) fails at construction with :class:`PolicyLoadError`: the gateway refuses to start
@@ -19,26 +21,20 @@ raises: an exception, an undefined or malformed result, or an unknown field id b
 from __future__ import annotations
 
 import json
-import re
 import threading
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, Protocol
 
-import regopy
 import regorus
-from regopy.rego_shared import (
-    rego_bundle_query_entrypoint,
-    rego_free_output,
-    rego_output_ok,
-    rego_output_string,
-)
 
 from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
 from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
 
-ENTRYPOINT = "gateway/disclosure/decision"
 QUERY = "data.gateway.disclosure.decision"
 
 DEFAULT_DENY_RULE = "default-deny"
@@ -240,8 +236,9 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-class _RegoEngineBase:
-    """What both embedded engines share: loading, revision, probing and the fail-closed wrapper."""
+class RegoEngineBase:
+    """What an in-process Rego engine does around its interpreter: loading the policy directory, the
+    revision, the probe decision and the fail-closed wrapper. Subclasses give :meth:`_evaluate`."""
 
     revision: str
     catalogue_ids: tuple[str, ...]
@@ -261,7 +258,6 @@ class _RegoEngineBase:
         if compute_revision(self.policy_dir, self.catalogue_ids) != revision:
             raise PolicyLoadError(f"{self.policy_dir}: the policy changed while it was being loaded")
         self.revision = revision
-        _check_with_regorus(self._modules, self._data)
 
     def _probe(self) -> None:
         decision = self.decide(_PROBE_INPUT)
@@ -291,93 +287,59 @@ class _RegoEngineBase:
         raise NotImplementedError
 
 
-def _check_with_regorus(modules: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> None:
-    # regorus parses in Rust and reports file:line:col; checking first keeps rego-cpp away from
-    # source it might choke on, and gives operators a readable error.
+class EmbeddedRegoEngine(RegoEngineBase):
+    """The policy on regorus: parsed once, on the engine's own thread, which answers every decision."""
+
+    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
+        super().__init__(policy_dir, catalogue_ids)
+        self._jobs: SimpleQueue[tuple[str, Future[Any]] | None] = SimpleQueue()
+        parsed: Future[str | None] = Future()
+        # A daemon: at exit it is stopped where it stands, and its Engine is never dropped elsewhere.
+        threading.Thread(
+            target=_engine_thread, args=(self._jobs, self._data, self._modules, parsed), name="rego", daemon=True
+        ).start()
+        weakref.finalize(self, self._jobs.put, None)  # an engine no longer used ends its thread
+        error = parsed.result()
+        if error:
+            raise PolicyLoadError(error)
+        self._probe()
+
+    def _evaluate(self, input_json: str) -> Any:
+        answer: Future[Any] = Future()
+        self._jobs.put((input_json, answer))
+        result = answer.result()
+        return _single_value([[e.get("value") for e in r.get("expressions", [])] for r in result.get("result", [])])
+
+
+def _engine_thread(
+    jobs: SimpleQueue[tuple[str, Future[Any]] | None],
+    data: Mapping[str, Any],
+    modules: Sequence[tuple[str, str]],
+    parsed: Future[str | None],
+) -> None:
+    """Make, use and drop one regorus Engine, all on this thread; it lives only in this frame, and no
+    traceback leaves with it (pyo3 refuses an unsendable object dropped on another thread)."""
     engine = regorus.Engine()
-    engine.add_data(dict(data))
-    for name, source in modules:
-        try:
+    name = DATA_FILE
+    try:
+        # regorus parses in Rust and reports file:line:col: operators get a readable error.
+        engine.add_data(dict(data))
+        for name, source in modules:
             engine.add_policy(name, source)
-        except Exception as exc:
-            raise PolicyLoadError(f"{name}: {short_error(exc)}") from exc
-
-
-class EmbeddedRegoEngine(_RegoEngineBase):
-    """The production engine: regopy, bundle compiled once, one interpreter per thread."""
-
-    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
-        super().__init__(policy_dir, catalogue_ids)
-        builder = regopy.Interpreter()
+    except Exception as exc:
+        parsed.set_result(f"{name}: {short_error(exc)}")
+        return
+    parsed.set_result(None)
+    while (job := jobs.get()) is not None:
+        input_json, answer = job
         try:
-            builder.add_data_json(json.dumps(self._data))
-            for name, source in self._modules:
-                builder.add_module(name, source)
-            bundle = builder.build(None, [ENTRYPOINT])
-        except regopy.RegoError as exc:
-            raise PolicyLoadError(f"{self.policy_dir}: rego-cpp cannot compile the policy: {exc}") from exc
-        if not bundle.ok():
-            raise PolicyLoadError(f"{self.policy_dir}: rego-cpp built no usable bundle")
-        self._bundle = bundle
-        self._local = threading.local()
-        self._probe()
-
-    def _interpreter(self) -> regopy.Interpreter:
-        interpreter = getattr(self._local, "interpreter", None)
-        if interpreter is None:
-            interpreter = self._local.interpreter = regopy.Interpreter()
-        return interpreter
-
-    def _evaluate(self, input_json: str) -> Any:
-        interpreter = self._interpreter()
-        interpreter.set_input_term(input_json)
-        # regopy's Output parses its text eagerly and raises a bare JSONDecodeError when that text is
-        # an error, losing the message; read the raw output instead.
-        impl = rego_bundle_query_entrypoint(interpreter._impl, self._bundle._impl, ENTRYPOINT)
-        try:
-            ok = rego_output_ok(impl)
-            text = rego_output_string(impl)
-        finally:
-            rego_free_output(impl)
-        if not ok or not text.startswith(("{", "[")):
-            if text.strip() == "undefined":
-                return None
-            raise EngineError(_rego_cpp_error(text))
-        return _single_value([r.get("expressions", []) for r in _as_list(json.loads(text))])
-
-
-class RegorusEngine(_RegoEngineBase):
-    """The same policy on regorus: the unit-test interpreter, and a cross-check for the production one."""
-
-    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
-        super().__init__(policy_dir, catalogue_ids)
-        self._local = threading.local()
-        self._probe()
-
-    def _engine(self) -> Any:
-        # A regorus Engine is pinned to the thread that made it (pyo3 "unsendable"; even clone() from
-        # another thread panics), so each thread parses its own.
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = regorus.Engine()
-            engine.add_data(self._data)
-            for name, source in self._modules:
-                engine.add_policy(name, source)
-            self._local.engine = engine
-        return engine
-
-    def _evaluate(self, input_json: str) -> Any:
-        engine = self._engine()
-        engine.set_input_json(input_json)
-        answer = engine.eval_query(QUERY)
-        return _single_value([[e.get("value") for e in r.get("expressions", [])] for r in answer.get("result", [])])
-
-
-def _as_list(value: Any) -> list[dict[str, Any]]:
-    items = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, dict) for item in items):
-        raise EngineError("unexpected result shape from the interpreter")
-    return items
+            engine.set_input_json(input_json)
+            answer.set_result(engine.eval_query(QUERY))
+        except BaseException as exc:  # pyo3 panics derive from BaseException; decide() denies
+            answer.set_exception(exc.with_traceback(None))
+        # Hold no answer while waiting: a raised one's traceback reaches the engine object, whose
+        # collection is what ends this thread.
+        del job, answer
 
 
 def _single_value(results: list[list[Any]]) -> Any:
@@ -387,12 +349,3 @@ def _single_value(results: list[list[Any]]) -> Any:
     if len(results) != 1 or len(results[0]) != 1:
         raise EngineError("the decision query produced more than one value")
     return results[0][0]
-
-
-_ERRORMSG = re.compile(r"\(errormsg \d+:([^)\n]*)")
-
-
-def _rego_cpp_error(text: str) -> str:
-    # rego-cpp prints its errors as an AST that also holds the whole input; keep just the messages.
-    messages = _ERRORMSG.findall(text)
-    return "; ".join(m.strip() for m in messages) if messages else "rego-cpp evaluation error"

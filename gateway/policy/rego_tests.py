@@ -15,7 +15,7 @@ A run also fails when a **rule is never exercised**. "Rule" means, concretely:
 
 Test cases are the inputs the tests pass to the decision: the tests' ``decide`` helper prints each one
 (``print("ld-gateway:case", json.marshal(req))``), and the runner collects them. They are also what the
-differential test replays on both embedded engines.
+differential test replays on the gateway's engine and on regopy (tests/policy/test_differential.py).
 """
 
 from __future__ import annotations

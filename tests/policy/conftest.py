@@ -1,4 +1,5 @@
-"""Policy fixtures: the real policies and catalogue, engines compiled once per session, tmp copies."""
+"""Policy fixtures: the real policies and catalogue, the engine and its regopy oracle loaded once per session,
+tmp copies."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.assessments.catalogue import load_catalogue
-from gateway.policy import EmbeddedRegoEngine, RegorusEngine
+from gateway.policy import EmbeddedRegoEngine
+
+from .regopy_oracle import RegopyEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policies"
@@ -26,8 +29,9 @@ def engine(catalogue_ids: tuple[str, ...]) -> EmbeddedRegoEngine:
 
 
 @pytest.fixture(scope="session")
-def regorus_engine(catalogue_ids: tuple[str, ...]) -> RegorusEngine:
-    return RegorusEngine(POLICY_DIR, catalogue_ids)
+def regopy_oracle(catalogue_ids: tuple[str, ...]) -> RegopyEngine:
+    """The same policy on an independent interpreter (tests/policy/regopy_oracle.py)."""
+    return RegopyEngine(POLICY_DIR, catalogue_ids)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Differential testing: regopy (production) and regorus (unit tests) decide every input identically.
+"""Differential testing: the gateway's engine (regorus) and an independent interpreter (regopy, rego-cpp:
+tests/policy/regopy_oracle.py) decide every input identically.
 
 Two sources of inputs: every input the Rego unit tests decide (collected by ``policy test``), and
-generated ones (hypothesis, at least 1,000). The engines share nothing but the policy text, so a
-difference is a bug in one interpreter (rego-cpp's ``min()`` comparing 11 < 3 was found this way).
+generated ones (hypothesis, at least 1,000). The interpreters share nothing but the policy text, so a
+difference is a bug in one of them (rego-cpp's ``min()`` comparing 11 < 3 was found this way).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def rego_test_cases(catalogue_ids):
     return report.cases
 
 
-def test_every_rego_test_case_decides_identically_on_both_engines(rego_test_cases, engine, regorus_engine):
+def test_every_rego_test_case_decides_identically_on_both_interpreters(rego_test_cases, engine, regopy_oracle):
     assert len(rego_test_cases) >= 100
     for case in rego_test_cases:
-        assert comparable(engine.decide(case)) == comparable(regorus_engine.decide(case)), case
+        assert comparable(engine.decide(case)) == comparable(regopy_oracle.decide(case)), case
 
 
 def test_the_rego_test_cases_cover_every_outcome(rego_test_cases, engine):
@@ -53,7 +54,7 @@ def test_the_rego_test_cases_cover_every_outcome(rego_test_cases, engine):
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy_input=policy_inputs())
-def test_generated_inputs_decide_identically_on_both_engines(policy_input, engine, regorus_engine):
-    a, b = engine.decide(policy_input), regorus_engine.decide(policy_input)
+def test_generated_inputs_decide_identically_on_both_interpreters(policy_input, engine, regopy_oracle):
+    a, b = engine.decide(policy_input), regopy_oracle.decide(policy_input)
     assert comparable(a) == comparable(b)
     assert a.deny_reason not in ("policy-error", "policy-malformed", "policy-undefined"), a.errors

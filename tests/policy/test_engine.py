@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import re
 import threading
@@ -204,6 +205,28 @@ def test_eight_threads_agree_with_one(engine):
     assert len(results) == 8
 
 
+def test_the_engine_parses_once_and_its_thread_ends_with_it(catalogue_ids):
+    # One regorus Engine per engine, on its own thread (regorus engines cannot cross threads): eight
+    # asking threads add no interpreter, and an engine nobody holds takes its thread with it.
+    def rego_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "rego"}
+
+    before = rego_threads()
+    engine = EmbeddedRegoEngine(POLICY_DIR, catalogue_ids)
+    (own,) = rego_threads() - before
+    askers = [threading.Thread(target=engine.decide, args=(request("police", "charging"),)) for _ in range(8)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join()
+    assert rego_threads() - before == {own}
+
+    del engine
+    gc.collect()
+    own.join(timeout=10)
+    assert not own.is_alive()
+
+
 def _fingerprint(decision: Decision) -> tuple[Any, ...]:
     return (decision.allowed, decision.released, decision.withheld, decision.obligations, decision.deny_reason)
 
@@ -262,14 +285,15 @@ def test_a_syntax_error_refuses_to_load_and_names_the_file(policy_copy, catalogu
 
 
 def test_a_policy_that_errors_at_evaluation_refuses_to_load(policy_copy, catalogue_ids):
-    # Regression: reading data.gateway whole from inside package gateway.disclosure is recursive;
-    # rego-cpp builds it happily and fails only at evaluation. The probe decision catches it.
+    # A policy that parses but fails when evaluated (two complete definitions of the decision that both
+    # hold for the probe's question) is caught by the probe decision, not by the first real request.
+    # (Until regorus replaced regopy this test used a recursive read of data.gateway, which rego-cpp
+    # built happily and failed at evaluation; regorus evaluates that one, so a conflict stands in.)
     source = (policy_copy / "disclosure.rego").read_text()
-    source = source.replace("import rego.v1\n", "import rego.v1\n\ncfg := data.gateway\n", 1)
-    source = source.replace("data.gateway.agency_types", "cfg.agency_types")
+    source += '\ndecision := {"allow": false} if input.purpose == "charging"\n'
     (policy_copy / "disclosure.rego").write_text(source)
 
-    with pytest.raises(PolicyLoadError, match=r"probe decision.*Recursion"):
+    with pytest.raises(PolicyLoadError, match=r"(?s)probe decision.*policy-error.*rule conflicts"):
         EmbeddedRegoEngine(policy_copy, catalogue_ids)
 
 
@@ -294,7 +318,7 @@ def test_a_missing_directory_refuses_to_load(tmp_path, catalogue_ids):
         EmbeddedRegoEngine(tmp_path / "nowhere", catalogue_ids)
 
 
-# -- fail closed on answers the engine cannot trust (real regopy evaluation of a rigged policy) -------
+# -- fail closed on answers the engine cannot trust (real regorus evaluation of a rigged policy) ------
 
 RIGGED = """
 package gateway.disclosure
