@@ -42,6 +42,7 @@ from gateway.context import Gateway
 from gateway.court_requests.notify import make_notifier
 from gateway.court_requests.service import RequestService
 from gateway.court_requests.webhooks import Subscriptions, WebhookWorker
+from gateway.db import unit_of_work
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.disclosure.service import DisclosureService
@@ -74,8 +75,7 @@ def create_app(
     if policy is None:
         # An activated stored revision is the policy in force (gateway/policy/store.py); without one, the
         # configured directory is, and it is stored first: any log entry's revision can be fetched later.
-        with sessions() as session:
-            active = active_policy_dir(session, settings.data_dir)
+        active = unit_of_work.read(sessions, lambda tx: active_policy_dir(tx, settings.data_dir))
         policy = load_engine(settings, catalogue.ids, policy_dir=active)
         if active is None:
             keep_served_revision(sessions, settings.resolved_policy_dir(), catalogue.ids, policy.revision, now=_now())
@@ -123,17 +123,14 @@ def create_app(
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
-        with sessions.begin() as session:
-            log.append(
-                session,
-                NewEntry(
-                    event=AuditEvent.TOKEN_DENIED,
-                    outcome=Outcome.DENIED,
-                    created_at=_now(),
-                    client_id=client_id,
-                    reason=f"{error}:{reason}",
-                ),
-            )
+        entry = NewEntry(
+            event=AuditEvent.TOKEN_DENIED,
+            outcome=Outcome.DENIED,
+            created_at=_now(),
+            client_id=client_id,
+            reason=f"{error}:{reason}",
+        )
+        unit_of_work.run(sessions, lambda tx: log.append(tx, entry))
 
     webhook_worker = WebhookWorker(sessions, keyring)
 

@@ -6,6 +6,7 @@ import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from gateway.assessments.validation import load_schema, validate_assessment
 from gateway.auth import registry
 from gateway.bootstrap import initialise
 from gateway.config import Settings
+from gateway.db import unit_of_work
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Agency, Client
-from gateway.keys import load_keyring
+from gateway.keys import KeyRing, load_keyring
 from gateway.tour import render
 
 DEMO_AGENCIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -68,19 +70,23 @@ def load_demo(settings: Settings) -> DemoSetup:
     known: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    clients: dict[str, str] = {}
-    with sessions.begin() as session:
+
+    def register_agencies(tx: Session) -> dict[str, str]:
+        clients: dict[str, str] = {}
         for code, name, type_, purposes in DEMO_AGENCIES:
-            if session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none() is None:
-                registry.add_agency(session, code, name, type_, ods_code=DEMO_ODS_CODES.get(code))
+            if tx.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none() is None:
+                registry.add_agency(tx, code, name, type_, ods_code=DEMO_ODS_CODES.get(code))
             key_path = keys_dir / f"{code}.pem"
             client_id = known.get(code)
-            if client_id and key_path.exists() and session.get(Client, client_id) is not None:
+            if client_id and key_path.exists() and tx.get(Client, client_id) is not None:
                 clients[code] = client_id
                 continue
             key_path.unlink(missing_ok=True)
             jwk = registry.generate_client_key(key_path)
-            clients[code] = registry.add_client(session, code, list(purposes), jwks={"keys": [jwk]}).client_id
+            clients[code] = registry.add_client(tx, code, list(purposes), jwks={"keys": [jwk]}).client_id
+        return clients
+
+    clients = unit_of_work.run(sessions, register_agencies)
     record.write_text(json.dumps(clients, indent=2))
 
     keyring = load_keyring(settings.keys_dir)
@@ -93,23 +99,31 @@ def load_demo(settings: Settings) -> DemoSetup:
         if normalised is None:
             raise RuntimeError(f"demo example {example} is invalid: {problems}")
         nhs_numbers[example] = normalised["subject"]["nhs_number"]
-        with sessions.begin() as session:
-            if store.find_subject_id(session, keyring, store.NHS_NUMBER, nhs_numbers[example]):
-                continue  # already loaded by an earlier run
-            publisher = session.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
-            store.publish(session, keyring, publisher=publisher, document=normalised, now=datetime.now(UTC))
-            published += 1
+        if not unit_of_work.run(sessions, partial(_publish_once, keyring=keyring, document=normalised)):
+            continue  # already loaded by an earlier run
+        published += 1
         if example == "adult.json":
-            with sessions.begin() as session:
-                second = session.execute(select(Agency).where(Agency.code == SECOND_PUBLISHER)).scalar_one()
-                # Idempotent: the same content again makes no new version.
-                done = store.publish(
-                    session, keyring, publisher=second, document=second_record(normalised), now=datetime.now(UTC)
-                )
-                published += int(done.created)
+            # Idempotent: the same content again makes no new version.
+            published += unit_of_work.run(sessions, partial(_publish_second, keyring=keyring, document=normalised))
     ig_account = _ig_demo_account(sessions)
     engine.dispose()
     return DemoSetup(keys_dir, clients, nhs_numbers, published, ig_account)
+
+
+def _publish_once(tx: Session, keyring: KeyRing, document: dict[str, Any]) -> bool:
+    """Publish ``document`` by the demo's L&D service unless its person is on record already (True if it was)."""
+    if store.find_subject_id(tx, keyring, store.NHS_NUMBER, document["subject"]["nhs_number"]):
+        return False
+    publisher = tx.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
+    store.publish(tx, keyring, publisher=publisher, document=document, now=datetime.now(UTC))
+    return True
+
+
+def _publish_second(tx: Session, keyring: KeyRing, document: dict[str, Any]) -> int:
+    """The second L&D service's record of the same person: 1 when it made a new version, else 0."""
+    second = tx.execute(select(Agency).where(Agency.code == SECOND_PUBLISHER)).scalar_one()
+    done = store.publish(tx, keyring, publisher=second, document=second_record(document), now=datetime.now(UTC))
+    return int(done.created)
 
 
 IG_DEMO_USER = "ig-demo"
@@ -121,11 +135,14 @@ def _ig_demo_account(sessions: sessionmaker[Session]) -> tuple[str, str]:
     from gateway.ig.cli import generate_password
 
     password = generate_password()
-    with sessions.begin() as session:
-        if accounts.find_by_username(session, IG_DEMO_USER) is None:
-            accounts.add_staff(session, IG_DEMO_USER, "Demo IG administrator", "ig-admin", password=password)
+
+    def work(tx: Session) -> None:
+        if accounts.find_by_username(tx, IG_DEMO_USER) is None:
+            accounts.add_staff(tx, IG_DEMO_USER, "Demo IG administrator", "ig-admin", password=password)
         else:
-            accounts.set_password(session, IG_DEMO_USER, password)
+            accounts.set_password(tx, IG_DEMO_USER, password)
+
+    unit_of_work.run(sessions, work)
     return IG_DEMO_USER, password
 
 

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.court_requests.notify import Notification
+from gateway.db import unit_of_work
 from gateway.db.models import Agency, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from gateway.keys import KeyRing, unwrap_key, wrap_key
 
@@ -273,12 +275,16 @@ class WebhookWorker:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        with self._sessions.begin() as session:
-            claimed = claim_due(session, self._keyring, self._clock())
+        # Claimed in one unit, sent with none open (a slow endpoint holds no lock), each attempt in its own.
+        claimed = unit_of_work.run(self._sessions, lambda tx: claim_due(tx, self._keyring, self._clock()))
         for item in claimed:
             status_code, error = self._send(item)
-            with self._sessions.begin() as session:
-                record(session, item, self._clock(), status_code=status_code, error=error, backoff=self._backoff)
+            unit_of_work.run(
+                self._sessions,
+                partial(
+                    record, claimed=item, now=self._clock(), status_code=status_code, error=error, backoff=self._backoff
+                ),
+            )
         return len(claimed)
 
     def _send(self, item: Claimed) -> tuple[int | None, str | None]:
