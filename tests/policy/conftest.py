@@ -1,5 +1,13 @@
 """Policy fixtures: the real policies and catalogue, the engine and its regopy oracle loaded once per session,
-tmp copies."""
+tmp copies.
+
+``cached_engine`` is the production engine behind the production decision cache, as the gateway runs it
+(gateway/policy/loader.py), shared by the session: the tests of what the policy decides (the matrix and
+its outputs, the domain table, the editions, the properties) ask it, so the 240 matrix cells and any
+other input already decided are not evaluated again in every file. A cached answer is the engine's own
+(the cache keys on the revision and the whole input; gateway/policy/cache.py). The tests of an engine
+itself (compilation, errors, the engine against its oracle, the matrix against ``decide``) use ``engine``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import pytest
 
 from gateway.assessments.catalogue import load_catalogue
 from gateway.policy import EmbeddedRegoEngine
+from gateway.policy.cache import CachingEngine
 
 from .regopy_oracle import RegopyEngine
 
@@ -26,6 +35,12 @@ def catalogue_ids() -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def engine(catalogue_ids: tuple[str, ...]) -> EmbeddedRegoEngine:
     return EmbeddedRegoEngine(POLICY_DIR, catalogue_ids)
+
+
+@pytest.fixture(scope="session")
+def cached_engine(engine: EmbeddedRegoEngine) -> CachingEngine:
+    # Room for every input a session decides: nothing is evicted and decided twice.
+    return CachingEngine(engine, maxsize=1_000_000)
 
 
 @pytest.fixture(scope="session")

@@ -198,8 +198,8 @@ def expected_matrix() -> dict[tuple[str, str, str, str], list[str] | None]:
 
 
 @pytest.fixture(scope="module")
-def matrix(engine) -> dict[tuple[str, str, str, str], dict]:
-    return {(r["agency_type"], r["purpose"], r["consent"], r["age_group"]): r for r in compute_matrix(engine)}
+def matrix(cached_engine) -> dict[tuple[str, str, str, str], dict]:
+    return {(r["agency_type"], r["purpose"], r["consent"], r["age_group"]): r for r in compute_matrix(cached_engine)}
 
 
 def test_the_copy_in_docs_is_domain_md_verbatim():

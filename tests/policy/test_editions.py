@@ -20,9 +20,9 @@ FIRST = load_first_edition(POLICY_DIR)
 
 
 @pytest.fixture(scope="module")
-def changes(engine, catalogue_ids):
+def changes(cached_engine, catalogue_ids):
     assert FIRST is not None
-    return changes_from_first_edition(compute_matrix(engine, catalogue_ids=catalogue_ids), FIRST)
+    return changes_from_first_edition(compute_matrix(cached_engine, catalogue_ids=catalogue_ids), FIRST)
 
 
 def test_every_departing_cell_has_a_reason_and_every_reason_a_cell(changes):
@@ -74,10 +74,14 @@ def test_known_departures_carry_their_reason(changes, cell, field, change, depar
     assert (found.change, found.departure.id) == (change, departure)
 
 
-def test_the_matrix_page_marks_each_departing_cell_and_lists_the_reasons(engine, changes):
+def test_the_matrix_page_marks_each_departing_cell_and_lists_the_reasons(cached_engine, changes):
     titles = {f.id: f.title for f in load_catalogue(CATALOGUE_FILE)}
     page = render_matrix_html(
-        matrix_decisions(engine), field_titles=titles, revision=engine.revision, generated="x", edition_changes=changes
+        matrix_decisions(cached_engine),
+        field_titles=titles,
+        revision=cached_engine.revision,
+        generated="x",
+        edition_changes=changes,
     )
     # Every departing cell of a current field is marked (a field the second edition split, the first
     # edition's case references, has no row of its own: its departure is listed below).

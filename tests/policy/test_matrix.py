@@ -9,8 +9,8 @@ from gateway.policy.matrix import AGE_GROUPS, AGENCY_TYPES, PURPOSES, matrix_inp
 
 
 @pytest.fixture(scope="module")
-def rows(engine):
-    return compute_matrix(engine)
+def rows(cached_engine):
+    return compute_matrix(cached_engine)
 
 
 def test_one_row_per_combination(rows):

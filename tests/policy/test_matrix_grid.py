@@ -14,8 +14,8 @@ from .conftest import CATALOGUE_FILE
 
 
 @pytest.fixture(scope="module")
-def rows(engine):
-    return compute_matrix(engine)
+def rows(cached_engine):
+    return compute_matrix(cached_engine)
 
 
 def _grid(lines: list[str]) -> tuple[dict[tuple[str, str, str], str], dict[str, str]]:

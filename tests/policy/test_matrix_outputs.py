@@ -40,8 +40,8 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def decisions(engine):
-    return matrix_decisions(engine)
+def decisions(cached_engine):
+    return matrix_decisions(cached_engine)
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,8 @@ def test_refusals_and_rules_are_listed(page, decisions):
     assert "Sign-off" in html
 
 
-def test_csv_has_one_line_per_cell_and_field(engine, catalogue_ids):
-    rows = compute_matrix(engine)
+def test_csv_has_one_line_per_cell_and_field(cached_engine, catalogue_ids):
+    rows = compute_matrix(cached_engine)
     lines = list(csv.reader(io.StringIO(matrix_csv(rows))))
     assert lines[0] == ["agency_type", "purpose", "consent", "age_group", "field", "released"]
     assert len(lines) == 1 + len(rows) * len(catalogue_ids)

@@ -2,24 +2,28 @@ from __future__ import annotations
 
 import json
 
-from gateway.policy import format_report, run_rego_tests
+import pytest
+
+from gateway.policy import RegoTestReport, format_report, run_rego_tests
 from gateway.policy.rego_tests import find_tests
 
 from .conftest import POLICY_DIR
 
 
-def test_the_policy_unit_tests_pass(catalogue_ids):
-    report = run_rego_tests(POLICY_DIR, catalogue_ids)
+@pytest.fixture(scope="module")
+def report(catalogue_ids) -> RegoTestReport:
+    """The production policy's own unit tests, run once: three tests read the one report."""
+    return run_rego_tests(POLICY_DIR, catalogue_ids)
 
+
+def test_the_policy_unit_tests_pass(report):
     assert report.ok, "\n".join(format_report(report))
     assert len(report.results) >= 15
     assert {r.package for r in report.results} == {"gateway.disclosure_test"}
     assert report.errors == ()
 
 
-def test_every_line_of_the_production_policy_is_exercised(catalogue_ids):
-    report = run_rego_tests(POLICY_DIR, catalogue_ids)
-
+def test_every_line_of_the_production_policy_is_exercised(report):
     coverage = {c.file: c for c in report.coverage}
     assert set(coverage) == {"disclosure.rego"}
     assert coverage["disclosure.rego"].not_covered == ()
@@ -89,9 +93,7 @@ def test_find_tests_reads_package_and_rule_names_once_each():
     assert find_tests(source) == ("a.b_test", ["test_one", "test_two"])
 
 
-def test_every_rule_is_exercised_and_the_cases_are_collected(catalogue_ids):
-    report = run_rego_tests(POLICY_DIR, catalogue_ids)
-
+def test_every_rule_is_exercised_and_the_cases_are_collected(report):
     assert report.unexercised == ()
     assert any(r.startswith("disclosure.rego:") and r.endswith(" consent_gaps") for r in report.rules)
     assert "data rule withholding override-minimised" in report.rules
