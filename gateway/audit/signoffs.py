@@ -52,6 +52,26 @@ def latest(session: Session, subject_keys: Sequence[str], agency_code: str | Non
     return None if row is None else _of(row)
 
 
+def latest_by_service(session: Session, subject_keys: Sequence[str]) -> list[tuple[str, SignOff]]:
+    """Each L&D service's newest sign-off of a report about the person named by any of these keys, by
+    service code: what IG staff, who read the whole log, see beside their own report."""
+    if not subject_keys:
+        return []
+    rows = session.execute(
+        select(SubjectReportSignOff)
+        .where(SubjectReportSignOff.subject_key.in_(subject_keys))
+        .order_by(
+            SubjectReportSignOff.agency_code,
+            SubjectReportSignOff.through_seq.desc(),
+            SubjectReportSignOff.signed_at.desc(),
+        )
+    ).scalars()
+    newest: dict[str, SignOff] = {}
+    for row in rows:
+        newest.setdefault(row.agency_code, _of(row))
+    return sorted(newest.items())
+
+
 def record(
     tx: Session,
     *,

@@ -23,6 +23,7 @@ from gateway.db import unit_of_work
 from gateway.keys import KeyRing
 
 _EVENTS = frozenset(str(e) for e in AuditEvent)
+_STAFF_PREFIX = "ig:"
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,33 @@ def report(
     return reports.subject_report(records, sections, sign_off=sign_off, events=events, last_seq=last)
 
 
+@dataclass(frozen=True)
+class ServiceSignOff:
+    """One L&D service's latest sign-off of its report about a person, and whether it still covers that
+    report (no entry in the service's own view of the log came after the check)."""
+
+    agency_code: str
+    sign_off: reports.SignOff
+    current: bool
+
+
+def sign_offs(session: Session, keyring: KeyRing, keys: tuple[str, ...]) -> list[ServiceSignOff]:
+    """Every service's latest sign-off about the person named by ``keys``, for IG staff (who see the whole
+    log). Each is judged against the report that service signed, its own view of the log, not IG's."""
+    out = []
+    for agency_code, signed in signoffs.latest_by_service(session, keys):
+        caller = Caller(scope=queries.agency_scope(session, keyring, agency_code), agency_code=agency_code)
+        out.append(ServiceSignOff(agency_code, signed, signed.through_seq >= _last_seq(session, keys, caller)))
+    return out
+
+
 def _last_of(records: Iterable[queries.DisclosureRecord]) -> int:
-    """The last entry a report holds, its sign-offs aside (signing a report does not make it stale)."""
+    """The last entry a report holds that a clinician's check covers: sign-offs aside (signing a report
+    does not make it stale), and IG staff actions aside (staff reading the log share nothing with anyone;
+    counted, IG producing the report to release it would make its own sign-off stale)."""
     last = -1
     for r in records:
-        if r.event != AuditEvent.SUBJECT_REPORT_SIGNED_OFF:
+        if r.event != AuditEvent.SUBJECT_REPORT_SIGNED_OFF and not r.event.startswith(_STAFF_PREFIX):
             last = max(last, r.seq)
     return last
 

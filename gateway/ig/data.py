@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit import checkpoints, log, queries
+from gateway.audit import checkpoints, log, queries, subject_access
 from gateway.audit.events import DISCLOSURE_EVENTS
 from gateway.audit.queries import Activity, DisclosureRecord
 from gateway.audit.verify import StoredRow
@@ -77,6 +77,13 @@ def subject_history(
         return []
     filters = queries.DisclosureFilter(subject_keys=tuple(subject_keys), events=tuple(DISCLOSURE_EVENTS))
     return list(queries.iter_disclosures(session, filters, limit=limit))
+
+
+def subject_sign_offs(
+    session: Session, keyring: KeyRing, subject_keys: Sequence[str]
+) -> list[subject_access.ServiceSignOff]:
+    """Each L&D service's latest clinician sign-off of its subject access report about the person."""
+    return subject_access.sign_offs(session, keyring, tuple(subject_keys))
 
 
 def activity(session: Session, *, today: date, days: int = 30) -> Activity:

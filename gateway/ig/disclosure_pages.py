@@ -312,6 +312,8 @@ def subject_report(request: Request, csrf_token: str = Form(""), nhs_number: str
             agencies=data.agency_names(session),
             generated_at=now(),
             released_count=sum(1 for r in history if r.outcome == "released"),
+            sign_offs=data.subject_sign_offs(session, ig.gateway.keyring, keys),
+            sign_off_decisions=plain.SIGN_OFF_DECISIONS,
             by_section=plain.by_section,
             consent_of=plain.consent_of,
             consent_sentence=plain.consent_sentence,

@@ -152,6 +152,13 @@ RULES = {
     "not-needed-for-purpose": "Not needed by this agency for this purpose.",
 }
 
+#: What a clinician decided in a subject access report's serious-harm check (``audit.signoffs.DECISIONS``).
+SIGN_OFF_DECISIONS = {
+    "release": "release the report",
+    "release-with-redactions": "release the report with redactions",
+    "withhold": "withhold the report",
+}
+
 # Rules whose reason turns on the person's consent: the page shows the consent on record beside them.
 CONSENT_RULES = frozenset(
     {

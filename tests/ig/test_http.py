@@ -231,6 +231,37 @@ def test_subject_report_lists_what_was_shared_and_is_logged(gateway, staff, brow
     assert len(staff_events(gateway, "ig:subject:report")) == 1
 
 
+def test_subject_report_shows_the_clinicians_sign_off_and_when_it_goes_stale(gateway, staff, browser):
+    """The page IG staff print for the person said nothing of the serious-harm check: who signed it off,
+    when, what they decided, or that nobody had."""
+    gateway.http.get(SEARCH, auth=gateway.auth("PROB-NE", "sentencing"))
+    browser.sign_in("auditor")
+    token = browser.csrf("/ig/subjects")
+
+    def sign_off_shown() -> str:
+        report = browser.post("/ig/subjects/report", data={"csrf_token": token, "nhs_number": ADULT_NHS})
+        assert report.status_code == 200
+        shown = report.text.split('id="sign-off">')[1].split("</dd>")[0]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
+
+    assert sign_off_shown() == "Not signed off: no clinician has checked this person's report for serious harm."
+    signed = gateway.http.post(
+        "/audit/subjects/report/sign-off",
+        content=f"nhs_number={ADULT_NHS}&clinician=Dr%20A%20Patel%20%3CGMC%3E&decision=release-with-redactions",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=gateway.auth("LD-NE", "ld-service"),
+    )
+    assert signed.status_code == 201, signed.text
+    when = datetime.fromisoformat(signed.json()["signed_at"]).astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
+    assert sign_off_shown() == (
+        f"Signed off by Dr A Patel <GMC> for Agency LD-NE on {when}: release the report with redactions. "
+        "No entry has been added to that service's report since."
+    )
+    # A later disclosure is not covered by the check.
+    gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
+    assert sign_off_shown().endswith("Entries were added after it: a new check is needed.")
+
+
 def test_verification_runs_in_the_background_and_reports_intact(gateway, staff, browser):
     gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     browser.sign_in("auditor")
