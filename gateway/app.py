@@ -89,7 +89,7 @@ def create_app(
         DpopNonces(load_or_create_secret(settings.keys_dir / DPOP_NONCE_FILE)) if settings.dpop_nonce else None
     )
     # Told of each released document inside the pull's own transaction (the notification outbox).
-    agencies = AgencyDirectory()  # one cache of agencies for both use cases
+    agencies = AgencyDirectory()  # one cache of agencies for every use case
     requests = RequestService(
         sessions=sessions,
         keyring=keyring,
@@ -120,6 +120,7 @@ def create_app(
         replay_cache=replay_cache,
         dpop_nonces=dpop_nonces,
         rate_limits=RateLimiter(settings.resource_rate_per_second, settings.resource_burst, clock=monotonic),
+        agencies=agencies,
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:

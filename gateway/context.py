@@ -16,6 +16,7 @@ from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
 from gateway.auth.rfc9449 import DpopNonces
 from gateway.auth.signing import TokenSigner
 from gateway.config import Settings
+from gateway.db.agencies import AgencyDirectory
 from gateway.disclosure.service import DisclosureService
 from gateway.keys import KeyRing
 from gateway.policy.engine import PolicyEngine
@@ -39,6 +40,8 @@ class Gateway:
     rate_limits: RateLimiter | None = None
     # issue 6: told of each publish inside its transaction (amended / consent-withdrawn notifications)
     on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None
+    # Agencies by code and id, one cache for every use case (gateway.db.agencies)
+    agencies: AgencyDirectory = field(default_factory=AgencyDirectory)
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -110,6 +110,7 @@ def publish_canonical(
             idempotent=idem.request if idem else None,
             on_published=gw.on_published,
             screen=text_screen(gw.policy, gw.catalogue, gw.settings.resolved_schema_dir(), locate=locate),
+            agencies=gw.agencies,
         )
     except Rejected as exc:
         if locate is not None:

@@ -39,7 +39,9 @@ def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes
     body, refused = json_body.parse(raw)
     if refused is not None:
         return refused
-    outcome = service.run_record(gw.sessions, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC))
+    outcome = service.run_record(
+        gw.sessions, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC), agencies=gw.agencies
+    )
     if isinstance(outcome, service.Denied):
         if outcome.why is service.Why.NOT_YOURS:
             return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])

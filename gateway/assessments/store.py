@@ -280,7 +280,7 @@ def publish(
     session: Session,
     keyring: KeyRing,
     *,
-    publisher: Agency,
+    publisher: AgencyRef | Agency,
     document: Mapping[str, Any],
     now: datetime,
 ) -> Published:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +20,7 @@ from gateway.audit import log
 from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db import unit_of_work
-from gateway.db.models import Agency
+from gateway.db.agencies import AgencyDirectory
 from gateway.fhir.outcome import operation_outcome
 from gateway.ingest.text_screen import TextScreen
 from gateway.issue import Issue
@@ -133,6 +132,7 @@ def publish_document(
     idempotent: IdempotentRequest | None = None,
     on_published: Callable[[Session, str, int, dict[str, Any]], None] | None = None,
     screen: TextScreen | None = None,
+    agencies: AgencyDirectory | None = None,
 ) -> Receipt:
     """Validate and store; the publish, its log entry, ``on_published`` (the requests concern's
     notifications of a new version) and the idempotency record commit together.
@@ -145,7 +145,7 @@ def publish_document(
     warnings = tuple(screen.warnings(normalised)) if screen is not None else ()
 
     def work(session: Session) -> Receipt:
-        agency = session.execute(select(Agency).where(Agency.code == publisher.agency_code)).scalar_one_or_none()
+        agency = (agencies or AgencyDirectory()).by_code(session, publisher.agency_code)
         if agency is None or agency.type != "ld-service":
             raise Rejected([Issue("forbidden", "only a registered L&D service may publish")])
         published = store.publish(session, keyring, publisher=agency, document=normalised, now=now)

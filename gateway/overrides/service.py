@@ -20,6 +20,7 @@ from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db import unit_of_work
+from gateway.db.agencies import AgencyDirectory
 from gateway.db.models import Agency, Assessment
 from gateway.issue import Issue
 from gateway.keys import KeyRing
@@ -49,10 +50,17 @@ class Denied:
 
 
 def record(
-    tx: Session, keyring: KeyRing, ctx: AccessContext, assessment_id: str, body: Any, *, now: datetime
+    tx: Session,
+    keyring: KeyRing,
+    ctx: AccessContext,
+    assessment_id: str,
+    body: Any,
+    *,
+    now: datetime,
+    agencies: AgencyDirectory | None = None,
 ) -> Recorded | Denied:
     assessment = tx.get(Assessment, assessment_id)
-    publisher = tx.execute(select(Agency).where(Agency.code == ctx.agency_code)).scalar_one_or_none()
+    publisher = (agencies or AgencyDirectory()).by_code(tx, ctx.agency_code)
     if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
         return Denied(Why.NOT_YOURS)
     agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
@@ -100,6 +108,9 @@ def run_record(
     body: Any,
     *,
     now: datetime,
+    agencies: AgencyDirectory | None = None,
 ) -> Recorded | Denied:
     """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
-    return unit_of_work.run(sessions, lambda tx: record(tx, keyring, ctx, assessment_id, body, now=now))
+    return unit_of_work.run(
+        sessions, lambda tx: record(tx, keyring, ctx, assessment_id, body, now=now, agencies=agencies)
+    )
