@@ -29,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
 from gateway import json_text
+from gateway.auth._bounded import Bounded
 from gateway.auth.clients import ClientRecord
 from gateway.auth.errors import InvalidToken
 from gateway.auth.signing import SIGNING_ALGORITHMS, TokenSigner
@@ -186,6 +187,18 @@ def _verified(token: str, signing_key: TokenSigner) -> dict[str, Any]:
     """The claims of a token whose header and signature are ours; raise otherwise."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise _invalid("malformed token")
+    # A client sends the same token with every request for its lifetime (at most 300 s). These exact
+    # bytes were checked before: their header and signature verified with this key object, and the
+    # verdict of a signature check on the same bytes and key cannot change. So the claims are reused
+    # while the kid still names that key (a rotation, or a retired key's overlap ending, makes it name
+    # another or none, and the token is checked afresh or refused). Everything that can change over a
+    # token's life (expiry, revocation, the client's standing) is checked by the caller every time.
+    seen = _VERIFIED.get(token)
+    if seen is not None:
+        kid, verified_with, claims = seen
+        found = signing_key.verifier(kid)
+        if found is not None and found[0] is verified_with:
+            return dict(claims)
     try:
         signed = extract_compact(token.encode("ascii"), registry=_EXTRACT)
     except (JoseError, ValueError, UnicodeError):
@@ -214,9 +227,12 @@ def _verified(token: str, signing_key: TokenSigner) -> dict[str, Any]:
         raise _invalid("payload is not JSON") from None
     if not isinstance(claims, dict):
         raise _invalid("payload is not a JSON object")
-    return claims
+    _VERIFIED.put(token, (header.get("kid"), key, claims))
+    return dict(claims)
 
 
+#: Tokens whose signature verified, with the kid and key object that verified them, and their claims.
+_VERIFIED: Bounded[str, tuple[object, object, dict[str, Any]]] = Bounded(1024)
 _EXTRACT = JWSRegistry(algorithms=list(SIGNING_ALGORITHMS))
 _REGISTRIES = {alg: JWSRegistry(algorithms=[alg]) for alg in SIGNING_ALGORITHMS}
 

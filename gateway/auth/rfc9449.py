@@ -26,6 +26,7 @@ Errors: :class:`~gateway.auth.errors.InvalidDpopProof` (``invalid_dpop_proof``) 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import struct
@@ -40,6 +41,7 @@ from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
 from gateway import json_text
+from gateway.auth._bounded import Bounded
 from gateway.auth.errors import InvalidDpopProof, InvalidJwks, UseDpopNonce
 from gateway.auth.jwks import algorithms_for, import_public_key
 from gateway.auth.rfc7523 import ReplayCache
@@ -98,6 +100,7 @@ def access_token_hash(token: str) -> str:
     return b64url(hashlib.sha256(token.encode("ascii")).digest())
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_htu(url: str) -> str:
     """The URL without query and fragment, scheme and host in lower case, default port dropped
     (RFC 3986 sections 6.2.2 and 6.2.3, as section 4.3 asks)."""
@@ -145,11 +148,8 @@ def verify_proof(
         raise InvalidDpopProof(reason="alg is not an allowed asymmetric algorithm")
     if "crit" in header or "b64" in header:
         raise InvalidDpopProof(reason="crit or b64 header")
-    try:
-        key = import_public_key(header.get("jwk"), where="jwk", require_kid=False)
-    except InvalidJwks as exc:
-        raise InvalidDpopProof(reason=f"jwk header unusable: {exc.message}") from None
-    if alg not in algorithms_for(key):
+    key, algorithms, jkt = _proof_key(proof.partition(".")[0], header.get("jwk"))
+    if alg not in algorithms:
         raise InvalidDpopProof(reason=f"the jwk does not fit alg {alg}")
     try:
         if not validate_compact(signed, key, registry=_REGISTRY):
@@ -179,10 +179,32 @@ def verify_proof(
         if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
             raise InvalidDpopProof(reason="ath is not the hash of the access token")
 
-    jkt = jwk_thumbprint(key)
     if not replay_cache.claim(f"dpop:{jkt}", jti, float(iat + MAX_PROOF_AGE + MAX_PROOF_AHEAD)):
         raise InvalidDpopProof(reason="replayed DPoP proof (jti seen before)")
     return DpopProof(jkt=jkt, jti=jti, iat=iat)
+
+
+def _proof_key(header_segment: str, jwk: object) -> tuple[Key, frozenset[str], str]:
+    """The proof's ``jwk`` imported and checked (:func:`import_public_key`), the algorithms it may sign
+    with, and its thumbprint.
+
+    A client signs every proof with the same key, so its proofs' protected headers are the same bytes:
+    what those bytes' ``jwk`` imports to is kept by them (only a key that passed the checks is kept).
+    The signature of each proof is still verified with it, every time."""
+    known = _PROOF_KEYS.get(header_segment)
+    if known is not None:
+        return known
+    try:
+        key = import_public_key(jwk, where="jwk", require_kid=False)
+    except InvalidJwks as exc:
+        raise InvalidDpopProof(reason=f"jwk header unusable: {exc.message}") from None
+    known = (key, algorithms_for(key), jwk_thumbprint(key))
+    _PROOF_KEYS.put(header_segment, known)
+    return known
+
+
+#: Protected header segments of proofs seen, and what their ``jwk`` imported to.
+_PROOF_KEYS: Bounded[str, tuple[Key, frozenset[str], str]] = Bounded(1024)
 
 
 class DpopNonces:

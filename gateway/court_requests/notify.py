@@ -208,15 +208,9 @@ class LocalNotifier:
         self.hub = Hub()
 
     def publish(self, session: Session, notification: Notification) -> None:
-        pending: list[Notification] = session.info.setdefault("ld_notifications", [])
-        if not pending:
-            event.listen(session, "after_commit", self._flush, once=True)
-            event.listen(session, "after_rollback", _discard, once=True)
-        pending.append(notification)
-
-    def _flush(self, session: Session) -> None:
-        for notification in session.info.pop("ld_notifications", []):
-            self.hub.dispatch(notification)
+        # Delivered by the Session-wide hooks below. A hook registered on each publishing session cost
+        # more than the rest of the notice: every pull that releases a document publishes one.
+        session.info.setdefault(_PENDING, []).append((self.hub, notification))
 
     def start(self) -> None:
         return None
@@ -225,8 +219,19 @@ class LocalNotifier:
         return None
 
 
+#: Notifications a session's transaction published, with the hub each goes to once it commits.
+_PENDING = "ld_notifications"
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver(session: Session) -> None:
+    for hub, notification in session.info.pop(_PENDING, ()):
+        hub.dispatch(notification)
+
+
+@event.listens_for(Session, "after_rollback")
 def _discard(session: Session) -> None:
-    session.info.pop("ld_notifications", None)
+    session.info.pop(_PENDING, None)
 
 
 class PostgresNotifier:

@@ -128,6 +128,20 @@ def test_signed_by_another_key(signing_key, impostor_signing_key):
     assert _reason(token, signing_key) == "bad signature"
 
 
+def test_a_token_verified_before_is_verified_again_under_any_other_key_and_still_expires(
+    signing_key, impostor_signing_key
+):
+    """The claims of a token whose signature verified are reused only with the very key object that
+    verified it: the same bytes under another key with the same kid (an impostor here; a rotation in
+    service) are checked afresh, and what changes over a token's life is checked every time."""
+    token, _ = _issue(signing_key)
+    assert _validate(token, signing_key).client_id == "client-1"
+    assert _reason(token, impostor_signing_key) == "bad signature"
+    assert _validate(token, signing_key).client_id == "client-1"
+    assert "expired" in _reason(token, signing_key, now=T0 + 301)
+    assert _reason(token, signing_key, active=False) == "client revoked or no longer registered"
+
+
 def test_wrong_issuer(signing_key):
     token, _ = _issue(signing_key)
     assert _reason(token, signing_key, issuer="https://other.example") == "wrong issuer"

@@ -151,6 +151,19 @@ def test_proof_failures(name):
     assert caught.value.error == "invalid_dpop_proof"
 
 
+def test_a_proof_by_a_key_seen_before_is_still_verified_each_time():
+    """Proofs by one key share their protected header, and what its jwk imports to is kept: the
+    signature of every proof is checked all the same."""
+    key = DpopKey()
+    first, second = key.proof("GET", URL), key.proof("GET", URL)
+    assert _verify(first).jkt == key.jkt
+    header, payload, _signature = second.split(".")
+    assert header == first.split(".")[0]
+    with pytest.raises(InvalidDpopProof, match="signature"):
+        _verify(".".join((header, payload, first.split(".")[2])))
+    assert _verify(second).jkt == key.jkt
+
+
 def test_wrong_ath_and_missing_ath():
     key = DpopKey()
     with pytest.raises(InvalidDpopProof, match="ath"):
