@@ -17,7 +17,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import access, assessments, docs, events, fhir, fhir_inbound, health, openapi, overrides, tasks
+from gateway.api import (
+    access,
+    assessments,
+    docs,
+    events,
+    fhir,
+    fhir_inbound,
+    health,
+    openapi,
+    overrides,
+    stream_revocation,
+    tasks,
+)
 from gateway.api import audit as audit_api
 from gateway.api import audit_subjects as audit_subjects_api
 from gateway.api.responses import outcome_response
@@ -38,7 +50,7 @@ from gateway.auth.router import build_router as build_auth_router
 from gateway.auth.signing import ensure_signing_key
 from gateway.auth.store import DatabaseReplayCache, DatabaseRevocations
 from gateway.config import Settings, get_settings
-from gateway.context import Gateway
+from gateway.context import Gateway, install
 from gateway.court_requests.notify import make_notifier
 from gateway.court_requests.service import RequestService
 from gateway.court_requests.webhooks import Subscriptions, WebhookWorker
@@ -117,6 +129,8 @@ def create_app(
         ),
         revocations=revocations,
         client_active=revocations.is_client_active,
+        requests=requests,
+        stream_revocations=DatabaseRevocations(sessions, max_age=stream_revocation.MAX_AGE),
         replay_cache=replay_cache,
         dpop_nonces=dpop_nonces,
         rate_limits=RateLimiter(settings.resource_rate_per_second, settings.resource_burst, clock=monotonic),
@@ -151,8 +165,7 @@ def create_app(
         docs_url=None,  # served by gateway.api.docs, with packaged assets
         redoc_url=None,
     )
-    app.state.gateway = gw
-    app.state.requests = requests
+    install(app, gw)
     gw.on_published = requests.on_published
     app.include_router(
         build_auth_router(

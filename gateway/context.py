@@ -1,4 +1,9 @@
-"""What the routes and the IG pages need, built once by the app factory and kept on ``app.state.gateway``."""
+"""What the routes and the IG pages need, built once by the app factory and kept on the application.
+
+:func:`install` puts it there and :func:`gateway_of` (or :func:`gateway_of_app`) takes it back, typed and
+checked: nothing else reads or writes ``app.state``, so the rest of the code never sees an untyped
+attribute.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from gateway.assessments.catalogue import Catalogue
 from gateway.auth.ratelimit import RateLimiter
@@ -15,7 +21,9 @@ from gateway.auth.rfc7009 import RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
 from gateway.auth.rfc9449 import DpopNonces
 from gateway.auth.signing import TokenSigner
+from gateway.auth.store import DatabaseRevocations
 from gateway.config import Settings
+from gateway.court_requests.service import RequestService
 from gateway.db.agencies import AgencyDirectory
 from gateway.disclosure.service import DisclosureService
 from gateway.keys import KeyRing
@@ -34,6 +42,10 @@ class Gateway:
     disclosures: DisclosureService
     revocations: RevocationList
     client_active: Callable[[str], bool]
+    # issue 6: court requests (FHIR Task), their notifications and the access view
+    requests: RequestService
+    # What open event streams check every moment: their own revocation view (gateway/api/stream_revocation.py)
+    stream_revocations: DatabaseRevocations
     # issue 3: DPoP proof jti values (shared with client assertions' store) and optional server nonces
     replay_cache: ReplayCache = field(default_factory=InMemoryReplayCache)
     dpop_nonces: DpopNonces | None = None
@@ -44,5 +56,17 @@ class Gateway:
     agencies: AgencyDirectory = field(default_factory=AgencyDirectory)
 
 
+def install(app: Starlette, gateway: Gateway) -> None:
+    """Keep ``gateway`` on ``app`` for :func:`gateway_of` (the one attribute of ``app.state`` the gateway sets)."""
+    app.state.gateway = gateway
+
+
+def gateway_of_app(app: Starlette) -> Gateway:
+    gateway = getattr(app.state, "gateway", None)
+    if not isinstance(gateway, Gateway):  # fail closed: an application not built by create_app serves nothing
+        raise LookupError("this application has no Gateway context (build it with gateway.app.create_app)")
+    return gateway
+
+
 def gateway_of(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
+    return gateway_of_app(request.app)

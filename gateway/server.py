@@ -15,6 +15,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.context import gateway_of_app
+
 
 class GatewayServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, before_shutdown: Callable[[], None]) -> None:
@@ -49,6 +51,6 @@ def config(application: FastAPI, host: str, port: int, trusted_proxies: Sequence
 def run(application: FastAPI, host: str, port: int, trusted_proxies: Sequence[str] = ()) -> None:
     server = GatewayServer(
         config(application, host, port, trusted_proxies),
-        before_shutdown=application.state.requests.notifier.hub.close,
+        before_shutdown=gateway_of_app(application).requests.notifier.hub.close,
     )
     server.run()

@@ -31,7 +31,7 @@ def candidates(task: str, request: Request) -> Response:
 @router.get("/assessments/{assessment_id}/disclosures")
 def who_saw(assessment_id: str, request: Request) -> Response:
     ctx = require_publisher(request)
-    seen = request.app.state.requests.who_saw(ctx, assessment_id)
+    seen = requests_of(request).who_saw(ctx, assessment_id)
     if seen is None:
         return outcome_response(404, [Issue("not-found", "No assessment of yours has this id.")])
     return JSONResponse(

@@ -26,6 +26,7 @@ from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
+from gateway.context import gateway_of
 from gateway.court_requests.notify import Notification, Notifier, Subscription
 
 router = APIRouter(tags=["requests"])
@@ -41,7 +42,7 @@ def sse_frame(notification: Notification) -> bytes:
 @router.get("/events")
 async def events(request: Request) -> Response:
     ctx = await run_in_threadpool(require_access, request, Scope.TASK_READ, AuditEvent.EVENTS_DENIED)
-    notifier: Notifier = request.app.state.requests.notifier
+    notifier: Notifier = gateway_of(request).requests.notifier
     await run_in_threadpool(notifier.start)
     wants = _audience(ctx.agency_code)
     last_event_id = request.headers.get("Last-Event-ID", "").strip()

@@ -24,24 +24,11 @@ MAX_AGE = 0.5
 REVOKED_FRAME = b"event: revoked\ndata: {}\n\n"
 
 
-class StreamRevocations:
-    def __init__(self, revocations: DatabaseRevocations) -> None:
-        self._revocations = revocations
-
-    def still_live(self, ctx: AccessContext) -> bool:
-        return not self._revocations.is_revoked(ctx.token_id) and self._revocations.is_client_active(ctx.client_id)
-
-
-def _for(request: Request) -> StreamRevocations:
-    state = request.app.state
-    checker = getattr(state, "stream_revocations", None)
-    if checker is None:
-        checker = state.stream_revocations = StreamRevocations(
-            DatabaseRevocations(gateway_of(request).sessions, max_age=MAX_AGE)
-        )
-    return checker
+def _still_live(revocations: DatabaseRevocations, ctx: AccessContext) -> bool:
+    return not revocations.is_revoked(ctx.token_id) and revocations.is_client_active(ctx.client_id)
 
 
 async def still_live(request: Request, ctx: AccessContext) -> bool:
     """False once the token or its client has been revoked (by any process)."""
-    return await run_in_threadpool(_for(request).still_live, ctx)
+    # The view is the Gateway's stream_revocations, made by the app factory with MAX_AGE.
+    return await run_in_threadpool(_still_live, gateway_of(request).stream_revocations, ctx)

@@ -13,6 +13,7 @@ from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
+from gateway.context import gateway_of
 from gateway.court_requests.results import Denied, Released, Why
 from gateway.court_requests.service import RequestService
 from gateway.issue import Issue
@@ -24,7 +25,7 @@ PATCH_TYPES = ("application/json-patch+json", "application/json")
 
 
 def requests_of(request: Request) -> RequestService:
-    return request.app.state.requests  # type: ignore[no-any-return]
+    return gateway_of(request).requests
 
 
 #: A refusal's status, chosen here and nowhere else.

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
 from starlette.responses import RedirectResponse, Response
 
 from gateway.audit.events import AuditEvent, Outcome
@@ -52,8 +53,16 @@ class PageRefused(Exception):
         self.response = response
 
 
+def install(app: Starlette, ig: Ig) -> None:
+    """Keep ``ig`` on the IG application for :func:`ig_of` (the one attribute of its ``app.state``)."""
+    app.state.ig = ig
+
+
 def ig_of(request: Request) -> Ig:
-    return request.app.state.ig  # type: ignore[no-any-return]
+    ig = getattr(request.app.state, "ig", None)
+    if not isinstance(ig, Ig):  # fail closed: a page outside the IG application serves nothing
+        raise LookupError("this application has no IG context (build it with gateway.ig.mount.build_ig_app)")
+    return ig
 
 
 def now() -> datetime:

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.context import Gateway
 from gateway.ig import disclosure_pages, override_pages, pages, signin
-from gateway.ig.context import Ig, PageRefused
+from gateway.ig.context import Ig, PageRefused, install
 from gateway.ig.settings import IgSettings
 from gateway.ig.throttle import SignInThrottle
 from gateway.ig.web import STATIC, PageHeaders, html, make_environment
@@ -30,7 +30,7 @@ def build_ig_app(gateway: Gateway, settings: IgSettings | None = None) -> FastAP
         account_per_minute=settings.signin_account_per_minute,
         account_burst=settings.signin_account_burst,
     )
-    app.state.ig = Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings), throttle=throttle)
+    install(app, Ig(gateway=gateway, settings=settings, env=env, oauth=_oauth(settings), throttle=throttle))
     app.include_router(signin.router)
     app.include_router(pages.router)
     app.include_router(disclosure_pages.router)
