@@ -53,6 +53,13 @@ class Idempotency:
         if found is not None:
             self.answer = receipt_response(found)
 
+    def parse(self, raw: bytes) -> tuple[Any, Response | None]:
+        """The request's JSON body, or the answer it already has: the key's, or the 400 of a body that
+        is not JSON."""
+        if self.answer is not None:
+            return None, self.answer
+        return json_body.parse(raw)
+
 
 def receipt_response(receipt: Receipt) -> Response:
     headers = {"Location": f"/fhir/Bundle/{receipt.assessment_id}"}
@@ -65,13 +72,17 @@ def rejected_response(exc: Rejected) -> Response:
     return outcome_response(exc.status, exc.problems)
 
 
-@router.post("/assessments", status_code=201)
-async def publish_assessment(request: Request) -> Response:
-    # Only the body is read on the event loop; authentication and the publish (database, crypto) run in
-    # the threadpool, so a publish never stalls other requests.
+async def off_the_loop(request: Request, publish: Callable[[Request, AccessContext, bytes], Response]) -> Response:
+    """Run a publish route: only the body is read on the event loop; authentication and the publish
+    (database, crypto) run in the threadpool, so a publish never stalls other requests."""
     ctx = await run_in_threadpool(require_publisher, request)
     raw = await request.body()
-    return await run_in_threadpool(_publish_assessment, request, ctx, raw)
+    return await run_in_threadpool(publish, request, ctx, raw)
+
+
+@router.post("/assessments", status_code=201)
+async def publish_assessment(request: Request) -> Response:
+    return await off_the_loop(request, _publish_assessment)
 
 
 def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Response:
@@ -79,11 +90,9 @@ def _publish_assessment(request: Request, ctx: AccessContext, raw: bytes) -> Res
     if len(raw) > gw.settings.max_body_bytes:
         return outcome_response(413, [Issue("too-costly", "the assessment is too large")])
     idem = Idempotency(gw, request, ctx, raw)
-    if idem.answer is not None:
-        return idem.answer
-    document, refused = json_body.parse(raw)
-    if refused is not None:
-        return refused
+    document, answer = idem.parse(raw)
+    if answer is not None:
+        return answer
     return publish_canonical(gw, ctx, document, idem)
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from gateway.api import json_body
-from gateway.api.assessments import Idempotency, publish_canonical
+from gateway.api.assessments import Idempotency, off_the_loop, publish_canonical
 from gateway.api.responses import outcome_response
-from gateway.api.security import require_publisher
 from gateway.assessments.validation import validate_assessment
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
@@ -29,20 +26,15 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 
 @router.post("/Bundle", status_code=201)
 async def publish_document(request: Request) -> Response:
-    # As POST /assessments: the body on the event loop, everything else in the threadpool.
-    ctx = await run_in_threadpool(require_publisher, request)
-    raw = await request.body()
-    return await run_in_threadpool(_publish_document, request, ctx, raw)
+    return await off_the_loop(request, _publish_document)
 
 
 def _publish_document(request: Request, ctx: AccessContext, raw: bytes) -> Response:
     gw = gateway_of(request)
     idem = Idempotency(gw, request, ctx, raw)
-    if idem.answer is not None:
-        return idem.answer
-    data, refused = json_body.parse(raw)
-    if refused is not None:
-        return refused
+    data, answer = idem.parse(raw)
+    if answer is not None:
+        return answer
     try:
         inbound = map_document(data)
     except InboundError as exc:

@@ -2,55 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.fhir import terminology as t
 from gateway.fhir._builder import Doc, flag
-from gateway.fhir._needs import Part, Raises, answered, paragraph, said
-from gateway.fhir._values import boolean, mapped, note, obj, objs, p, prune, text, ul, yes_no
+from gateway.fhir._needs import Item, Part, Raises, answered, listed, paragraph, said
+from gateway.fhir._values import boolean, mapped, note, obj, p, prune, text, yes_no
 
 
-def diagnoses(doc: Doc, fid: str, value: Any) -> Part:
-    items = []
-    refs = []
-    for index, dx in enumerate(objs(value, fid)):
-        code = text(dx.get("code"))
-        system = text(dx.get("system"))
-        display = text(dx.get("display"))
-        status = text(dx.get("status"))
-        if not (code or display):
-            continue
-        label = display or code
-        if status:
-            label = f"{label} ({mapped(status, t.DIAGNOSIS_LABEL, fid)})"
-        items.append(label)
-        coding = prune({"system": system, "code": code, "display": display}) if code else None
-        ver = mapped(status, t.DIAGNOSIS_VER_STATUS, fid) if status else None
-        refs.append(
-            doc.add(
-                f"Condition/{index}",
-                {
-                    "resourceType": "Condition",
-                    "verificationStatus": {
-                        "coding": [
-                            {
-                                "system": t.CONDITION_VER_STATUS_SYSTEM,
-                                "code": ver,
-                                "display": t.DIAGNOSIS_VER_DISPLAY[ver],
-                            }
-                        ]
+def _diagnosis(doc: Doc, fid: str, index: int, dx: Mapping[str, Any]) -> Item | None:
+    code, system, display, status = (text(dx.get(key)) for key in ("code", "system", "display", "status"))
+    if not (code or display):
+        return None
+    label = display or code
+    if status:
+        label = f"{label} ({mapped(status, t.DIAGNOSIS_LABEL, fid)})"
+    coding = prune({"system": system, "code": code, "display": display}) if code else None
+    ver = mapped(status, t.DIAGNOSIS_VER_STATUS, fid) if status else None
+    ref = doc.add(
+        f"Condition/{index}",
+        {
+            "resourceType": "Condition",
+            "verificationStatus": {
+                "coding": [
+                    {
+                        "system": t.CONDITION_VER_STATUS_SYSTEM,
+                        "code": ver,
+                        "display": t.DIAGNOSIS_VER_DISPLAY[ver],
                     }
-                    if ver
-                    else None,
-                    "code": prune({"coding": [coding] if coding else None, "text": display or code}),
-                    "subject": doc.patient_ref,
-                    "recordedDate": doc.effective,
-                },
-                fid,
-                profile=t.UKCORE_PROFILE.get("Condition"),
-            )
-        )
-    return ([ul("Diagnoses and identified conditions", items)] if items else []), refs
+                ]
+            }
+            if ver
+            else None,
+            "code": prune({"coding": [coding] if coding else None, "text": display or code}),
+            "subject": doc.patient_ref,
+            "recordedDate": doc.effective,
+        },
+        fid,
+        profile=t.UKCORE_PROFILE.get("Condition"),
+    )
+    return str(label), ref
+
+
+diagnoses = listed("Diagnoses and identified conditions", _diagnosis)
 
 
 clinical_detail = paragraph("Clinical detail")
@@ -123,60 +118,50 @@ def safeguarding(doc: Doc, fid: str, value: Any) -> Part:
     )
 
 
-def referrals(doc: Doc, fid: str, value: Any) -> Part:
-    items = []
-    refs = []
-    for index, referral in enumerate(objs(value, fid)):
-        service = text(referral.get("service"))
-        need = text(referral.get("need"))
-        status = text(referral.get("status"))
-        date = text(referral.get("date"))
-        if not (service or need):
-            continue
-        bits = [service or "Referral"]
-        if need:
-            bits.append(f"need: {t.REFERRAL_NEED_LABEL.get(need, need)}")
-        if status:
-            bits.append(f"status: {mapped(status, t.REFERRAL_STATUS_LABEL, fid).lower()}")
-        if date:
-            bits.append(f"date: {date}")
-        items.append("; ".join(bits))
-        refs.append(
-            doc.add(
-                f"ServiceRequest/{index}",
+def _referral(doc: Doc, fid: str, index: int, referral: Mapping[str, Any]) -> Item | None:
+    service, need, status, date = (text(referral.get(key)) for key in ("service", "need", "status", "date"))
+    if not (service or need):
+        return None
+    bits = [service or "Referral"]
+    if need:
+        bits.append(f"need: {t.REFERRAL_NEED_LABEL.get(need, need)}")
+    if status:
+        bits.append(f"status: {mapped(status, t.REFERRAL_STATUS_LABEL, fid).lower()}")
+    if date:
+        bits.append(f"date: {date}")
+    ref = doc.add(
+        f"ServiceRequest/{index}",
+        {
+            "resourceType": "ServiceRequest",
+            "extension": [
                 {
-                    "resourceType": "ServiceRequest",
-                    "extension": [
-                        {
-                            "url": t.REFERRAL_STATUS_EXTENSION,
-                            "valueCoding": {
-                                "system": t.REFERRAL_STATUS_SYSTEM,
-                                "code": status,
-                                "display": t.REFERRAL_STATUS_LABEL[status],
-                            },
-                        }
-                    ]
-                    if status
-                    else None,
-                    "status": mapped(status, t.REFERRAL_REQUEST_STATUS, fid) if status else "unknown",
-                    "intent": "order",
-                    "category": [
-                        {"coding": [{"system": t.SNOMED_SYSTEM, "code": "3457005", "display": "Patient referral"}]}
-                    ],
-                    "code": {"text": service} if service else None,
-                    "subject": doc.patient_ref,
-                    "authoredOn": date,
-                    "requester": doc.org_ref,
-                    "performer": [{"display": service}] if service else None,
-                    "reasonCode": [t.local_concept(t.REFERRAL_NEED_SYSTEM, need, t.REFERRAL_NEED_LABEL)]
-                    if need
-                    else None,
-                },
-                fid,
-                profile=t.UKCORE_PROFILE.get("ServiceRequest"),
-            )
-        )
-    return ([ul("Referrals", items)] if items else []), refs
+                    "url": t.REFERRAL_STATUS_EXTENSION,
+                    "valueCoding": {
+                        "system": t.REFERRAL_STATUS_SYSTEM,
+                        "code": status,
+                        "display": t.REFERRAL_STATUS_LABEL[status],
+                    },
+                }
+            ]
+            if status
+            else None,
+            "status": mapped(status, t.REFERRAL_REQUEST_STATUS, fid) if status else "unknown",
+            "intent": "order",
+            "category": [{"coding": [{"system": t.SNOMED_SYSTEM, "code": "3457005", "display": "Patient referral"}]}],
+            "code": {"text": service} if service else None,
+            "subject": doc.patient_ref,
+            "authoredOn": date,
+            "requester": doc.org_ref,
+            "performer": [{"display": service}] if service else None,
+            "reasonCode": [t.local_concept(t.REFERRAL_NEED_SYSTEM, need, t.REFERRAL_NEED_LABEL)] if need else None,
+        },
+        fid,
+        profile=t.UKCORE_PROFILE.get("ServiceRequest"),
+    )
+    return "; ".join(bits), ref
+
+
+referrals = listed("Referrals", _referral)
 
 
 engagement = paragraph("Engagement with services")

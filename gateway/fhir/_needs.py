@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.fhir import terminology as t
 from gateway.fhir._builder import Doc, data_absent, flag, observation
-from gateway.fhir._values import boolean, esc, note, obj, p, text, texts, ul, yes_no
+from gateway.fhir._values import boolean, esc, note, obj, objs, p, text, texts, ul, yes_no
 
 #: What one field contributes to its section: narrative fragments and references to entries.
 Part = tuple[list[str], list[dict[str, str]]]
@@ -56,6 +56,26 @@ def said(label: str, value: Any) -> list[str]:
     """A labelled paragraph of the practitioner's text, when there is any."""
     words = text(value)
     return [p(label, words)] if words else []
+
+
+#: One item of a list field: its line in the narrative and the reference of its entry.
+Item = tuple[str, dict[str, str]]
+
+
+def listed(label: str, one: Callable[[Doc, str, int, Mapping[str, Any]], Item | None]) -> FieldRenderer:
+    """The renderer of a list field: each item (``one``, given its index) a line of one labelled list
+    and an entry of its own; an item that says nothing (``None``) adds neither."""
+
+    def render(doc: Doc, fid: str, value: Any) -> Part:
+        lines, refs = [], []
+        for index, item in enumerate(objs(value, fid)):
+            rendered = one(doc, fid, index, item)
+            if rendered is not None:
+                lines.append(rendered[0])
+                refs.append(rendered[1])
+        return ([ul(label, lines)] if lines else []), refs
+
+    return render
 
 
 def paragraph(label: str) -> FieldRenderer:
@@ -115,15 +135,11 @@ def appropriate_adult(doc: Doc, fid: str, value: Any) -> Part:
 def communication(doc: Doc, fid: str, value: Any) -> Part:
     comm = obj(value, fid)
     needs = texts(comm.get("needs"))
-    adjustments = text(comm.get("adjustments"))
-    parts = []
-    if needs:
-        parts.append(ul("Communication needs", needs))
-    parts += said("Adjustments", adjustments)
-    refs = []
-    if needs:
-        refs.append(flag(doc, "Flag/communication", fid, "communication-needs", "contact", "; ".join(needs)))
-    return parts, refs
+    adjustments = said("Adjustments", comm.get("adjustments"))
+    if not needs:
+        return adjustments, []
+    alert = flag(doc, "Flag/communication", fid, "communication-needs", "contact", "; ".join(needs))
+    return [ul("Communication needs", needs), *adjustments], [alert]
 
 
 def intermediary(doc: Doc, fid: str, value: Any) -> Part:

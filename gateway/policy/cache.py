@@ -13,7 +13,6 @@ denials are, like any other answer.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -21,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from gateway.json_bytes import canonical_json
 from gateway.policy.decision import Decision
 from gateway.policy.engine import POLICY_ERROR, PolicyEngine
 
@@ -33,7 +33,7 @@ class CachingEngine:
             raise ValueError("a decision cache needs room for at least one decision")
         self.inner = inner
         self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[str, str], Decision] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes], Decision] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -48,7 +48,7 @@ class CachingEngine:
 
     def decide(self, policy_input: Mapping[str, Any]) -> Decision:
         try:
-            key = (self.inner.revision, json.dumps(policy_input, sort_keys=True, separators=(",", ":")))
+            key = (self.inner.revision, canonical_json(policy_input))
         except (TypeError, ValueError):
             return self.inner.decide(policy_input)  # not JSON: let the engine deny it, uncached
         with self._lock:
