@@ -301,6 +301,18 @@ def relying_on_override(session: Session, override_id: str) -> list[DisclosureRe
     return [r for r in records if any(o.get("id") == override_id for o in r.overrides)]
 
 
+def override_recorded(session: Session, override_id: str) -> DisclosureRecord | None:
+    """The entry that recorded this lawful override (``ingest:override:recorded``), if the log holds it."""
+    rows = session.execute(
+        select(DisclosureLogEntry)
+        .where(DisclosureLogEntry.event == str(AuditEvent.OVERRIDE_RECORDED))
+        .where(DisclosureLogEntry.entry.contains(override_id))
+        .order_by(DisclosureLogEntry.seq)
+    ).scalars()
+    records = (record_of(row) for row in rows)
+    return next((r for r in records if any(o.get("id") == override_id for o in r.overrides)), None)
+
+
 def subject_keys(session: Session, keyring: KeyRing, nhs_number: str) -> tuple[str, ...]:
     """The log's keys for a person found by NHS number (:func:`subject_keys_for`)."""
     return subject_keys_for(session, keyring, store.NHS_NUMBER, nhs_number)

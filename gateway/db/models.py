@@ -208,6 +208,8 @@ class LawfulOverride(Base):
     # recorded before commitments were kept and the person has since been erased.
     recorded_by_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The practitioner: staff data, kept in clear through the person's erasure so IG can still hold them
+    # to it (docs/decisions.md, "An override's author").
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

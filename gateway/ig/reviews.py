@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from gateway.assessments.store import subject_data_key
 from gateway.audit import queries
 from gateway.db.models import Assessment, LawfulOverride, OverrideReview
 from gateway.keys import KeyRing, decrypt, encrypt
-from gateway.overrides.store import read_reason
+from gateway.overrides.store import CommitmentCheck, check_entries, read_reason
 
 MAX_NOTE = 2000
 
@@ -38,6 +39,11 @@ class ReviewView:
     reviewed_at: datetime
 
 
+#: A release that relied on an override: its id, when, agency, purpose, and whether the entry's
+#: commitments match the override as stored now.
+ReliedOn = tuple[str, datetime, str | None, str | None, CommitmentCheck]
+
+
 @dataclass(frozen=True)
 class OverrideView:
     id: str
@@ -50,7 +56,9 @@ class OverrideView:
     agency_code: str
     reason: str | None
     review: ReviewView | None
-    disclosures: list[tuple[str, datetime, str | None, str | None]]  # id, when, agency, purpose
+    disclosures: list[ReliedOn]
+    # The entry that recorded the override, and the same check; None if the log holds no such entry.
+    recorded_entry: tuple[str, CommitmentCheck] | None
 
 
 def _aware(value: datetime) -> datetime:
@@ -96,11 +104,25 @@ def awaiting_count(session: Session) -> int:
     return len(queue(session))
 
 
-def _relied_on(session: Session, override_id: str) -> list[tuple[str, datetime, str | None, str | None]]:
-    return [
-        (r.disclosure_id, r.created_at, r.agency_code, r.purpose)
-        for r in queries.relying_on_override(session, override_id)
+def _basis_item(record: queries.DisclosureRecord, override_id: str) -> dict[str, Any] | None:
+    """The entry's lawful-basis item for this override: what the entry commits to."""
+    return next((b for b in record.lawful_basis if b.get("override_id") == override_id), None)
+
+
+def _entries(
+    session: Session, keyring: KeyRing, override_id: str
+) -> tuple[list[ReliedOn], tuple[str, CommitmentCheck] | None]:
+    """The releases that relied on the override and the entry that recorded it, each with the check of
+    its commitments against the override as stored now (a changed author, reason or expiry shows)."""
+    relied_on = queries.relying_on_override(session, override_id)
+    recorded = queries.override_recorded(session, override_id)
+    records = [*relied_on, *([recorded] if recorded is not None else [])]
+    checks = check_entries(session, keyring, override_id, [_basis_item(r, override_id) for r in records])
+    disclosures = [
+        (r.disclosure_id, r.created_at, r.agency_code, r.purpose, check)
+        for r, check in zip(relied_on, checks, strict=False)
     ]
+    return disclosures, (None if recorded is None else (recorded.disclosure_id, checks[-1]))
 
 
 def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView | None:
@@ -117,6 +139,7 @@ def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView |
         if key is not None and review.note_ciphertext is not None:
             note = decrypt(key, review.note_ciphertext, _note_aad(review.id)).decode("utf-8")
         review_view = ReviewView(review.decision, note, review.reviewer_id, _aware(review.reviewed_at))
+    disclosures, recorded_entry = _entries(session, keyring, override_id)
     return OverrideView(
         id=row.id,
         assessment_id=row.assessment_id,
@@ -128,7 +151,8 @@ def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView |
         agency_code=row.agency_code,
         reason=read_reason(session, keyring, override_id),
         review=review_view,
-        disclosures=_relied_on(session, override_id),
+        disclosures=disclosures,
+        recorded_entry=recorded_entry,
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -123,14 +125,41 @@ def read_reason(session: Session, keyring: KeyRing, override_id: str) -> str | N
     return None if opened is None else opened[2]
 
 
-def entry_matches_override(session: Session, keyring: KeyRing, item: Any) -> bool:
-    """Whether a log entry's lawful-basis ``item`` commits to the override as stored now (its author,
-    decrypted reason and expiry), so the practitioner is held to what the disclosures relied on. False
-    when the override, its reason or its subject's key is gone (nothing to compare)."""
-    opened = _opened(session, keyring, item.get("override_id") if isinstance(item, dict) else None)
+class CommitmentCheck(StrEnum):
+    """What comparing a log entry's commitments with an override as stored now finds."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"  # the entry does not commit to this author, reason and expiry (or to none)
+    ERASED = "erased"  # the override's reason or its person's key is gone: nothing left to compare with
+
+
+def check_entries(session: Session, keyring: KeyRing, override_id: str, items: Sequence[Any]) -> list[CommitmentCheck]:
+    """For each log entry's lawful-basis ``item`` for this override (``None`` when an entry has none),
+    whether it commits to the override as stored now (its author, decrypted reason and expiry), so the
+    practitioner is held to what the disclosures relied on. The override is opened once for them all."""
+    opened = _opened(session, keyring, override_id)
     if opened is None:
-        return False
+        return [CommitmentCheck.ERASED for _ in items]
     row, key, reason = opened
-    return matches(
-        item, data_key=key, override_id=row.id, recorded_by=row.recorded_by, reason=reason, expires_at=row.expires_at
-    )
+    return [
+        CommitmentCheck.MATCH
+        if matches(
+            item,
+            data_key=key,
+            override_id=row.id,
+            recorded_by=row.recorded_by,
+            reason=reason,
+            expires_at=row.expires_at,
+        )
+        else CommitmentCheck.MISMATCH
+        for item in items
+    ]
+
+
+def entry_matches_override(session: Session, keyring: KeyRing, item: Any) -> bool:
+    """Whether a log entry's lawful-basis ``item`` commits to the override it names as stored now
+    (:func:`check_entries`). False when the override, its reason or its subject's key is gone."""
+    override_id = item.get("override_id") if isinstance(item, dict) else None
+    if not isinstance(override_id, str):
+        return False
+    return check_entries(session, keyring, override_id, [item]) == [CommitmentCheck.MATCH]

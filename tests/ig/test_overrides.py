@@ -4,8 +4,14 @@ disclosure waits for review; an admin approves it or raises a concern with a not
 from __future__ import annotations
 
 import html
+import json
+import re
+from datetime import UTC, datetime
 
-from gateway.db.models import OverrideReview
+from sqlalchemy import select
+
+from gateway.assessments.store import shred_subject
+from gateway.db.models import Assessment, DisclosureLogEntry, LawfulOverride, OverrideReview
 from tests.ig.conftest import StaffBrowser
 from tests.ig.test_http import staff_events
 from tests.overrides.test_override_flow import REASON, override_body, pull, record, republish
@@ -65,3 +71,55 @@ def test_an_auditor_cannot_review(gateway, staff, browser):
     refused = browser.post(f"/ig/overrides/{override_id}/review", data={"csrf_token": token, "decision": "approved"})
     assert refused.status_code == 403
     assert "Awaiting review (1)" in StaffBrowser.get(browser, "/ig/overrides").text
+
+
+def _commitments(browser, override_id: str, disclosure_id: str) -> tuple[str, str]:
+    """What the review page says of the recording entry's commitments and of the disclosure's."""
+    page = browser.get(f"/ig/overrides/{override_id}")
+    assert page.status_code == 200
+
+    def words(after: str, end: str) -> str:
+        shown = page.text.split(after, 1)[1].split(end, 1)[0]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", shown)).split())
+
+    return words('id="recorded-commitment">', "</dd>"), words(f'data-commitment="{disclosure_id}">', "</td>")
+
+
+def test_the_review_page_checks_each_log_entrys_commitments_against_the_override(gateway, staff, browser):
+    """The review page showed the override as stored today and the disclosures that relied on it, but not
+    whether the log's commitments (author, reason, expiry) are to that override: a reason or author
+    changed after the disclosures would have been reviewed as if it were what they relied on."""
+    override_id, disclosure_id = _relied_on_override(gateway)
+    browser.sign_in("auditor")
+    recorded, relied = _commitments(browser, override_id, disclosure_id)
+    assert recorded.startswith("Match: the entry commits") and recorded.endswith("(entry)")
+    assert relied.startswith("Match: the entry commits")
+
+    # The stored author changed after the fact: neither entry commits to it.
+    with gateway.sessions.begin() as session:
+        row = session.get(LawfulOverride, override_id)
+        author, row.recorded_by = row.recorded_by, "Someone Else"
+    assert [c.split(":")[0] for c in _commitments(browser, override_id, disclosure_id)] == ["Mismatch", "Mismatch"]
+    with gateway.sessions.begin() as session:
+        session.get(LawfulOverride, override_id).recorded_by = author
+
+    # The disclosure's entry tampered with (its reason commitment): that entry alone mismatches.
+    with gateway.sessions.begin() as session:
+        entry = session.execute(
+            select(DisclosureLogEntry).where(DisclosureLogEntry.disclosure_id == disclosure_id)
+        ).scalar_one()
+        (item,) = [b for b in json.loads(entry.entry)["lawful_basis"] if b.get("override_id") == override_id]
+        entry.entry = entry.entry.replace(item["reason_hmac"], "0" * 64)
+    recorded, relied = _commitments(browser, override_id, disclosure_id)
+    assert recorded.startswith("Match:") and relied.startswith("Mismatch: the entry does not commit")
+
+    # The person erased: nothing is left to compare with.
+    with gateway.sessions.begin() as session:
+        subject_id = session.get(Assessment, session.get(LawfulOverride, override_id).assessment_id).subject_id
+        shred_subject(session, subject_id, datetime.now(UTC))
+    recorded, relied = _commitments(browser, override_id, disclosure_id)
+    assert recorded.startswith("Override erased: cannot be checked") and relied.startswith("Override erased:")
+    # The reason went with the person's key; the practitioner (staff data, docs/decisions.md) stays named.
+    detail = html.unescape(browser.get(f"/ig/overrides/{override_id}").text)
+    assert REASON not in detail and "Not available (the person's data has been erased)" in detail
+    assert f"{override_body()['recorded_by']}, " in detail
