@@ -160,6 +160,9 @@ def test_client_keys_add_list_and_remove(cli, settings, tmp_path):
     refused = cli("client", "keys", "remove", client_id, "--kid", kids[1], code=1)
     assert "last key" in refused.output
     cli("client", "keys", "remove", "nobody", "--kid", "x", code=1)
+    orphan = tmp_path / "orphan.pem"
+    cli("client", "keys", "add", "nobody", "--generate-key", str(orphan), code=1)
+    assert not orphan.exists(), "no key file is left for a key that was never registered"
 
 
 def test_policy_matrix_html_and_csv(cli):

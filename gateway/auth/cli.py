@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
@@ -35,6 +35,31 @@ def register(work: Callable[[Session], T]) -> T:
     except RegistrationError as exc:
         cli_support.err_console.print(f"error: {exc.message}")
         raise typer.Exit(1) from None
+
+
+def _key_target(generate_key: Path | None) -> None:
+    if generate_key is not None and generate_key.exists():
+        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+
+
+def _given_jwks(jwks_file: Path | None, generate_key: Path | None) -> Any:
+    """The public keys in ``jwks_file``, or those of a key pair made now (its private key written to
+    ``generate_key``); ``None`` when neither is given."""
+    from gateway.auth import registry
+
+    if generate_key is not None:
+        return {"keys": [registry.generate_client_key(generate_key)]}
+    return json.loads(jwks_file.read_text()) if jwks_file is not None else None
+
+
+def _register_keyed(work: Callable[[Session], T], generate_key: Path | None) -> T:
+    """:func:`register`, removing the private key generated for it when it fails."""
+    try:
+        return register(work)
+    except BaseException:
+        if generate_key is not None:
+            generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
+        raise
 
 
 @agency_app.command("add")
@@ -79,26 +104,18 @@ def client_add(
 
     if sum(x is not None for x in (jwks_file, jwks_url, generate_key)) != 1:
         raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
-    if generate_key is not None and generate_key.exists():
-        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+    _key_target(generate_key)
 
     def work(tx: Session) -> str:
         if registry.get_agency(tx, agency) is None:
             raise UnknownAgency(f"no agency with code {agency!r}")
-        jwks = json.loads(jwks_file.read_text()) if jwks_file is not None else None
-        if generate_key is not None:
-            jwks = {"keys": [registry.generate_client_key(generate_key)]}
+        jwks = _given_jwks(jwks_file, generate_key)
         client = registry.add_client(
             tx, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
         )
         return client.client_id
 
-    try:
-        client_id = register(work)
-    except BaseException:
-        if generate_key is not None:
-            generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
-        raise
+    client_id = _register_keyed(work, generate_key)
     if generate_key is not None:
         cli_support.console.print(
             f"Private key written to {generate_key}; keep it secret (the gateway keeps only the public key)."
@@ -126,25 +143,14 @@ def keys_add(
 
     if (jwks_file is None) == (generate_key is None):
         raise typer.BadParameter("give exactly one of --jwks-file, --generate-key")
-    if generate_key is not None and generate_key.exists():
-        raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
+    _key_target(generate_key)
 
     def work(tx: Session) -> list[str]:
         if registry.get_client(tx, client_id) is None:
             raise UnknownClient(f"no client with id {client_id!r}")
-        if jwks_file is not None:
-            jwks = json.loads(jwks_file.read_text())
-        else:
-            assert generate_key is not None
-            jwks = {"keys": [registry.generate_client_key(generate_key)]}
-        return registry.add_client_keys(tx, client_id, jwks)
+        return registry.add_client_keys(tx, client_id, _given_jwks(jwks_file, generate_key))
 
-    try:
-        kids = register(work)
-    except BaseException:
-        if generate_key is not None:
-            generate_key.unlink(missing_ok=True)  # a key for no client is only a liability
-        raise
+    kids = _register_keyed(work, generate_key)
     cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 
