@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
@@ -20,7 +19,7 @@ from gateway.bootstrap import initialise
 from gateway.config import Settings
 from gateway.db import unit_of_work
 from gateway.db.engine import make_engine, make_session_factory
-from gateway.db.models import Agency, Client
+from gateway.db.models import Client
 from gateway.keys import KeyRing, load_keyring
 from gateway.tour import render
 
@@ -74,7 +73,7 @@ def load_demo(settings: Settings) -> DemoSetup:
     def register_agencies(tx: Session) -> dict[str, str]:
         clients: dict[str, str] = {}
         for code, name, type_, purposes in DEMO_AGENCIES:
-            if tx.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none() is None:
+            if registry.get_agency(tx, code) is None:
                 registry.add_agency(tx, code, name, type_, ods_code=DEMO_ODS_CODES.get(code))
             key_path = keys_dir / f"{code}.pem"
             client_id = known.get(code)
@@ -114,14 +113,16 @@ def _publish_once(tx: Session, keyring: KeyRing, document: dict[str, Any]) -> bo
     """Publish ``document`` by the demo's L&D service unless its person is on record already (True if it was)."""
     if store.find_subject_id(tx, keyring, store.NHS_NUMBER, document["subject"]["nhs_number"]):
         return False
-    publisher = tx.execute(select(Agency).where(Agency.code == PUBLISHER)).scalar_one()
+    publisher = registry.get_agency(tx, PUBLISHER)
+    assert publisher is not None  # registered by load_demo
     store.publish(tx, keyring, publisher=publisher, document=document, now=datetime.now(UTC))
     return True
 
 
 def _publish_second(tx: Session, keyring: KeyRing, document: dict[str, Any]) -> int:
     """The second L&D service's record of the same person: 1 when it made a new version, else 0."""
-    second = tx.execute(select(Agency).where(Agency.code == SECOND_PUBLISHER)).scalar_one()
+    second = registry.get_agency(tx, SECOND_PUBLISHER)
+    assert second is not None  # registered by load_demo
     done = store.publish(tx, keyring, publisher=second, document=second_record(document), now=datetime.now(UTC))
     return int(done.created)
 
