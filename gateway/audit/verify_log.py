@@ -22,6 +22,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -121,28 +122,30 @@ def verify_log(
             return result(VerifyFailure(from_size, None, "stored tree at this size gives another root", "checkpoint"))
 
     pending = [(size, root) for size, root in signed if size > count]
-    created: dict[tuple[int, int], bytes] = {}
+    created = _no_nodes()
     batch_start = count
     next_check = pending[0][0] if pending else -1
     # The tight loop: one pass over the raw rows, a batch per fetch. Each row is accepted by a fast path
     # that checks what check_row checks (position, leaf hash, link, mirrored columns) on the driver's
     # values; any row it cannot accept goes to check_row itself, so the answer and the message are
     # check_row's, always. The fast path never says "bad", only "accepted" or "look closer".
+    # Per row that is one SHA-256, one orjson parse and a few comparisons of values the driver already
+    # made: the entry arrives as its stored bytes (hashed and parsed as they are), and no object is
+    # built that the comparison does not need.
     sha256, loads, leaf_prefix, node_prefix = hashlib.sha256, orjson.loads, LEAF_PREFIX, NODE_PREFIX
     mirrored = _MIRRORED_KEYS
     stack = compact
-    for rows in log_scan.row_batches(session, start=count):
+    for rows in log_scan.row_batches(session, start=count, batch=BATCH):
         for raw_row in rows:
-            entry = raw_row[9].encode()
-            digest = sha256(leaf_prefix + entry).digest()
-            leaf_hex = digest.hex()
             accepted = False
-            if raw_row[0] == count and leaf_hex == raw_row[11] and raw_row[10] == prev:
-                # The hashed entry says what the columns say: the eight mirrored columns in one tuple
-                # comparison, then the link and the instant. orjson accepts a subset of what
-                # json.loads does, with the same values; whatever it refuses goes to check_row.
-                try:
-                    data = loads(entry)
+            try:
+                digest = sha256(leaf_prefix + raw_row[9]).digest()
+                leaf_hex = digest.hex()
+                if raw_row[0] == count and leaf_hex == raw_row[11] and raw_row[10] == prev:
+                    # The hashed entry says what the columns say: the eight mirrored columns in one
+                    # tuple comparison, then the link and the instant. orjson accepts a subset of what
+                    # json.loads does, with the same values; whatever it refuses goes to check_row.
+                    data = loads(raw_row[9])
                     if mirrored(data) == raw_row[:8] and data["prev_hash"] == prev:
                         hashed, created_at = data["created_at"], raw_row[8]
                         accepted = (
@@ -156,18 +159,23 @@ def verify_log(
                             if type(created_at) is str
                             else datetime.fromisoformat(hashed) == created_at
                         )
-                except Exception:
-                    accepted = False
+            except Exception:
+                accepted = False
             if not accepted:
-                wrong = check_row(_stored_row(raw_row), count, prev)
+                stored_row = _stored_row(raw_row)
+                wrong = stored_row if isinstance(stored_row, str) else check_row(stored_row, count, prev)
                 if wrong:
                     return result(VerifyFailure(count, raw_row[1], wrong))
-            # RFC 9162 compact range, inlined from compact_append: one node hash per completed subtree.
+                # check_row accepted it: its leaf hash is the one just compared, equal to the stored one.
+                leaf_hex = raw_row[11]
+                digest = bytes.fromhex(leaf_hex)
+            # RFC 9162 compact range, inlined from compact_append: one node hash per completed subtree,
+            # kept per level in index order (the order the stored subtrees are read back in).
             current, level, index = digest, 0, count
             while index & 1:
                 current = sha256(node_prefix + stack.pop() + current).digest()
                 level, index = level + 1, index >> 1
-                created[(level, index)] = current
+                created[level].append(current)
             stack.append(current)
             prev = leaf_hex
             count += 1
@@ -180,7 +188,7 @@ def verify_log(
             failure = _check_nodes(session, batch_start, count, created)
             if failure:
                 return result(failure)
-            created, batch_start = {}, count
+            created, batch_start = _no_nodes(), count
             if progress:
                 progress(count)
     failure = _check_nodes(session, batch_start, count, created)
@@ -215,13 +223,24 @@ _MIRRORED_KEYS = itemgetter(
 )
 
 
-def _stored_row(raw_row: tuple[Any, ...]) -> StoredRow:
+def _stored_row(raw_row: tuple[Any, ...]) -> StoredRow | str:
+    """The row as :func:`check_row` reads it, or why it cannot be read as one."""
     values = list(raw_row)
     values[8] = log_scan.stored_instant(values[8])
+    if isinstance(values[9], bytes):
+        try:
+            values[9] = values[9].decode("utf-8")
+        except UnicodeDecodeError:
+            return "entry is not UTF-8 text"
     return StoredRow(*values)
 
 
-def _check_nodes(session: Session, first: int, end: int, created: dict[tuple[int, int], bytes]) -> VerifyFailure | None:
+def _no_nodes() -> list[list[bytes]]:
+    """Subtree hashes completed in a batch, one list per level (index order within a level)."""
+    return [[] for _ in range(64)]
+
+
+def _check_nodes(session: Session, first: int, end: int, created: list[list[bytes]]) -> VerifyFailure | None:
     """The stored subtrees completed by entries ``[first, end)`` are exactly the ones computed."""
     ranges: list[tuple[int, int, int]] = []
     level = 1
@@ -232,14 +251,22 @@ def _check_nodes(session: Session, first: int, end: int, created: dict[tuple[int
         level += 1
     if not ranges:
         return None
+    # The common case in one query and one list comparison, (level, index, hash) row for row: the
+    # index and level are compared too, so a missing subtree cannot be made up for by a duplicate.
+    expected = [
+        node
+        for level, lo, hi in ranges
+        for node in zip(repeat(level, hi - lo + 1), range(lo, hi + 1), map(bytes.hex, created[level]), strict=True)
+    ]
+    if log_scan.tree_nodes_ordered(session, ranges) == expected:
+        return None
+    # Below, the first difference is named.
+    computed = {(level, index): h for level, index, h in expected}
     stored = log_scan.tree_nodes_in(session, ranges)
-    if len(stored) == len(created) and stored == {coord: h.hex() for coord, h in created.items()}:
-        return None  # the common case, in one comparison; below, the first difference is named
     for level, lo, hi in ranges:
         for index in range(lo, hi + 1):
-            expected = created.get((level, index))
             found = stored.get((level, index))
-            if expected is None or found is None or found != expected.hex():
+            if found is None or found != computed[(level, index)]:
                 span = (index << level, (index + 1) << level)
                 what = "missing" if found is None else "differs from the entries under it"
                 return VerifyFailure(

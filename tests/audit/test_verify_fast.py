@@ -1,0 +1,154 @@
+"""The streaming verifier over many batches, on entries its fast path accepts (instants with microseconds,
+as the gateway writes them): every tampering is named as the row-by-row check (``verify_rows``, which
+is ``check_row`` on each row) names it, and the stored tree is checked batch by batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from gateway.audit import checkpoints, log, verify_log
+from gateway.audit.c2sp_note import NoteSigner
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
+from gateway.audit.rfc9162 import leaf_hash, merkle_tree_hash
+from gateway.audit.verify import verify_rows
+
+ENTRIES = 23  # over five batches of 4 and a part, so no batch boundary is a power of two
+
+
+@pytest.fixture
+def signer():
+    return NoteSigner("gateway.test/disclosure-log", Ed25519PrivateKey.generate())
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    monkeypatch.setattr(verify_log, "BATCH", 4)
+
+
+@pytest.fixture
+def fast_log(session_factory, signer):
+    """ENTRIES entries written as the gateway writes them (microsecond instants), checkpoints at 10 and 23."""
+    for i in range(ENTRIES):
+        with session_factory.begin() as session:
+            log.append(
+                session,
+                NewEntry(
+                    event=AuditEvent.BUNDLE_RELEASED,
+                    outcome=Outcome.RELEASED,
+                    created_at=datetime(2026, 11, 26, 12, 0, i, 1000 + i, tzinfo=UTC),
+                    # Not only ASCII: the entry holds it as UTF-8, as the column does.
+                    client_id=f"client-é{i % 3}",
+                    agency_code="POL-NE",
+                    agency_type="police",
+                    purpose="charging",
+                    subject_key=f"{i:02x}" * 32,
+                    body_sha256="cd" * 32,
+                ),
+            )
+            if i in (9, ENTRIES - 1):
+                checkpoints.checkpoint_if_due(session, signer, force=True)
+
+
+def _sql(session_factory, statement, **params):
+    with session_factory.begin() as session:
+        session.execute(text(statement), params)
+
+
+def _both(session_factory, signer):
+    """(verify_log's result, the row-by-row verdict on the same rows)."""
+    with session_factory() as session:
+        streamed = verify_log.verify_log(session, signer.verifier)
+        rows = list(log.iter_rows(session))
+        head = log.read_head(session)
+    return streamed, verify_rows(rows, head)
+
+
+def test_intact_log_over_many_batches_gives_the_tree_root(session_factory, signer, fast_log):
+    streamed, by_row = _both(session_factory, signer)
+    assert streamed.ok, streamed.failure
+    assert by_row.ok, by_row.failure
+    with session_factory() as session:
+        leaves = [leaf_hash(r.entry.encode()) for r in log.iter_rows(session)]
+    assert (streamed.entries, streamed.checkpoints) == (ENTRIES, 2)
+    assert streamed.root == merkle_tree_hash(leaves).hex() and streamed.head_hash == by_row.head_hash
+    with session_factory() as session:
+        partial = verify_log.verify_log(session, signer.verifier, from_size=10)
+    assert partial.ok and partial.root == streamed.root, partial.failure
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE disclosure_log SET agency_code = 'POL-XX' WHERE seq = 17",
+        "UPDATE disclosure_log SET client_id = NULL WHERE seq = 17",
+        "UPDATE disclosure_log SET subject_key = 'x\"y' WHERE seq = 17",
+        "UPDATE disclosure_log SET created_at = :later WHERE seq = 17",
+        "UPDATE disclosure_log SET prev_hash = leaf_hash WHERE seq = 17",
+        "UPDATE disclosure_log SET leaf_hash = prev_hash WHERE seq = 17",
+        "UPDATE disclosure_log SET entry = replace(entry, 'charging', 'sentencing') WHERE seq = 17",
+        "DELETE FROM disclosure_log WHERE seq = 17",
+        "UPDATE disclosure_log SET seq = seq + 100 WHERE seq = 22",
+    ],
+)
+def test_a_tampered_row_in_a_later_batch_is_named_as_check_row_names_it(session_factory, signer, fast_log, statement):
+    _sql(session_factory, statement, later=datetime(2026, 11, 26, 13, 0, tzinfo=UTC))
+    streamed, by_row = _both(session_factory, signer)
+    assert not streamed.ok and not by_row.ok
+    assert streamed.failure == by_row.failure
+
+
+def test_an_entry_whose_leaf_hash_was_recomputed_is_named_where_check_row_names_it(session_factory, signer, fast_log):
+    with session_factory() as session:
+        entry = next(r.entry for r in log.iter_rows(session) if r.seq == 14)
+    forged = entry.replace('"charging"', '"sentencing"')
+    _sql(
+        session_factory,
+        "UPDATE disclosure_log SET entry = :e, leaf_hash = :h WHERE seq = 14",
+        e=forged,
+        h=leaf_hash(forged.encode()).hex(),
+    )
+    streamed, by_row = _both(session_factory, signer)
+    assert streamed.failure == by_row.failure
+    problem = "column purpose differs from the hashed entry (row modified)"
+    assert (streamed.failure.seq, streamed.failure.problem) == (14, problem)
+
+
+@pytest.mark.parametrize("level, index", [(1, 7), (2, 3), (3, 1), (4, 0)])
+def test_a_modified_stored_subtree_in_any_batch_is_named(session_factory, signer, fast_log, level, index):
+    _sql(
+        session_factory,
+        "UPDATE log_tree_nodes SET hash = :h WHERE level = :lv AND idx = :ix",
+        h="00" * 32,
+        lv=level,
+        ix=index,
+    )
+    with session_factory() as session:
+        failure = verify_log.verify_log(session, signer.verifier).failure
+    first, last = index << level, ((index + 1) << level) - 1
+    assert failure is not None
+    assert (failure.kind, failure.seq) == ("tree", first)
+    assert failure.problem == f"stored subtree over entries {first}..{last} differs from the entries under it"
+
+
+def test_a_deleted_stored_subtree_in_a_later_batch_is_named(session_factory, signer, fast_log):
+    _sql(session_factory, "DELETE FROM log_tree_nodes WHERE level = 1 AND idx = 9")
+    with session_factory() as session:
+        failure = verify_log.verify_log(session, signer.verifier).failure
+    assert failure is not None
+    assert (failure.kind, failure.seq, failure.problem) == ("tree", 18, "stored subtree over entries 18..19 missing")
+
+
+def test_an_entry_that_is_not_utf8_is_named(session_factory, signer, fast_log, db_engine):
+    if db_engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL stores only valid text")
+    # SQLite keeps whatever bytes it is given as TEXT; the driver cannot decode them as a str.
+    _sql(session_factory, "UPDATE disclosure_log SET entry = CAST(X'7B22FF227D' AS TEXT) WHERE seq = 6")
+    with session_factory() as session:
+        failure = verify_log.verify_log(session, signer.verifier).failure
+    assert failure is not None
+    assert (failure.kind, failure.seq, failure.problem) == ("entry", 6, "entry is not UTF-8 text")
