@@ -61,13 +61,21 @@ def _nodes_where(ranges: list[tuple[int, int, int]]) -> str:
     return " OR ".join(f"(level = {int(level)} AND idx BETWEEN {int(lo)} AND {int(hi)})" for level, lo, hi in ranges)
 
 
-def tree_nodes_ordered(session: Session, ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, str]]:
-    """The stored interior subtrees ``(level, idx, hex hash)`` in each ``(level, lo, hi)`` range, ordered
-    by level then index, in one query: the driver's row tuples, compared as they come."""
+def tree_levels(session: Session, ranges: list[tuple[int, int, int]]) -> list[tuple[Any, ...]]:
+    """For each level of the ``(level, lo, hi)`` ranges, in level order: ``(level, indices, hashes)``, the
+    stored interior subtrees' indices and hex hashes each joined by commas in one aggregate pass (a NULL
+    hash as an empty item), so that a batch's few thousand subtrees come back as a few strings.
+
+    Both lists come from the same rows in the same order, whatever order the database aggregates in."""
+    join = "string_agg({}, ',')" if session.get_bind().dialect.name == "postgresql" else "group_concat({}, ',')"
+    indices, hashes = join.format("CAST(idx AS TEXT)"), join.format("coalesce(hash, '')")
     cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(f"SELECT level, idx, hash FROM log_tree_nodes WHERE {_nodes_where(ranges)} ORDER BY level, idx")  # noqa: S608 (ints)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        cursor.execute(
+            f"SELECT level, {indices}, {hashes} FROM log_tree_nodes WHERE {_nodes_where(ranges)} "  # noqa: S608 (ints)
+            "GROUP BY level ORDER BY level"
+        )
+        return [tuple(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
 
