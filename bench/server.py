@@ -119,7 +119,9 @@ def main() -> None:
     import uvicorn
 
     from gateway.app_logging import configure_logging
+    from gateway.server import limit_malloc_arenas
 
+    limit_malloc_arenas()  # as `ld-gateway serve`
     configure_logging()
     # As `ld-gateway serve`: one worker, uvicorn's access log off (it would print query strings).
     uvicorn.run(create_bench_app(), host=args.host, port=args.port, log_level="info", access_log=False)

@@ -78,6 +78,7 @@ def serve(
     from gateway.app_logging import configure_logging
     from gateway.keys import KeysMissing, load_keyring
 
+    server.limit_malloc_arenas()
     configure_logging()
     settings = get_settings()
     if workers > 1 and not settings.database_url.startswith("postgresql"):
@@ -113,7 +114,9 @@ def worker_app() -> Any:
     """The application as each ``serve --workers N`` process builds it (uvicorn imports this by name)."""
     from gateway.app import create_app
     from gateway.app_logging import configure_logging
+    from gateway.server import limit_malloc_arenas
 
+    limit_malloc_arenas()
     configure_logging()
     return create_app(get_settings())
 
