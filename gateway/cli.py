@@ -205,7 +205,7 @@ def audit_verify(
             )
 
     # A read: on SQLite the whole-log check holds no write lock, so the gateway serves while it runs.
-    result = cli_support.read(verify)
+    result = cli_support.read(verify, snapshot=True)
     failure = result.failure
     _record_verification(result, scheduled=scheduled)
     if as_json:

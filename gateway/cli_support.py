@@ -37,8 +37,9 @@ def write(work: Callable[[Session], T]) -> T:
     return unit_of_work.run(sessions(), work)
 
 
-def read(work: Callable[[Session], T]) -> T:
-    """``work`` in one read-only transaction (on SQLite, no write lock: a serving gateway is not held up)."""
+def read(work: Callable[[Session], T], *, snapshot: bool = False) -> T:
+    """``work`` in one read-only transaction (on SQLite, no write lock: a serving gateway is not held up);
+    ``snapshot``: one view of the database for all of it (see :func:`gateway.db.unit_of_work.read`)."""
     from gateway.db import unit_of_work
 
-    return unit_of_work.read(sessions(), work)
+    return unit_of_work.read(sessions(), work, snapshot=snapshot)

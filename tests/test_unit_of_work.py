@@ -159,3 +159,43 @@ def test_a_write_on_sqlite_holds_the_write_lock(session_factory: sessionmaker[Se
             other.close()
 
     unit_of_work.run(session_factory, work)
+
+
+def test_a_refusal_raised_from_a_with_block_is_rolled_back_logged_once_and_raised_on(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """``refusing``: the IG pages' shape. The block's write is gone, the refusal's entry is the only write."""
+    with pytest.raises(Refused, match="csrf"):
+        with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
+            _write_agency(tx)
+            raise Refused("csrf")
+    assert _counts(session_factory) == (0, [(AuditEvent.TASK_DENIED.value, Outcome.DENIED.value, "csrf")])
+
+
+def test_a_with_block_that_ends_is_committed_and_a_fault_leaves_nothing(session_factory: sessionmaker[Session]) -> None:
+    with pytest.raises(ZeroDivisionError):
+        with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
+            _write_agency(tx)
+            raise ZeroDivisionError("fault")
+    assert _counts(session_factory) == (0, [])
+    with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
+        _write_agency(tx)
+    assert _counts(session_factory) == (1, [])
+
+
+def test_a_snapshot_read_sees_one_database_while_another_connection_commits(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """What a whole-log verification needs: rows committed after the read began are not seen by it, on
+    PostgreSQL (REPEATABLE READ) as on SQLite (a deferred transaction is one snapshot)."""
+
+    def work(tx: Session) -> tuple[int, int]:
+        before = tx.scalar(select(func.count()).select_from(Agency)) or 0
+        unit_of_work.run(session_factory, _write_agency)  # committed by another connection meanwhile
+        after = tx.scalar(select(func.count()).select_from(Agency)) or 0
+        return before, after
+
+    before, after = unit_of_work.read(session_factory, work, snapshot=True)
+    assert after == before
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Agency)) == before + 1

@@ -76,7 +76,7 @@ def export(
     sessions = make_session_factory(make_engine(settings.database_url))
     try:
         # A read: on SQLite a whole-log export holds no write lock, so a serving gateway is not held up.
-        summary = unit_of_work.read(sessions, lambda tx: write_export(tx, directory, verifier))
+        summary = unit_of_work.read(sessions, lambda tx: write_export(tx, directory, verifier), snapshot=True)
     except FileExistsError as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(1) from None

@@ -3,8 +3,7 @@ that decide who is asking (session, role, CSRF). Refusals are raised as :class:`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.context import Gateway
+from gateway.db import unit_of_work
 from gateway.ig import actions, sessions
 from gateway.ig.accounts import Role
 from gateway.ig.plain import Glossary
@@ -45,12 +45,26 @@ class Ig:
         return timedelta(hours=self.settings.session_max_hours)
 
 
-class PageRefused(Exception):
-    """Raised by the helpers below; the IG app answers with ``response``."""
+@dataclass(frozen=True)
+class Logged:
+    """What the log records of a refused staff action (``ig:refused``): fixed texts, never typed ones."""
 
-    def __init__(self, response: Response) -> None:
+    event: AuditEvent
+    staff_id: str | None
+    reason: str
+
+    def record(self, session: Session) -> str:
+        return actions.record(session, self.event, self.staff_id, outcome=Outcome.DENIED, reason=self.reason)
+
+
+class PageRefused(Exception):
+    """Raised by the helpers below; the IG app answers with ``response``. A refusal with ``logged`` is
+    written to the log by :func:`transaction` after the request's own work is rolled back."""
+
+    def __init__(self, response: Response, logged: Logged | None = None) -> None:
         super().__init__(response.status_code)
         self.response = response
+        self.logged = logged
 
 
 def install(app: Starlette, ig: Ig) -> None:
@@ -69,22 +83,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@contextmanager
-def transaction(request: Request) -> Iterator[Session]:
-    """One transaction per request. A refusal commits too, so that its log entry is kept: every
-    refusal is raised before the route changes anything, so all it commits is the record of it."""
-    session = ig_of(request).gateway.sessions()
-    try:
-        yield session
-        session.commit()
-    except PageRefused:
-        session.commit()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def transaction(request: Request) -> AbstractContextManager[Session]:
+    """One unit of work per request (:func:`gateway.db.unit_of_work.refusing`). A refusal rolls back
+    whatever the request did, and its log entry, if it has one, is then written on its own."""
+    return unit_of_work.refusing(ig_of(request).gateway.sessions, PageRefused, _log_refusal)
+
+
+def _log_refusal(session: Session, refused: PageRefused) -> None:
+    if refused.logged is not None:
+        refused.logged.record(session)
 
 
 def current(request: Request, session: Session) -> sessions.Current | None:
@@ -126,12 +133,11 @@ def require_staff(request: Request, session: Session) -> sessions.Current:
     return cur
 
 
-def require_admin(request: Request, session: Session, cur: sessions.Current, action: str) -> None:
+def require_admin(request: Request, cur: sessions.Current, action: str) -> None:
     """Admins only; an auditor is refused (403) and the refusal is logged."""
     assert cur.staff is not None
     if cur.staff.role == Role.ADMIN:
         return
-    actions.record(session, AuditEvent.IG_REFUSED, cur.staff.id, outcome=Outcome.DENIED, reason=f"role:{action}")
     raise PageRefused(
         page(
             request,
@@ -141,16 +147,16 @@ def require_admin(request: Request, session: Session, cur: sessions.Current, act
             title="You cannot do this",
             message=f"This needs the {Role.ADMIN} role; your account has the {cur.staff.role} role. "
             "The attempt has been recorded.",
-        )
+        ),
+        Logged(AuditEvent.IG_REFUSED, cur.staff.id, f"role:{action}"),
     )
 
 
-def require_csrf(request: Request, session: Session, cur: sessions.Current | None, submitted: str | None) -> None:
+def require_csrf(request: Request, cur: sessions.Current | None, submitted: str | None) -> None:
     """A form must carry its session's CSRF token; a forged or stale one is refused (403) and logged."""
     if sessions.csrf_ok(cur, submitted):
         return
     staff_id = cur.staff.id if cur and cur.staff else None
-    actions.record(session, AuditEvent.IG_REFUSED, staff_id, outcome=Outcome.DENIED, reason="csrf")
     raise PageRefused(
         page(
             request,
@@ -160,7 +166,8 @@ def require_csrf(request: Request, session: Session, cur: sessions.Current | Non
             title="This form could not be accepted",
             message="The form was not sent from this service's own page, or it had expired. "
             "Nothing was changed. Go back, reload the page and try again.",
-        )
+        ),
+        Logged(AuditEvent.IG_REFUSED, staff_id, "csrf"),
     )
 
 

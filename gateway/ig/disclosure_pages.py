@@ -81,7 +81,7 @@ def search_submit(
     ig = ig_of(request)
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_csrf(request, session, cur, csrf_token)
+        require_csrf(request, cur, csrf_token)
         params: list[tuple[str, str]] = []
         nhs = nhs_number.replace(" ", "")
         if nhs:
@@ -284,7 +284,7 @@ def subject_report(request: Request, csrf_token: str = Form(""), nhs_number: str
     ig = ig_of(request)
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_csrf(request, session, cur, csrf_token)
+        require_csrf(request, cur, csrf_token)
         nhs = nhs_number.replace(" ", "")
         if not is_valid_nhs_number(nhs):
             message = "Enter the person's NHS number" if not nhs else "Enter a valid 10-digit NHS number"

@@ -59,7 +59,7 @@ def _witnessed(settings: Settings) -> tuple[str, ...]:
 def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> None:
     """Run one verification to the end and record its result. Never raises."""
     from gateway.audit.log_key import log_signer
-    from gateway.audit.verify_log import verify_log
+    from gateway.audit.verify_log import LogVerifyResult, verify_log
     from gateway.keys import KeysMissing
 
     try:
@@ -68,14 +68,15 @@ def verify(sessions: sessionmaker[Session], run_id: str, settings: Settings) -> 
         verifier = None  # entries still verify; any checkpoint is reported as unverifiable
     total, checkpoints = None, 0
     try:
-        with sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            head = log.read_head(session)
-            total = 0 if head is None else head[0]
-            result = verify_log(
-                session, verifier, progress=lambda n: _progress.__setitem__(run_id, n), witnessed=_witnessed(settings)
+
+        def check(tx: Session) -> tuple[int, LogVerifyResult]:
+            head = log.read_head(tx)
+            return 0 if head is None else head[0], verify_log(
+                tx, verifier, progress=lambda n: _progress.__setitem__(run_id, n), witnessed=_witnessed(settings)
             )
+
+        # One snapshot of the log however long it takes, holding no write lock (disclosures go on).
+        total, result = unit_of_work.read(sessions, check, snapshot=True)
         status = "intact" if result.ok else "failed"
         failure = None if result.failure is None else str(result.failure)
         checked, head_hash, checkpoints = result.entries, result.head_hash, result.checkpoints

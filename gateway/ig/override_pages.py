@@ -77,8 +77,8 @@ def override_review(
     ig = ig_of(request)
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_csrf(request, session, cur, csrf_token)
-        require_admin(request, session, cur, "override-review")
+        require_csrf(request, cur, csrf_token)
+        require_admin(request, cur, "override-review")
         assert cur.staff is not None
         problems = reviews.validate(decision, note)
         if problems:

@@ -101,7 +101,7 @@ def start_verification(request: Request, csrf_token: str = Form("")) -> Response
     ig = ig_of(request)
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_csrf(request, session, cur, csrf_token)
+        require_csrf(request, cur, csrf_token)
         assert cur.staff is not None
         run = integrity.start(session, cur.staff.id)
         actions.record(session, AuditEvent.IG_VERIFY, cur.staff.id, reason=f"run:{run.id}")
@@ -205,7 +205,7 @@ def agencies(request: Request) -> Response:
 def revoke_confirm(request: Request, client_id: str) -> Response:
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_admin(request, session, cur, "client-revoke")
+        require_admin(request, cur, "client-revoke")
         found = data.client_with_agency(session, client_id)
         if found is None:
             return not_found_page(request, cur, "client with that id")
@@ -216,8 +216,8 @@ def revoke_confirm(request: Request, client_id: str) -> Response:
 def revoke(request: Request, client_id: str, csrf_token: str = Form(""), confirm: str = Form("")) -> Response:
     with transaction(request) as session:
         cur = require_staff(request, session)
-        require_csrf(request, session, cur, csrf_token)
-        require_admin(request, session, cur, "client-revoke")
+        require_csrf(request, cur, csrf_token)
+        require_admin(request, cur, "client-revoke")
         found = data.client_with_agency(session, client_id)
         if found is None:
             return not_found_page(request, cur, "client with that id")

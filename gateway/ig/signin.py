@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.db import unit_of_work
 from gateway.ig import accounts, actions, sessions
 from gateway.ig.accounts import SignIn
 from gateway.ig.context import current, ig_of, now, page, require_csrf, safe_next, transaction
@@ -57,9 +58,9 @@ def sign_in_form(request: Request, next: str = "/ig/") -> Response:
     ig = ig_of(request)
     cookie = request.cookies.get(sessions.COOKIE_NAME)
     if cookie:
-        with ig.gateway.sessions() as session:
-            signed_in = sessions.peek(session, cookie, now=now(), idle=ig.idle)
-            session.rollback()
+        signed_in = unit_of_work.read(
+            ig.gateway.sessions, lambda tx: sessions.peek(tx, cookie, now=now(), idle=ig.idle)
+        )
         if signed_in is not None:
             return RedirectResponse(safe_next(next), status_code=303)
     nonce = request.cookies.get(sessions.SIGNIN_COOKIE) or sessions.new_signin_nonce()
@@ -84,8 +85,8 @@ def sign_in(
     username = username.strip().lower()
     nonce = request.cookies.get(sessions.SIGNIN_COOKIE)
     if not sessions.signin_csrf_ok(_form_key(request), nonce, csrf_token):
-        with transaction(request) as session:
-            require_csrf(request, session, None, None)  # refuses and logs the refusal
+        with transaction(request):
+            require_csrf(request, None, None)  # refuses, and the refusal is logged
     assert nonce is not None
     errors = []
     if not username:
@@ -111,9 +112,7 @@ def sign_in(
         message = f"Too many sign-in attempts. Wait {limited.retry_after} seconds, then try again."
         retry = {"Retry-After": str(limited.retry_after)}
         return _sign_in_page(request, nonce, [("username", message)], username, safe_next(next), 429, retry)
-    with ig.gateway.sessions() as session:
-        candidate = accounts.candidate(session, username, now=now())
-        session.rollback()
+    candidate = unit_of_work.read(ig.gateway.sessions, lambda tx: accounts.candidate(tx, username, now=now()))
     checked = accounts.check_password(candidate, password)  # no transaction open: see the docstring
     with transaction(request) as session:
         result = accounts.settle(
@@ -147,7 +146,7 @@ def sign_in(
 def sign_out(request: Request, csrf_token: str = Form("")) -> Response:
     with transaction(request) as session:
         cur = current(request, session)
-        require_csrf(request, session, cur, csrf_token)
+        require_csrf(request, cur, csrf_token)
         assert cur is not None
         if cur.staff is not None:
             actions.record(session, AuditEvent.IG_SIGNOUT, cur.staff.id)
