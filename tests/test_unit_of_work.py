@@ -165,18 +165,16 @@ def test_a_refusal_raised_from_a_with_block_is_rolled_back_logged_once_and_raise
     session_factory: sessionmaker[Session],
 ) -> None:
     """``refusing``: the IG pages' shape. The block's write is gone, the refusal's entry is the only write."""
-    with pytest.raises(Refused, match="csrf"):
-        with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
-            _write_agency(tx)
-            raise Refused("csrf")
+    with pytest.raises(Refused, match="csrf"), unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
+        _write_agency(tx)
+        raise Refused("csrf")
     assert _counts(session_factory) == (0, [(AuditEvent.TASK_DENIED.value, Outcome.DENIED.value, "csrf")])
 
 
 def test_a_with_block_that_ends_is_committed_and_a_fault_leaves_nothing(session_factory: sessionmaker[Session]) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
-            _write_agency(tx)
-            raise ZeroDivisionError("fault")
+    with pytest.raises(ZeroDivisionError), unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
+        _write_agency(tx)
+        raise ZeroDivisionError("fault")
     assert _counts(session_factory) == (0, [])
     with unit_of_work.refusing(session_factory, Refused, _log_refusal) as tx:
         _write_agency(tx)
