@@ -68,6 +68,7 @@ def agency_scope(session: Session, keyring: KeyRing, agency_code: str) -> Scope:
     keys = frozenset(store.subject_key(keyring, s) for s in published.subject_ids)
     return Scope(published.assessment_ids, keys, agency_code)
 
+
 @dataclass(frozen=True)
 class DisclosureFilter:
     """All given filters must hold. ``subject_keys``: any of them (see :func:`subject_keys`);
@@ -287,30 +288,28 @@ def get_disclosures(
     return [record_of(row) for row in session.execute(q.order_by(DisclosureLogEntry.seq)).scalars()]
 
 
-def relying_on_override(session: Session, override_id: str) -> list[DisclosureRecord]:
-    """The releases that relied on this lawful override, oldest first."""
-    # The entry lists the overrides a release relied on; the id is a UUID, so a text match on the
-    # canonical JSON finds exactly the entries naming it (confirmed by parsing each).
+def _naming_override(session: Session, event: AuditEvent, override_id: str) -> Iterator[DisclosureRecord]:
+    """The entries of ``event`` whose overrides name this lawful override, oldest first."""
+    # The id is a UUID, so a text match on the canonical JSON finds exactly the entries naming it
+    # (confirmed by parsing each).
     rows = session.execute(
         select(DisclosureLogEntry)
-        .where(DisclosureLogEntry.event == str(AuditEvent.BUNDLE_RELEASED))
+        .where(DisclosureLogEntry.event == str(event))
         .where(DisclosureLogEntry.entry.contains(override_id))
         .order_by(DisclosureLogEntry.seq)
     ).scalars()
     records = (record_of(row) for row in rows)
-    return [r for r in records if any(o.get("id") == override_id for o in r.overrides)]
+    return (r for r in records if any(o.get("id") == override_id for o in r.overrides))
+
+
+def relying_on_override(session: Session, override_id: str) -> list[DisclosureRecord]:
+    """The releases that relied on this lawful override (each lists the overrides it relied on), oldest first."""
+    return list(_naming_override(session, AuditEvent.BUNDLE_RELEASED, override_id))
 
 
 def override_recorded(session: Session, override_id: str) -> DisclosureRecord | None:
     """The entry that recorded this lawful override (``ingest:override:recorded``), if the log holds it."""
-    rows = session.execute(
-        select(DisclosureLogEntry)
-        .where(DisclosureLogEntry.event == str(AuditEvent.OVERRIDE_RECORDED))
-        .where(DisclosureLogEntry.entry.contains(override_id))
-        .order_by(DisclosureLogEntry.seq)
-    ).scalars()
-    records = (record_of(row) for row in rows)
-    return next((r for r in records if any(o.get("id") == override_id for o in r.overrides)), None)
+    return next(_naming_override(session, AuditEvent.OVERRIDE_RECORDED, override_id), None)
 
 
 def subject_keys(session: Session, keyring: KeyRing, nhs_number: str) -> tuple[str, ...]:

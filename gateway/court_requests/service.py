@@ -64,13 +64,13 @@ class RequestService:
         self._keyring = keyring
         self._base = base_url.rstrip("/")
         self._clock = clock
-        self._agencies = agencies or AgencyDirectory()
+        self._agencies = agencies = agencies or AgencyDirectory()
         self._fanout = Fanout(
             keyring=keyring,
             notifier=notifier,
             base_url=base_url,
             clock=clock,
-            agencies=self._agencies,
+            agencies=agencies,
             subscriptions=subscriptions,
         )
 

@@ -52,15 +52,15 @@ class Denied:
 def record(
     tx: Session,
     keyring: KeyRing,
+    agencies: AgencyDirectory,
     ctx: AccessContext,
     assessment_id: str,
     body: Any,
-    *,
     now: datetime,
-    agencies: AgencyDirectory | None = None,
 ) -> Recorded | Denied:
+    """Record a lawful override of the calling L&D service's assessment, and its log entry, in ``tx``."""
     assessment = tx.get(Assessment, assessment_id)
-    publisher = (agencies or AgencyDirectory()).by_code(tx, ctx.agency_code)
+    publisher = agencies.by_code(tx, ctx.agency_code)
     if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
         return Denied(Why.NOT_YOURS)
     agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
@@ -111,6 +111,5 @@ def run_record(
     agencies: AgencyDirectory | None = None,
 ) -> Recorded | Denied:
     """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
-    return unit_of_work.run(
-        sessions, lambda tx: record(tx, keyring, ctx, assessment_id, body, now=now, agencies=agencies)
-    )
+    directory = agencies or AgencyDirectory()
+    return unit_of_work.run(sessions, lambda tx: record(tx, keyring, directory, ctx, assessment_id, body, now))
