@@ -51,7 +51,8 @@ from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.router import read_form
 from gateway.auth.vocab import Scope
 from gateway.config import Settings
-from gateway.context import gateway_of
+from gateway.context import Gateway, gateway_of
+from gateway.db import unit_of_work
 from gateway.keys import KeyRing
 from gateway.policy.store import read_revision
 
@@ -108,16 +109,14 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
 
     @router.get("/checkpoints/latest")
     def latest_checkpoint() -> Response:
-        with sessions() as session:
-            row = checkpoints.latest(session)
+        row = unit_of_work.read(sessions, checkpoints.latest)
         if row is None:
             return _problem(404, "no checkpoint has been signed yet")
         return PlainTextResponse(row.note, media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
     @router.get("/checkpoints/{size}")
     def checkpoint_at(size: int = Path(..., ge=0, le=INT64_MAX)) -> Response:
-        with sessions() as session:
-            row = checkpoints.at_size(session, size)
+        row = unit_of_work.read(sessions, lambda tx: checkpoints.at_size(tx, size))
         if row is None:
             return _problem(404, f"no checkpoint at tree size {size}")
         return PlainTextResponse(row.note, media_type=NOTE_TYPE)
@@ -129,11 +128,15 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         """RFC 9162 consistency proof between two checkpointed tree sizes."""
         if first > second:
             return _problem(400, "first must not be larger than second")
-        with sessions() as session:
-            signed = [checkpoints.at_size(session, s) for s in {first, second} if s]
-            if any(c is None for c in signed):
-                return _problem(404, "both sizes must be checkpointed tree sizes (or 0)")
-            proof = tree.consistency_proof(session, first, second)
+
+        def prove(tx: Session) -> list[bytes] | None:
+            if any(checkpoints.at_size(tx, s) is None for s in {first, second} if s):
+                return None
+            return tree.consistency_proof(tx, first, second)
+
+        proof = unit_of_work.read(sessions, prove, snapshot=True)
+        if proof is None:
+            return _problem(404, "both sizes must be checkpointed tree sizes (or 0)")
         return JSONResponse({"first": first, "second": second, "proof": [_b64(p) for p in proof]})
 
     @router.get("/proofs/inclusion/{disclosure_id}")
@@ -213,39 +216,41 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
             problems.append("nhs_number is not a valid NHS number")
         if problems:
             return invalid(problems)
-        with sessions() as session:
-            keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
-            filters = queries.DisclosureFilter(
-                subject_keys=keys,
-                agency_code=search.agency,
-                client_id=search.client_id,
-                purpose=search.purpose,
-                outcome=search.outcome,
-                since=search.since,
-                until=search.until,
-                override=search.override,
-                scope=scope_of(session, gw.keyring, ctx),
+        return unit_of_work.read(sessions, lambda tx: _search(tx, gw, ctx, search, nhs_number))
+
+    def _search(
+        session: Session, gw: Gateway, ctx: AccessContext, search: DisclosureSearch, nhs_number: str | None
+    ) -> Response:
+        keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
+        filters = queries.DisclosureFilter(
+            subject_keys=keys,
+            agency_code=search.agency,
+            client_id=search.client_id,
+            purpose=search.purpose,
+            outcome=search.outcome,
+            since=search.since,
+            until=search.until,
+            override=search.override,
+            scope=scope_of(session, gw.keyring, ctx),
+        )
+        if search.format == "csv":
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(export.to_csv_rows(queries.iter_disclosures(session, filters)))
+            return Response(
+                buffer.getvalue(),
+                media_type="text/csv; charset=utf-8",
+                headers={
+                    "Content-Disposition": 'attachment; filename="disclosures.csv"',
+                    "Cache-Control": "no-store",
+                },
             )
-            if search.format == "csv":
-                buffer = io.StringIO()
-                csv.writer(buffer).writerows(export.to_csv_rows(queries.iter_disclosures(session, filters)))
-                return Response(
-                    buffer.getvalue(),
-                    media_type="text/csv; charset=utf-8",
-                    headers={
-                        "Content-Disposition": 'attachment; filename="disclosures.csv"',
-                        "Cache-Control": "no-store",
-                    },
-                )
-            if search.format == "fhir":
-                events = [
-                    balp.audit_event(r, server=settings.issuer) for r in queries.iter_disclosures(session, filters)
-                ]
-                bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
-                if not events:
-                    del bundle["entry"]  # FHIR JSON has no empty arrays
-                return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
-            page = queries.list_disclosures(session, filters, limit=search.limit, before=search.cursor)
+        if search.format == "fhir":
+            events = [balp.audit_event(r, server=settings.issuer) for r in queries.iter_disclosures(session, filters)]
+            bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
+            if not events:
+                del bundle["entry"]  # FHIR JSON has no empty arrays
+            return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
+        page = queries.list_disclosures(session, filters, limit=search.limit, before=search.cursor)
         body = {"items": [r.to_json() for r in page.items], "next_cursor": page.next_cursor}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -253,11 +258,14 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
     def disclosure(disclosure_id: str, request: Request) -> Response:
         """One entry: who, when, why, released fields, withheld fields with rule and reason."""
         ctx = require_auditor(request)
-        with sessions() as session:
-            record = queries.get_disclosure(session, disclosure_id)
+        keyring = gateway_of(request).keyring
+
+        def find(tx: Session) -> queries.DisclosureRecord | None:
+            record = queries.get_disclosure(tx, disclosure_id)
             # Another service's entry is answered as one that does not exist.
-            if record is not None and not scope_of(session, gateway_of(request).keyring, ctx).sees(record):
-                record = None
+            return record if record is not None and scope_of(tx, keyring, ctx).sees(record) else None
+
+        record = unit_of_work.read(sessions, find)
         if record is None:
             return _problem(404, "no such disclosure")
         return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
@@ -267,8 +275,7 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         """A stored policy revision whole: the rules that decided every entry naming it. The sharing
         agreement holds no personal data, so any valid token may read it (a recipient included)."""
         audit_caller(request)
-        with sessions() as session:
-            stored = read_revision(session, revision)
+        stored = unit_of_work.read(sessions, lambda tx: read_revision(tx, revision))
         if stored is None:
             return _problem(404, "no such policy revision")
         return JSONResponse(stored.as_shared_json(), headers={"Cache-Control": "no-store"})

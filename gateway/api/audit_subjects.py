@@ -10,6 +10,7 @@ writes to the log, a token with ``audit.write``, for the service's own people on
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,6 +24,7 @@ from gateway.audit.events import AuditEvent
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import Scope
 from gateway.context import Gateway, gateway_of
+from gateway.db import unit_of_work
 from gateway.keys import KeyRing
 
 
@@ -60,9 +62,11 @@ def build_router(sessions: sessionmaker[Session]) -> APIRouter:
         wanted, event_problems = subject_access.events_of(events)
         if person is None or event_problems:
             return invalid(problems + event_problems)
-        with sessions() as session:
-            caller = _caller(session, gw.keyring, ctx)
-            body = subject_access.report(session, gw.keyring, person, caller, _sections(gw), wanted)
+
+        def report(tx: Session) -> dict[str, Any]:
+            return subject_access.report(tx, gw.keyring, person, _caller(tx, gw.keyring, ctx), _sections(gw), wanted)
+
+        body = unit_of_work.read(sessions, report, snapshot=True)  # one view of the log for the whole report
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @router.post("/subjects/report/sign-off", status_code=201)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway.context import gateway_of
+from gateway.db import unit_of_work
 
 router = APIRouter(tags=["operations"])
 
@@ -23,8 +24,8 @@ def healthz() -> JSONResponse:
 def readyz(request: Request) -> JSONResponse:
     gw = gateway_of(request)
     try:
-        with gw.sessions() as session:
-            session.execute(text("SELECT 1"))
+        # A read: on SQLite a probe never waits behind (nor holds) the write lock that every pull takes.
+        unit_of_work.read(gw.sessions, lambda tx: tx.execute(text("SELECT 1")))
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ready", "policy_revision": gw.policy.revision})

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.auth import registry
 from gateway.auth.errors import InvalidToken
+from gateway.db import unit_of_work
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -53,7 +54,6 @@ def client_activity(session_factory: sessionmaker[Session]) -> Callable[[str], b
     """An ``is_client_active`` for :func:`validate_access_token`, one short read per call."""
 
     def is_client_active(client_id: str) -> bool:
-        with session_factory() as session:
-            return registry.is_client_active(session, client_id)
+        return unit_of_work.read(session_factory, lambda tx: registry.is_client_active(tx, client_id))
 
     return is_client_active

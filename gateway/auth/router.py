@@ -39,6 +39,7 @@ from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
 from gateway.auth.rfc9449 import DpopNonces
 from gateway.auth.signing import TokenSigner
 from gateway.config import Settings
+from gateway.db import unit_of_work
 
 __all__ = ["build_router", "read_form"]
 
@@ -118,14 +119,13 @@ def build_router(
     return router
 
 
+# Reads: on SQLite a token request neither waits for nor holds the write lock that every pull takes.
 def _find_client(session_factory: sessionmaker[Session], client_id: str) -> ClientRecord | None:
-    with session_factory() as session:
-        return registry.load_client_record(session, client_id)
+    return unit_of_work.read(session_factory, lambda tx: registry.load_client_record(tx, client_id))
 
 
 def _read_client_active(session_factory: sessionmaker[Session], client_id: str) -> bool:
-    with session_factory() as session:
-        return registry.is_client_active(session, client_id)
+    return unit_of_work.read(session_factory, lambda tx: registry.is_client_active(tx, client_id))
 
 
 def _form_endpoint(

@@ -137,8 +137,9 @@ class Expired:
 
 def expired_subjects(sessions: sessionmaker[Session], keyring: KeyRing, today: date) -> list[Expired]:
     """Every unerased person whose period has ended, judged over all their merged records together."""
-    out = []
-    with sessions() as session:
+
+    def judge(session: Session) -> list[Expired]:
+        out = []
         roots = {
             identity.resolve(session, sid)
             for sid in session.execute(select(Subject.id).where(Subject.wrapped_key.is_not(None))).scalars()
@@ -149,7 +150,10 @@ def expired_subjects(sessions: sessionmaker[Session], keyring: KeyRing, today: d
             kept = retention_of_contents(contents)
             if kept is not None and is_expired(kept.keep_until, today):
                 out.append(Expired(tuple(members), kept))
-    return out
+        return out
+
+    # One snapshot for the whole judgement, holding no write lock while every record is opened.
+    return unit_of_work.read(sessions, judge, snapshot=True)
 
 
 def run_retention(

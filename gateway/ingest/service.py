@@ -99,12 +99,13 @@ def replay(
     sessions: sessionmaker[Session], keyring: KeyRing, agency_code: str, request: IdempotentRequest
 ) -> Receipt | None:
     """The stored answer for this key and request; :class:`Rejected` (422) when the key named another."""
-    with sessions() as session:
-        try:
-            found = idempotency.lookup(session, keyring, agency_code, request.key, request.request_hmac)
-        except idempotency.KeyReused:
-            message = f"this {idempotency.HEADER} was used before with a different request; use a new key"
-            raise Rejected([Issue("business-rule", message, idempotency.HEADER)]) from None
+    try:
+        found = unit_of_work.read(
+            sessions, lambda tx: idempotency.lookup(tx, keyring, agency_code, request.key, request.request_hmac)
+        )
+    except idempotency.KeyReused:
+        message = f"this {idempotency.HEADER} was used before with a different request; use a new key"
+        raise Rejected([Issue("business-rule", message, idempotency.HEADER)]) from None
     return None if found is None else Receipt(found.status_code, found.body, replayed=True)
 
 
@@ -113,9 +114,8 @@ def check(
 ) -> tuple[dict[str, Any] | None, list[Issue]]:
     """Validation without storing: the schema's, the identifiers' and unknown agencies' problems together."""
     normalised, issues = validate_assessment(document, schema)
-    with sessions() as session:
-        links = document.get("case_links") if isinstance(document, Mapping) else None
-        issues += store.unknown_agency_problems(session, links)
+    links = document.get("case_links") if isinstance(document, Mapping) else None
+    issues += unit_of_work.read(sessions, lambda tx: store.unknown_agency_problems(tx, links))
     if issues or normalised is None:
         return None, issues
     return normalised, []
