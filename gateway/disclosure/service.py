@@ -34,7 +34,8 @@ from gateway.db.engine import make_read_session_factory
 from gateway.disclosure import facts
 from gateway.disclosure.lawful_basis import log_items as lawful_basis_items
 from gateway.disclosure.projection import Audience, project
-from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, render_document_bytes, searchset_bytes
+from gateway.fhir import DocumentMeta, document_bytes, operation_outcome, searchset_bytes
+from gateway.fhir.template import DocumentTemplates
 from gateway.issue import Issue
 from gateway.keys import KeyRing
 from gateway.overrides.store import facts_for_assessment
@@ -115,6 +116,8 @@ class DisclosureService:
         self._catalogue = catalogue
         self._clock = clock
         self._receipts = receipts
+        # Each document is rendered once per content and decision and filled in per disclosure.
+        self._documents = DocumentTemplates()
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -406,7 +409,7 @@ class DisclosureService:
             subject_minor=facts.is_minor(stored.content, now),
         )
         labels = {fid: self._catalogue.get(fid).labels for fid in projection}
-        return render_document_bytes(projection, meta, labels)
+        return self._documents.render(projection, meta, labels)
 
     def _audience(self, session: Session, ctx: AccessContext, stored: store.StoredAssessment) -> Audience:
         """The recipient, and the type of each agency the assessment's case links name (case references

@@ -71,6 +71,11 @@ class Doc:
             found = self._uuids[key] = uuid5_text(f"{self.meta.disclosure_id}/{key}")
         return found
 
+    @property
+    def id_keys(self) -> list[str]:
+        """The keys of every resource id made so far."""
+        return list(self._uuids)
+
     def added(self, key: str) -> dict[str, str] | None:
         """The Reference to the resource already added under ``key``, if any."""
         return self._added.get(key)

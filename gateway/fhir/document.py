@@ -63,7 +63,11 @@ def document_bytes(bundle: Mapping[str, Any]) -> bytes:
 
 
 def render_document_bytes(
-    projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]
+    projection: Mapping[str, Any],
+    meta: DocumentMeta,
+    labels: Mapping[str, Sequence[str]],
+    *,
+    id_keys: list[str] | None = None,
 ) -> bytes:
     """:func:`render_document`, as :func:`document_bytes` writes it: the bytes served and hashed.
 
@@ -72,7 +76,7 @@ def render_document_bytes(
     assessment schema has no numbers), the document is written by orjson straight away: the same
     bytes as json.dumps, without walking the document's thousands of nodes for floats first.
     """
-    bundle = render_document(projection, meta, labels)
+    bundle = render_document(projection, meta, labels, id_keys=id_keys)
     return document_bytes(bundle) if has_float(projection) else compact_json_floatless(bundle)
 
 
@@ -129,7 +133,11 @@ def _composition(meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: 
 
 
 def render_document(
-    projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]
+    projection: Mapping[str, Any],
+    meta: DocumentMeta,
+    labels: Mapping[str, Sequence[str]],
+    *,
+    id_keys: list[str] | None = None,
 ) -> dict[str, Any]:
     """Render the released fields in ``projection`` as a FHIR R4 document Bundle (a plain dict).
 
@@ -137,6 +145,8 @@ def render_document(
     projected field must have an entry (an empty one is fine), so a forgotten label cannot silently
     under-label a document. Unknown field ids, malformed values, unknown obligations or labels raise
     ``ValueError``: the caller must deny rather than send a document it could not build faithfully.
+    ``id_keys``, when given, receives the key of every resource id the document holds (see
+    :mod:`gateway.fhir.template`).
     """
     unknown = sorted(set(projection) - RENDERED_FIELDS)
     if unknown:
@@ -154,6 +164,8 @@ def render_document(
     add_publisher(doc)
     composition = _composition(meta, doc, timestamp, confidentiality)
     entries = [{"fullUrl": "urn:uuid:" + composition["id"], "resource": composition}, *doc.entries]
+    if id_keys is not None:
+        id_keys.extend(doc.id_keys)
     return prune(
         {
             "resourceType": "Bundle",
