@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 # The columns verification needs, in the order of :class:`gateway.audit.verify.StoredRow`; ``{entry}``
 # is the entry's stored UTF-8 bytes (what the leaf hash covers), read as bytes so that they are hashed
-# and parsed as they are, never decoded into a str and encoded back.
+# and parsed as they are, never decoded into a str and encoded back; ``{created_at}`` is the instant as
+# each database can hand it over most cheaply (see :func:`stored_instant`).
 COLUMNS = (
-    "seq, disclosure_id, event, client_id, agency_code, purpose, subject_key, outcome, created_at, {entry}, "
+    "seq, disclosure_id, event, client_id, agency_code, purpose, subject_key, outcome, {created_at}, {entry}, "
     "prev_hash, leaf_hash"
 )
 
@@ -29,15 +30,17 @@ def row_batches(session: Session, start: int = 0, batch: int = 5000) -> Iterator
 
     On PostgreSQL a server-side (named) cursor streams them in the binary protocol (no text rendering
     of each value on the server, no parsing on the client); SQLite's cursor steps lazily. Each batch is
-    one ``fetchmany``: the driver builds the whole list in one call. ``created_at`` is what the driver
-    gives: a ``datetime`` (PostgreSQL) or SQLAlchemy's stored text (SQLite); compare instants with
-    :func:`stored_instant`.
+    one ``fetchmany``: the driver builds the whole list in one call. ``created_at`` is, on PostgreSQL,
+    the instant as a naive ``datetime`` in UTC (``AT TIME ZONE 'UTC'``: no time zone object to build or
+    consult per row), on SQLite SQLAlchemy's stored text; :func:`stored_instant` makes either what
+    :func:`gateway.audit.verify.check_row` compares.
     """
     dbapi: Any = session.connection().connection.dbapi_connection
     postgres = session.get_bind().dialect.name == "postgresql"
     recode = False
     if postgres:
         entry = "convert_to(entry, 'UTF8')"  # the text's UTF-8 bytes, as str.encode() would give them
+        created_at = "created_at AT TIME ZONE 'UTC'"
         cursor = dbapi.cursor(name=f"ldg_stream_{uuid.uuid4().hex[:12]}", binary=True)
     else:
         # SQLite hands a TEXT value's stored bytes over as they are when cast to a BLOB: its UTF-8
@@ -45,8 +48,10 @@ def row_batches(session: Session, start: int = 0, batch: int = 5000) -> Iterator
         # text and encoded here.
         recode = dbapi.execute("PRAGMA encoding").fetchone()[0] != "UTF-8"
         entry = "entry" if recode else "CAST(entry AS BLOB)"
+        created_at = "created_at"
         cursor = dbapi.cursor()
-    query = f"SELECT {COLUMNS.format(entry=entry)} FROM disclosure_log WHERE seq >= {int(start)} ORDER BY seq"  # noqa: S608 (an int)
+    columns = COLUMNS.format(entry=entry, created_at=created_at)
+    query = f"SELECT {columns} FROM disclosure_log WHERE seq >= {int(start)} ORDER BY seq"  # noqa: S608 (an int)
     try:
         cursor.execute(query)
         while rows := cursor.fetchmany(batch):
@@ -63,18 +68,30 @@ def _nodes_where(ranges: list[tuple[int, int, int]]) -> str:
 
 def tree_levels(session: Session, ranges: list[tuple[int, int, int]]) -> list[tuple[Any, ...]]:
     """For each level of the ``(level, lo, hi)`` ranges, in level order: ``(level, indices, hashes)``, the
-    stored interior subtrees' indices and hex hashes each joined by commas in one aggregate pass (a NULL
-    hash as an empty item), so that a batch's few thousand subtrees come back as a few strings.
+    stored interior subtrees' indices and hex hashes each joined by commas in index order (a NULL hash
+    as an empty item), so that a batch's few thousand subtrees come back as a few strings.
 
-    Both lists come from the same rows in the same order, whatever order the database aggregates in."""
-    join = "string_agg({}, ',')" if session.get_bind().dialect.name == "postgresql" else "group_concat({}, ',')"
-    indices, hashes = join.format("CAST(idx AS TEXT)"), join.format("coalesce(hash, '')")
-    cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(
-            f"SELECT level, {indices}, {hashes} FROM log_tree_nodes WHERE {_nodes_where(ranges)} "  # noqa: S608 (ints)
+    Both strings come from the same rows in the same order; were the database to aggregate in another
+    order than asked, the indices would show it."""
+    where = _nodes_where(ranges)
+    if session.get_bind().dialect.name == "postgresql":
+        query = (
+            "SELECT level, string_agg(CAST(idx AS TEXT), ',' ORDER BY idx), "  # noqa: S608 (ints)
+            f"string_agg(coalesce(hash, ''), ',' ORDER BY idx) FROM log_tree_nodes WHERE {where} "
             "GROUP BY level ORDER BY level"
         )
+    else:
+        # SQLite (before 3.44) has no ORDER BY inside an aggregate: each level is aggregated from its own
+        # subquery, an index range scan in idx order that nothing sorts again.
+        query = " UNION ALL ".join(
+            f"SELECT {int(level)}, group_concat(idx, ','), group_concat(coalesce(hash, ''), ',') FROM "  # noqa: S608 (ints)
+            f"(SELECT idx, hash FROM log_tree_nodes WHERE level = {int(level)} "
+            f"AND idx BETWEEN {int(lo)} AND {int(hi)} ORDER BY idx) HAVING count(*) > 0"
+            for level, lo, hi in ranges
+        )
+    cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(query)
         return [tuple(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
@@ -91,5 +108,6 @@ def tree_nodes_in(session: Session, ranges: list[tuple[int, int, int]]) -> dict[
 
 
 def stored_instant(value: datetime | str) -> datetime:
-    """A ``created_at`` column as read by :func:`row_batches`, as a ``datetime`` (naive on SQLite)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    """A ``created_at`` column as read by :func:`row_batches`, as :func:`gateway.audit.verify.check_row`
+    compares it: PostgreSQL's instant in UTC (aware), SQLite's text as the naive wall time it stores."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else datetime.fromisoformat(value)

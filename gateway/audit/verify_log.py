@@ -132,6 +132,7 @@ def verify_log(
     # made: the entry arrives as its stored bytes (hashed and parsed as they are), and no object is
     # built that the comparison does not need.
     sha256, loads, leaf_prefix, node_prefix = hashlib.sha256, orjson.loads, LEAF_PREFIX, NODE_PREFIX
+    fromisoformat = datetime.fromisoformat
     mirrored = _MIRRORED_KEYS
     stack = compact
     for rows in log_scan.row_batches(session, start=count, batch=BATCH):
@@ -149,11 +150,12 @@ def verify_log(
                         hashed, created_at = data["created_at"], raw_row[8]
                         accepted = (
                             # SQLite keeps SQLAlchemy's naive UTC rendering: the hashed text is that
-                            # rendering with T for the space and +00:00 added, so the same instant;
-                            # any other rendering is check_row's to judge.
+                            # rendering with T for the space and +00:00 added, so the same instant.
                             created_at[10:11] == " " and hashed == f"{created_at[:10]}T{created_at[11:]}+00:00"
                             if type(created_at) is str
-                            else datetime.fromisoformat(hashed) == created_at
+                            # PostgreSQL's instant comes as naive UTC: a hashed UTC instant is compared
+                            # as one too. Any other offset or rendering is check_row's to judge.
+                            else hashed[-6:] == "+00:00" and fromisoformat(hashed[:-6]) == created_at
                         )
             except Exception:
                 accepted = False

@@ -4,7 +4,7 @@ is ``check_row`` on each row) names it, and the stored tree is checked batch by 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -79,6 +79,64 @@ def test_intact_log_over_many_batches_gives_the_tree_root(session_factory, signe
     with session_factory() as session:
         partial = verify_log.verify_log(session, signer.verifier, from_size=10)
     assert partial.ok and partial.root == streamed.root, partial.failure
+
+
+def test_an_intact_log_is_accepted_without_the_row_by_row_check_or_the_subtree_lookup(
+    session_factory, signer, fast_log, monkeypatch
+):
+    """On what the gateway writes, the fast comparisons decide: check_row and the per-subtree lookup are
+    only ever there to name a difference (and a fast path that silently stopped matching would make
+    every verification take the slow road)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path did not accept an intact log")
+
+    monkeypatch.setattr(verify_log, "check_row", refuse)
+    monkeypatch.setattr(verify_log.log_scan, "tree_nodes_in", refuse)
+    with session_factory() as session:
+        full = verify_log.verify_log(session, signer.verifier)
+        partial = verify_log.verify_log(session, signer.verifier, from_size=10)
+    assert full.ok and partial.ok, (full.failure, partial.failure)
+
+
+def test_a_longer_log_written_in_batches_is_accepted_by_the_fast_comparisons(session_factory, signer, monkeypatch):
+    """Hundreds of subtrees a level per batch, written as the log writer writes them (many entries per
+    transaction): the database must hand each level's subtrees back in index order."""
+    monkeypatch.setattr(verify_log, "BATCH", 512)
+    for start in range(0, 1500, 500):
+        with session_factory.begin() as session, log.batch(session):
+            for i in range(start, start + 500):
+                log.append(
+                    session,
+                    NewEntry(
+                        event=AuditEvent.BUNDLE_RELEASED,
+                        outcome=Outcome.RELEASED,
+                        created_at=datetime(2026, 11, 26, 12, 0, i % 60, 1000 + i, tzinfo=UTC),
+                        client_id=f"client-{i % 7}",
+                        agency_code="POL-NE",
+                        purpose="charging",
+                    ),
+                )
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path did not accept an intact log")
+
+    monkeypatch.setattr(verify_log, "check_row", refuse)
+    monkeypatch.setattr(verify_log.log_scan, "tree_nodes_in", refuse)
+    with session_factory() as session:
+        result = verify_log.verify_log(session, signer.verifier)
+    assert result.ok and result.entries == 1500, result.failure
+
+
+def test_an_instant_written_with_another_offset_is_judged_by_check_row(session_factory, signer, fast_log):
+    """The fast path compares UTC renderings only; an entry whose instant carries another offset (not what
+    the gateway writes, but a valid entry) is left to check_row, which compares instants."""
+    later = datetime(2026, 11, 26, 13, 30, 0, 5, tzinfo=timezone(timedelta(hours=1)))
+    with session_factory.begin() as session:
+        log.append(session, NewEntry(event=AuditEvent.BUNDLE_RELEASED, outcome=Outcome.RELEASED, created_at=later))
+    streamed, by_row = _both(session_factory, signer)
+    assert streamed.ok and by_row.ok, (streamed.failure, by_row.failure)
+    assert streamed.entries == ENTRIES + 1
 
 
 @pytest.mark.parametrize(
