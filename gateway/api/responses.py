@@ -6,12 +6,21 @@ from collections.abc import Sequence
 
 from fastapi import Response
 
+from gateway.denied import Why
 from gateway.disclosure.service import DisclosureResult
 from gateway.fhir import document_bytes, operation_outcome
 from gateway.issue import Issue
 from gateway.metrics import DISCLOSURES
 
 FHIR_JSON = "application/fhir+json"
+
+
+#: A refusal's status, chosen here and nowhere else (services answer :class:`~gateway.denied.Denied`).
+_DENIED_STATUS = {Why.MALFORMED: 400, Why.FORBIDDEN: 403, Why.NOT_FOUND: 404, Why.CONFLICT: 412, Why.INVALID: 422}
+
+
+def denied_status(why: Why) -> int:
+    return _DENIED_STATUS[why]
 
 
 def fhir_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:

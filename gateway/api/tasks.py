@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api import json_body
-from gateway.api.responses import FHIR_JSON, fhir_response, outcome_response
+from gateway.api.responses import FHIR_JSON, denied_status, fhir_response, outcome_response
 from gateway.api.security import require_access
 from gateway.audit.events import AuditEvent
 from gateway.auth.vocab import Scope
 from gateway.context import gateway_of
-from gateway.court_requests.results import Denied, Released, Why
+from gateway.court_requests.results import Denied, Released
 from gateway.court_requests.service import RequestService
 from gateway.issue import Issue
 from gateway.json_bytes import compact_json
@@ -28,13 +28,12 @@ def requests_of(request: Request) -> RequestService:
     return gateway_of(request).requests
 
 
-#: A refusal's status, chosen here and nowhere else.
-_STATUS = {Why.MALFORMED: 400, Why.FORBIDDEN: 403, Why.NOT_FOUND: 404, Why.CONFLICT: 412, Why.INVALID: 422}
-
-
 def denied_response(denied: Denied) -> Response:
     """A refused request call: its status, its OperationOutcome, and the id of the refusal's log entry."""
-    return outcome_response(_STATUS[denied.why], denied.problems, {"X-Disclosure-Id": denied.disclosure_id})
+    # Every request refusal is logged (court_requests.results): one without its entry is a fault, not an answer.
+    if denied.disclosure_id is None:
+        raise RuntimeError("a request refusal without its log entry")
+    return outcome_response(denied_status(denied.why), denied.problems, {"X-Disclosure-Id": denied.disclosure_id})
 
 
 def _respond(result: Released | Denied) -> Response:

@@ -1,28 +1,21 @@
-"""What a request call answers: :class:`Released`, or :class:`Denied` for a :class:`Refusal` that the service
-rolled back and logged with its fixed reason; the route turns ``Denied.why`` into a status and an
+"""What a request call answers: :class:`Released`, or :class:`~gateway.denied.Denied` for a :class:`Refusal`
+that the service rolled back and logged with its fixed reason (every request refusal is logged, so its
+``reason`` and ``disclosure_id`` are always set); the route turns ``Denied.why`` into a status and an
 OperationOutcome."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from gateway.denied import Denied, Why
 from gateway.issue import Issue
+
+__all__ = ["NOT_FOUND_TEXT", "UNKNOWN_PERSON_TEXT", "Denied", "Refusal", "Released", "Why", "not_found"]
 
 NOT_FOUND_TEXT = "No request with this id is available to you."
 UNKNOWN_PERSON_TEXT = "No person on record matches the person named in Task.for."
-
-
-class Why(StrEnum):
-    """Why a call was refused; the route alone turns it into an HTTP status."""
-
-    MALFORMED = "malformed"  # not a request this API understands (a bad patch, an unknown search value)
-    FORBIDDEN = "forbidden"  # the caller may not do this
-    NOT_FOUND = "not-found"  # no such Task, or not one the caller is a party to: the same answer
-    CONFLICT = "conflict"  # the Task changed since the caller read it (If-Match)
-    INVALID = "invalid"  # understood, but not a valid Task or change
 
 
 @dataclass(frozen=True)
@@ -32,16 +25,6 @@ class Released:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     created: bool = False
-
-
-@dataclass(frozen=True)
-class Denied:
-    """A refused call, already rolled back and logged (``disclosure_id`` names its log entry)."""
-
-    why: Why
-    reason: str  # the log's fixed reason code
-    problems: list[Issue]
-    disclosure_id: str
 
 
 class Refusal(Exception):

@@ -1,14 +1,14 @@
 """Recording a lawful override: the use case behind ``POST /assessments/{id}/overrides``.
 
-It runs in the caller's transaction and returns what happened as a value: the route only chooses the
-status. The override and its disclosure-log entry commit together; a refusal writes nothing.
+It runs in the caller's transaction and returns what happened as a value (:class:`Recorded`, or the
+shared :class:`~gateway.denied.Denied`): the route only chooses the status. The override and its
+disclosure-log entry commit together; a refusal writes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -22,31 +22,18 @@ from gateway.auth.rfc9068 import AccessContext
 from gateway.db import unit_of_work
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.models import Agency, Assessment
-from gateway.issue import Issue
+from gateway.denied import Denied, Why
 from gateway.keys import KeyRing
 from gateway.overrides.commitment import log_record
 from gateway.overrides.store import OverrideRecord, record_override
 from gateway.overrides.validation import validate_override
 
+__all__ = ["Denied", "Recorded", "Why", "record", "run_record"]
+
 
 @dataclass(frozen=True)
 class Recorded:
     override: OverrideRecord
-
-
-class Why(StrEnum):
-    """Why an override was refused; the route alone turns it into an HTTP status."""
-
-    NOT_YOURS = "not-yours"  # no such assessment, or not one the caller's service published: the same answer
-    INVALID = "invalid"  # the override itself does not validate
-
-
-@dataclass(frozen=True)
-class Denied:
-    """A refused override: nothing was written."""
-
-    why: Why
-    problems: list[Issue] = field(default_factory=list)  # every one, for INVALID
 
 
 def record(
@@ -62,11 +49,11 @@ def record(
     assessment = tx.get(Assessment, assessment_id)
     publisher = agencies.by_code(tx, ctx.agency_code)
     if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
-        return Denied(Why.NOT_YOURS)
+        return Denied(Why.NOT_FOUND)  # no such assessment, or not one the caller's service published: the same
     agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
     override, problems = validate_override(body, now=now, agency_types=agency_types)
     if problems or override is None:
-        return Denied(Why.INVALID, problems)
+        return Denied(Why.INVALID, problems=problems)  # every problem; nothing was written
     stored = record_override(
         tx,
         keyring,
