@@ -138,36 +138,29 @@ def require_admin(request: Request, cur: sessions.Current, action: str) -> None:
     assert cur.staff is not None
     if cur.staff.role == Role.ADMIN:
         return
-    raise PageRefused(
-        page(
-            request,
-            "error.html",
-            cur,
-            403,
-            title="You cannot do this",
-            message=f"This needs the {Role.ADMIN} role; your account has the {cur.staff.role} role. "
-            "The attempt has been recorded.",
-        ),
-        Logged(AuditEvent.IG_REFUSED, cur.staff.id, f"role:{action}"),
+    message = (
+        f"This needs the {Role.ADMIN} role; your account has the {cur.staff.role} role. The attempt has been recorded."
     )
+    raise _forbidden(request, cur, "You cannot do this", message, f"role:{action}")
 
 
 def require_csrf(request: Request, cur: sessions.Current | None, submitted: str | None) -> None:
     """A form must carry its session's CSRF token; a forged or stale one is refused (403) and logged."""
     if sessions.csrf_ok(cur, submitted):
         return
+    message = (
+        "The form was not sent from this service's own page, or it had expired. "
+        "Nothing was changed. Go back, reload the page and try again."
+    )
+    raise _forbidden(request, cur, "This form could not be accepted", message, "csrf")
+
+
+def _forbidden(request: Request, cur: sessions.Current | None, title: str, message: str, reason: str) -> PageRefused:
+    """A 403 page, and the refusal logged (``ig:staff:refused``) under the staff member, when signed in."""
     staff_id = cur.staff.id if cur and cur.staff else None
-    raise PageRefused(
-        page(
-            request,
-            "error.html",
-            cur,
-            403,
-            title="This form could not be accepted",
-            message="The form was not sent from this service's own page, or it had expired. "
-            "Nothing was changed. Go back, reload the page and try again.",
-        ),
-        Logged(AuditEvent.IG_REFUSED, staff_id, "csrf"),
+    return PageRefused(
+        page(request, "error.html", cur, 403, title=title, message=message),
+        Logged(AuditEvent.IG_REFUSED, staff_id, reason),
     )
 
 
