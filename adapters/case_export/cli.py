@@ -41,6 +41,7 @@ def import_export(
     from gateway.assessments.validation import load_schema
     from gateway.auth.registry import get_agency
     from gateway.auth.vocab import AgencyType
+    from gateway.db import unit_of_work
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.ingest.text_screen import text_screen
     from gateway.keys import load_keyring
@@ -55,9 +56,8 @@ def import_export(
         raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    with sessions() as session:
-        publisher = get_agency(session, agency)
-        is_ld_service = publisher is not None and publisher.type == AgencyType.LD_SERVICE.value
+    publisher = unit_of_work.read(sessions, lambda tx: get_agency(tx, agency))
+    is_ld_service = publisher is not None and publisher.type == AgencyType.LD_SERVICE.value
     if not is_ld_service:
         engine.dispose()
         err_console.print("error: --agency must name a registered L&D service (type ld-service)")
@@ -65,8 +65,8 @@ def import_export(
     # The policy in force decides which text police and the CPS can receive (screened for diagnoses).
     schema_dir = settings.resolved_schema_dir()
     catalogue = load_catalogue(schema_dir / "field-catalogue.json")
-    with sessions() as session:
-        policy = load_engine(settings, catalogue.ids, policy_dir=active_policy_dir(session, settings.data_dir))
+    active = unit_of_work.read(sessions, lambda tx: active_policy_dir(tx, settings.data_dir))
+    policy = load_engine(settings, catalogue.ids, policy_dir=active)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
