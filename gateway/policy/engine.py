@@ -6,7 +6,7 @@ interpreter the gateway runs, and the one ``ld-gateway policy test`` runs the Re
 pinned to the thread that made it (pyo3 ``unsendable``: any call from another thread panics, ``clone()``
 included) and holds the GIL while it evaluates, so the engine owns one thread that parses the policy
 once and answers every decision in turn: one parsed policy per process, however many request threads
-ask (an Engine per thread cost about 1.5 MiB each, and the server's threadpool has up to 40 threads).
+ask (a parsed, once-evaluated policy is about 7 MiB, and the server's threadpool has up to 40 threads).
 Decisions are cached in front of it (gateway/policy/cache.py), so the hop to that thread is paid only on
 a miss. docs/decisions.md says why regopy (rego-cpp) is no longer the production engine; the test suite
 still replays every decision on it as an independent interpreter (tests/policy/test_differential.py).
