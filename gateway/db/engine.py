@@ -10,19 +10,42 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # The pool's own reset (below) instead of its rollback on every return.
+    kwargs.setdefault("pool_reset_on_return", None)
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
-        return engine
-    # READ COMMITTED pinned: the log head row lock relies on it, whatever the server's default.
-    kwargs.setdefault("isolation_level", "READ COMMITTED")
-    # No ping on every checkout (a round trip per transaction): a connection the server dropped fails its
-    # statement, SQLAlchemy recognises the disconnect and invalidates the whole pool, and the next
-    # checkout connects afresh (tests/faults: PostgreSQL stopped and restarted under load).
-    return create_engine(url, **kwargs)
+    else:
+        # READ COMMITTED pinned: the log head row lock relies on it, whatever the server's default.
+        kwargs.setdefault("isolation_level", "READ COMMITTED")
+        # No ping on every checkout (a round trip per transaction): a connection the server dropped fails
+        # its statement, SQLAlchemy recognises the disconnect and invalidates the whole pool, and the next
+        # checkout connects afresh (tests/faults: PostgreSQL stopped and restarted under load).
+        engine = create_engine(url, **kwargs)
+    if kwargs["pool_reset_on_return"] is None:
+        event.listen(engine, "reset", _rollback_if_in_transaction)
+    return engine
+
+
+def _rollback_if_in_transaction(dbapi_conn: Any, _record: Any, state: Any) -> None:
+    """A connection goes back to the pool with no transaction open. A Session's close has ended its
+    transaction already and then returns the connection, on which the pool's default reset rolled back
+    again: on PostgreSQL a round trip per transaction, twice per pull, for nothing. So roll back only what
+    the driver says is open (psycopg's transaction status, sqlite3's ``in_transaction``); a driver that
+    cannot say is rolled back as before."""
+    if state.terminate_only:
+        return
+    info = getattr(dbapi_conn, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:
+        if status != 0:  # psycopg.pq.TransactionStatus.IDLE
+            dbapi_conn.rollback()
+        return
+    if getattr(dbapi_conn, "in_transaction", True):
+        dbapi_conn.rollback()
 
 
 #: Execution option marking a read-only engine view (see :func:`make_read_session_factory`).
