@@ -125,6 +125,7 @@ SHAPES: Mapping[AuditEvent, Shape] = {
     AuditEvent.PUBLISH_ACCEPTED: Shape(_REST_TYPE, (_CREATE,), "C", profile="PatientCreate", object="assessment"),
     AuditEvent.PUBLISH_IMPORTED: Shape(_REST_TYPE, (_CREATE,), "C", profile="PatientCreate", object="assessment"),
     AuditEvent.OVERRIDE_RECORDED: Shape(_REST_TYPE, (_CREATE,), "C", profile="PatientCreate", object="override"),
+    AuditEvent.OVERRIDE_DENIED: Shape(_REST_TYPE, (_CREATE,), "C", object="override"),
     AuditEvent.AUDIT_DENIED: Shape(_AUDIT_LOG_USED, (), "E"),
     AuditEvent.SUBJECT_REPORT_SIGNED_OFF: Shape(_AUDIT_LOG_USED, (), "C"),
     AuditEvent.TASK_CREATED: Shape(_REST_TYPE, (_CREATE,), "C", object="task"),

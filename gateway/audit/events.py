@@ -17,6 +17,7 @@ class AuditEvent(StrEnum):
     PUBLISH_ACCEPTED = "ingest:assessment:published"
     PUBLISH_IMPORTED = "ingest:assessment:imported"
     OVERRIDE_RECORDED = "ingest:override:recorded"
+    OVERRIDE_DENIED = "ingest:override:denied"
     AUDIT_DENIED = "audit:query:denied"
     # A clinician at the L&D service signed off the serious-harm check of a subject access report.
     SUBJECT_REPORT_SIGNED_OFF = "audit:report:signed-off"

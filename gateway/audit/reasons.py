@@ -70,6 +70,7 @@ class Reason(StrEnum):
     UNCHANGED = "unchanged"
     IDENTITY_CONFLICT = "identity-conflict"
     IDENTIFIER_UNKNOWN = "identifier-unknown"
+    OVERRIDE_INVALID = "override-invalid"
     # Staff
     ATTEMPTS = "attempts"
     PASSWORD = "password"

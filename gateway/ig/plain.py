@@ -25,6 +25,7 @@ EVENTS = {
     "ingest:assessment:published": "Assessment published by an L&D service",
     "ingest:assessment:imported": "Assessment imported from a case system",
     "ingest:override:recorded": "Lawful override recorded by an L&D service",
+    "ingest:override:denied": "Lawful override from an L&D service refused",
     "audit:query:denied": "Look-up in the log refused",
     "audit:report:signed-off": "Subject access report signed off by a clinician (serious-harm check)",
     "request:task:created": "Court request made",
@@ -87,6 +88,8 @@ REFUSALS = {
     "subject-mismatch": "The name or date of birth given does not match the person the identifier belongs to, "
     "so nothing was sent.",
     "identifier-unknown": "One of the identifiers given belongs to nobody on record, so nothing was sent.",
+    "override-invalid": "The lawful override was not valid (its basis, recipients, expiry or reason): nothing "
+    "was recorded.",
     "identity-conflict": "The identifier is on record for a person whose name or date of birth differ: nothing "
     "was stored, for an L&D administrator to resolve.",
 }

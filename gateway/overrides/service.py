@@ -2,7 +2,8 @@
 
 It runs in the caller's transaction and returns what happened as a value (:class:`Recorded`, or the
 shared :class:`~gateway.denied.Denied`): the route only chooses the status. The override and its
-disclosure-log entry commit together; a refusal writes nothing.
+disclosure-log entry commit together. A refusal is rolled back whole and then logged on its own
+(``ingest:override:denied``, with why), so IG sees a service trying another's assessment, or trying again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.assessments import store
 from gateway.audit import log
 from gateway.audit.entry import NewEntry, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
+from gateway.audit.reasons import Reason
 from gateway.auth.rfc9068 import AccessContext
 from gateway.db import unit_of_work
 from gateway.db.agencies import AgencyDirectory
@@ -99,4 +101,46 @@ def run_record(
 ) -> Recorded | Denied:
     """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
     directory = agencies or AgencyDirectory()
-    return unit_of_work.run(sessions, lambda tx: record(tx, keyring, directory, ctx, assessment_id, body, now))
+
+    def work(tx: Session) -> Recorded:
+        outcome = record(tx, keyring, directory, ctx, assessment_id, body, now)
+        if isinstance(outcome, Denied):
+            raise _Refused(outcome)  # roll back whatever the attempt touched, then log the refusal alone
+        return outcome
+
+    def log_refusal(tx: Session, refused: _Refused) -> Denied:
+        log.append(tx, refusal_entry(tx, keyring, ctx, assessment_id, refused.denied, now))
+        return refused.denied
+
+    return unit_of_work.run_or_refuse(sessions, work, _Refused, log_refusal)
+
+
+class _Refused(Exception):
+    def __init__(self, denied: Denied) -> None:
+        super().__init__(denied.why.value)
+        self.denied = denied
+
+
+def refusal_entry(
+    tx: Session,
+    keyring: KeyRing,
+    ctx: AccessContext,
+    assessment_id: str,
+    denied: Denied,
+    now: datetime,
+) -> NewEntry:
+    """The log entry of a refused override. An assessment id is written only when the gateway issued it
+    (the path's text is the caller's, and the log keeps what it is given for good), and the person only
+    when the assessment is the calling service's own (an invalid override): trying another service's
+    assessment is not filed under that service's person."""
+    assessment = tx.get(Assessment, assessment_id)
+    own = assessment is not None and denied.why is not Why.NOT_FOUND
+    return NewEntry(
+        event=AuditEvent.OVERRIDE_DENIED,
+        outcome=Outcome.DENIED,
+        created_at=now,
+        **caller_fields(ctx),
+        subject_key=store.subject_key(keyring, assessment.subject_id) if own and assessment else None,
+        assessment_id=None if assessment is None else assessment.id,
+        reason=Reason.NO_ASSESSMENT if denied.why is Why.NOT_FOUND else Reason.OVERRIDE_INVALID,
+    )

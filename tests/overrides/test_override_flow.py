@@ -113,14 +113,27 @@ def test_only_an_ld_service_may_record_an_override(gateway):
         assert session.execute(select(LawfulOverride)).first() is None
 
 
-def test_an_unknown_assessment_is_404(gateway):
-    response = record(gateway, override_body(), assessment_id="00000000-0000-0000-0000-000000000000")
+def test_an_unknown_assessment_is_404_and_the_refusal_is_logged_without_the_callers_text(gateway):
+    before = len(entries(gateway))
+    response = record(gateway, override_body(), assessment_id="Jane-Doe-1970-01-01")
 
     assert response.status_code == 404
     assert response.json()["resourceType"] == "OperationOutcome"
+    (refusal,) = entries(gateway)[before:]
+    assert (refusal["event"], refusal["outcome"], refusal["reason"]) == (
+        "ingest:override:denied",
+        "denied",
+        "no-assessment",
+    )
+    assert refusal["agency_code"] == "LD-NE"
+    # The path is the caller's text: the log keeps for good what it is given, so only ids it issued go in.
+    assert "Jane" not in json.dumps(refusal)
+    assert refusal.get("assessment_id") is None and refusal.get("subject_key") is None
+    with gateway.sessions() as session:
+        assert session.execute(select(LawfulOverride)).first() is None
 
 
-def test_a_bad_override_gets_422_listing_every_problem_and_nothing_is_written(gateway):
+def test_a_bad_override_gets_422_listing_every_problem_and_only_the_refusal_is_written(gateway):
     before = len(entries(gateway))
     response = record(gateway, {"basis": "curiosity", "recipients": ["NOPE"], "expires_at": "soon"})
 
@@ -128,7 +141,15 @@ def test_a_bad_override_gets_422_listing_every_problem_and_nothing_is_written(ga
     outcome = response.json()
     where = [issue["expression"][0] for issue in outcome["issue"]]
     assert where == ["reason", "recorded_by", "basis", "recipients[0]", "expires_at"]
-    assert len(entries(gateway)) == before
+    # Nothing of the override; the refusal alone is logged, under the person (the service's own assessment).
+    (refusal,) = entries(gateway)[before:]
+    assert (refusal["event"], refusal["outcome"], refusal["reason"]) == (
+        "ingest:override:denied",
+        "denied",
+        "override-invalid",
+    )
+    assert refusal["assessment_id"] == gateway.published.assessment_id
+    assert refusal["subject_key"] and "curiosity" not in json.dumps(refusal)
     with gateway.sessions() as session:
         assert session.execute(select(LawfulOverride)).first() is None
 
