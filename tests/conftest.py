@@ -24,10 +24,11 @@ from tests.fixtures.databases import (
     session_factory,
     sqlite_template,
 )
-from tests.fixtures.gateway import agency_key, gateway, gateway_policy
+from tests.fixtures.gateway import agency_key, gateway, gateway_policy, gateway_set_ups
 from tests.fixtures.keys import keys_template
 from tests.fixtures.parallel import pytest_collection_modifyitems, pytest_xdist_make_scheduler
 from tests.fixtures.reporting import pytest_terminal_summary
+from tests.fixtures.servers import drop_demo_templates
 
 __all__ = [
     "PG_ENV",
@@ -39,6 +40,7 @@ __all__ = [
     "db_engine",
     "gateway",
     "gateway_policy",
+    "gateway_set_ups",
     "keys_template",
     "pg_database_url",
     "pg_session_database",
@@ -49,6 +51,10 @@ __all__ = [
     "settings",
     "sqlite_template",
 ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_demo_templates(session.config)  # the e2e servers' PostgreSQL template, once every worker is done
 
 
 @pytest.fixture

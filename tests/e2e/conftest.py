@@ -1,31 +1,26 @@
-"""A real gateway: the ``ld-gateway`` command sets it up, and ``ld-gateway serve`` runs it on a free port.
+"""A real gateway: the ``ld-gateway`` command sets it up, and ``ld-gateway serve`` runs it on a free port
+(tests/fixtures/servers.py: each server gets its own copy of a demo set up once per run).
 
-One per database for the whole session (setting one up takes seconds): the modules that use it add their
-own agencies, clients and staff under names of their own, and read back only what they wrote.
+One per database for the whole session: the modules that use it add their own agencies, clients and
+staff under names of their own, and read back only what they wrote. A module that must see a server
+nobody else has touched (it counts what the whole log holds) asks for ``own_live_gateway`` instead.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess, run
 
-import httpx
 import pytest
 
-from gateway.db.engine import make_engine
-from tests.conftest import ROOT, create_pg_database
+from tests.fixtures.events import event_streams
 from tests.fixtures.parallel import LIVE_SERVER_IDS
+from tests.fixtures.servers import CLI, copy_demo, free_port, served
 
-CLI = str(Path(sys.executable).with_name("ld-gateway"))
+__all__ = ["LiveGateway", "event_streams", "live_gateway", "own_live_gateway"]
 
 
 @dataclass
@@ -38,98 +33,46 @@ class LiveGateway:
     server_log: Path
     tour: str
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, check=check, timeout=120)
+    def cli(self, *args: str, check: bool = True) -> CompletedProcess[str]:
+        return run([CLI, *args], env=self.env, capture_output=True, text=True, check=check, timeout=120)
 
     def key(self, agency_code: str) -> Path:
         return self.data_dir / "demo-keys" / f"{agency_code}.pem"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gateway exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gateway did not become ready:\n{log.read_text()}")
-
-
-def gateway_env(database_url: str, data_dir: Path, issuer: str, **extra: str) -> dict[str, str]:
-    """The environment of a real gateway process (and of the ``ld-gateway`` commands run beside it)."""
-    return {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_DATA_DIR": str(data_dir),
-        "GATEWAY_ISSUER": issuer,
-        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
-        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
-        **extra,
-    }
-
-
-def set_up_demo(env: dict[str, str], port: int) -> tuple[str, dict[str, str]]:
-    """``ld-gateway demo --no-serve``: its printed tour and the demo clients' ids by agency code."""
-    setup = subprocess.run(
-        [CLI, "demo", "--no-serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert setup.returncode == 0, setup.stderr + setup.stdout
-    clients = json.loads((Path(env["GATEWAY_DATA_DIR"]) / "demo-keys" / "clients.json").read_text())
-    return setup.stdout, clients
-
-
 @contextmanager
-def served(env: dict[str, str], servers: Sequence[tuple[int, Path]]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``ld-gateway serve`` on each (port, log file), ready before the body runs, stopped after it."""
-    processes: list[subprocess.Popen[bytes]] = []
+def _live_gateway(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterator[LiveGateway]:
+    workdir = tmp_path_factory.mktemp(f"live-{kind}")
+    demo = copy_demo(tmp_path_factory, kind, workdir)
     try:
-        for port, log in servers:
-            with log.open("wb") as sink:
-                processes.append(
-                    subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
-                )
-            _wait_ready(f"http://127.0.0.1:{port}", processes[-1], log)
-        yield processes
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        # Many tests share the demo clients within a minute; rate limits have their own tests (test_matrix).
+        env = demo.env(base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0")
+        tour = demo.tour(env, port)
+        log = workdir / "server.log"
+        with served(env, [(port, log)]):
+            yield LiveGateway(base_url, env, demo.data_dir, demo.database_url, demo.clients, log, tour)
     finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        demo.close()
 
 
-# The ids tell xdist's controller which tests share the server (tests/fixtures/parallel.py); a module that
-# parametrizes live_gateway itself (ids "sqlite", "postgresql") gets a server of its own.
+# The ids tell xdist's controller which tests share the server (tests/fixtures/parallel.py). A module
+# that wants the SQLite one only parametrizes it: ``[pytest.param("sqlite", id="live-sqlite")]``,
+# indirect, at session scope (so that it is this very server, not one of its own).
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"], ids=LIVE_SERVER_IDS)
 def live_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    workdir = tmp_path_factory.mktemp(f"live-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{workdir / 'gateway.db'}"
-    else:
-        database_url, drop = create_pg_database()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    # Many tests share the demo clients within a minute; rate limits have their own tests (test_matrix).
-    env = gateway_env(database_url, workdir / "var", base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0")
-    tour, clients = set_up_demo(env, port)
-    log = workdir / "server.log"
-    try:
-        with served(env, [(port, log)]):
-            yield LiveGateway(base_url, env, workdir / "var", database_url, clients, log, tour)
-    finally:
-        make_engine(database_url).dispose()
-        if drop:
-            drop()
-        shutil.rmtree(workdir / "var" / "keys", ignore_errors=True)
+    with _live_gateway(tmp_path_factory, request.param) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def own_live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    """A SQLite server of the module's own: nothing but the demo and what the module does is on it."""
+    with _live_gateway(tmp_path_factory, "sqlite") as gateway:
+        yield gateway
+
+
+ONLY_THE_SQLITE_SERVER = pytest.mark.parametrize(
+    "live_gateway", [pytest.param("sqlite", id=LIVE_SERVER_IDS[0])], indirect=True, scope="session"
+)

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.e2e.conftest import ONLY_THE_SQLITE_SERVER
 from tests.e2e.ig.conftest import chromium
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
+pytestmark = [pytest.mark.e2e, ONLY_THE_SQLITE_SERVER]
 
 __all__ = ["chromium"]
 

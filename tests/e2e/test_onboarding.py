@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import ONLY_THE_SQLITE_SERVER
 from tests.factories import example
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
+pytestmark = [pytest.mark.e2e, ONLY_THE_SQLITE_SERVER]
 
 GUIDE = ROOT / "docs" / "agency-onboarding.md"
 NHS = example("adult.json")["subject"]["nhs_number"]

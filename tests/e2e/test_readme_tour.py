@@ -13,10 +13,11 @@ import pytest
 
 from gateway.tour import STEPS
 from tests.conftest import ROOT
-from tests.e2e.conftest import CLI
+from tests.e2e.conftest import ONLY_THE_SQLITE_SERVER
+from tests.fixtures.servers import CLI
 
 # The tour is the demo's, and the demo runs on SQLite; the commands' PostgreSQL paths have their own tests.
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
+pytestmark = [pytest.mark.e2e, ONLY_THE_SQLITE_SERVER]
 
 
 def numbered_commands(lines: list[str]) -> list[tuple[int, list[str]]]:

@@ -3,13 +3,9 @@ listens on the other, and each side hears of the other's steps by server-sent ev
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import socket
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,80 +13,15 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key, sign_dpop_proof
-from gateway.db.engine import make_engine
-from tests.conftest import create_pg_database
+from adapters.agency_client.client import load_private_key
 from tests.court_requests.conftest import other_person, task_body
 from tests.court_requests.test_tasks import accept_ops, complete_ops
-from tests.e2e.conftest import free_port, gateway_env, served, set_up_demo
+from tests.fixtures.events import dpop_headers
+from tests.fixtures.servers import copy_demo, free_port, served
 
 pytestmark = pytest.mark.e2e
 
 TWO_PROCESS_NHS = "9434765927"  # valid check digit; nobody else on record has it
-
-
-class EventStream(threading.Thread):
-    """A minimal SSE reader (WHATWG event-stream format) on its own thread."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        super().__init__(daemon=True)
-        self.url, self.auth_headers = url, headers
-        self.events: queue.Queue[dict[str, str]] = queue.Queue()
-        self.subscribed = threading.Event()
-        self.status: int | None = None
-        self.ended = False  # the server ended the stream (rather than an error or our close)
-        self._socket: socket.socket | None = None
-
-    def run(self) -> None:
-        headers = {**self.auth_headers, "Accept": "text/event-stream"}
-        try:
-            with httpx.stream("GET", self.url, headers=headers, timeout=httpx.Timeout(10, read=120)) as response:
-                self.status = response.status_code
-                self._socket = response.extensions["network_stream"].get_extra_info("socket")
-                frame: dict[str, str] = {}
-                for line in response.iter_lines():
-                    if line.startswith(":"):
-                        self.subscribed.set()
-                    elif not line:
-                        if frame:
-                            self.events.put(frame)
-                        frame = {}
-                    else:
-                        name, _, value = line.partition(":")
-                        frame[name] = value.removeprefix(" ")
-                self.ended = True
-        except httpx.HTTPError:
-            return
-
-    def close(self) -> None:
-        """Hang up (a socket shutdown wakes the reading thread; closing it alone would not)."""
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                self._socket.shutdown(socket.SHUT_RDWR)
-        self.join(10)
-
-    def next(self, kind: str, timeout: float = 30) -> dict:
-        while True:
-            frame = self.events.get(timeout=timeout)
-            if frame.get("event") == kind:
-                return json.loads(frame["data"])
-
-
-@pytest.fixture
-def event_streams() -> Iterator[Callable[[str, dict[str, str]], EventStream]]:
-    """Open a subscribed event stream; every stream opened is closed after the test."""
-    opened: list[EventStream] = []
-
-    def open_stream(url: str, headers: dict[str, str]) -> EventStream:
-        stream = EventStream(url, headers)
-        opened.append(stream)
-        stream.start()
-        assert stream.subscribed.wait(30), stream.status
-        return stream
-
-    yield open_stream
-    for stream in opened:
-        stream.close()
 
 
 @pytest.fixture(scope="module")
@@ -98,17 +29,15 @@ def two_gateways(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, str, dict, Path, list[subprocess.Popen[bytes]]]]:
     workdir = tmp_path_factory.mktemp("two")
-    database_url, drop = create_pg_database()
-    ports = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{ports[0]}"  # one external name for both, as behind a load balancer
-    env = gateway_env(database_url, workdir / "var", issuer)
-    _, clients = set_up_demo(env, ports[0])
+    demo = copy_demo(tmp_path_factory, "postgresql", workdir)
     try:
+        ports = free_port(), free_port()
+        issuer = f"http://127.0.0.1:{ports[0]}"  # one external name for both, as behind a load balancer
+        env = demo.env(issuer)
         with served(env, [(port, workdir / f"server-{i}.log") for i, port in enumerate(ports)]) as processes:
-            yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", clients, workdir / "var", processes
+            yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", demo.clients, demo.data_dir, processes
     finally:
-        make_engine(database_url).dispose()
-        drop()
+        demo.close()
 
 
 def _agency(issuer: str, clients: dict, data_dir: Path, code: str) -> AgencyClient:
@@ -118,11 +47,7 @@ def _agency(issuer: str, clients: dict, data_dir: Path, code: str) -> AgencyClie
 
 def _auth(issuer: str, client: AgencyClient, purpose: str, method: str, path: str) -> dict[str, str]:
     # The DPoP proof names the gateway's external URL (the issuer), whichever process serves it.
-    token = client.token(purpose)
-    return {
-        "Authorization": f"DPoP {token}",
-        "DPoP": sign_dpop_proof(client.dpop_key, method, issuer + path, access_token=token),
-    }
+    return dpop_headers(client, client.token(purpose), method, issuer + path)
 
 
 def test_a_court_request_made_on_one_process_is_answered_through_the_other(two_gateways, event_streams):

@@ -10,7 +10,7 @@ second (gateway/api/stream_revocation.py) and ends with ``event: revoked``.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +19,8 @@ import pytest
 
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import ASSERTION_TYPE, load_private_key, sign_client_assertion, sign_dpop_proof
-from gateway.db.engine import make_engine
-from tests.conftest import create_pg_database
-from tests.e2e.conftest import CLI, free_port, gateway_env, served, set_up_demo
-from tests.e2e.test_requests import EventStream
+from tests.fixtures.events import EventStream, dpop_headers
+from tests.fixtures.servers import CLI, copy_demo, free_port, served
 
 pytestmark = pytest.mark.e2e
 
@@ -44,35 +42,29 @@ class TwoProcesses:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def two_processes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoProcesses]:
     workdir = tmp_path_factory.mktemp(f"streams-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{workdir / 'gateway.db'}"
-    else:
-        database_url, drop = create_pg_database()
-    ports = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{ports[0]}"
-    env = gateway_env(database_url, workdir / "var", issuer, GATEWAY_METRICS_ADDRESS="off")
-    _, clients = set_up_demo(env, ports[0])
+    demo = copy_demo(tmp_path_factory, request.param, workdir)
     try:
+        ports = free_port(), free_port()
+        issuer = f"http://127.0.0.1:{ports[0]}"
+        env = demo.env(issuer, GATEWAY_METRICS_ADDRESS="off")
         with served(env, [(port, workdir / f"server-{i}.log") for i, port in enumerate(ports)]):
-            yield TwoProcesses(issuer, f"http://127.0.0.1:{ports[1]}", env, clients, workdir / "var")
+            yield TwoProcesses(issuer, f"http://127.0.0.1:{ports[1]}", env, demo.clients, demo.data_dir)
     finally:
-        make_engine(database_url).dispose()
-        if drop:
-            drop()
+        demo.close()
 
 
-def open_stream(gw: TwoProcesses, client: AgencyClient, token: str) -> EventStream:
-    """A stream on the second process; the DPoP proof names the external URL (the issuer)."""
-    headers = {
-        "Authorization": f"DPoP {token}",
-        "DPoP": sign_dpop_proof(client.dpop_key, "GET", gw.issuer + "/events", access_token=token),
-    }
-    stream = EventStream(gw.other + "/events", headers)
-    stream.start()
-    assert stream.subscribed.wait(30), f"the stream never opened ({stream.status})"
-    assert stream.status == 200
-    return stream
+@pytest.fixture
+def open_stream(
+    event_streams: Callable[[str, dict[str, str]], EventStream],
+) -> Callable[[TwoProcesses, AgencyClient, str], EventStream]:
+    """A stream on the second process (closed after the test); the DPoP proof names the external URL."""
+
+    def open_on_the_other(gw: TwoProcesses, client: AgencyClient, token: str) -> EventStream:
+        stream = event_streams(gw.other + "/events", dpop_headers(client, token, "GET", gw.issuer + "/events"))
+        assert stream.status == 200
+        return stream
+
+    return open_on_the_other
 
 
 def ended_with_revoked(stream: EventStream) -> bool:
@@ -86,7 +78,7 @@ def ended_with_revoked(stream: EventStream) -> bool:
     return kinds[-1:] == ["revoked"]
 
 
-def test_a_stream_ends_when_its_token_is_revoked_on_another_process(two_processes):
+def test_a_stream_ends_when_its_token_is_revoked_on_another_process(two_processes, open_stream):
     gw = two_processes
     court = gw.agency("MC-NE")
     token = court.token("case-management")
@@ -107,7 +99,7 @@ def test_a_stream_ends_when_its_token_is_revoked_on_another_process(two_processe
     assert survivor.is_alive()  # only that token's stream ended
 
 
-def test_a_stream_ends_when_its_client_is_revoked_from_the_command_line(two_processes):
+def test_a_stream_ends_when_its_client_is_revoked_from_the_command_line(two_processes, open_stream):
     gw = two_processes
     ld = gw.agency("LD-NE")
     stream = open_stream(gw, ld, ld.token("ld-service"))

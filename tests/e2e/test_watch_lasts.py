@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,10 +16,11 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key, sign_dpop_proof
+from adapters.agency_client.client import load_private_key
 from gateway.tour import CHILD, REQUESTS
 from tests.conftest import ROOT
-from tests.e2e.conftest import CLI, _wait_ready, free_port
+from tests.fixtures.events import dpop_headers
+from tests.fixtures.servers import copy_demo, free_port, served
 
 pytestmark = pytest.mark.e2e
 TOKEN_SECONDS = 30
@@ -30,30 +29,15 @@ TOKEN_SECONDS = 30
 @pytest.fixture(scope="module")
 def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     workdir = tmp_path_factory.mktemp("short-tokens")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": f"sqlite:///{workdir / 'gateway.db'}",
-        "GATEWAY_DATA_DIR": str(workdir / "var"),
-        "GATEWAY_ISSUER": base_url,
-        "GATEWAY_POLICY_DIR": str(ROOT / "policies"),
-        "GATEWAY_SCHEMA_DIR": str(ROOT / "schemas"),
-        "GATEWAY_TOKEN_RATE_PER_MINUTE": "0",
-        "GATEWAY_ACCESS_TOKEN_TTL": str(TOKEN_SECONDS),
-    }
-    setup = subprocess.run([CLI, "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=180)
-    assert setup.returncode == 0, setup.stderr
-    log = workdir / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
+    demo = copy_demo(tmp_path_factory, "sqlite", workdir)
     try:
-        _wait_ready(base_url, process, log)
-        yield {"base_url": base_url, "env": env, "keys": workdir / "var" / "demo-keys"}
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = demo.env(base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0", GATEWAY_ACCESS_TOKEN_TTL=str(TOKEN_SECONDS))
+        with served(env, [(port, workdir / "server.log")]):
+            yield {"base_url": base_url, "env": env, "keys": demo.data_dir / "demo-keys"}
     finally:
-        process.terminate()
-        process.wait(timeout=15)
-        shutil.rmtree(workdir / "var" / "keys", ignore_errors=True)
+        demo.close()
 
 
 def _ask(env: dict[str, str], urn: str) -> str:
@@ -85,12 +69,7 @@ def test_the_watcher_outlives_its_token(short_tokens):
 
 
 def _open(client: AgencyClient, url: str, last_event_id: str | None = None) -> httpx.Response:
-    token = client.token("ld-service")
-    headers = {
-        "Authorization": f"DPoP {token}",
-        "DPoP": sign_dpop_proof(client.dpop_key, "GET", url, access_token=token),
-        "Accept": "text/event-stream",
-    }
+    headers = {**dpop_headers(client, client.token("ld-service"), "GET", url), "Accept": "text/event-stream"}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
     request = httpx.Request("GET", url, headers=headers)

@@ -27,6 +27,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Module-scoped: Playwright's sync API runs an event loop on this thread while it is open, and the

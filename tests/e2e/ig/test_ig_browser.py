@@ -24,10 +24,10 @@ from adapters.agency_client.client import load_private_key
 from gateway.db.engine import make_engine
 from gateway.db.models import Agency, Assessment
 from tests.conftest import ROOT
-from tests.e2e.conftest import CLI
+from tests.fixtures.servers import CLI
 
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("live_gateway", ["sqlite"], indirect=True, scope="module")]
+pytestmark = pytest.mark.e2e
 
 ADULT_NHS = "9449305552"
 AUDITOR_PASSWORD = "auditor password for the browser"
@@ -50,8 +50,8 @@ def _demo_password(tour: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(live_gateway: Any) -> Any:
-    gw = live_gateway
+def site(own_live_gateway: Any) -> Any:
+    gw = own_live_gateway
     # Some disclosures to look at: a release with withheld fields, and a refusal.
     for code, purpose in (("POL-NE", "charging"), ("MHT-NE", "health-referral")):
         AgencyClient(gw.base_url, gw.clients[code], load_private_key(gw.key(code))).search(purpose, ADULT_NHS)
@@ -434,7 +434,8 @@ def test_every_page_fits_a_320_pixel_screen_and_has_a_favicon(chromium, limited,
         context.close()
 
 
-def test_screenshots_of_every_page(site, screens):
+def test_screenshots_of_every_page(chromium, site, screens):
+    """Last in the module: the pages the tests above photographed (none, and a skip, without a browser)."""
     expected = {
         *PAGES,
         "sign-in",

@@ -1,29 +1,20 @@
-"""The review fixture is a working gateway: police pull the adult example; behaviour pinned here passes today."""
+"""The whole-gateway fixture is a working gateway: police pull the adult example and it is logged; a person
+unknown and a person not linked to the caller look alike over HTTP. Behaviour the first security review
+relied on, pinned (it passed when written)."""
 
 from __future__ import annotations
 
-import json
-
-from sqlalchemy import select
-
 from gateway.audit import log
 from gateway.audit.verify import verify_rows
-from gateway.db.models import DisclosureLogEntry
 
 NHS = "9449305552"
 SEARCH = f"/fhir/Bundle?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS}"
 
 
-def log_entries(gateway) -> list[dict]:
-    with gateway.sessions() as session:
-        rows = session.execute(select(DisclosureLogEntry.entry).order_by(DisclosureLogEntry.seq)).scalars()
-        return [json.loads(r) for r in rows]
-
-
 def test_police_pull_is_released_and_logged(gateway):
     response = gateway.http.get(SEARCH, auth=gateway.auth("POL-NE", "charging"))
     assert response.status_code == 200, response.text
-    (entry,) = [e for e in log_entries(gateway) if e["event"].startswith("disclosure:")]
+    (entry,) = [e for e in gateway.log_entries() if e["event"].startswith("disclosure:")]
     assert entry["outcome"] == "released"
     assert entry["disclosure_id"] == response.headers["x-disclosure-id"]
     with gateway.sessions() as session:
