@@ -217,7 +217,8 @@ class RequestService:
 
     def who_saw(self, ctx: AccessContext, assessment_id: str) -> list[dict[str, Any]] | None:
         """The per-assessment view for its publisher; ``None`` when absent or not the caller's."""
-        with self._sessions() as session:
+
+        def read(session: Session) -> list[dict[str, Any]] | None:
             assessment = session.get(Assessment, assessment_id)
             if assessment is None:
                 return None
@@ -225,6 +226,9 @@ class RequestService:
             if publisher is None or publisher.code != ctx.agency_code:
                 return None
             return [s.to_json() for s in alerts.who_saw(session, self._keyring, assessment)]
+
+        # A read: on SQLite it waits for no writer and holds no write lock.
+        return unit_of_work.read(self._sessions, read)
 
     # -- the use cases' steps -----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.auth.registry import get_agency
 from gateway.court_requests.notify import Notification
 from gateway.db import unit_of_work
 from gateway.db.models import Agency, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -96,7 +97,7 @@ def add_subscription(session: Session, keyring: KeyRing, agency_code: str, url: 
         raise WebhookError("the URL must be http(s)://host/... without credentials")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise WebhookError("plain http is allowed only to this machine (127.0.0.1, localhost); use https")
-    agency = session.execute(select(Agency).where(Agency.code == agency_code)).scalar_one_or_none()
+    agency = get_agency(session, agency_code)
     if agency is None:
         raise WebhookError(f"no agency with code {agency_code}")
     subscription_id, secret = str(uuid.uuid4()), new_secret()
