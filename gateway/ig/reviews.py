@@ -55,6 +55,8 @@ class OverrideView:
     expires_at: datetime
     agency_code: str
     reason: str | None
+    # The person's data key is gone (erasure): a missing reason is then lawful, otherwise it is not.
+    erased: bool
     review: ReviewView | None
     disclosures: list[ReliedOn]
     # The entry that recorded the override, and the same check; None if the log holds no such entry.
@@ -133,9 +135,9 @@ def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView |
         select(OverrideReview).where(OverrideReview.override_id == override_id)
     ).scalar_one_or_none()
     review_view = None
+    key = _data_key(session, keyring, row.assessment_id)
     if review is not None:
         note = None
-        key = _data_key(session, keyring, row.assessment_id)
         if key is not None and review.note_ciphertext is not None:
             note = decrypt(key, review.note_ciphertext, _note_aad(review.id)).decode("utf-8")
         review_view = ReviewView(review.decision, note, review.reviewer_id, _aware(review.reviewed_at))
@@ -150,6 +152,7 @@ def view(session: Session, keyring: KeyRing, override_id: str) -> OverrideView |
         expires_at=_aware(row.expires_at),
         agency_code=row.agency_code,
         reason=read_reason(session, keyring, override_id),
+        erased=key is None,
         review=review_view,
         disclosures=disclosures,
         recorded_entry=recorded_entry,

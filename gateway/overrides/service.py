@@ -129,18 +129,17 @@ def refusal_entry(
     denied: Denied,
     now: datetime,
 ) -> NewEntry:
-    """The log entry of a refused override. An assessment id is written only when the gateway issued it
-    (the path's text is the caller's, and the log keeps what it is given for good), and the person only
-    when the assessment is the calling service's own (an invalid override): trying another service's
-    assessment is not filed under that service's person."""
-    assessment = tx.get(Assessment, assessment_id)
-    own = assessment is not None and denied.why is not Why.NOT_FOUND
+    """The log entry of a refused override. The assessment and the person are named only when the
+    assessment is the calling service's own (an invalid override). For any other id neither is: the
+    path's text is the caller's (the log keeps what it is given for good), and an entry naming another
+    service's assessment would show that service, in its view of the log, who else tried it."""
+    assessment = tx.get(Assessment, assessment_id) if denied.why is not Why.NOT_FOUND else None
     return NewEntry(
         event=AuditEvent.OVERRIDE_DENIED,
         outcome=Outcome.DENIED,
         created_at=now,
         **caller_fields(ctx),
-        subject_key=store.subject_key(keyring, assessment.subject_id) if own and assessment else None,
+        subject_key=None if assessment is None else store.subject_key(keyring, assessment.subject_id),
         assessment_id=None if assessment is None else assessment.id,
         reason=Reason.NO_ASSESSMENT if denied.why is Why.NOT_FOUND else Reason.OVERRIDE_INVALID,
     )

@@ -106,16 +106,26 @@ def facts_for_assessment(session: Session, assessment_id: str) -> list[OverrideF
 
 def _opened(session: Session, keyring: KeyRing, override_id: object) -> tuple[LawfulOverride, bytes, str] | None:
     """The stored override, its person's data key and its decrypted reason; ``None`` when any is gone."""
+    found = _open(session, keyring, override_id)
+    return found if isinstance(found, tuple) else None
+
+
+def _open(
+    session: Session, keyring: KeyRing, override_id: object
+) -> tuple[LawfulOverride, bytes, str] | CommitmentCheck:
+    """As :func:`_opened`, or why not: ``ERASED`` only when the person's data key is gone (erasure destroys
+    that one key and nothing else), ``MISMATCH`` when the override, its assessment or its reason is missing
+    while the key is there: no lawful path removes those, so it is not to be shown as an erasure."""
     row = session.get(LawfulOverride, override_id) if isinstance(override_id, str) else None
-    if row is None or row.reason_ciphertext is None:
-        return None
-    assessment = session.get(Assessment, row.assessment_id)
-    if assessment is None:
-        return None
+    assessment = None if row is None else session.get(Assessment, row.assessment_id)
+    if row is None or assessment is None:
+        return CommitmentCheck.MISMATCH
     try:
         key = subject_data_key(session, keyring, assessment.subject_id)
     except LookupError:
-        return None
+        return CommitmentCheck.ERASED
+    if row.reason_ciphertext is None:
+        return CommitmentCheck.MISMATCH
     return row, key, decrypt(key, row.reason_ciphertext, _reason_aad(row.id)).decode("utf-8")
 
 
@@ -129,17 +139,18 @@ class CommitmentCheck(StrEnum):
     """What comparing a log entry's commitments with an override as stored now finds."""
 
     MATCH = "match"
-    MISMATCH = "mismatch"  # the entry does not commit to this author, reason and expiry (or to none)
-    ERASED = "erased"  # the override's reason or its person's key is gone: nothing left to compare with
+    MISMATCH = "mismatch"  # the entry does not commit to this author, reason and expiry (or to none), or the
+    # override, its assessment or its reason is missing while the person's key is still there
+    ERASED = "erased"  # the person's data key is gone (erasure): nothing left to compare with
 
 
 def check_entries(session: Session, keyring: KeyRing, override_id: str, items: Sequence[Any]) -> list[CommitmentCheck]:
     """For each log entry's lawful-basis ``item`` for this override (``None`` when an entry has none),
     whether it commits to the override as stored now (its author, decrypted reason and expiry), so the
     practitioner is held to what the disclosures relied on. The override is opened once for them all."""
-    opened = _opened(session, keyring, override_id)
-    if opened is None:
-        return [CommitmentCheck.ERASED for _ in items]
+    opened = _open(session, keyring, override_id)
+    if isinstance(opened, CommitmentCheck):
+        return [opened for _ in items]
     row, key, reason = opened
     return [
         CommitmentCheck.MATCH

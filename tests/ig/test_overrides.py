@@ -113,6 +113,16 @@ def test_the_review_page_checks_each_log_entrys_commitments_against_the_override
     recorded, relied = _commitments(browser, override_id, disclosure_id)
     assert recorded.startswith("Match:") and relied.startswith("Mismatch: the entry does not commit")
 
+    # The stored reason removed while the person's key is still there: tampering, not an erasure.
+    with gateway.sessions.begin() as session:
+        row = session.get(LawfulOverride, override_id)
+        ciphertext, row.reason_ciphertext = row.reason_ciphertext, None
+    assert [c.split(":")[0] for c in _commitments(browser, override_id, disclosure_id)] == ["Mismatch", "Mismatch"]
+    detail = html.unescape(browser.get(f"/ig/overrides/{override_id}").text)
+    assert "has been erased" not in detail and "Missing: no reason is stored" in re.sub(r"<[^>]+>", "", detail)
+    with gateway.sessions.begin() as session:
+        session.get(LawfulOverride, override_id).reason_ciphertext = ciphertext
+
     # The person erased: nothing is left to compare with.
     with gateway.sessions.begin() as session:
         subject_id = session.get(Assessment, session.get(LawfulOverride, override_id).assessment_id).subject_id

@@ -186,3 +186,30 @@ def test_the_decision_cache_never_serves_a_stale_consent_or_override(gateway):
     assert record(gateway, override_body()).status_code == 201
     flagged = pull(gateway, "POL-NE", "charging")[2]
     assert "risk.assessment" in flagged["released"] and flagged["ig_review"] is True
+
+
+def test_another_services_refused_override_is_not_shown_to_the_owning_service(gateway):
+    # LD-NW tries LD-NE's assessment: 404, as for an unknown id. The refusal is logged, but names neither
+    # the assessment nor the person, so LD-NE's view of the log does not learn that LD-NW tried it.
+    from gateway.auth import registry
+    from tests.security.test_provenance import SECOND
+
+    with gateway.sessions.begin() as session:
+        for code, type_, purposes in SECOND:
+            registry.add_agency(session, code, f"Agency {code}", type_)
+            gateway.clients[code] = registry.add_client(session, code, list(purposes), jwks=gateway.key.jwks).client_id
+    before = len(entries(gateway))
+    response = record(gateway, override_body(), agency="LD-NW")
+
+    assert response.status_code == 404
+    (refusal,) = entries(gateway)[before:]
+    assert (refusal["event"], refusal["agency_code"], refusal["reason"]) == (
+        "ingest:override:denied",
+        "LD-NW",
+        "no-assessment",
+    )
+    assert refusal.get("assessment_id") is None and refusal.get("subject_key") is None
+    # Before the fix the entry named LD-NE's assessment, and this view (scoped by assessment) showed it.
+    view = gateway.http.get("/audit/disclosures", params={"limit": 500}, auth=gateway.auth("LD-NE", "ld-service"))
+    assert view.status_code == 200
+    assert [item for item in view.json()["items"] if item.get("agency_code") == "LD-NW"] == []
