@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import log
@@ -98,17 +99,38 @@ def test_an_unexpected_error_leaves_nothing(session_factory: sessionmaker[Sessio
     assert _counts(session_factory) == (0, [])
 
 
-def test_a_read_sees_committed_rows_and_writes_nothing(session_factory: sessionmaker[Session]) -> None:
+def test_a_read_sees_committed_rows_and_writes_nothing(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
     unit_of_work.run(session_factory, _write_agency)
 
     def work(tx: Session) -> Agency:
         found = tx.execute(select(Agency).where(Agency.code == "UOW-1")).scalar_one()
         found.name = "changed inside a read"
-        tx.flush()  # really sent, and never committed: a read unit always rolls back
+        tx.flush()  # SQLite: really sent, and never committed (a read unit always rolls back)
         return found
 
-    agency = unit_of_work.read(session_factory, work)
-    assert agency.code == "UOW-1"  # what the read loaded stays readable after it ended
+    if database_url.startswith("postgresql"):
+        # A READ ONLY transaction: the write raises, instead of being rolled back unseen at the end.
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            unit_of_work.read(session_factory, work)
+        for snapshot in (False, True):
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                unit_of_work.read(
+                    session_factory,
+                    lambda tx: tx.execute(
+                        insert(Agency).values(code="UOW-9", name="x", type="police", created_at=datetime.now(UTC))
+                    ),
+                    snapshot=snapshot,
+                )
+        # The pool hands the connection on as a writable one again.
+        unit_of_work.run(
+            session_factory,
+            lambda tx: tx.execute(update(Agency).where(Agency.code == "UOW-1").values(name="Unit of work")),
+        )
+    else:
+        agency = unit_of_work.read(session_factory, work)
+        assert agency.code == "UOW-1"  # what the read loaded stays readable after it ended
     with session_factory() as s:
         assert s.scalar(select(Agency.name).where(Agency.code == "UOW-1")) == "Unit of work"
 

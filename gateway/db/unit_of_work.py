@@ -37,7 +37,10 @@ from gateway.db.engine import READ_ONLY
 
 T = TypeVar("T")
 _READ_ONLY_OPTIONS: Mapping[str, Any] = {READ_ONLY: True}
-_SNAPSHOT_OPTIONS: Mapping[str, Any] = {READ_ONLY: True, "isolation_level": "REPEATABLE READ"}
+# On PostgreSQL a read unit is a READ ONLY transaction: a write put in one by mistake (a log entry, say)
+# raises instead of being rolled back unseen when the unit ends.
+_PG_READ_OPTIONS: Mapping[str, Any] = {READ_ONLY: True, "postgresql_readonly": True}
+_PG_SNAPSHOT_OPTIONS: Mapping[str, Any] = {**_PG_READ_OPTIONS, "isolation_level": "REPEATABLE READ"}
 R = TypeVar("R")
 E = TypeVar("E", bound=BaseException)
 
@@ -49,13 +52,16 @@ def run(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
 
 
 def read(sessions: sessionmaker[Session], work: Callable[[Session], T], *, snapshot: bool = False) -> T:
-    """``work`` in one read-only transaction, rolled back when it ends (it may not write: on SQLite a
-    write in it can fail with "database is locked" when another writer got in first). ``snapshot``: one
+    """``work`` in one read-only transaction, rolled back when it ends. It may not write: on PostgreSQL a
+    write raises (a READ ONLY transaction); on SQLite it can fail with "database is locked" when another
+    writer got in first, and is rolled back in any case. ``snapshot``: one
     view of the database for every statement, on PostgreSQL as on SQLite."""
     with sessions() as tx:  # closing rolls back, and leaves what ``work`` loaded readable (not expired)
         # Marks the connection before the transaction begins: the engine's "begin" hook reads it.
-        postgres = tx.get_bind().dialect.name == "postgresql"
-        tx.connection(execution_options=_SNAPSHOT_OPTIONS if snapshot and postgres else _READ_ONLY_OPTIONS)
+        if tx.get_bind().dialect.name == "postgresql":
+            tx.connection(execution_options=_PG_SNAPSHOT_OPTIONS if snapshot else _PG_READ_OPTIONS)
+        else:
+            tx.connection(execution_options=_READ_ONLY_OPTIONS)
         return work(tx)
 
 

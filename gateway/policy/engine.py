@@ -26,6 +26,7 @@ import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any, Protocol
@@ -47,6 +48,12 @@ POLICY_MALFORMED = "policy-malformed"
 POLICY_UNKNOWN_FIELD = "policy-unknown-field"
 POLICY_CONTRADICTION = "policy-contradiction"
 POLICY_DENIED = "policy-denied"
+
+# The embedded engine's limits (seconds). A decision takes about a millisecond; one that waits longer than
+# this behind the engine's one thread is denied (POLICY_ERROR), as an OPA server's timeout is. Parsing
+# the policy takes tens of milliseconds; a load that never finishes is refused, not waited on.
+DECISION_TIMEOUT = 5.0
+LOAD_TIMEOUT = 60.0
 
 _DECISION_KEYS = frozenset({"allow", "released", "withheld", "obligations", "overrides", "deny_reason"})
 
@@ -299,7 +306,10 @@ class EmbeddedRegoEngine(RegoEngineBase):
             target=_engine_thread, args=(self._jobs, self._data, self._modules, parsed), name="rego", daemon=True
         ).start()
         weakref.finalize(self, self._jobs.put, None)  # an engine no longer used ends its thread
-        error = parsed.result()
+        try:
+            error = parsed.result(timeout=LOAD_TIMEOUT)
+        except FutureTimeout:
+            raise PolicyLoadError(f"{policy_dir}: the policy was not parsed within {LOAD_TIMEOUT:g} s") from None
         if error:
             raise PolicyLoadError(error)
         self._probe()
@@ -307,7 +317,9 @@ class EmbeddedRegoEngine(RegoEngineBase):
     def _evaluate(self, input_json: str) -> Any:
         answer: Future[Any] = Future()
         self._jobs.put((input_json, answer))
-        result = answer.result()
+        # One thread answers every uncached decision: a decision that does not come in time is a denial
+        # (decide() turns the TimeoutError into POLICY_ERROR, which is never cached), not a stalled pull.
+        result = answer.result(timeout=DECISION_TIMEOUT)
         return _single_value([[e.get("value") for e in r.get("expressions", [])] for r in result.get("result", [])])
 
 
@@ -319,14 +331,14 @@ def _engine_thread(
 ) -> None:
     """Make, use and drop one regorus Engine, all on this thread; it lives only in this frame, and no
     traceback leaves with it (pyo3 refuses an unsendable object dropped on another thread)."""
-    engine = regorus.Engine()
     name = DATA_FILE
     try:
+        engine = regorus.Engine()
         # regorus parses in Rust and reports file:line:col: operators get a readable error.
         engine.add_data(dict(data))
         for name, source in modules:
             engine.add_policy(name, source)
-    except Exception as exc:
+    except BaseException as exc:  # a pyo3 panic too: the loader must hear of it, never wait for ever
         parsed.set_result(f"{name}: {short_error(exc)}")
         return
     parsed.set_result(None)

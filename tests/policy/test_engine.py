@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import gateway.policy
+import gateway.policy.engine as engine_module
 from gateway.policy import (
     Decision,
     EmbeddedRegoEngine,
@@ -18,7 +19,7 @@ from gateway.policy import (
     compute_revision,
     decision_from_result,
 )
-from gateway.policy.engine import DEFAULT_DENY_RULE
+from gateway.policy.engine import DEFAULT_DENY_RULE, POLICY_ERROR
 from gateway.policy.matrix import AGE_GROUPS, AGENCY_TYPES, CONSENTS, PURPOSES, matrix_input
 
 from .conftest import POLICY_DIR
@@ -225,6 +226,56 @@ def test_the_engine_parses_once_and_its_thread_ends_with_it(catalogue_ids):
     gc.collect()
     own.join(timeout=10)
     assert not own.is_alive()
+
+
+class _Panic(BaseException):
+    """What a pyo3 panic is: a BaseException, not an Exception."""
+
+
+def test_a_panic_while_parsing_refuses_the_load_instead_of_hanging_it(monkeypatch, catalogue_ids):
+    # The engine thread caught only Exception, and made its Engine outside the try: a panic there left the
+    # loader waiting for ever (start-up, policy store, policy diff, the IG policy-changes page).
+    real = engine_module.regorus.Engine
+
+    class Panicking:
+        def __init__(self) -> None:
+            self._engine = real()
+
+        def add_data(self, data: Any) -> None:
+            self._engine.add_data(data)
+
+        def add_policy(self, name: str, source: str) -> None:
+            raise _Panic("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(engine_module.regorus, "Engine", Panicking)
+    outcome: list[BaseException | str] = []
+
+    def load() -> None:
+        try:
+            EmbeddedRegoEngine(POLICY_DIR, catalogue_ids)
+            outcome.append("loaded")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(timeout=30)
+    assert not loader.is_alive()
+    (error,) = outcome
+    assert isinstance(error, PolicyLoadError) and "unwrap" in str(error)
+
+
+def test_a_decision_the_engine_thread_does_not_answer_in_time_is_a_denial(monkeypatch, catalogue_ids):
+    # One thread answers every uncached decision: one that never comes must deny, not stall the pull.
+    engine = EmbeddedRegoEngine(POLICY_DIR, catalogue_ids)
+    assert engine.decide(request("police", "charging")).allowed
+    engine._jobs.put(None)  # the engine's thread ends: nothing will answer again
+    monkeypatch.setattr(engine_module, "DECISION_TIMEOUT", 0.2)
+
+    decision = engine.decide(request("police", "charging"))
+
+    assert not decision.allowed and decision.deny_reason == POLICY_ERROR
+    assert decision.released == ()
 
 
 def _fingerprint(decision: Decision) -> tuple[Any, ...]:
