@@ -266,6 +266,38 @@ def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, ses
     assert "0 people" in cli("retention", "run", "--today", "2026-11-26").output
 
 
+def test_a_person_published_again_after_the_judgement_is_not_erased(cli, sessions, settings, monkeypatch):
+    # Retention judged everyone in one snapshot, then erased each without looking again: a record published
+    # (or merged) in between was shredded with the rest, and shredding is for good.
+    from datetime import UTC, date, datetime
+
+    from gateway.db.models import Subject
+    from gateway.ingest import records
+
+    keyring = load_keyring(settings.data_dir / "keys")
+    old = example()
+    old["local_reference"] = "LD-NE-2005-000001"
+    old["subject"]["date_of_birth"] = "1970-01-01"
+    old["context"]["assessed_at"] = "2005-01-01T10:00:00Z"
+    old["consent"]["recorded_at"] = "2005-01-01T09:00:00Z"
+    expired = publish(sessions, keyring, old)
+    today = date(2026, 11, 26)
+    judged = records.expired_subjects(sessions, keyring, today)
+    assert [item.subject_ids for item in judged] == [(expired.subject_id,)]
+
+    again = copy.deepcopy(old)
+    again["local_reference"] = "LD-NE-2026-000009"
+    again["context"]["assessed_at"] = "2026-11-01T10:00:00Z"
+    again["consent"]["recorded_at"] = "2026-11-01T09:00:00Z"
+    assert publish(sessions, keyring, again).subject_id == expired.subject_id
+    monkeypatch.setattr(records, "expired_subjects", lambda *args, **kwargs: judged)
+
+    assert records.run_retention(sessions, keyring, today=today, now=datetime.now(UTC)) == []
+    with sessions() as session:
+        assert session.get(Subject, expired.subject_id).wrapped_key is not None
+    assert _log_entries(sessions, "retention:") == []
+
+
 def test_a_recorded_death_erases_ten_years_after_it_not_twenty_after_the_last_contact(cli, sessions, settings):
     keyring = load_keyring(settings.data_dir / "keys")
     died = example()

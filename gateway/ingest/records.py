@@ -135,22 +135,23 @@ class Expired:
     retention: Retention
 
 
+def _judge(session: Session, keyring: KeyRing, subject_id: str, today: date) -> Expired | None:
+    """The person ``subject_id`` belongs to (their merge group), if their retention period has ended."""
+    members = identity.group(session, identity.resolve(session, subject_id))
+    contents = [c for sid in members for c in store.subject_contents(session, keyring, sid)]
+    kept = retention_of_contents(contents)
+    return Expired(tuple(members), kept) if kept is not None and is_expired(kept.keep_until, today) else None
+
+
 def expired_subjects(sessions: sessionmaker[Session], keyring: KeyRing, today: date) -> list[Expired]:
     """Every unerased person whose period has ended, judged over all their merged records together."""
 
     def judge(session: Session) -> list[Expired]:
-        out = []
         roots = {
             identity.resolve(session, sid)
             for sid in session.execute(select(Subject.id).where(Subject.wrapped_key.is_not(None))).scalars()
         }
-        for root in sorted(roots):
-            members = identity.group(session, root)
-            contents = [c for sid in members for c in store.subject_contents(session, keyring, sid)]
-            kept = retention_of_contents(contents)
-            if kept is not None and is_expired(kept.keep_until, today):
-                out.append(Expired(tuple(members), kept))
-        return out
+        return [expired for root in sorted(roots) if (expired := _judge(session, keyring, root, today))]
 
     # One snapshot for the whole judgement, holding no write lock while every record is opened.
     return unit_of_work.read(sessions, judge, snapshot=True)
@@ -170,19 +171,26 @@ def run_retention(
     The log entry's reason names the rule (e.g. ``retention:adult-20-years``), never a date of birth or death.
     """
 
-    def erase(item: Expired) -> Callable[[Session], None]:
-        def work(session: Session) -> None:
+    def erase(item: Expired) -> Callable[[Session], bool]:
+        def work(session: Session) -> bool:
+            # Judged again in the erasing transaction: a record published or merged since the judgement
+            # may keep the person longer, or join another record to them; shredding is for good.
+            again = _judge(session, keyring, item.subject_ids[0], today)
+            if again is None or again.retention != item.retention or set(again.subject_ids) != set(item.subject_ids):
+                return False
             for sid in item.subject_ids:
                 store.shred_subject(session, sid, now)
                 reason = f"retention:{item.retention.rule}"
                 _log(session, keyring, AuditEvent.SUBJECT_ERASED, Outcome.ERASED, sid, reason, now)
+            return True
 
         return work
 
-    expired = expired_subjects(sessions, keyring, today)
-    for item in expired:
-        if not dry_run:
-            unit_of_work.run(sessions, erase(item))
+    erased = []
+    for item in expired_subjects(sessions, keyring, today):
+        if not dry_run and not unit_of_work.run(sessions, erase(item)):
+            continue  # changed since it was judged: the next run judges it afresh
+        erased.append(item)
         if on_subject is not None:
             on_subject(item)
-    return expired
+    return erased
