@@ -65,6 +65,9 @@ def test_fail_open_on_sqlite_entry_bytes_do_not_depend_on_the_postgresql_session
     def set_zone(dbapi_connection, connection_record, connection_proxy) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET TIME ZONE '{zone}'")
+        # A session setting outlives the commit; leaving its transaction open would hand the gateway a
+        # connection already in a transaction (a read unit's READ ONLY could not then be set).
+        dbapi_connection.commit()
 
     republish(gateway, status="declined")
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, hours=3)
