@@ -129,10 +129,11 @@ def log_figures(database_url: str, n: int) -> dict[str, dict[str, float]]:
             log.append(session, _entry())
 
     # The same canonical bytes an append stores, so the baseline writes what the log writes.
-    from gateway.audit.entry import GENESIS_HASH, LogEntry, canonical_bytes
+    from gateway.audit.entry import GENESIS_HASH, LogEntry
+    from gateway.json_bytes import canonical_json
 
     sample = _entry()
-    raw = canonical_bytes(LogEntry.of(sample, seq=0, prev_hash=GENESIS_HASH).to_json()).decode()
+    raw = canonical_json(LogEntry.of(sample, seq=0, prev_hash=GENESIS_HASH).to_json()).decode()
     sample_row = {"disclosure_id": sample.disclosure_id, "entry": raw, "leaf_hash": "ef" * 32}
 
     def bare_insert() -> None:

@@ -72,9 +72,7 @@ def opened_assessments(
 
 
 @functools.cache
-def _opened_query(
-    dialect: str, only: bool, limit: bool
-) -> Select[str, str, int, int, bytes | None, bytes | None, Any]:
+def _opened_query(dialect: str, only: bool, limit: bool) -> Select[str, str, int, int, bytes | None, bytes | None, Any]:
     """Rows of the assessment, its subject (the key's owner), publisher, current version, its ciphertext,
     the subject's wrapped key (None once erased) and the overrides as JSON."""
     members = identity.group_members(bindparam("root_id", type_=String))

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
 from gateway.audit.events import AuditEvent, Outcome
-from gateway.json_bytes import compact_json
 
 GENESIS_HASH = "0" * 64
 
@@ -195,12 +194,6 @@ class LogEntry:
 _NEW_FIELDS = tuple(f.name for f in fields(NewEntry))
 _LOG_FIELDS = tuple(f.name for f in fields(LogEntry))
 _WITHHELD_FIELDS = tuple(f.name for f in fields(WithheldField))
-
-
-def canonical_bytes(data: Mapping[str, Any]) -> bytes:
-    """``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in UTF-8 (written by
-    orjson where its bytes are those: :mod:`gateway.json_bytes`)."""
-    return compact_json(data, sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import reasons
-from gateway.audit.entry import GENESIS_HASH, Appended, LogEntry, NewEntry, canonical_bytes, new_disclosure_id
+from gateway.audit.entry import GENESIS_HASH, Appended, LogEntry, NewEntry, new_disclosure_id
 from gateway.audit.rfc9162 import compact_append, leaf_hash, node_hash
 from gateway.audit.verify import StoredRow
 from gateway.db.models import DisclosureLogEntry, LogHead, LogTreeNode
+from gateway.json_bytes import canonical_json
 
 
 class LogUnavailable(RuntimeError):
@@ -284,7 +285,7 @@ def _rolled_back(session: Session) -> None:
 
 def _entry(new: NewEntry, seq: int, prev_hash: str) -> tuple[LogEntry, bytes]:
     entry = LogEntry.of(new, seq=seq, prev_hash=prev_hash)
-    return entry, canonical_bytes(entry.to_json())
+    return entry, canonical_json(entry.to_json())
 
 
 def _row(entry: LogEntry, raw: bytes, leaf: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from gateway.audit.receipts import ReceiptSigner
 from gateway.audit.writer import LogWriter
 from gateway.auth.deferred_replay import DeferredReplay, ProofReplayed
 from gateway.auth.rfc9068 import AccessContext
+from gateway.db import unit_of_work
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.engine import make_read_session_factory
 from gateway.disclosure import facts
@@ -177,13 +178,16 @@ class DisclosureService:
         :class:`ProofReplayed` when ``replay``'s claim loses: nothing is logged here, the caller answers
         as for any replayed proof.
         """
-        with self._sessions.begin() as session:
+
+        def work(session: Session) -> DisclosureResult:
             if replay is not None:
                 replay.claim_in(session)
-            result = self._deny_in(
+            denied = self._deny_in(
                 session, ctx, None, reason, status, body, event=event, client_id=client_id, interaction=interaction
             )
-            result = self._write(session, session.info, result)
+            return self._write(session, session.info, denied)
+
+        result = unit_of_work.run(self._sessions, work)
         if replay is not None:
             replay.settle()
         return result
@@ -246,7 +250,7 @@ class DisclosureService:
         *,
         interaction: str | None = None,
     ) -> DisclosureResult:
-        subject_key = self._keyring.identifier_hmac("subject", subject_id)
+        subject_key = store.subject_key(self._keyring, subject_id)
         agency = self._agencies.by_code(session, ctx.agency_code)
         # Legitimate relationship first, before anything is decrypted: without a case link the person
         # does not exist for this caller, and the answer is the one a person nobody knows gets. A link

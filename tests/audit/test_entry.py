@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from gateway.audit.entry import CallerFields, LogEntry, NewEntry, WithheldField, caller_fields, canonical_bytes
+from gateway.audit.entry import CallerFields, LogEntry, NewEntry, WithheldField, caller_fields
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import leaf_hash
+from gateway.json_bytes import canonical_json as canonical_bytes
 
 # This entry's leaf hash, taken from the stored form built field by field. It changes only when the
 # stored format grows (a new optional key, null when absent), and then on purpose.
@@ -110,7 +111,9 @@ def test_who_asked_is_recorded_the_same_way_by_every_writer() -> None:
     assert set(CallerFields.__annotations__) <= {f.name for f in fields(NewEntry)}
     entry = NewEntry(
         event=AuditEvent.PUBLISH_ACCEPTED,
-        outcome=Outcome.ACCEPTED, created_at=datetime(2026, 12, 6, tzinfo=UTC), **caller_fields(Asker())
+        outcome=Outcome.ACCEPTED,
+        created_at=datetime(2026, 12, 6, tzinfo=UTC),
+        **caller_fields(Asker()),
     )
     assert (entry.client_id, entry.agency_code, entry.agency_type, entry.purpose, entry.network) == (
         "c-1",

@@ -56,10 +56,10 @@ def attacks(gw: SecurityGateway, canary: Callable[[], str]) -> list[tuple[str, s
     """(method, path, request keywords): each a malformed token, assertion or proof carrying canaries."""
     key = gw.key
     cid = gw.clients["POL-NE"]
+
     def assertion(**kw):
-        return raw_signed(
-            {"alg": "RS512", "kid": key.kid, "typ": "JWT"}, assertion_claims(cid, **kw), key
-        )
+        return raw_signed({"alg": "RS512", "kid": key.kid, "typ": "JWT"}, assertion_claims(cid, **kw), key)
+
     good = lambda: sign_assertion(key, assertion_claims(cid), alg="RS512")  # noqa: E731
     d = DpopKey()
     token = gw.token("POL-NE", "charging")
