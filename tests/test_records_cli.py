@@ -218,16 +218,22 @@ def test_subject_resolve_and_detach_are_logged_without_values(cli, sessions, set
     cli("audit", "verify")
 
 
-def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, sessions, settings):
-    from gateway.assessments import store
-    from gateway.db.models import AssessmentVersion, CaseLink, Subject, SubjectIdentifier
-
-    keyring = load_keyring(settings.data_dir / "keys")
+def _last_seen_in_2005() -> dict:
+    """An adult born in 1970, assessed once in January 2005: due for erasure from 1 January 2025."""
     old = example()
     old["local_reference"] = "LD-NE-2005-000001"
     old["subject"]["date_of_birth"] = "1970-01-01"
     old["context"]["assessed_at"] = "2005-01-01T10:00:00Z"
     old["consent"]["recorded_at"] = "2005-01-01T09:00:00Z"
+    return old
+
+
+def test_retention_run_shreds_expired_people_and_the_log_still_verifies(cli, sessions, settings):
+    from gateway.assessments import store
+    from gateway.db.models import AssessmentVersion, CaseLink, Subject, SubjectIdentifier
+
+    keyring = load_keyring(settings.data_dir / "keys")
+    old = _last_seen_in_2005()
     expired = publish(sessions, keyring, old)
     current = example("child.json")
     kept = publish(sessions, keyring, current)
@@ -275,11 +281,7 @@ def test_a_person_published_again_after_the_judgement_is_not_erased(cli, session
     from gateway.ingest import records
 
     keyring = load_keyring(settings.data_dir / "keys")
-    old = example()
-    old["local_reference"] = "LD-NE-2005-000001"
-    old["subject"]["date_of_birth"] = "1970-01-01"
-    old["context"]["assessed_at"] = "2005-01-01T10:00:00Z"
-    old["consent"]["recorded_at"] = "2005-01-01T09:00:00Z"
+    old = _last_seen_in_2005()
     expired = publish(sessions, keyring, old)
     today = date(2026, 11, 26)
     judged = records.expired_subjects(sessions, keyring, today)

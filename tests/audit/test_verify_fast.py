@@ -81,6 +81,16 @@ def test_intact_log_over_many_batches_gives_the_tree_root(session_factory, signe
     assert partial.ok and partial.root == streamed.root, partial.failure
 
 
+def _slow_checks_refused(monkeypatch) -> None:
+    """check_row and the per-subtree lookup fail the test if called: the fast comparisons must decide."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path did not accept an intact log")
+
+    monkeypatch.setattr(verify_log, "check_row", refuse)
+    monkeypatch.setattr(verify_log.log_scan, "tree_nodes_in", refuse)
+
+
 def test_an_intact_log_is_accepted_without_the_row_by_row_check_or_the_subtree_lookup(
     session_factory, signer, fast_log, monkeypatch
 ):
@@ -88,11 +98,7 @@ def test_an_intact_log_is_accepted_without_the_row_by_row_check_or_the_subtree_l
     only ever there to name a difference (and a fast path that silently stopped matching would make
     every verification take the slow road)."""
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the fast path did not accept an intact log")
-
-    monkeypatch.setattr(verify_log, "check_row", refuse)
-    monkeypatch.setattr(verify_log.log_scan, "tree_nodes_in", refuse)
+    _slow_checks_refused(monkeypatch)
     with session_factory() as session:
         full = verify_log.verify_log(session, signer.verifier)
         partial = verify_log.verify_log(session, signer.verifier, from_size=10)
@@ -118,11 +124,7 @@ def test_a_longer_log_written_in_batches_is_accepted_by_the_fast_comparisons(ses
                     ),
                 )
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the fast path did not accept an intact log")
-
-    monkeypatch.setattr(verify_log, "check_row", refuse)
-    monkeypatch.setattr(verify_log.log_scan, "tree_nodes_in", refuse)
+    _slow_checks_refused(monkeypatch)
     with session_factory() as session:
         result = verify_log.verify_log(session, signer.verifier)
     assert result.ok and result.entries == 1500, result.failure
