@@ -11,6 +11,7 @@ Like :mod:`gateway.issue` it sits at the bottom of the package, importing nothin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -36,3 +37,18 @@ class Denied:
     reason: str | None = None
     problems: list[Issue] = field(default_factory=list)
     disclosure_id: str | None = None
+
+
+class Refusal(Exception):
+    """A refusal raised inside a unit of work: why (for the status), its issues for the OperationOutcome, and
+    the log's fixed reason. :func:`gateway.db.unit_of_work.run_or_refuse` rolls the work back, and the
+    service logs the refusal on its own and answers it as :class:`Denied` (:meth:`denied`)."""
+
+    def __init__(self, why: Why, problems: Sequence[Issue], reason: str) -> None:
+        super().__init__(reason)
+        self.why = why
+        self.problems = list(problems)
+        self.reason = reason
+
+    def denied(self, disclosure_id: str | None) -> Denied:
+        return Denied(self.why, self.reason, self.problems, disclosure_id)

@@ -18,7 +18,7 @@ from gateway.api.responses import denied_status, outcome_response
 from gateway.api.security import require_publisher
 from gateway.auth.rfc9068 import AccessContext
 from gateway.context import gateway_of
-from gateway.denied import Denied, Why
+from gateway.denied import Denied
 from gateway.issue import Issue
 from gateway.overrides import service
 
@@ -44,8 +44,6 @@ def _record(assessment_id: str, request: Request, ctx: AccessContext, raw: bytes
         gw.sessions, gw.keyring, ctx, assessment_id, body, now=datetime.now(UTC), agencies=gw.agencies
     )
     if isinstance(outcome, Denied):
-        if outcome.why is Why.NOT_FOUND:
-            return outcome_response(404, [Issue("not-found", "No such assessment of yours.")])
         return outcome_response(denied_status(outcome.why), outcome.problems)
     stored = outcome.override
     return JSONResponse(

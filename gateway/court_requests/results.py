@@ -5,11 +5,10 @@ OperationOutcome."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.denied import Denied, Why
+from gateway.denied import Denied, Refusal, Why
 from gateway.issue import Issue
 
 __all__ = ["NOT_FOUND_TEXT", "UNKNOWN_PERSON_TEXT", "Denied", "Refusal", "Released", "Why", "not_found"]
@@ -25,16 +24,6 @@ class Released:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     created: bool = False
-
-
-class Refusal(Exception):
-    """A refused call: why (for the status), its issues for the OperationOutcome, and the log's fixed reason."""
-
-    def __init__(self, why: Why, problems: Sequence[Issue], reason: str) -> None:
-        super().__init__(reason)
-        self.why = why
-        self.problems = list(problems)
-        self.reason = reason
 
 
 def not_found(reason: str) -> Refusal:

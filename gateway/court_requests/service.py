@@ -354,6 +354,6 @@ class RequestService:
             disclosure_id = record(
                 session, self._keyring, ctx, AuditEvent.TASK_DENIED, None, self._clock(), reason=refusal.reason
             )
-            return Denied(refusal.why, refusal.reason, refusal.problems, disclosure_id)
+            return refusal.denied(disclosure_id)
 
         return unit_of_work.run_or_refuse(self._sessions, work, Refusal, refused)

@@ -1,7 +1,8 @@
 """Recording a lawful override: the use case behind ``POST /assessments/{id}/overrides``.
 
-It runs in the caller's transaction and returns what happened as a value (:class:`Recorded`, or the
-shared :class:`~gateway.denied.Denied`): the route only chooses the status. The override and its
+:func:`record` runs in the caller's transaction and raises the shared :class:`~gateway.denied.Refusal`;
+:func:`run_record` answers it as a value (:class:`Recorded`, or :class:`~gateway.denied.Denied`): the route
+only chooses the status. The override and its
 disclosure-log entry commit together. A refusal is rolled back whole and then logged on its own
 (``ingest:override:denied``, with why), so IG sees a service trying another's assessment, or trying again.
 """
@@ -24,13 +25,14 @@ from gateway.auth.rfc9068 import AccessContext
 from gateway.db import unit_of_work
 from gateway.db.agencies import AgencyDirectory
 from gateway.db.models import Agency, Assessment
-from gateway.denied import Denied, Why
+from gateway.denied import Denied, Refusal, Why
+from gateway.issue import Issue
 from gateway.keys import KeyRing
 from gateway.overrides.commitment import log_record
 from gateway.overrides.store import OverrideRecord, record_override
 from gateway.overrides.validation import validate_override
 
-__all__ = ["Denied", "Recorded", "Why", "record", "run_record"]
+__all__ = ["Denied", "Recorded", "Refusal", "Why", "record", "run_record"]
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,18 @@ def record(
     assessment_id: str,
     body: Any,
     now: datetime,
-) -> Recorded | Denied:
-    """Record a lawful override of the calling L&D service's assessment, and its log entry, in ``tx``."""
+) -> Recorded:
+    """Record a lawful override of the calling L&D service's assessment, and its log entry, in ``tx``;
+    :class:`Refusal` when the assessment is not the caller's or the override is not valid."""
     assessment = tx.get(Assessment, assessment_id)
     publisher = agencies.by_code(tx, ctx.agency_code)
     if assessment is None or publisher is None or assessment.publisher_agency_id != publisher.id:
-        return Denied(Why.NOT_FOUND)  # no such assessment, or not one the caller's service published: the same
+        # No such assessment, or not one the caller's service published: the same answer.
+        raise Refusal(Why.NOT_FOUND, [Issue("not-found", "No such assessment of yours.")], Reason.NO_ASSESSMENT)
     agency_types = {code: type_ for code, type_ in tx.execute(select(Agency.code, Agency.type))}
     override, problems = validate_override(body, now=now, agency_types=agency_types)
     if problems or override is None:
-        return Denied(Why.INVALID, problems=problems)  # every problem; nothing was written
+        raise Refusal(Why.INVALID, problems, Reason.OVERRIDE_INVALID)  # every problem; nothing was written
     stored = record_override(
         tx,
         keyring,
@@ -102,23 +106,14 @@ def run_record(
     """:func:`record` as a use case in its own unit of work: the override and its entry commit together."""
     directory = agencies or AgencyDirectory()
 
-    def work(tx: Session) -> Recorded:
-        outcome = record(tx, keyring, directory, ctx, assessment_id, body, now)
-        if isinstance(outcome, Denied):
-            raise _Refused(outcome)  # roll back whatever the attempt touched, then log the refusal alone
-        return outcome
+    def log_refusal(tx: Session, refusal: Refusal) -> Denied:
+        appended = log.append(tx, refusal_entry(tx, keyring, ctx, assessment_id, refusal, now))
+        return refusal.denied(appended.disclosure_id)
 
-    def log_refusal(tx: Session, refused: _Refused) -> Denied:
-        log.append(tx, refusal_entry(tx, keyring, ctx, assessment_id, refused.denied, now))
-        return refused.denied
-
-    return unit_of_work.run_or_refuse(sessions, work, _Refused, log_refusal)
-
-
-class _Refused(Exception):
-    def __init__(self, denied: Denied) -> None:
-        super().__init__(denied.why.value)
-        self.denied = denied
+    # A refusal rolls back whatever the attempt touched, then is logged on its own.
+    return unit_of_work.run_or_refuse(
+        sessions, lambda tx: record(tx, keyring, directory, ctx, assessment_id, body, now), Refusal, log_refusal
+    )
 
 
 def refusal_entry(
@@ -126,14 +121,14 @@ def refusal_entry(
     keyring: KeyRing,
     ctx: AccessContext,
     assessment_id: str,
-    denied: Denied,
+    refusal: Refusal,
     now: datetime,
 ) -> NewEntry:
     """The log entry of a refused override. The assessment and the person are named only when the
     assessment is the calling service's own (an invalid override). For any other id neither is: the
     path's text is the caller's (the log keeps what it is given for good), and an entry naming another
     service's assessment would show that service, in its view of the log, who else tried it."""
-    assessment = tx.get(Assessment, assessment_id) if denied.why is not Why.NOT_FOUND else None
+    assessment = tx.get(Assessment, assessment_id) if refusal.why is not Why.NOT_FOUND else None
     return NewEntry(
         event=AuditEvent.OVERRIDE_DENIED,
         outcome=Outcome.DENIED,
@@ -141,5 +136,5 @@ def refusal_entry(
         **caller_fields(ctx),
         subject_key=None if assessment is None else store.subject_key(keyring, assessment.subject_id),
         assessment_id=None if assessment is None else assessment.id,
-        reason=Reason.NO_ASSESSMENT if denied.why is Why.NOT_FOUND else Reason.OVERRIDE_INVALID,
+        reason=refusal.reason,
     )
