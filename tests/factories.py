@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.assessments import store
 from gateway.assessments.validation import load_schema, validate_assessment
+from gateway.audit import log
+from gateway.audit.verify import VerifyResult, verify_rows
 from gateway.db.models import Agency
 from gateway.keys import KeyRing
 from tests.fixtures import ROOT
@@ -46,3 +48,9 @@ def publish(
     with sessions.begin() as session:
         agency = session.execute(select(Agency).where(Agency.code == publisher)).scalar_one()
         return store.publish(session, keyring, publisher=agency, document=document, now=NOW)
+
+
+def log_verdict(sessions: sessionmaker[Session]) -> VerifyResult:
+    """The whole disclosure log, as stored now, checked entry by entry against its head."""
+    with sessions() as session:
+        return verify_rows(log.iter_rows(session), log.read_head(session))

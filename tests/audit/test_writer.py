@@ -13,6 +13,7 @@ from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.verify import verify_rows
 from gateway.audit.verify_log import verify_log
 from gateway.audit.writer import LogWriter
+from tests.factories import log_verdict
 
 
 def _entry(session, i: int):
@@ -46,8 +47,7 @@ def test_concurrent_jobs_are_durable_when_run_returns(session_factory):
         thread.join()
     assert seen_after_return == [True] * 24
     assert writer.jobs == 24 and 1 <= writer.batches <= 24
-    with session_factory() as session:
-        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    result = log_verdict(session_factory)
     assert result.ok and result.entries == 24
 
 
@@ -61,8 +61,7 @@ def test_a_failing_job_keeps_nothing_and_the_writer_goes_on(session_factory):
     with pytest.raises(ValueError):
         writer.run(failing)
     writer.run(lambda session: _entry(session, 1))
-    with session_factory() as session:
-        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    result = log_verdict(session_factory)
     assert result.ok and result.entries == 1
 
 
@@ -200,8 +199,7 @@ def test_a_batch_the_database_rolled_back_for_a_deadlock_is_run_again(session_fa
 
     appended = writer.run(deadlocked_once)
     assert len(tries) == 2 and appended.seq == 0
-    with session_factory() as session:
-        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    result = log_verdict(session_factory)
     assert result.ok and result.entries == 1
 
 

@@ -16,6 +16,7 @@ from gateway.audit.verify import verify_rows
 from gateway.db.models import Assessment, DisclosureLogEntry, LawfulOverride
 from gateway.keys import encrypt
 from gateway.overrides.store import _reason_aad, entry_matches_override
+from tests.factories import log_verdict
 from tests.fixtures import ROOT
 from tests.overrides.test_override_flow import REASON, entries, override_body, pull, record, republish
 
@@ -137,8 +138,7 @@ def test_the_override_record_is_inside_the_hashed_entry(gateway):
         stored["lawful_basis"][1]["reason_hmac"] = "0" * 64
         row.entry = json.dumps(stored, sort_keys=True, separators=(",", ":"))
 
-    with gateway.sessions() as session:
-        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    result = log_verdict(gateway.sessions)
     assert not result.ok and result.failure is not None
     assert result.failure.seq == row.seq and result.failure.kind == "entry"
 

@@ -13,7 +13,6 @@ from gateway.assessments import provenance
 from gateway.assessments.catalogue import load_catalogue
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM
 from gateway.audit import log
-from gateway.audit.verify import verify_rows
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType, Purpose
 from gateway.db.models import DisclosureLogEntry
@@ -22,7 +21,7 @@ from gateway.keys import load_or_create_keyring
 from gateway.policy import EmbeddedRegoEngine
 from gateway.policy.decision import Decision
 from tests.conftest import ROOT
-from tests.factories import NOW, add_agencies, example, publish
+from tests.factories import NOW, add_agencies, example, log_verdict, publish
 
 CATALOGUE = load_catalogue(ROOT / "schemas" / "field-catalogue.json")
 ADULT = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())
@@ -152,6 +151,5 @@ def test_every_request_leaves_a_verifiable_log(session_factory, keyring, publish
     for _ in range(3):
         svc.search(police(), NHS_NUMBER_SYSTEM, NHS, "http://x")
         svc.read(police(), "no-such-bundle")
-    with session_factory() as session:
-        result = verify_rows(log.iter_rows(session), log.read_head(session))
+    result = log_verdict(session_factory)
     assert result.ok and result.entries == 6
