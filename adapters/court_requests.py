@@ -312,5 +312,6 @@ def fetch(
     for line in document_outline(pulled.json()):
         typer.echo(line)
 
+
 if __name__ == "__main__":
     app()
