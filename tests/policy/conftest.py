@@ -7,6 +7,8 @@ its outputs, the domain table, the editions, the properties) ask it, so the 240 
 other input already decided are not evaluated again in every file. A cached answer is the engine's own
 (the cache keys on the revision and the whole input; gateway/policy/cache.py). The tests of an engine
 itself (compilation, errors, the engine against its oracle, the matrix against ``decide``) use ``engine``.
+``rego_report`` is the production policy's own Rego unit tests, run once: test_rego_unit reads the report and
+the differential test replays the inputs it collected.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gateway.assessments.catalogue import load_catalogue
-from gateway.policy import EmbeddedRegoEngine
+from gateway.policy import EmbeddedRegoEngine, RegoTestReport, run_rego_tests
 from gateway.policy.cache import CachingEngine
 
 from .regopy_oracle import RegopyEngine
@@ -47,6 +49,12 @@ def cached_engine(engine: EmbeddedRegoEngine) -> CachingEngine:
 def regopy_oracle(catalogue_ids: tuple[str, ...]) -> RegopyEngine:
     """The same policy on an independent interpreter (tests/policy/regopy_oracle.py)."""
     return RegopyEngine(POLICY_DIR, catalogue_ids)
+
+
+@pytest.fixture(scope="session")
+def rego_report(catalogue_ids: tuple[str, ...]) -> RegoTestReport:
+    """``ld-gateway policy test`` on policies/, run once per session."""
+    return run_rego_tests(POLICY_DIR, catalogue_ids)
 
 
 @pytest.fixture

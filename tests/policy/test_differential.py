@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from gateway.policy import Decision, run_rego_tests
+from gateway.policy import Decision
 
-from .conftest import POLICY_DIR
 from .strategies import policy_inputs
 
 
@@ -34,20 +33,28 @@ def comparable(decision: Decision) -> tuple[Any, ...]:
 
 
 @pytest.fixture(scope="module")
-def rego_test_cases(catalogue_ids):
-    report = run_rego_tests(POLICY_DIR, catalogue_ids)
-    assert report.ok
-    return report.cases
+def rego_test_cases(rego_report):
+    assert rego_report.ok
+    return rego_report.cases
 
 
-def test_every_rego_test_case_decides_identically_on_both_interpreters(rego_test_cases, engine, regopy_oracle):
+@pytest.fixture(scope="module")
+def rego_case_decisions(rego_test_cases, engine) -> list[Decision]:
+    """The gateway engine's decision of each Rego test case, made once for the two tests that read them."""
+    return [engine.decide(case) for case in rego_test_cases]
+
+
+def test_every_rego_test_case_decides_identically_on_both_interpreters(
+    rego_test_cases, rego_case_decisions, regopy_oracle
+):
     assert len(rego_test_cases) >= 100
-    for case in rego_test_cases:
-        assert comparable(engine.decide(case)) == comparable(regopy_oracle.decide(case)), case
+    assert len(rego_case_decisions) == len(rego_test_cases)
+    for case, decision in zip(rego_test_cases, rego_case_decisions, strict=True):
+        assert comparable(decision) == comparable(regopy_oracle.decide(case)), case
 
 
-def test_the_rego_test_cases_cover_every_outcome(rego_test_cases, engine):
-    decisions = [engine.decide(case) for case in rego_test_cases]
+def test_the_rego_test_cases_cover_every_outcome(rego_case_decisions):
+    decisions = rego_case_decisions
     assert any(d.allowed for d in decisions) and any(not d.allowed for d in decisions)
     assert any(d.overrides for d in decisions)
 

@@ -7,13 +7,11 @@ import pytest
 from gateway.policy import RegoTestReport, format_report, run_rego_tests
 from gateway.policy.rego_tests import find_tests
 
-from .conftest import POLICY_DIR
 
-
-@pytest.fixture(scope="module")
-def report(catalogue_ids) -> RegoTestReport:
-    """The production policy's own unit tests, run once: three tests read the one report."""
-    return run_rego_tests(POLICY_DIR, catalogue_ids)
+@pytest.fixture
+def report(rego_report) -> RegoTestReport:
+    """The production policy's own unit tests, run once per session (tests/policy/conftest.py)."""
+    return rego_report
 
 
 def test_the_policy_unit_tests_pass(report):
