@@ -12,11 +12,14 @@ from gateway.db.engine import make_engine, make_session_factory
 from gateway.keys import load_keyring
 from tests.conftest import ROOT
 from tests.factories import add_agencies, example, publish
+from tests.fixtures.keys import install_keys
 
 
 @pytest.fixture
-def cli(cli):
-    """The shared ``cli``, on an initialised gateway."""
+def cli(cli, settings, keys_template):
+    """The shared ``cli``, on an initialised gateway: ``init`` finds the session's keys in place (making
+    an RSA signing key is most of a second; test_cli.py covers ``init`` making them)."""
+    install_keys(keys_template, settings.keys_dir)
     cli("init")
     return cli
 
