@@ -14,6 +14,40 @@ from sqlalchemy import select
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Client
 from tests.conftest import ROOT
+from tests.fixtures.keys import install_keys
+
+
+@pytest.fixture
+def keys_in_place(settings, keys_template):
+    """The session's gateway keys in the data directory, so that ``init`` finds them rather than making an
+    RSA signing key (most of a second); test_init_is_idempotent_and_creates_keys has ``init`` make them."""
+    install_keys(keys_template, settings.keys_dir)
+
+
+@pytest.fixture(scope="session")
+def _client_key_pool():
+    return {}
+
+
+@pytest.fixture
+def made_client_keys(monkeypatch, _client_key_pool):
+    """``--generate-key`` writes RSA 4096 keys made once per session: the n-th key a test asks for is the
+    session's n-th, so a test's keys are all different. A key of that size takes about a second to make;
+    tests/auth/test_registry.py makes real ones (generate_client_key), as do the e2e tests' commands."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    make = rsa.generate_private_key
+    handed: dict[tuple[int, int], int] = {}
+
+    def generate_private_key(public_exponent, key_size, backend=None):
+        shape = (public_exponent, key_size)
+        pool = _client_key_pool.setdefault(shape, [])
+        n = handed[shape] = handed.get(shape, -1) + 1
+        while len(pool) <= n:
+            pool.append(make(public_exponent=public_exponent, key_size=key_size))
+        return pool[n]
+
+    monkeypatch.setattr(rsa, "generate_private_key", generate_private_key)
 
 
 def test_init_is_idempotent_and_creates_keys(cli, settings):
@@ -26,7 +60,7 @@ def test_init_is_idempotent_and_creates_keys(cli, settings):
     assert oct((settings.data_dir / "keys" / "master.key").stat().st_mode & 0o777) == "0o600"
 
 
-def test_agency_and_client_registration(cli, settings, tmp_path, database_url):
+def test_agency_and_client_registration(cli, settings, tmp_path, database_url, keys_in_place, made_client_keys):
     cli("init")
     cli("agency", "add", "--code", "POL-NE", "--name", "Northshire Police", "--type", "police")
     duplicate = cli("agency", "add", "--code", "POL-NE", "--name", "Again", "--type", "police", code=1)
@@ -128,7 +162,9 @@ def test_serve_without_init_says_what_to_do(cli):
     assert "ld-gateway init" in out.output
 
 
-def test_client_add_with_an_algorithm_allow_list(cli, settings, tmp_path, database_url):
+def test_client_add_with_an_algorithm_allow_list(
+    cli, settings, tmp_path, database_url, keys_in_place, made_client_keys
+):
     cli("init")
     cli("agency", "add", "--code", "MC-NE", "--name", "Court", "--type", "court")
     key = tmp_path / "court.pem"
@@ -142,7 +178,7 @@ def test_client_add_with_an_algorithm_allow_list(cli, settings, tmp_path, databa
         assert client is not None and client.assertion_algorithms == ["RS256", "PS256"]
 
 
-def test_client_keys_add_list_and_remove(cli, settings, tmp_path):
+def test_client_keys_add_list_and_remove(cli, settings, tmp_path, keys_in_place, made_client_keys):
     cli("init")
     cli("agency", "add", "--code", "YOT-NE", "--name", "YOT", "--type", "yot")
     first = tmp_path / "first.pem"
@@ -191,7 +227,7 @@ def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
     assert "No one's view changes." in cli("policy", "diff", str(ROOT / "policies"), str(ROOT / "policies")).output
 
 
-def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path):
+def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path, keys_in_place):
     import shutil
 
     cli("init")
@@ -214,7 +250,7 @@ def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path):
     assert json.loads(cli("audit", "verify", "--json").output)["ok"]
 
 
-def test_token_key_rotate(cli, settings):
+def test_token_key_rotate(cli, settings, keys_in_place):
     cli("init")
     keys = settings.data_dir / "keys"
     before = json.loads((keys / "token-signing.jwk.json").read_text())["kid"]
@@ -250,7 +286,7 @@ def test_help_texts_name_what_to_type_never_the_parsers_labels(cli):
     assert "--nhs-number" in cli("subject", "find", "--help").output
 
 
-def test_serve_with_several_workers_needs_postgresql(cli, database_url):
+def test_serve_with_several_workers_needs_postgresql(cli, database_url, keys_in_place):
     if database_url.startswith("postgresql"):
         pytest.skip("the refusal is SQLite's; tests/e2e/test_workers.py serves PostgreSQL with workers")
     cli("init")
@@ -258,14 +294,27 @@ def test_serve_with_several_workers_needs_postgresql(cli, database_url):
     assert "needs PostgreSQL" in out.output
 
 
-def test_demo_loads_then_serves_one_process(cli, database_url, monkeypatch):
+def test_demo_loads_then_serves_one_process(cli, database_url, monkeypatch, tmp_path_factory, tmp_path):
     """``ld-gateway demo`` hands the loaded gateway to the server (it once passed serve() an unparsed
-    option and failed after printing the tour)."""
+    option and failed after printing the tour).
+
+    On a copy of the run's demo, which ``ld-gateway demo --no-serve`` set up from nothing once for the run
+    (tests/fixtures/servers.py; eight RSA 4096 client keys are most of ten seconds): this ``demo`` loads
+    it the idempotent way, then serves."""
     if database_url.startswith("postgresql"):
         pytest.skip("the demo's database is the embedded SQLite")
     from gateway import server
+    from gateway.config import get_settings
+    from tests.fixtures.servers import copy_demo
 
+    workdir = tmp_path / "demo"
+    workdir.mkdir()
+    demo = copy_demo(tmp_path_factory, "sqlite", workdir)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", demo.database_url)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(demo.data_dir))
+    get_settings.cache_clear()
     served: list[tuple[str, int]] = []
     monkeypatch.setattr(server, "run", lambda application, host, port, proxies: served.append((host, port)))
     out = cli("demo", "--port", "18999")
     assert "ld-gateway demo" in out.output and served == [("127.0.0.1", 18999)]
+    assert json.loads((demo.data_dir / "demo-keys" / "clients.json").read_text()) == demo.clients
