@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gateway.audit.c2sp_note import open_checkpoint
-from gateway.audit.log_key import log_signer
+from gateway.audit.log_key import LOG_KEY_FILE, log_signer
 from gateway.config import get_settings
 from gateway.db.engine import make_engine, make_session_factory
 from tests.audit.test_log import _append
+from tests.fixtures.keys import install_keys
 
 
 @pytest.fixture
@@ -19,7 +20,10 @@ def cli(cli, monkeypatch, tmp_path):
     return cli
 
 
-def test_checkpoint_command_signs_and_hands_to_the_witness(cli, settings, tmp_path):
+def test_checkpoint_command_signs_and_hands_to_the_witness(cli, settings, tmp_path, keys_template):
+    # The session's other keys in place (init would spend most of a second on an RSA signing key); the
+    # log key is init's to make.
+    (install_keys(keys_template, settings.keys_dir) / LOG_KEY_FILE).unlink()
     cli("audit", "checkpoint", code=2)  # no key before init
     cli("init")
     key = settings.keys_dir / "log-signing.pem"
