@@ -50,6 +50,56 @@ def made_client_keys(monkeypatch, _client_key_pool):
     monkeypatch.setattr(rsa, "generate_private_key", generate_private_key)
 
 
+@pytest.fixture(scope="session")
+def _matrix_by_revision():
+    return {}
+
+
+@pytest.fixture
+def matrix_decided_once(monkeypatch, _matrix_by_revision):
+    """``policy matrix`` and ``policy diff`` ask the engine the matrix's 240 questions on every run (a
+    fifth of a second or more of Rego each time). A revision names exactly the rules, data and catalogue
+    that answer them, and the questions are fixed, so the session asks each revision once and later
+    commands render its answers again; tests/policy check the decisions themselves."""
+    from gateway.policy import matrix
+
+    decide_all = matrix.matrix_decisions
+
+    def matrix_decisions(engine):
+        if engine.revision not in _matrix_by_revision:
+            _matrix_by_revision[engine.revision] = decide_all(engine)
+        return _matrix_by_revision[engine.revision]
+
+    monkeypatch.setattr(matrix, "matrix_decisions", matrix_decisions)
+
+
+@pytest.fixture(scope="session")
+def _rego_reports():
+    return {}
+
+
+@pytest.fixture
+def rego_tests_run_once(monkeypatch, _rego_reports):
+    """``policy test`` runs the Rego unit tests (most of a second); the session runs them once for each
+    policy directory's exact contents, and later commands report that run again."""
+    import hashlib
+
+    from gateway.policy import rego_tests
+
+    run = rego_tests.run_rego_tests
+
+    def run_rego_tests(policy_dir, catalogue_ids):
+        digest = hashlib.sha256(repr(list(catalogue_ids)).encode())
+        for path in sorted(p for p in Path(policy_dir).rglob("*") if p.is_file()):
+            digest.update(f"{path.relative_to(policy_dir)}:{path.stat().st_size}:".encode() + path.read_bytes())
+        key = (str(policy_dir), digest.hexdigest())
+        if key not in _rego_reports:
+            _rego_reports[key] = run(policy_dir, catalogue_ids)
+        return _rego_reports[key]
+
+    monkeypatch.setattr(rego_tests, "run_rego_tests", run_rego_tests)
+
+
 def test_init_is_idempotent_and_creates_keys(cli, settings):
     cli("init")
     keys = sorted(p.name for p in (settings.data_dir / "keys").iterdir())
@@ -114,12 +164,12 @@ def test_agency_and_client_registration(cli, settings, tmp_path, database_url, k
     cli("client", "revoke", "no-such-client", code=1)
 
 
-def test_policy_test_command_runs_the_rego_tests(cli):
+def test_policy_test_command_runs_the_rego_tests(cli, rego_tests_run_once):
     out = cli("policy", "test")
     assert "PASS" in out.output and "FAIL " not in out.output
 
 
-def test_policy_matrix_json_rows(cli):
+def test_policy_matrix_json_rows(cli, matrix_decided_once):
     rows = json.loads(cli("policy", "matrix", "--json").output)
     assert len(rows) == 6 * 5 * 4 * 2
     assert set(rows[0]) == {"agency_type", "purpose", "consent", "age_group", "released", "withheld"}
@@ -201,7 +251,7 @@ def test_client_keys_add_list_and_remove(cli, settings, tmp_path, keys_in_place,
     assert not orphan.exists(), "no key file is left for a key that was never registered"
 
 
-def test_policy_matrix_html_and_csv(cli):
+def test_policy_matrix_html_and_csv(cli, matrix_decided_once):
     page = cli("policy", "matrix", "--html").output
     assert page.startswith("<!DOCTYPE html>") and "Sign-off" in page
     sheet = cli("policy", "matrix", "--csv").output
@@ -209,7 +259,7 @@ def test_policy_matrix_html_and_csv(cli):
     cli("policy", "matrix", "--csv", "--html", code=2)
 
 
-def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
+def test_policy_diff_lists_whose_view_changes(cli, tmp_path, matrix_decided_once):
     import shutil
 
     changed = tmp_path / "policies"
@@ -227,7 +277,7 @@ def test_policy_diff_lists_whose_view_changes(cli, tmp_path):
     assert "No one's view changes." in cli("policy", "diff", str(ROOT / "policies"), str(ROOT / "policies")).output
 
 
-def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path, keys_in_place):
+def test_policy_store_activate_and_diff_by_revision(cli, settings, tmp_path, keys_in_place, matrix_decided_once):
     import shutil
 
     cli("init")
