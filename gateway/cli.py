@@ -13,7 +13,6 @@ from gateway.audit.commands import register as register_audit_commands
 from gateway.auth.cli import agency_app, client_app, token_key_app
 from gateway.cli_help import PlainHelpGroup
 from gateway.cli_support import console, err_console
-from gateway.config import Settings, get_settings
 from gateway.court_requests.cli import webhook_app
 from gateway.ig.cli import staff_app
 from gateway.policy.cli import policy_app
@@ -22,6 +21,7 @@ if TYPE_CHECKING:  # the commands import what they use when they run: `ld-gatewa
     from sqlalchemy.orm import Session
 
     from gateway.audit.verify_log import LogVerifyResult
+    from gateway.config import Settings
 
 app = typer.Typer(
     cls=PlainHelpGroup,
@@ -50,7 +50,7 @@ def init() -> None:
     from gateway.audit.witness import status as witness_status
     from gateway.bootstrap import initialise
 
-    settings = get_settings()
+    settings = cli_support.settings()
     try:
         initialise(settings)
     except WitnessError as exc:
@@ -80,7 +80,7 @@ def serve(
 
     server.limit_malloc_arenas()
     configure_logging()
-    settings = get_settings()
+    settings = cli_support.settings()
     if workers > 1 and not settings.database_url.startswith("postgresql"):
         # Server-sent events reach only the process that committed on SQLite (no LISTEN/NOTIFY): refuse,
         # rather than serve some clients a stream that never hears of other processes' work.
@@ -92,7 +92,7 @@ def serve(
     except KeysMissing as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    _serve_metrics(get_settings())
+    _serve_metrics(cli_support.settings())
     if workers == 1:
         server.run(application, host, port, settings.trusted_proxies)  # type: ignore[arg-type]
         return
@@ -118,7 +118,7 @@ def worker_app() -> Any:
 
     limit_malloc_arenas()
     configure_logging()
-    return create_app(get_settings())
+    return create_app(cli_support.settings())
 
 
 def _serve_metrics(settings: Settings) -> None:
@@ -152,7 +152,7 @@ def demo(
     print what to try, and serve."""
     from gateway.demo import load_demo, tour
 
-    settings = get_settings()
+    settings = cli_support.settings()
     loaded = load_demo(settings)
     console.print(tour(loaded, f"http://{host}:{port}"), soft_wrap=True, highlight=False, markup=False)
     if not no_serve:
@@ -186,10 +186,10 @@ def audit_verify(
         verifier: NoteVerifier | None = NoteVerifier.from_vkey(key.read_text(encoding="utf-8"))
     else:
         try:
-            verifier = log_signer(get_settings()).verifier
+            verifier = log_signer(cli_support.settings()).verifier
         except KeysMissing:
             verifier = None  # entries still verify; any checkpoint will be reported as unverifiable
-    witnessing = witness.status(get_settings())
+    witnessing = witness.status(cli_support.settings())
 
     def verify(tx: Session) -> LogVerifyResult:
         head = log.read_head(tx)

@@ -9,12 +9,14 @@ opens, commits or rolls back a transaction itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
-from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.config import get_settings
+if TYPE_CHECKING:  # every `ld-gateway` command loads this module; the database's come when a command runs
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.config import Settings
 
 T = TypeVar("T")
 
@@ -22,11 +24,18 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def settings() -> Settings:
+    """The settings (GATEWAY_* variables), read when a command first needs them: ``--help`` reads none."""
+    from gateway.config import get_settings
+
+    return get_settings()
+
+
 def sessions() -> sessionmaker[Session]:
     """Sessions on the configured database (GATEWAY_DATABASE_URL)."""
     from gateway.db.engine import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(get_settings().database_url))
+    return make_session_factory(make_engine(settings().database_url))
 
 
 def write(work: Callable[[Session], T]) -> T:

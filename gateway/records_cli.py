@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from gateway import cli_support
 from gateway.cli_support import console, err_console
-from gateway.config import get_settings
-from gateway.db import unit_of_work
-from gateway.db.models import Assessment
 from gateway.terminal import page_table
+
+if TYPE_CHECKING:  # every `ld-gateway` command loads this module; the database's come when a command runs
+    from sqlalchemy.orm import Session
 
 assessment_app = typer.Typer(help="Published assessments and their versions.", no_args_is_help=True)
 
@@ -72,7 +70,7 @@ def _gateway_parts() -> tuple[Any, Any, Any]:
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import load_keyring
 
-    settings = get_settings()
+    settings = cli_support.settings()
     engine = make_engine(settings.database_url)
     return engine, make_session_factory(engine), load_keyring(settings.keys_dir)
 
@@ -103,8 +101,12 @@ def subject_find(
 
     Pass the identifier through the environment or a prompt if your shell history is shared: it is
     personal data. The output names only internal ids."""
+    from sqlalchemy import func, select
+
     from gateway.assessments import identity, store
     from gateway.assessments.identifiers import normalise_nhs_number
+    from gateway.db import unit_of_work
+    from gateway.db.models import Assessment
 
     if (nhs_number is None) == (pnc_id is None):
         raise typer.BadParameter("give exactly one of --nhs-number, --pnc-id")

@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from gateway.config import get_settings
-
 console = Console()
 err_console = Console(stderr=True)
 
@@ -25,6 +23,7 @@ def checkpoint(
     from gateway.audit import checkpoints, witness
     from gateway.audit.checkpoints import CheckpointRefused
     from gateway.audit.log_key import log_signer
+    from gateway.config import get_settings
     from gateway.db import unit_of_work
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing
@@ -63,6 +62,7 @@ def export(
     """Export the log (entries, checkpoints, verifier key) for an offline auditor; see docs/audit.md."""
     from gateway.audit.export import write_export
     from gateway.audit.log_key import log_signer
+    from gateway.config import get_settings
     from gateway.db import unit_of_work
     from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing

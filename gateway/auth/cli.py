@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from sqlalchemy.orm import Session
 
 from gateway import cli_support
 from gateway.auth.errors import RegistrationError, UnknownClient
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 agency_app = typer.Typer(help="Partner agencies (police forces, courts, probation regions, ...).", no_args_is_help=True)
 client_app = typer.Typer(help="Agencies' OAuth clients (signed-JWT client credentials).", no_args_is_help=True)
@@ -186,7 +188,6 @@ def token_key_rotate() -> None:
     """Retire the token-signing key and make a new one. The old key is published and still verifies
     for 330 s (the longest a token it signed can live); every running process follows within seconds."""
     from gateway.auth.rotation import OVERLAP, rotate_signing_key
-    from gateway.config import get_settings
 
-    old, new = rotate_signing_key(get_settings().keys_dir)
+    old, new = rotate_signing_key(cli_support.settings().keys_dir)
     cli_support.console.print(f"Token-signing key {new} is now in use; {old} verifies for another {OVERLAP} s.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway import cli_support
-from gateway.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 webhook_app = typer.Typer(help="Agencies' signed webhook endpoints (request notifications).", no_args_is_help=True)
 
@@ -23,8 +24,7 @@ def add(
     from gateway.court_requests.webhooks import WebhookError, add_subscription
     from gateway.keys import load_keyring
 
-    settings = get_settings()
-    keyring = load_keyring(settings.keys_dir)
+    keyring = load_keyring(cli_support.settings().keys_dir)
     try:
         subscription_id, secret = cli_support.write(
             lambda tx: add_subscription(tx, keyring, agency, url, datetime.now(UTC))
@@ -39,7 +39,7 @@ def add(
 @webhook_app.command("list")
 def list_() -> None:
     """Endpoints with their delivery counts by state."""
-    from sqlalchemy import func
+    from sqlalchemy import func, select
 
     from gateway.db.models import Agency, WebhookDelivery, WebhookSubscription
 
