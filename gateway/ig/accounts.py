@@ -4,12 +4,16 @@ The caller owns the transaction. A sign-in is read (:func:`candidate`), checked 
 the slow hash, with no transaction open) and judged (:func:`settle`, which returns a value saying what
 happened; the router logs it): a wrong password counts towards the lockout, a locked account is refused
 even with the right password, and an unknown username costs a hash like a known one.
+
+Hashing is a :class:`Passwords`: the product uses :data:`PRODUCTION` everywhere (the IG pages take it from
+their wiring, ``Ig.passwords``; the command line and the demo use the default arguments below).
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,10 +34,41 @@ class Role(StrEnum):
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 12
-# argon2-cffi's defaults are RFC 9106's second recommended option (argon2id, 64 MiB, t=3, p=4).
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so that a miss costs what a hit costs.
-_DUMMY_HASH = _hasher.hash("not a password of anyone's")
+
+
+class Passwords:
+    """How staff passwords are hashed and checked: one argon2 ``PasswordHasher``, and the hash that an
+    attempt on an unknown, disabled or locked account is checked against instead (made with the same
+    parameters, so that a miss costs what a hit costs).
+
+    A check reads the parameters from the stored PHC string, so any argon2id hash verifies whatever made
+    it; a hash whose parameters are not this hasher's is replaced at the next good sign-in.
+    """
+
+    def __init__(self, hasher: PasswordHasher, dummy_hash: str | None = None) -> None:
+        self.hasher = hasher
+        self.dummy_hash = dummy_hash if dummy_hash is not None else hasher.hash(secrets.token_urlsafe(32))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, stored: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self.hasher.check_needs_rehash(stored)
+
+
+#: argon2-cffi's defaults, RFC 9106's second recommended option (argon2id, 64 MiB, t=3, p=4). The dummy
+#: hash is of a random password nobody kept, made once with these parameters and written here so that
+#: no process pays a hash to start (a test checks that its parameters are these).
+PRODUCTION = Passwords(
+    PasswordHasher(),
+    "$argon2id$v=19$m=65536,t=3,p=4$eUPM2eUzEmfxPPTKl7klzw$r7QSRaZlMoIRVDJM6sWZrDIbu144pwllt/3hcYzzylo",
+)
 
 
 class AccountError(ValueError):
@@ -63,6 +98,7 @@ def add_staff(
     password: str | None = None,
     oidc_subject: str | None = None,
     now: datetime | None = None,
+    passwords: Passwords = PRODUCTION,
 ) -> StaffAccount:
     if not USERNAME_PATTERN.fullmatch(username or ""):
         raise AccountError("username must be 2-64 lower-case letters, digits, '.', '_' or '-'")
@@ -84,7 +120,7 @@ def add_staff(
         username=username,
         display_name=display_name,
         role=str(chosen),
-        password_hash=_hasher.hash(password) if password is not None else None,
+        password_hash=passwords.hash(password) if password is not None else None,
         oidc_subject=oidc_subject,
         failed_attempts=0,
         created_at=now or datetime.now(UTC),
@@ -138,18 +174,18 @@ def candidate(session: Session, username: str, *, now: datetime) -> Candidate:
     return Candidate(username, account.id, account.password_hash, usable)
 
 
-def check_password(found: Candidate, password: str) -> PasswordCheck:
+def check_password(found: Candidate, password: str, passwords: Passwords = PRODUCTION) -> PasswordCheck:
     """The argon2id check (64 MiB, about a tenth of a second): call it with no transaction open.
 
     Exactly one hash whatever the account's state: an unknown, disabled or locked account is checked
     against a dummy hash, so a miss costs what a hit costs and a locked account tells a guesser nothing.
     """
     if not found.usable or found.password_hash is None:
-        _verify(_DUMMY_HASH, password)
+        passwords.verify(passwords.dummy_hash, password)
         return PasswordCheck(False, None)
-    if not _verify(found.password_hash, password):
+    if not passwords.verify(found.password_hash, password):
         return PasswordCheck(False, found.password_hash)
-    fresh = _hasher.hash(password) if _hasher.check_needs_rehash(found.password_hash) else None
+    fresh = passwords.hash(password) if passwords.needs_rehash(found.password_hash) else None
     return PasswordCheck(True, found.password_hash, fresh)
 
 
@@ -203,20 +239,22 @@ def authenticate(
     now: datetime,
     max_attempts: int,
     lockout: timedelta,
+    passwords: Passwords = PRODUCTION,
 ) -> SignInResult:
     """The three steps in one transaction: for the command line and tests. The web sign-in runs them
     apart, so that no transaction (on SQLite: the database's write lock) is held during the hash."""
     found = candidate(session, username, now=now)
-    return settle(session, found, check_password(found, password), now=now, max_attempts=max_attempts, lockout=lockout)
+    checked = check_password(found, password, passwords)
+    return settle(session, found, checked, now=now, max_attempts=max_attempts, lockout=lockout)
 
 
-def set_password(session: Session, username: str, password: str) -> StaffAccount:
+def set_password(session: Session, username: str, password: str, passwords: Passwords = PRODUCTION) -> StaffAccount:
     account = find_by_username(session, username)
     if account is None:
         raise AccountError(f"no staff account {username!r}")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"passwords must be at least {MIN_PASSWORD} characters")
-    account.password_hash = _hasher.hash(password)
+    account.password_hash = passwords.hash(password)
     account.failed_attempts = 0
     account.locked_until = None
     session.flush()
@@ -231,10 +269,3 @@ def unlock(session: Session, username: str) -> StaffAccount:
     account.locked_until = None
     session.flush()
     return account
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False

@@ -19,7 +19,7 @@ from gateway.audit.events import AuditEvent, Outcome
 from gateway.context import Gateway
 from gateway.db import unit_of_work
 from gateway.ig import actions, sessions
-from gateway.ig.accounts import Role
+from gateway.ig.accounts import PRODUCTION, Passwords, Role
 from gateway.ig.plain import Glossary
 from gateway.ig.settings import IgSettings
 from gateway.ig.throttle import SignInThrottle
@@ -33,6 +33,9 @@ class Ig:
     env: Environment
     oauth: Any = None  # authlib StarletteOAuth2App when OIDC is configured
     throttle: SignInThrottle | None = None
+    # How sign-in checks passwords. Always PRODUCTION in the product; the suite's page tests put in a
+    # cheaper argon2id (tests/ig/conftest.py) so that their accounts do not cost 64 MiB hashes each.
+    passwords: Passwords = PRODUCTION
     matrix_cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     changes_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 

@@ -113,7 +113,7 @@ def sign_in(
         retry = {"Retry-After": str(limited.retry_after)}
         return _sign_in_page(request, nonce, [("username", message)], username, safe_next(next), 429, retry)
     candidate = unit_of_work.read(ig.gateway.sessions, lambda tx: accounts.candidate(tx, username, now=now()))
-    checked = accounts.check_password(candidate, password)  # no transaction open: see the docstring
+    checked = accounts.check_password(candidate, password, ig.passwords)  # no transaction open: see the docstring
     with transaction(request) as session:
         result = accounts.settle(
             session,

@@ -1,5 +1,13 @@
 """A whole gateway (the review suite's: real keys, policy, a published assessment) and a staff browser
-over HTTP: an httpx client that keeps its cookies, on https:// (the session cookie is Secure)."""
+over HTTP: an httpx client that keeps its cookies, on https:// (the session cookie is Secure).
+
+Staff accounts made here are hashed with :data:`TEST_PASSWORDS`, which the ``staff`` fixture also puts
+into the gateway's IG pages (``Ig.passwords``, the wiring's own seam): argon2id through the product's
+code, at the lowest cost argon2 allows instead of 64 MiB and three passes per hash. What these tests
+check (outcomes, lockout, throttling, what is logged, when the hash runs) does not depend on the cost;
+the production parameters, and the rehash of a hash made with other ones, have tests of their own
+(test_passwords.py).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,26 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ig import accounts
+from gateway.ig.context import Ig
 from tests.fixtures.gateway import Gateway
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: argon2id with salt and digest as in production; 8 KiB, one pass, one lane (argon2's minimum).
+TEST_PASSWORDS = accounts.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def ig_state(gateway: Gateway) -> Ig:
+    """The wiring of the gateway's IG pages (the application mounted at /ig)."""
+    (mount,) = [r for r in gateway.app.routes if getattr(r, "path", None) == "/ig"]
+    ig = mount.app.state.ig
+    assert isinstance(ig, Ig)
+    return ig
 
 
 class StaffBrowser:
@@ -56,13 +76,26 @@ class StaffBrowser:
         return self.post("/ig/sign-in", data={"username": username, "password": password, "csrf_token": token})
 
 
-def add_staff(sessions: sessionmaker[Session], username: str, role: str, password: str = PASSWORD) -> str:
+def add_staff(
+    sessions: sessionmaker[Session],
+    username: str,
+    role: str,
+    password: str = PASSWORD,
+    passwords: accounts.Passwords = TEST_PASSWORDS,
+) -> str:
     with sessions.begin() as session:
-        return accounts.add_staff(session, username, username.title(), role, password=password).id
+        return accounts.add_staff(session, username, username.title(), role, password=password, passwords=passwords).id
 
 
 @pytest.fixture
-def staff(gateway: Gateway) -> dict[str, str]:
+def passwords(gateway: Gateway) -> accounts.Passwords:
+    """The gateway's IG pages check passwords with :data:`TEST_PASSWORDS` (the app is the test's own)."""
+    ig_state(gateway).passwords = TEST_PASSWORDS
+    return TEST_PASSWORDS
+
+
+@pytest.fixture
+def staff(gateway: Gateway, passwords: accounts.Passwords) -> dict[str, str]:
     return {
         "auditor": add_staff(gateway.sessions, "auditor", "ig-auditor"),
         "admin": add_staff(gateway.sessions, "admin", "ig-admin"),

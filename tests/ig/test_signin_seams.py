@@ -12,6 +12,7 @@ Attacks, and what holds them:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -22,13 +23,25 @@ from sqlalchemy.engine import make_url
 
 from gateway.ig import accounts
 from gateway.ig.throttle import SignInThrottle
-from tests.ig.conftest import CSRF, PASSWORD, StaffBrowser
+from tests.ig.conftest import CSRF, PASSWORD, StaffBrowser, ig_state
 from tests.ig.test_http import SEARCH, staff_events
 
 
-def ig_state(gateway: Any) -> Any:
-    (mount,) = [r for r in gateway.app.routes if getattr(r, "path", None) == "/ig"]
-    return mount.app.state.ig
+class Watched(accounts.Passwords):
+    """The pages' own hasher, with ``before`` called at each check (the hash) before it runs."""
+
+    def __init__(self, inner: accounts.Passwords, before: Callable[[str, str], None]) -> None:
+        super().__init__(inner.hasher, inner.dummy_hash)
+        self.before = before
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.before(stored, password)
+        return super().verify(stored, password)
+
+
+def watch_hashes(gateway: Any, before: Callable[[str, str], None]) -> None:
+    ig = ig_state(gateway)
+    ig.passwords = Watched(ig.passwords, before)
 
 
 def row_counts(gateway: Any) -> dict[str, int]:
@@ -81,19 +94,17 @@ class Browser(StaffBrowser):
         return anyio.run(call)
 
 
-def test_the_password_hash_runs_with_no_transaction_open_and_a_pull_goes_through(gateway, staff, browser, monkeypatch):
+def test_the_password_hash_runs_with_no_transaction_open_and_a_pull_goes_through(gateway, staff, browser):
     pull_auth = gateway.auth("POL-NE", "charging")
     seen: list[tuple[bool, int]] = []
-    real_verify = accounts._verify
 
-    def verify_during_a_pull(stored: str, password: str) -> bool:
+    def pull_during_the_hash(stored: str, password: str) -> None:
         free = write_lock_free(gateway)
         # A real pull, from inside the hash: it needs the log's write lock to commit its entry.
         status = gateway.http.get(SEARCH, auth=pull_auth).status_code if free else -1
         seen.append((free, status))
-        return real_verify(stored, password)
 
-    monkeypatch.setattr(accounts, "_verify", verify_during_a_pull)
+    watch_hashes(gateway, pull_during_the_hash)
     assert browser.sign_in("auditor", "a wrong password").status_code == 401
     assert browser.sign_in("nobody-at-all", "a wrong password").status_code == 401
     assert browser.sign_in("auditor").status_code == 303
@@ -120,23 +131,17 @@ def test_a_sign_in_form_token_from_another_browser_is_refused(gateway, staff, br
     assert [e["reason"] for e in staff_events(gateway, "ig:staff:refused")] == ["csrf"]
 
 
-def count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def count_hashes(gateway: Any) -> list[str]:
     calls: list[str] = []
-    real_verify = accounts._verify
-
-    def counting(stored: str, password: str) -> bool:
-        calls.append(password)
-        return real_verify(stored, password)
-
-    monkeypatch.setattr(accounts, "_verify", counting)
+    watch_hashes(gateway, lambda stored, password: calls.append(password))
     return calls
 
 
-def test_one_address_is_throttled_across_usernames_known_or_not(gateway, staff, monkeypatch):
+def test_one_address_is_throttled_across_usernames_known_or_not(gateway, staff):
     ig_state(gateway).throttle = SignInThrottle(
         address_per_minute=1, address_burst=3, account_per_minute=60, account_burst=100
     )
-    hashes = count_hashes(monkeypatch)
+    hashes = count_hashes(gateway)
     guesser = Browser(gateway.app, "203.0.113.7")
     answers = [
         guesser.sign_in(name, "guess guess guess").status_code for name in ("a1", "auditor", "b2", "c3", "admin")
@@ -150,11 +155,11 @@ def test_one_address_is_throttled_across_usernames_known_or_not(gateway, staff, 
 
 
 @pytest.mark.parametrize("username", ["auditor", "no-such-user"])
-def test_one_username_is_throttled_across_addresses(gateway, staff, monkeypatch, username):
+def test_one_username_is_throttled_across_addresses(gateway, staff, username):
     ig_state(gateway).throttle = SignInThrottle(
         address_per_minute=60, address_burst=100, account_per_minute=1, account_burst=2
     )
-    hashes = count_hashes(monkeypatch)
+    hashes = count_hashes(gateway)
     answers = [Browser(gateway.app, f"192.0.2.{i}").sign_in(username, "guess guess guess") for i in range(4)]
     assert [a.status_code for a in answers] == [401, 401, 429, 429]
     assert answers[2].headers["retry-after"].isdigit()

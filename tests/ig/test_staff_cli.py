@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from argon2 import extract_parameters
 from sqlalchemy import select
 
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import StaffAccount
 from gateway.ig import accounts
+from tests.ig.test_passwords import RFC_9106_SECOND
 
 
 def _account(database_url: str, username: str) -> StaffAccount:
@@ -27,6 +29,7 @@ def test_staff_add_generates_a_password_shown_once_and_stores_only_its_argon2id_
     assert len(password) >= 16
     stored = _account(database_url, "alex")
     assert stored.password_hash.startswith("$argon2id$") and password not in stored.password_hash
+    assert extract_parameters(stored.password_hash) == RFC_9106_SECOND
     engine = make_engine(database_url)
     with make_session_factory(engine).begin() as session:
         ok = accounts.authenticate(
