@@ -64,7 +64,8 @@ from gateway.issue import Issue
 from gateway.keys import load_keyring
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.loader import load_engine
-from gateway.policy.store import active_policy_dir, keep_served_revision
+from gateway.policy.source import read_policy
+from gateway.policy.store import active_policy_source, keep_served_revision
 
 logger = logging.getLogger("gateway")
 
@@ -87,10 +88,12 @@ def create_app(
     if policy is None:
         # An activated stored revision is the policy in force (gateway/policy/store.py); without one, the
         # configured directory is, and it is stored first: any log entry's revision can be fetched later.
-        active = unit_of_work.read(sessions, lambda tx: active_policy_dir(tx, settings.data_dir))
-        policy = load_engine(settings, catalogue.ids, policy_dir=active)
+        # Either way the policy is read once, and the engine and the store share what was read.
+        active = unit_of_work.read(sessions, lambda tx: active_policy_source(tx, settings.data_dir))
+        source = active or read_policy(settings.resolved_policy_dir(), catalogue.ids)
+        policy = load_engine(settings, catalogue.ids, source=source)
         if active is None:
-            keep_served_revision(sessions, settings.resolved_policy_dir(), catalogue.ids, policy.revision, now=_now())
+            keep_served_revision(sessions, source, now=_now())
     ensure_signing_key(settings.keys_dir)
     signing_key = SigningKeys(settings.keys_dir)  # follows `ld-gateway token-key rotate` in every process
     log_key = log_signer(settings, create=True)

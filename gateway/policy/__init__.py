@@ -1,5 +1,5 @@
-"""Disclosure policy: the engine interface, the embedded Rego engine, and the input, revision,
-unit-test and matrix helpers around them."""
+"""Disclosure policy: the engine interface, the embedded Rego engine, the one reader of a policy
+directory, and the input, revision, unit-test and matrix helpers around them."""
 
 from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
 from gateway.policy.engine import (
@@ -11,7 +11,7 @@ from gateway.policy.engine import (
 from gateway.policy.input import build_input
 from gateway.policy.matrix import compute_matrix, format_matrix
 from gateway.policy.rego_tests import RegoTestReport, RegoTestResult, format_report, run_rego_tests
-from gateway.policy.revision import compute_revision
+from gateway.policy.source import PolicySource, compute_revision, read_policy
 
 __all__ = [
     "Decision",
@@ -20,6 +20,7 @@ __all__ = [
     "OverrideUse",
     "PolicyEngine",
     "PolicyLoadError",
+    "PolicySource",
     "RegoTestReport",
     "RegoTestResult",
     "Withheld",
@@ -29,5 +30,6 @@ __all__ = [
     "decision_from_result",
     "format_matrix",
     "format_report",
+    "read_policy",
     "run_rego_tests",
 ]

@@ -176,18 +176,17 @@ def policy_store(
 
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.engine import EmbeddedRegoEngine, PolicyLoadError
-    from gateway.policy.store import store_revision
+    from gateway.policy.source import read_policy
+    from gateway.policy.store import store_policy
 
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
-    source = directory or settings.resolved_policy_dir()
     now = datetime.now(UTC)
     try:
-        loaded = EmbeddedRegoEngine(source, catalogue.ids)  # only a policy that loads and answers may be stored
-        # Exactly what loaded, or nothing: the directory is hashed once more, as it is read for storing.
-        revision = cli_support.write(
-            lambda tx: store_revision(tx, source, catalogue.ids, now, expected=loaded.revision)
-        )
+        source = read_policy(directory or settings.resolved_policy_dir(), catalogue.ids)
+        EmbeddedRegoEngine(source, catalogue.ids)  # only a policy that loads and answers may be stored
+        # Exactly the bytes that loaded: the directory is read once, for the engine and the store alike.
+        revision = cli_support.write(lambda tx: store_policy(tx, source, now))
     except PolicyLoadError as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(1) from None

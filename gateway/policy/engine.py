@@ -34,7 +34,9 @@ from typing import Any, Protocol
 import regorus
 
 from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
-from gateway.policy.revision import DATA_FILE, compute_revision, policy_modules
+from gateway.policy.revision import DATA_FILE
+from gateway.policy.source import PolicyLoadError as PolicyLoadError  # raised by the reader; re-exported
+from gateway.policy.source import PolicySource, read_policy
 
 QUERY = "data.gateway.disclosure.decision"
 
@@ -85,45 +87,8 @@ class PolicyEngine(Protocol):
     def decide(self, policy_input: Mapping[str, Any]) -> Decision: ...
 
 
-class PolicyLoadError(Exception):
-    """The policy directory cannot be loaded: the message says which file and what is wrong."""
-
-
 class EngineError(Exception):
     """An evaluation failed inside the Rego interpreter."""
-
-
-def load_policy_data(policy_dir: Path, catalogue_ids: Sequence[str]) -> dict[str, Any]:
-    """``data.json`` with the catalogue ids added as ``data.gateway.catalogue``."""
-    path = policy_dir / DATA_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PolicyLoadError(f"{path}: policy data file is missing") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PolicyLoadError(f"{path}: cannot read policy data: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("gateway"), dict):
-        raise PolicyLoadError(f'{path}: policy data must be an object with a "gateway" object')
-    if "catalogue" in data["gateway"]:
-        raise PolicyLoadError(f"{path}: gateway.catalogue comes from the field catalogue; remove it here")
-    if "disclosure" in data["gateway"]:
-        raise PolicyLoadError(f"{path}: gateway.disclosure is the policy package; data may not use it")
-    ids = list(catalogue_ids)
-    if not ids or len(ids) != len(set(ids)) or not all(isinstance(i, str) and i for i in ids):
-        raise PolicyLoadError("the field catalogue must be a non-empty list of distinct field ids")
-    data["gateway"]["catalogue"] = ids
-    return data
-
-
-def read_modules(paths: Sequence[Path], policy_dir: Path) -> list[tuple[str, str]]:
-    """(relative path, source) of each module."""
-    modules = []
-    for path in paths:
-        try:
-            modules.append((path.relative_to(policy_dir).as_posix(), path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyLoadError(f"{path}: cannot read policy module: {exc}") from exc
-    return modules
 
 
 def short_error(exc: BaseException) -> str:
@@ -243,28 +208,30 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+def policy_source(policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> PolicySource:
+    """``policy`` as read once: a directory is read here; a source already read is taken as it is
+    (under ``catalogue_ids``, which only re-derives its revision and data if they differ)."""
+    if isinstance(policy, PolicySource):
+        return policy.for_catalogue(catalogue_ids)
+    return read_policy(Path(policy), catalogue_ids)
+
+
 class RegoEngineBase:
-    """What an in-process Rego engine does around its interpreter: loading the policy directory, the
-    revision, the probe decision and the fail-closed wrapper. Subclasses give :meth:`_evaluate`."""
+    """What an in-process Rego engine does around its interpreter: the policy read once (a directory, or
+    a :class:`PolicySource` already read), its revision, the probe decision and the fail-closed wrapper.
+    Subclasses give :meth:`_evaluate`."""
 
     revision: str
     catalogue_ids: tuple[str, ...]
 
-    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
-        self.policy_dir = Path(policy_dir)
-        if not self.policy_dir.is_dir():
-            raise PolicyLoadError(f"{self.policy_dir}: policy directory not found")
-        self.catalogue_ids = tuple(catalogue_ids)
-        revision = compute_revision(self.policy_dir, self.catalogue_ids)
-        self._data = load_policy_data(self.policy_dir, self.catalogue_ids)
-        paths = policy_modules(self.policy_dir)
-        if not paths:
-            raise PolicyLoadError(f"{self.policy_dir}: no Rego modules (*.rego) found")
-        self._modules = read_modules(paths, self.policy_dir)
-        # The revision must name exactly what was loaded: refuse a directory edited mid-load.
-        if compute_revision(self.policy_dir, self.catalogue_ids) != revision:
-            raise PolicyLoadError(f"{self.policy_dir}: the policy changed while it was being loaded")
-        self.revision = revision
+    def __init__(self, policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> None:
+        self.source = policy_source(policy, catalogue_ids)
+        self.policy_dir = self.source.directory
+        self.catalogue_ids = self.source.catalogue_ids
+        # Data, modules and revision all come from the same bytes: the revision names what was loaded.
+        self._data = self.source.data
+        self._modules = self.source.modules
+        self.revision = self.source.revision
 
     def _probe(self) -> None:
         decision = self.decide(_PROBE_INPUT)
@@ -297,8 +264,8 @@ class RegoEngineBase:
 class EmbeddedRegoEngine(RegoEngineBase):
     """The policy on regorus: parsed once, on the engine's own thread, which answers every decision."""
 
-    def __init__(self, policy_dir: Path, catalogue_ids: Sequence[str]) -> None:
-        super().__init__(policy_dir, catalogue_ids)
+    def __init__(self, policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> None:
+        super().__init__(policy, catalogue_ids)
         self._jobs: SimpleQueue[tuple[str, Future[Any]] | None] = SimpleQueue()
         parsed: Future[str | None] = Future()
         # A daemon: at exit it is stopped where it stands, and its Engine is never dropped elsewhere.
@@ -309,7 +276,7 @@ class EmbeddedRegoEngine(RegoEngineBase):
         try:
             error = parsed.result(timeout=LOAD_TIMEOUT)
         except FutureTimeout:
-            raise PolicyLoadError(f"{policy_dir}: the policy was not parsed within {LOAD_TIMEOUT:g} s") from None
+            raise PolicyLoadError(f"{self.policy_dir}: the policy was not parsed within {LOAD_TIMEOUT:g} s") from None
         if error:
             raise PolicyLoadError(error)
         self._probe()

@@ -12,7 +12,8 @@ connection error, an HTTP error, a body that is not JSON or an undefined result 
 ``result``) is a denial, never an exception (fail closed). No retries: a slow decision is a denial,
 not three slow decisions.
 
-The revision is computed locally over what was pushed. In production, OPA loads signed bundles instead
+The revision is computed locally over exactly the bytes pushed (gateway/policy/source.py). In
+production, OPA loads signed bundles instead
 (docs/policy.md): then the gateway must not push, and this engine is not the way to run it yet.
 """
 
@@ -34,10 +35,9 @@ from gateway.policy.engine import (
     POLICY_MALFORMED,
     PolicyLoadError,
     decision_from_result,
-    load_policy_data,
-    read_modules,
+    policy_source,
 )
-from gateway.policy.revision import compute_revision, policy_modules
+from gateway.policy.source import PolicySource
 
 POLICY_ID_PREFIX = "ld-gateway"
 DATA_ROOT = "gateway"
@@ -64,28 +64,24 @@ def _client(url: str, timeout: float) -> _Client:
 
 
 class OpaEngine:
-    """Decisions from a remote OPA server; pushes the policy and data it was given."""
+    """Decisions from a remote OPA server; pushes the policy and data it was given (a directory, read
+    once, or a :class:`PolicySource` already read): the revision is the hash of exactly the bytes pushed."""
 
-    def __init__(self, url: str, policy_dir: Path, catalogue_ids: Sequence[str], *, timeout: float = 1.0) -> None:
-        self.policy_dir = Path(policy_dir)
-        if not self.policy_dir.is_dir():
-            raise PolicyLoadError(f"{self.policy_dir}: policy directory not found")
-        self.catalogue_ids = tuple(catalogue_ids)
-        self.revision = compute_revision(self.policy_dir, self.catalogue_ids)
-        data = load_policy_data(self.policy_dir, self.catalogue_ids)
-        modules = read_modules(policy_modules(self.policy_dir), self.policy_dir)
-        if not modules:
-            raise PolicyLoadError(f"{self.policy_dir}: no Rego modules (*.rego) found")
+    def __init__(
+        self, url: str, policy: Path | PolicySource, catalogue_ids: Sequence[str], *, timeout: float = 1.0
+    ) -> None:
+        self.source = policy_source(policy, catalogue_ids)
+        self.policy_dir = self.source.directory
+        self.catalogue_ids = self.source.catalogue_ids
+        self.revision = self.source.revision
         self._client = _client(url, timeout)
         try:
-            for name, source in modules:
-                self._client.update_policy_from_string(source, f"{POLICY_ID_PREFIX}/{name}", rego_compat=False)
-            for key, value in data[DATA_ROOT].items():
+            for name, module in self.source.modules:
+                self._client.update_policy_from_string(module, f"{POLICY_ID_PREFIX}/{name}", rego_compat=False)
+            for key, value in self.source.data[DATA_ROOT].items():
                 self._client.put_document(value, f"{DATA_ROOT}/{key}")
         except Exception as exc:  # the client raises its own errors, requests' and JSON errors
             raise PolicyLoadError(f"cannot push the policy to OPA at {url}: {type(exc).__name__}: {exc}") from exc
-        if compute_revision(self.policy_dir, self.catalogue_ids) != self.revision:
-            raise PolicyLoadError(f"{self.policy_dir}: the policy changed while it was being pushed")
         probe = self.decide(_PROBE_INPUT)
         if not probe.allowed:
             raise PolicyLoadError(

@@ -29,8 +29,8 @@ from typing import Any
 
 import regorus
 
-from gateway.policy.engine import PolicyLoadError, load_policy_data, read_modules, short_error
-from gateway.policy.revision import policy_modules, rego_test_modules
+from gateway.policy.engine import PolicyLoadError, short_error
+from gateway.policy.source import PolicySource, read_policy
 
 CASE_MARKER = "ld-gateway:case "
 DECISION_QUERY = "data.gateway.disclosure.decision"
@@ -99,21 +99,24 @@ def find_tests(source: str) -> tuple[str, list[str]]:
 
 
 def run_rego_tests(policy_dir: Path, catalogue_ids: Sequence[str]) -> RegoTestReport:
-    """Load every module (production and tests) and data as the engine would, and run each test."""
-    policy_dir = Path(policy_dir)
+    """Read the directory once, production modules, data and tests (gateway/policy/source.py, the reader
+    the engines use), and run each test."""
     try:
-        data = load_policy_data(policy_dir, catalogue_ids)
-        production = read_modules(policy_modules(policy_dir), policy_dir)
-        tests = read_modules(rego_test_modules(policy_dir), policy_dir)
+        source = read_policy(Path(policy_dir), catalogue_ids, with_tests=True)
     except PolicyLoadError as exc:
         return RegoTestReport((), (str(exc),))
+    return _run(source)
+
+
+def _run(policy: PolicySource) -> RegoTestReport:
+    policy_dir, data, production, tests = policy.directory, policy.data, policy.modules, policy.tests
     if not tests:
         return RegoTestReport((), (f"{policy_dir}: no Rego unit tests (*_test.rego) found",))
 
     engine = regorus.Engine()
     engine.set_enable_coverage(True)
     engine.set_gather_prints(True)
-    engine.add_data(data)
+    engine.add_data(dict(data))
     errors: list[str] = []
     for name, source in [*production, *tests]:
         try:

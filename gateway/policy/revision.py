@@ -1,6 +1,7 @@
 """The policy revision: one hash naming exactly the policy that made a decision.
 
-Every decision carries it, so an IG reviewer can later say which rules and data released a field.
+Every decision carries it, so an IG reviewer can later say which rules and data released a field. The
+directory is read, and its revision computed, by gateway/policy/source.py.
 The hash covers every production ``.rego`` module, ``data.json`` and the field catalogue ids, because
 all three change what is released. Unit tests (``*_test.rego``) are left out: they change no decision.
 """
@@ -33,20 +34,6 @@ def rego_test_modules(policy_dir: Path) -> list[Path]:
         (p for p in policy_dir.rglob("*" + TEST_SUFFIX) if p.is_file()),
         key=lambda p: p.relative_to(policy_dir).as_posix(),
     )
-
-
-def policy_files(policy_dir: Path) -> list[tuple[str, bytes]]:
-    """What a revision covers: each production module and ``data.json`` as (relative path, bytes), sorted."""
-    files = [*policy_modules(policy_dir)]
-    data_file = policy_dir / DATA_FILE
-    if data_file.is_file():
-        files.append(data_file)
-    return sorted((p.relative_to(policy_dir).as_posix(), p.read_bytes()) for p in files)
-
-
-def compute_revision(policy_dir: Path, catalogue_ids: Sequence[str]) -> str:
-    """The revision of the policy in ``policy_dir`` (see :func:`revision_of`)."""
-    return revision_of(policy_files(policy_dir), catalogue_ids)
 
 
 def revision_of(files: Sequence[tuple[str, bytes]], catalogue_ids: Sequence[str]) -> str:

@@ -30,8 +30,7 @@ from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db import unit_of_work
 from gateway.db.models import PolicyRevision
-from gateway.policy.engine import PolicyLoadError
-from gateway.policy.revision import DATA_FILE, compute_revision, policy_files, revision_of
+from gateway.policy.source import PolicyLoadError, PolicySource, read_policy
 
 ACTIVATED_EVENT = AuditEvent.POLICY_ACTIVATED
 #: Who acted, in the log: the admin command line. The person is in policy_revisions.activated_by.
@@ -49,30 +48,26 @@ class StoredRevision:
 def store_revision(
     session: Session, policy_dir: Path, catalogue_ids: Sequence[str], now: datetime, *, expected: str | None = None
 ) -> str:
-    """Store the policy in ``policy_dir`` (idempotent) and return its revision.
+    """Store the policy in ``policy_dir`` (idempotent), read once, and return its revision.
 
     With ``expected`` (the revision an engine loaded from ``policy_dir``), refuses (:class:`PolicyLoadError`)
-    when the directory no longer hashes to it: what is stored must be exactly what decides.
+    when the directory no longer hashes to it: what is stored must be exactly what decides. A caller that
+    holds the :class:`PolicySource` its engine loaded stores that instead (:func:`store_policy`).
     """
-    revision, files = _read_policy(Path(policy_dir), catalogue_ids, expected)
-    _store(session, revision, files, catalogue_ids, now)
-    return revision
-
-
-def _read_policy(policy_dir: Path, catalogue_ids: Sequence[str], expected: str | None) -> tuple[str, dict[str, str]]:
-    """The directory's files, read once, and the revision of exactly those bytes (hashed once)."""
-    read = policy_files(policy_dir)
-    names = {rel for rel, _ in read}
-    if DATA_FILE not in names or len(names) < 2:
-        raise PolicyLoadError(f"{policy_dir}: not a policy directory (Rego modules and data.json)")
-    revision = revision_of(read, catalogue_ids)
-    if expected is not None and revision != expected:
+    source = read_policy(Path(policy_dir), catalogue_ids)
+    if expected is not None and source.revision != expected:
         raise PolicyLoadError(f"{policy_dir}: the policy changed since it was loaded; start again")
-    # Decoded, not read as text: universal newlines would store other bytes than the ones hashed.
-    return revision, {rel: content.decode("utf-8") for rel, content in read}
+    return store_policy(session, source, now)
+
+
+def store_policy(session: Session, source: PolicySource, now: datetime) -> str:
+    """Store exactly the bytes ``source`` was read as (and hashed over), under its revision (idempotent)."""
+    _store(session, source.revision, source.texts(), source.catalogue_ids, now)
+    return source.revision
 
 
 def _store(session: Session, revision: str, files: dict[str, str], catalogue_ids: Sequence[str], now: datetime) -> None:
+    # Decoded bytes, never text read with universal newlines: the stored files are the bytes hashed.
     if session.get(PolicyRevision, revision) is None:
         session.add(PolicyRevision(revision=revision, files=files, catalogue_ids=list(catalogue_ids), created_at=now))
         session.flush()
@@ -107,20 +102,17 @@ class StoredPolicy:
         return shared
 
 
-def keep_served_revision(
-    sessions: sessionmaker[Session], policy_dir: Path, catalogue_ids: Sequence[str], revision: str, *, now: datetime
-) -> None:
-    """Store the policy directory a gateway is about to serve, in its own transaction, so that every
-    revision that decides anything can be fetched later by the hash its log entries name.
+def keep_served_revision(sessions: sessionmaker[Session], source: PolicySource, *, now: datetime) -> None:
+    """Store the policy a gateway is about to serve, in its own transaction, so that every revision that
+    decides anything can be fetched later by the hash its log entries name.
 
-    Refuses (:class:`PolicyLoadError`) when the directory no longer hashes to ``revision``, the revision
-    the engine loaded: what is stored must be exactly what decides. The files are read and hashed once,
-    before the transaction, so a conflict below needs no second look at the directory.
+    ``source`` is what the engine loaded (gateway/policy/source.py): the directory is not read again, so
+    what is stored is exactly what decides, even if the files change after the engine read them.
     """
-    _, files = _read_policy(Path(policy_dir), catalogue_ids, revision)
+    files = source.texts()
     # An IntegrityError: another gateway process starting on the same policy stored it a moment earlier.
     with contextlib.suppress(IntegrityError):
-        unit_of_work.run(sessions, lambda tx: _store(tx, revision, files, catalogue_ids, now))
+        unit_of_work.run(sessions, lambda tx: _store(tx, source.revision, files, source.catalogue_ids, now))
 
 
 _REVISION = re.compile(r"sha256:[0-9a-f]{64}")
@@ -177,6 +169,11 @@ def activate(session: Session, revision: str, *, by: str, now: datetime) -> None
 
 def materialise(session: Session, revision: str, root: Path) -> Path:
     """Write a stored revision's files under ``root/<hash>/`` and check they hash to the revision."""
+    return materialise_source(session, revision, root).directory
+
+
+def materialise_source(session: Session, revision: str, root: Path) -> PolicySource:
+    """:func:`materialise`, and the files written as read back once (what an engine loads)."""
     row = session.get(PolicyRevision, revision)
     if row is None:
         raise PolicyLoadError(f"no stored policy revision {revision}")
@@ -187,12 +184,22 @@ def materialise(session: Session, revision: str, root: Path) -> Path:
             raise PolicyLoadError(f"stored revision {revision} names a file outside its directory")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    if compute_revision(target, row.catalogue_ids) != revision:
+    try:
+        source = read_policy(target, row.catalogue_ids)
+    except PolicyLoadError as exc:
+        raise PolicyLoadError(f"stored revision {revision} cannot be read back: {exc}") from exc
+    if source.revision != revision:
         raise PolicyLoadError(f"stored revision {revision} does not hash to its name")
-    return target
+    return source
 
 
 def active_policy_dir(session: Session, data_dir: Path) -> Path | None:
     """The activated revision, materialised under ``data_dir/policy/``; ``None`` when none is active."""
+    source = active_policy_source(session, data_dir)
+    return None if source is None else source.directory
+
+
+def active_policy_source(session: Session, data_dir: Path) -> PolicySource | None:
+    """:func:`active_policy_dir`, as read back once (what the gateway's engine loads)."""
     revision = active_revision(session)
-    return None if revision is None else materialise(session, revision, Path(data_dir) / "policy")
+    return None if revision is None else materialise_source(session, revision, Path(data_dir) / "policy")

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.db.models import DisclosureLogEntry, PolicyRevision
-from gateway.policy import EmbeddedRegoEngine, PolicyLoadError
+from gateway.policy import EmbeddedRegoEngine, PolicyLoadError, compute_revision
+from gateway.policy.revision import policy_modules
+from gateway.policy.source import read_policy
 from gateway.policy.store import (
     ACTIVATED_EVENT,
     activate,
@@ -105,32 +107,47 @@ def test_the_served_policy_is_stored_at_start_and_stays_fetchable_after_the_dire
     assert "no stored policy revision" in cli("policy", "show", "sha256:" + "0" * 64, code=1).output
 
 
-def test_keeping_the_served_revision_refuses_a_directory_changed_since_the_engine_loaded_it(
+def test_storing_refuses_a_directory_changed_since_the_engine_loaded_it(
     session_factory, engine, policy_copy, catalogue_ids
 ):
-    from gateway.policy.store import keep_served_revision
-
     (policy_copy / "data.json").write_text((policy_copy / "data.json").read_text() + "\n")
-    with pytest.raises(PolicyLoadError, match="changed since it was loaded"):
-        keep_served_revision(session_factory, policy_copy, catalogue_ids, engine.revision, now=NOW)
+    with session_factory.begin() as session, pytest.raises(PolicyLoadError, match="changed since it was loaded"):
+        store_revision(session, policy_copy, catalogue_ids, NOW, expected=engine.revision)
     with session_factory() as session:
         assert list_revisions(session) == [], "nothing is stored that does not hash to what decides"
 
 
-def test_keeping_the_served_revision_reads_and_hashes_the_directory_once(
-    session_factory, engine, catalogue_ids, monkeypatch
+def test_keeping_the_served_revision_stores_what_the_engine_loaded_not_a_later_edit(
+    session_factory, policy_copy, catalogue_ids
 ):
-    """The files stored are the bytes hashed, read once: a restart on the same policy stores nothing new."""
-    from gateway.policy import revision as revisions
-    from gateway.policy import store
+    from gateway.policy.store import keep_served_revision, read_revision
+
+    original = (policy_copy / "data.json").read_text()
+    loaded = EmbeddedRegoEngine(read_policy(policy_copy, catalogue_ids), catalogue_ids)
+    (policy_copy / "data.json").write_text(original + "\n")
+
+    keep_served_revision(session_factory, loaded.source, now=NOW)
+
+    assert compute_revision(policy_copy, catalogue_ids) != loaded.revision, "the directory did change"
+    with session_factory() as session:
+        assert [r.revision for r in list_revisions(session)] == [loaded.revision]
+        stored = read_revision(session, loaded.revision)
+    assert stored is not None and stored.files["data.json"] == original, "nothing is stored but what decides"
+
+
+def test_keeping_the_served_revision_reads_nothing_again(session_factory, engine, catalogue_ids, monkeypatch):
+    """The files stored are the bytes the engine read and hashed: a restart on the same policy stores nothing new."""
+    from gateway.policy import source as sources
     from gateway.policy.store import keep_served_revision
 
+    read: list[Path] = []
     hashed: list[int] = []
-    real = revisions.revision_of
-    monkeypatch.setattr(store, "revision_of", lambda files, ids: hashed.append(len(files)) or real(files, ids))
-    keep_served_revision(session_factory, POLICY_DIR, catalogue_ids, engine.revision, now=NOW)
-    keep_served_revision(session_factory, POLICY_DIR, catalogue_ids, engine.revision, now=NOW)
-    assert len(hashed) == 2, "once per start"
+    real_read, real_hash = sources._read, sources.revision_of
+    monkeypatch.setattr(sources, "_read", lambda path: read.append(path) or real_read(path))
+    monkeypatch.setattr(sources, "revision_of", lambda files, ids: hashed.append(len(files)) or real_hash(files, ids))
+    keep_served_revision(session_factory, engine.source, now=NOW)
+    keep_served_revision(session_factory, engine.source, now=NOW)
+    assert read == [] and hashed == []
     with session_factory() as session:
         assert [r.revision for r in list_revisions(session)] == [engine.revision]
 
@@ -144,3 +161,59 @@ def test_a_stored_revision_keeps_the_bytes_it_was_hashed_over(session_factory, t
         revision = store_revision(session, policy_copy, catalogue_ids, NOW)
     with session_factory() as session:
         assert materialise(session, revision, tmp_path / "out").is_dir()
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Path], list[int]]:
+    """Every file the policy reader reads, and every revision it hashes, from now on."""
+    from gateway.policy import source as sources
+
+    read: list[Path] = []
+    hashed: list[int] = []
+    real_read, real_hash = sources._read, sources.revision_of
+    monkeypatch.setattr(sources, "_read", lambda path: read.append(path) or real_read(path))
+    monkeypatch.setattr(sources, "revision_of", lambda files, ids: hashed.append(len(files)) or real_hash(files, ids))
+    return read, hashed
+
+
+def _policy_files(directory: Path) -> list[Path]:
+    """What a revision covers: every production module (tests excluded) and data.json."""
+    return sorted([*policy_modules(directory), directory / "data.json"])
+
+
+def test_a_gateway_start_reads_each_policy_file_once_for_the_engine_and_the_store(
+    settings, session_factory, policy_copy, keys_template, monkeypatch
+):
+    from gateway.app import create_app
+    from tests.fixtures.keys import install_keys
+
+    install_keys(keys_template, settings.keys_dir)
+    read, hashed = _count_reads(monkeypatch)
+
+    revision = create_app(settings.model_copy(update={"policy_dir": policy_copy})).state.gateway.policy.revision
+
+    assert sorted(read) == _policy_files(policy_copy), "every module and data.json, each read once"
+    assert len(hashed) == 1
+    with session_factory() as session:
+        assert [r.revision for r in list_revisions(session)] == [revision], "stored from what was read"
+
+
+def test_a_gateway_start_on_an_activated_revision_reads_its_files_once(
+    settings, session_factory, policy_copy, keys_template, catalogue_ids, monkeypatch
+):
+    from gateway.app import create_app
+    from tests.fixtures.keys import install_keys
+
+    install_keys(keys_template, settings.keys_dir)
+    data = json.loads((policy_copy / "data.json").read_text())
+    data["gateway"]["minimum_without_consent"]["charging"]["police"].append("vulnerability.summary")
+    (policy_copy / "data.json").write_text(json.dumps(data))
+    with session_factory.begin() as session:
+        edited = store_revision(session, policy_copy, catalogue_ids, NOW)
+        activate(session, edited, by="Jo Bloggs, IG lead", now=NOW)
+    read, hashed = _count_reads(monkeypatch)
+
+    assert create_app(settings).state.gateway.policy.revision == edited
+
+    materialised = settings.data_dir / "policy" / edited.removeprefix("sha256:")
+    assert sorted(read) == _policy_files(materialised), "the materialised files, each read once"
+    assert len(hashed) == 1
