@@ -16,6 +16,10 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+# Imported at start so that no request pays for them: anyio loads its asyncio backend when first used,
+# and cryptography its OpenSSL backend at the first ECDSA signature checked (a DPoP proof).
+import anyio._backends._asyncio  # noqa: F401
+import cryptography.hazmat.backends.openssl  # noqa: F401
 import uvicorn
 from fastapi import FastAPI
 
