@@ -14,7 +14,14 @@ from sqlalchemy import select
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Client
 from tests.conftest import ROOT
+from tests.fixtures.cli import reuse_click_command
 from tests.fixtures.keys import install_keys
+
+
+@pytest.fixture(autouse=True)
+def _one_click_command(monkeypatch):
+    """``ld-gateway``'s click command built once per session, not on every invocation."""
+    reuse_click_command(monkeypatch)
 
 
 @pytest.fixture

@@ -12,7 +12,14 @@ from gateway.db.engine import make_engine, make_session_factory
 from gateway.keys import load_keyring
 from tests.conftest import ROOT
 from tests.factories import add_agencies, example, publish
+from tests.fixtures.cli import reuse_click_command
 from tests.fixtures.keys import install_keys
+
+
+@pytest.fixture(autouse=True)
+def _one_click_command(monkeypatch):
+    """``ld-gateway``'s click command built once per session, not on every invocation."""
+    reuse_click_command(monkeypatch)
 
 
 @pytest.fixture
