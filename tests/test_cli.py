@@ -32,15 +32,27 @@ def keys_in_place(settings, keys_template):
 
 
 @pytest.fixture(scope="session")
-def _client_key_pool():
-    return {}
+def _client_key_pool(tmp_path_factory):
+    """RSA keys by (public exponent, size), first the run's demo client keys: the run sets the demo up
+    once (tests/fixtures/servers.py) for the e2e servers and the demo test below."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from tests.fixtures.servers import demo_template
+
+    pool: dict[tuple[int, int], list] = {}
+    for pem in sorted((demo_template(tmp_path_factory, "sqlite").data_dir / "demo-keys").glob("*.pem")):
+        # Made by generate_client_key for the demo: no need to check them again (a tenth of a second each).
+        key = load_pem_private_key(pem.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True)
+        pool.setdefault((key.public_key().public_numbers().e, key.key_size), []).append(key)
+    return pool
 
 
 @pytest.fixture
 def made_client_keys(monkeypatch, _client_key_pool):
-    """``--generate-key`` writes RSA 4096 keys made once per session: the n-th key a test asks for is the
-    session's n-th, so a test's keys are all different. A key of that size takes about a second to make;
-    tests/auth/test_registry.py makes real ones (generate_client_key), as do the e2e tests' commands."""
+    """``--generate-key`` writes RSA 4096 keys made once for the run: the n-th key a test asks for is the
+    pool's n-th, so a test's keys are all different (more are made if it runs out). A key of that size
+    takes about a second to make; tests/auth/test_registry.py makes real ones (generate_client_key), as
+    do the e2e tests' commands."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     make = rsa.generate_private_key
