@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, event
 
 from gateway.assessments.identifiers import NHS_NUMBER_SYSTEM
 from gateway.auth import registry
-from tests.auth.conftest import assertion_claims, key_pair, sign_assertion, token_form
+from tests.auth.conftest import assertion_claims, sign_assertion, token_form
 from tests.dpop import DpopAuth, DpopKey
 from tests.security.conftest import SecurityGateway, build_gateway
 
@@ -48,9 +47,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def gateway(database_url: str, tmp_path, keys_template, clock: Clock) -> Iterator[SecurityGateway]:
-    key = key_pair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    gw = build_gateway(database_url, tmp_path, key, keys_template, monotonic=clock)
+def gateway(database_url: str, tmp_path, keys_template, agency_key, clock: Clock) -> Iterator[SecurityGateway]:
+    gw = build_gateway(database_url, tmp_path, agency_key, keys_template, monotonic=clock)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,11 +109,11 @@ def build_gateway(
     monotonic: Callable[[], float] = time.monotonic,
     **overrides: Any,
 ) -> SecurityGateway:
-    """The gateway's keys are copied from ``keys_template`` (tests/fixtures/keys.py); ``overrides`` are
-    further Settings (the rate-limit suite sets small limits); ``monotonic`` drives the app's per-process
-    caches (create_app)."""
+    """On ``database_url``, already migrated (a test's ``database_url``, or :func:`sqlite_copy`); the
+    gateway's keys are copied from ``keys_template`` (tests/fixtures/keys.py); ``overrides`` are further
+    Settings (the rate-limit suite sets small limits); ``monotonic`` drives the app's per-process caches
+    (create_app)."""
     engine = make_engine(database_url)
-    upgrade(engine)
     sessions = make_session_factory(engine)
     settings = Settings(
         database_url=database_url,
@@ -143,6 +144,13 @@ def build_gateway(
     return SecurityGateway(app, AppClient(app, raise_app_exceptions=False), settings, sessions, key, clients, people)
 
 
+def sqlite_copy(sqlite_template: Path, workdir: Path) -> str:
+    """The URL of a copy of the session's migrated SQLite template in ``workdir`` (tests/fixtures/databases.py)."""
+    path = workdir / "gateway.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(scope="session")
 def security_key() -> KeyPair:
     return key_pair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
@@ -150,11 +158,11 @@ def security_key() -> KeyPair:
 
 @pytest.fixture(scope="module")
 def security_gateway(
-    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path, sqlite_template: Path
 ) -> Iterator[SecurityGateway]:
     """One gateway on SQLite for a whole module (the fuzzing suites only read, or are refused)."""
     workdir = tmp_path_factory.mktemp("security")
-    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key, keys_template)
+    gw = build_gateway(sqlite_copy(sqlite_template, workdir), workdir, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()
@@ -170,9 +178,14 @@ def gateway_on_each_database(
     workdir = tmp_path_factory.mktemp(f"security-{request.param}")
     drop = None
     if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'gateway.db'}"
+        url = sqlite_copy(request.getfixturevalue("sqlite_template"), workdir)
     else:
         url, drop = create_pg_database()
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
     gw = build_gateway(url, workdir, security_key, keys_template)
     yield gw
     gw.sessions.kw["bind"].dispose()

@@ -17,17 +17,18 @@ from pydantic import ValidationError
 
 from gateway.config import Settings
 from tests.auth.conftest import KeyPair
-from tests.security.conftest import SecurityGateway, build_gateway
+from tests.security.conftest import SecurityGateway, build_gateway, sqlite_copy
 
 TOKEN = "m" * 40
 
 
 @pytest.fixture(scope="module")
 def guarded(
-    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path
+    tmp_path_factory: pytest.TempPathFactory, security_key: KeyPair, keys_template: Path, sqlite_template: Path
 ) -> Iterator[SecurityGateway]:
     workdir = tmp_path_factory.mktemp("metrics")
-    gw = build_gateway(f"sqlite:///{workdir / 'gateway.db'}", workdir, security_key, keys_template, metrics_token=TOKEN)
+    url = sqlite_copy(sqlite_template, workdir)
+    gw = build_gateway(url, workdir, security_key, keys_template, metrics_token=TOKEN)
     yield gw
     gw.sessions.kw["bind"].dispose()
     gw.app.state.gateway.sessions.kw["bind"].dispose()

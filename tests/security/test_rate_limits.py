@@ -13,16 +13,16 @@ from sqlalchemy import func, select
 
 from gateway.db.models import DisclosureLogEntry
 from tests.auth.conftest import assertion_claims, sign_assertion, token_form
-from tests.security.conftest import build_gateway
+from tests.security.conftest import build_gateway, sqlite_copy
 
 BURST = 5
 FLOOD = 40
 
 
 @pytest.fixture
-def limited_gateway(tmp_path, security_key, keys_template):
+def limited_gateway(tmp_path, security_key, keys_template, sqlite_template):
     gw = build_gateway(
-        f"sqlite:///{tmp_path / 'gateway.db'}",
+        sqlite_copy(sqlite_template, tmp_path),
         tmp_path,
         security_key,
         keys_template,
