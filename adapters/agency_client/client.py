@@ -20,9 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from joserfc import jwt
-from joserfc.jwk import ECKey, JWKRegistry, Key
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -41,15 +41,18 @@ def algorithm_for(key: Key) -> str:
 
 def load_private_key(path: Path) -> Key:
     pem = path.read_bytes()
+    # Parsed once, and the parsed key handed to joserfc: importing the PEM again would repeat the RSA
+    # key's consistency check, which for a 4096-bit key costs as much as the whole parse.
     private = serialization.load_pem_private_key(pem, password=None)
-    key_type = (
-        "RSA"
-        if isinstance(private, rsa.RSAPrivateKey)
-        else "EC"
-        if isinstance(private, ec.EllipticCurvePrivateKey)
-        else "OKP"
-    )
-    key = JWKRegistry.import_key(pem, key_type)
+    key: Key
+    if isinstance(private, rsa.RSAPrivateKey):
+        key = RSAKey(private, pem)
+    elif isinstance(private, ec.EllipticCurvePrivateKey):
+        key = ECKey(private, pem)
+    elif isinstance(private, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        key = OKPKey(private, pem)
+    else:
+        raise ValueError(f"{path}: not an RSA, EC or Ed25519/Ed448 private key")
     key.ensure_kid()  # RFC 7638 thumbprint: the kid `ld-gateway client add --generate-key` registered
     return key
 
