@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess, run
 
+import httpx
 import pytest
 
+from adapters.agency_client import AgencyClient
 from tests.fixtures.events import event_streams
 from tests.fixtures.parallel import LIVE_SERVER_IDS
-from tests.fixtures.servers import CLI, copy_demo, free_port, served
+from tests.fixtures.servers import CLI, copy_demo, demo_key, free_port, served
 
 __all__ = ["LiveGateway", "event_streams", "live_gateway", "own_live_gateway"]
 
@@ -32,12 +34,17 @@ class LiveGateway:
     clients: dict[str, str]
     server_log: Path
     tour: str
+    http: httpx.Client  # one connection pool (and one CA bundle loaded) for the tests' own requests
 
     def cli(self, *args: str, check: bool = True) -> CompletedProcess[str]:
         return run([CLI, *args], env=self.env, capture_output=True, text=True, check=check, timeout=120)
 
     def key(self, agency_code: str) -> Path:
         return self.data_dir / "demo-keys" / f"{agency_code}.pem"
+
+    def agency(self, agency_code: str) -> AgencyClient:
+        """The demo agency's client (a DPoP key of its own), on the shared connection pool."""
+        return AgencyClient(self.base_url, self.clients[agency_code], demo_key(self.key(agency_code)), http=self.http)
 
 
 @contextmanager
@@ -51,8 +58,8 @@ def _live_gateway(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterat
         env = demo.env(base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0")
         tour = demo.tour(env, port)
         log = workdir / "server.log"
-        with served(env, [(port, log)]):
-            yield LiveGateway(base_url, env, demo.data_dir, demo.database_url, demo.clients, log, tour)
+        with served(env, [(port, log)]), httpx.Client(timeout=30) as http:
+            yield LiveGateway(base_url, env, demo.data_dir, demo.database_url, demo.clients, log, tour, http)
     finally:
         demo.close()
 

@@ -14,6 +14,7 @@ import pytest
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import TokenRefused, load_private_key, sign_dpop_proof
 from tests.conftest import ROOT
+from tests.fixtures.servers import demo_key
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +66,7 @@ def test_the_token_is_dpop_bound_and_cached_until_shortly_before_expiry(live_gat
 
     http = httpx.Client(timeout=30, event_hooks={"request": [count]})
     police = AgencyClient(
-        live_gateway.base_url, live_gateway.clients["POL-NE"], load_private_key(live_gateway.key("POL-NE")), http=http
+        live_gateway.base_url, live_gateway.clients["POL-NE"], demo_key(live_gateway.key("POL-NE")), http=http
     )
     assert police.search("charging", ADULT).status == 200
     assert police.search("charging", ADULT).status == 200
@@ -77,16 +78,14 @@ def test_the_token_is_dpop_bound_and_cached_until_shortly_before_expiry(live_gat
 
 
 def test_a_stolen_token_is_useless_without_its_dpop_key(live_gateway):
-    police = AgencyClient(
-        live_gateway.base_url, live_gateway.clients["POL-NE"], load_private_key(live_gateway.key("POL-NE"))
-    )
+    police = live_gateway.agency("POL-NE")
     token = police.token("charging")
-    thief = AgencyClient(live_gateway.base_url, "thief", police.key)  # another DPoP key
+    thief = AgencyClient(live_gateway.base_url, "thief", police.key, http=live_gateway.http)  # another DPoP key
     url = live_gateway.base_url + "/fhir/Bundle"
     params = {"patient.identifier": f"https://fhir.nhs.uk/Id/nhs-number|{ADULT}"}
-    as_bearer = httpx.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+    as_bearer = live_gateway.http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
     proof = sign_dpop_proof(thief.dpop_key, "GET", url, access_token=token)
-    with_own_key = httpx.get(url, params=params, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    with_own_key = live_gateway.http.get(url, params=params, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
     assert as_bearer.status_code == with_own_key.status_code == 401
     assert 'error="invalid_dpop_proof"' in with_own_key.headers["WWW-Authenticate"]
     assert ADULT not in as_bearer.text + with_own_key.text
@@ -96,7 +95,9 @@ def test_a_client_revoked_from_the_command_line_is_refused_by_the_running_server
     key = tmp_path / "cps.pem"
     live_gateway.cli("agency", "add", "--code", "CPS-REV", "--name", "CPS", "--type", "cps", check=False)
     out = live_gateway.cli("client", "add", "--agency", "CPS-REV", "--purpose", "charging", "--generate-key", str(key))
-    client = AgencyClient(live_gateway.base_url, out.stdout.strip().splitlines()[-1], load_private_key(key))
+    client = AgencyClient(
+        live_gateway.base_url, out.stdout.strip().splitlines()[-1], load_private_key(key), http=live_gateway.http
+    )
     assert client.search("charging", ADULT).status == 404  # authenticated; no case with this person
     live_gateway.cli("client", "revoke", client.client_id)
     deadline = time.monotonic() + 30  # the bound is 1 s; the deadline only keeps a broken build from hanging
@@ -104,7 +105,7 @@ def test_a_client_revoked_from_the_command_line_is_refused_by_the_running_server
         assert time.monotonic() < deadline, "the revoked client's live token kept working"
         time.sleep(0.2)
     with pytest.raises(TokenRefused) as refused:
-        AgencyClient(live_gateway.base_url, client.client_id, client.key).token("charging")
+        AgencyClient(live_gateway.base_url, client.client_id, client.key, http=live_gateway.http).token("charging")
     assert refused.value.error == "invalid_client"
 
 

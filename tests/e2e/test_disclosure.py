@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import subprocess
@@ -10,7 +11,6 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from joserfc import jwt
@@ -26,6 +26,7 @@ from gateway.db.engine import make_engine
 from gateway.db.models import DisclosureLogEntry
 from tests.conftest import ROOT
 from tests.e2e.canaries import example, plant, valid_nhs_number
+from tests.fixtures.servers import demo_key
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,7 @@ PULLS = [
 
 
 def client_for(gw, code: str) -> AgencyClient:
-    return AgencyClient(gw.base_url, gw.clients[code], load_private_key(gw.key(code)))
+    return gw.agency(code)
 
 
 def log_entries(gw, ids=None) -> list[dict]:
@@ -85,15 +86,21 @@ def canary_document(name: str, rng: random.Random, **consent) -> tuple[dict, dic
     return plant(document, CATALOGUE, SCHEMA)
 
 
-@pytest.fixture(scope="module")
-def published(live_gateway):
+@functools.cache
+def canary_documents() -> dict[str, tuple[dict, dict[str, str]]]:
+    """The planted documents, made once per run: each live server (a database of its own) gets the same."""
     rng = random.Random(20261126)
-    publisher = client_for(live_gateway, "LD-NE")
-    docs = {
+    return {
         "adult": canary_document("adult.json", rng),
         "child": canary_document("child.json", rng),
         "adult-declined": canary_document("adult.json", rng, status="declined"),
     }
+
+
+@pytest.fixture(scope="module")
+def published(live_gateway):
+    publisher = client_for(live_gateway, "LD-NE")
+    docs = canary_documents()
     for name, (document, canaries) in docs.items():
         response = publisher.publish(document)
         assert response.status_code == 201, response.text
@@ -199,14 +206,14 @@ def test_unknown_client_and_bad_signature_are_refused_and_logged(live_gateway):
     stranger.ensure_kid()
     token_url = live_gateway.base_url + "/oauth2/token"
     form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "purpose_of_use": "charging"}
-    unknown = httpx.post(
+    unknown = live_gateway.http.post(
         token_url, data={**form, "client_assertion": sign_client_assertion(stranger, "nobody", token_url)}
     )
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
     police_id = live_gateway.clients["POL-NE"]
-    real_kid = load_private_key(live_gateway.key("POL-NE")).kid
+    real_kid = demo_key(live_gateway.key("POL-NE")).kid
     forged_key = RSAKey.generate_key(2048, parameters={"kid": real_kid})
-    forged = httpx.post(
+    forged = live_gateway.http.post(
         token_url, data={**form, "client_assertion": sign_client_assertion(forged_key, police_id, token_url)}
     )
     assert forged.status_code == 401 and forged.json()["error"] == "invalid_client"
@@ -242,12 +249,12 @@ def test_expired_and_forged_access_tokens_are_refused_and_logged(live_gateway):
     url = live_gateway.base_url + "/fhir/Bundle?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9449305552"
     before = len(_denials(live_gateway, "invalid_token"))
     for token in (expired, forged, "not-a-jwt"):
-        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+        response = live_gateway.http.get(url, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, response.text
         assert response.json()["resourceType"] == "OperationOutcome"
         assert response.headers["X-Disclosure-Id"]
         assert "invalid_token" in response.headers["WWW-Authenticate"]
-    assert httpx.get(url).status_code == 401
+    assert live_gateway.http.get(url).status_code == 401
     assert len(_denials(live_gateway, "invalid_token")) == before + 4
 
 
@@ -289,7 +296,7 @@ def test_cli_registers_agency_and_client(live_gateway, tmp_path):
     out = live_gateway.cli("client", "add", "--agency", "CPS-NE", "--purpose", "charging", "--generate-key", str(key))
     client_id = out.stdout.strip().splitlines()[-1]
     assert client_id and " " not in client_id
-    cps = AgencyClient(live_gateway.base_url, client_id, load_private_key(key))
+    cps = AgencyClient(live_gateway.base_url, client_id, load_private_key(key), http=live_gateway.http)
     assert cps.request_token("charging").status_code == 200
     revoked = live_gateway.cli("client", "revoke", client_id)
     assert revoked.returncode == 0

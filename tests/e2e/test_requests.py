@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key
 from tests.court_requests.conftest import other_person, task_body
 from tests.court_requests.test_tasks import accept_ops, complete_ops
 from tests.fixtures.events import dpop_headers
-from tests.fixtures.servers import copy_demo, free_port, served
+from tests.fixtures.servers import copy_demo, demo_key, free_port, served
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +41,7 @@ def two_gateways(
 
 def _agency(issuer: str, clients: dict, data_dir: Path, code: str) -> AgencyClient:
     # Tokens come from the issuer (process A) and are good on every process.
-    return AgencyClient(issuer, clients[code], load_private_key(data_dir / "demo-keys" / f"{code}.pem"))
+    return AgencyClient(issuer, clients[code], demo_key(data_dir / "demo-keys" / f"{code}.pem"))
 
 
 def _auth(issuer: str, client: AgencyClient, purpose: str, method: str, path: str) -> dict[str, str]:

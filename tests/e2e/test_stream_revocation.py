@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import ASSERTION_TYPE, load_private_key, sign_client_assertion, sign_dpop_proof
+from adapters.agency_client.client import ASSERTION_TYPE, sign_client_assertion, sign_dpop_proof
 from tests.fixtures.events import EventStream, dpop_headers
-from tests.fixtures.servers import CLI, copy_demo, free_port, served
+from tests.fixtures.servers import CLI, copy_demo, demo_key, free_port, served
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +34,7 @@ class TwoProcesses:
     data_dir: Path
 
     def agency(self, code: str) -> AgencyClient:
-        return AgencyClient(
-            self.issuer, self.clients[code], load_private_key(self.data_dir / "demo-keys" / f"{code}.pem")
-        )
+        return AgencyClient(self.issuer, self.clients[code], demo_key(self.data_dir / "demo-keys" / f"{code}.pem"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key
 from gateway.tour import CHILD, REQUESTS
 from tests.conftest import ROOT
 from tests.fixtures.events import dpop_headers
-from tests.fixtures.servers import copy_demo, free_port, served
+from tests.fixtures.servers import copy_demo, demo_key, free_port, served
 
 pytestmark = pytest.mark.e2e
 TOKEN_SECONDS = 30
@@ -96,7 +95,7 @@ def _next_event(lines: Iterator[str]) -> dict[str, str]:
 def test_a_stream_resumed_with_last_event_id_gets_what_was_missed(short_tokens):
     keys: Path = short_tokens["keys"]
     clients = json.loads((keys / "clients.json").read_text())
-    ld = AgencyClient(short_tokens["base_url"], clients["LD-NE"], load_private_key(keys / "LD-NE.pem"))
+    ld = AgencyClient(short_tokens["base_url"], clients["LD-NE"], demo_key(keys / "LD-NE.pem"))
     url = short_tokens["base_url"] + "/events"
 
     stream = _open(ld, url)

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key
 from tests.conftest import ROOT
-from tests.fixtures.servers import CLI, copy_demo, free_port, served
+from tests.fixtures.servers import CLI, copy_demo, demo_key, free_port, served
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +25,7 @@ def test_serve_with_two_workers_discloses_and_logs_in_one_verified_order(
         base_url = f"http://127.0.0.1:{port}"
         env = demo.env(base_url, GATEWAY_TOKEN_RATE_PER_MINUTE="0")
         with served(env, [(port, tmp_path / "server.log")], "--workers", "2") as (process,):
-            key = load_private_key(demo.data_dir / "demo-keys" / "POL-NE.pem")
+            key = demo_key(demo.data_dir / "demo-keys" / "POL-NE.pem")
             police = AgencyClient(base_url, demo.clients["POL-NE"], key)
             nhs = json.loads((ROOT / "schemas" / "examples" / "adult.json").read_text())["subject"]["nhs_number"]
             ids = set()
