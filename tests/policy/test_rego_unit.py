@@ -130,3 +130,24 @@ def test_a_data_rule_no_decision_names_fails_the_run(policy_copy, catalogue_ids)
 
     assert report.unexercised == ("data rule withholding forgotten-rule",)
     assert not report.ok
+
+
+def test_the_same_bytes_give_the_same_report_and_an_edit_runs_the_tests_again(policy_copy, catalogue_ids, monkeypatch):
+    from gateway.policy import rego_tests
+
+    runs: list[str] = []
+    real = rego_tests._run
+    monkeypatch.setattr(rego_tests, "_run", lambda source: runs.append(source.revision) or real(source))
+    first = run_rego_tests(policy_copy, catalogue_ids)
+    again = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert again == first and len(runs) == 1
+    again.cases[0]["purpose"] = "changed by a caller"
+    assert run_rego_tests(policy_copy, catalogue_ids).cases == first.cases, "each caller's cases are its own"
+
+    tests = policy_copy / "disclosure_test.rego"
+    tests.write_text(tests.read_text() + "\ntest_one_more if true\n")
+    edited = run_rego_tests(policy_copy, catalogue_ids)
+
+    assert len(runs) == 2 and edited.ok
+    assert len(edited.results) == len(first.results) + 1
