@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ import httpx
 from adapters.agency_client.client import AgencyClient, TokenRefused
 from bench.live import ROOT, LiveGateway
 from bench.run import publish_bodies, throwaway_databases
+
+#: How a run's gateway gets its data directory and database: ``ld-gateway demo --no-serve`` by default;
+#: the tests hand in a copy of the demo their run has already set up (the same rows and keys).
+SetUp = Callable[[LiveGateway], None]
 
 
 @dataclass
@@ -222,14 +227,16 @@ def make_session(engine: Any) -> Any:
     return make_session_factory(engine)()
 
 
-def kill_run(kills: int, postgres: str | None = None, seed: int = 8) -> dict[str, Any]:
+def kill_run(
+    kills: int, postgres: str | None = None, seed: int = 8, set_up: SetUp = LiveGateway.setup
+) -> dict[str, Any]:
     """SIGKILL the server ``kills`` times under load, restarting it each time; then check."""
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="ldg-faults-"))
     try:
         with throwaway_databases(postgres, work) as (database_url, _):
             gw = LiveGateway(work, database_url)
-            gw.setup()
+            set_up(gw)
             gw.start()
             load = Load(gw)
             threads = load.start()
@@ -255,7 +262,9 @@ def kill_run(kills: int, postgres: str | None = None, seed: int = 8) -> dict[str
         shutil.rmtree(work, ignore_errors=True)
 
 
-def pg_outage_run(outages: int, down_seconds: float = 1.5, recover_within: float = 30) -> dict[str, Any]:
+def pg_outage_run(
+    outages: int, down_seconds: float = 1.5, recover_within: float = 30, set_up: SetUp = LiveGateway.setup
+) -> dict[str, Any]:
     """Stop and restart a private PostgreSQL under load; the gateway must answer 503 and recover alone."""
     from bench.private_pg import PrivatePostgres
 
@@ -264,7 +273,7 @@ def pg_outage_run(outages: int, down_seconds: float = 1.5, recover_within: float
     try:
         pg.init()
         gw = LiveGateway(work, pg.url)
-        gw.setup()
+        set_up(gw)
         gw.start()
         assert gw.process is not None
         pid = gw.process.pid

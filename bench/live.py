@@ -56,15 +56,17 @@ def cpu_seconds(pid: int) -> float:
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    # One client for every try: a new one per try would load the CA bundle each time (~25 ms of CPU).
+    with httpx.Client(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
     raise RuntimeError(f"server did not become ready:\n{log.read_text()[-4000:]}")
 
 
