@@ -132,22 +132,35 @@ def test_a_data_rule_no_decision_names_fails_the_run(policy_copy, catalogue_ids)
     assert not report.ok
 
 
-def test_the_same_bytes_give_the_same_report_and_an_edit_runs_the_tests_again(policy_copy, catalogue_ids, monkeypatch):
+def test_the_same_bytes_give_the_same_report_and_an_edit_runs_the_tests_again(tmp_path, catalogue_ids, monkeypatch):
     from gateway.policy import rego_tests
 
+    # A policy of one rule and one test: what is pinned here is when the tests run, not what they say.
+    (tmp_path / "data.json").write_text('{"gateway": {}}')
+    (tmp_path / "tiny.rego").write_text(
+        'package gateway.disclosure\n\nimport rego.v1\n\ndecision := {"allow": input.purpose == "charging"}\n'
+    )
+    tests = tmp_path / "tiny_test.rego"
+    tests.write_text(
+        "package gateway.disclosure_test\n\nimport rego.v1\n\nimport data.gateway.disclosure\n\n"
+        "test_decides if {\n"
+        '\tprint("ld-gateway:case", json.marshal({"purpose": "charging"}))\n'
+        '\tdisclosure.decision.allow with input as {"purpose": "charging"}\n'
+        "}\n"
+    )
     runs: list[str] = []
     real = rego_tests._run
     monkeypatch.setattr(rego_tests, "_run", lambda source: runs.append(source.revision) or real(source))
-    first = run_rego_tests(policy_copy, catalogue_ids)
-    again = run_rego_tests(policy_copy, catalogue_ids)
+    first = run_rego_tests(tmp_path, catalogue_ids)
+    again = run_rego_tests(tmp_path, catalogue_ids)
 
+    assert first.passed == 1 and first.cases == ({"purpose": "charging"},)
     assert again == first and len(runs) == 1
     again.cases[0]["purpose"] = "changed by a caller"
-    assert run_rego_tests(policy_copy, catalogue_ids).cases == first.cases, "each caller's cases are its own"
+    assert run_rego_tests(tmp_path, catalogue_ids).cases == first.cases, "each caller's cases are its own"
 
-    tests = policy_copy / "disclosure_test.rego"
     tests.write_text(tests.read_text() + "\ntest_one_more if true\n")
-    edited = run_rego_tests(policy_copy, catalogue_ids)
+    edited = run_rego_tests(tmp_path, catalogue_ids)
 
-    assert len(runs) == 2 and edited.ok
-    assert len(edited.results) == len(first.results) + 1
+    assert len(runs) == 2
+    assert [r.name for r in edited.results] == ["test_decides", "test_one_more"]
