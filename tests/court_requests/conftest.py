@@ -36,7 +36,8 @@ def other_person() -> dict[str, Any]:
 
 @pytest.fixture
 def other(gateway):
-    return publish(gateway.sessions, gateway.keyring, other_person())
+    """:func:`other_person` published (once per session and database kind, then put back)."""
+    return gateway.set_up_once("other", lambda: publish(gateway.sessions, gateway.keyring, other_person()))
 
 
 def task_body(*, nhs: str | None = OTHER_NHS, hearing=None, **overrides: Any) -> dict[str, Any]:
