@@ -92,33 +92,6 @@ def matrix_decided_once(monkeypatch, _matrix_by_revision):
     monkeypatch.setattr(matrix, "matrix_decisions", matrix_decisions)
 
 
-@pytest.fixture(scope="session")
-def _rego_reports():
-    return {}
-
-
-@pytest.fixture
-def rego_tests_run_once(monkeypatch, _rego_reports):
-    """``policy test`` runs the Rego unit tests (most of a second); the session runs them once for each
-    policy directory's exact contents, and later commands report that run again."""
-    import hashlib
-
-    from gateway.policy import rego_tests
-
-    run = rego_tests.run_rego_tests
-
-    def run_rego_tests(policy_dir, catalogue_ids):
-        digest = hashlib.sha256(repr(list(catalogue_ids)).encode())
-        for path in sorted(p for p in Path(policy_dir).rglob("*") if p.is_file()):
-            digest.update(f"{path.relative_to(policy_dir)}:{path.stat().st_size}:".encode() + path.read_bytes())
-        key = (str(policy_dir), digest.hexdigest())
-        if key not in _rego_reports:
-            _rego_reports[key] = run(policy_dir, catalogue_ids)
-        return _rego_reports[key]
-
-    monkeypatch.setattr(rego_tests, "run_rego_tests", run_rego_tests)
-
-
 def test_init_is_idempotent_and_creates_keys(cli, settings):
     cli("init")
     keys = sorted(p.name for p in (settings.data_dir / "keys").iterdir())
@@ -183,7 +156,7 @@ def test_agency_and_client_registration(cli, settings, tmp_path, database_url, k
     cli("client", "revoke", "no-such-client", code=1)
 
 
-def test_policy_test_command_runs_the_rego_tests(cli, rego_tests_run_once):
+def test_policy_test_command_runs_the_rego_tests(cli):
     out = cli("policy", "test")
     assert "PASS" in out.output and "FAIL " not in out.output
 
