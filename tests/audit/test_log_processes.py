@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
+import multiprocessing
+import time
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from gateway.audit import checkpoints, log
 from gateway.audit.c2sp_note import NoteSigner
+from gateway.audit.entry import NewEntry
+from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.verify import verify_rows
 from gateway.audit.verify_log import verify_log
+from gateway.db.engine import make_engine, make_session_factory
 
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from datetime import UTC, datetime
-    from gateway.audit import log
-    from gateway.audit.entry import NewEntry
-    from gateway.audit.events import AuditEvent, Outcome
-    from gateway.db.engine import make_engine, make_session_factory
+# The processes are forked from the test's own: each is a process of its own with its own engine and
+# connections (nothing of the parent's is used in a child), without importing the gateway anew.
+PROCESSES_CONTEXT = multiprocessing.get_context("fork")
 
-    url, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def write(url: str, worker: int, count: int) -> None:
     sessions = make_session_factory(make_engine(url))
     for i in range(count):
         with sessions.begin() as session:
@@ -37,20 +35,11 @@ WRITER = textwrap.dedent(
                     reason=str(i),
                 ),
             )
-    """
-)
+
 
 # A fifth process signs checkpoints while the writers append, as each serving process's ticker does.
-CHECKPOINTER = textwrap.dedent(
-    """
-    import sys, time
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    from gateway.audit import checkpoints
-    from gateway.audit.c2sp_note import NoteSigner
-    from gateway.db.engine import make_engine, make_session_factory
-
-    url, pem, total = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-    signer = NoteSigner("gateway.test/disclosure-log", load_pem_private_key(pem, None))
+def sign_checkpoints(url: str, key: Ed25519PrivateKey, total: int) -> None:
+    signer = NoteSigner("gateway.test/disclosure-log", key)
     sessions = make_session_factory(make_engine(url))
     deadline = time.monotonic() + 200
     while time.monotonic() < deadline:
@@ -59,8 +48,7 @@ CHECKPOINTER = textwrap.dedent(
         if made is not None and made.tree_size >= total:
             break
         time.sleep(0.05)
-    """
-)
+
 
 PROCESSES = 4
 APPENDS = {"postgresql": 500, "sqlite": 100}
@@ -69,14 +57,14 @@ APPENDS = {"postgresql": 500, "sqlite": 100}
 def test_parallel_processes_append_in_one_order(database_url, session_factory):
     count = APPENDS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
-    total = str(PROCESSES * count)
-    checkpointer = subprocess.Popen([sys.executable, "-c", CHECKPOINTER, database_url, pem, total])
-    workers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(w), str(count)]) for w in range(PROCESSES)
-    ]
-    assert all(w.wait(timeout=300) == 0 for w in workers)
-    assert checkpointer.wait(timeout=300) == 0
+    checkpointer = PROCESSES_CONTEXT.Process(target=sign_checkpoints, args=(database_url, key, PROCESSES * count))
+    workers = [PROCESSES_CONTEXT.Process(target=write, args=(database_url, w, count)) for w in range(PROCESSES)]
+    for process in (checkpointer, *workers):
+        process.start()
+    for process in (*workers, checkpointer):
+        process.join(timeout=300)
+    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    assert checkpointer.exitcode == 0
     with session_factory() as session:
         rows = list(log.iter_rows(session))
         result = verify_rows(iter(rows), log.read_head(session))
