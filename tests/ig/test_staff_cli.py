@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from argon2 import extract_parameters
 from sqlalchemy import select
 
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import StaffAccount
 from gateway.ig import accounts
+from tests.fixtures.keys import install_keys
 from tests.ig.test_passwords import RFC_9106_SECOND
+
+
+@pytest.fixture(autouse=True)
+def keys_in_place(settings, keys_template):
+    """The session's gateway keys in the data directory, so that ``init`` finds them rather than making an
+    RSA signing key (most of a second): what init makes is tests/test_cli.py's to check, not these."""
+    install_keys(keys_template, settings.keys_dir)
 
 
 def _account(database_url: str, username: str) -> StaffAccount:
