@@ -21,10 +21,12 @@ from sqlalchemy import select
 
 from adapters.agency_client import AgencyClient
 from adapters.agency_client.client import load_private_key
-from gateway.db.engine import make_engine
+from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.models import Agency, Assessment
+from gateway.ig import accounts
 from tests.conftest import ROOT
 from tests.fixtures.servers import CLI
+from tests.ig.conftest import TEST_PASSWORDS
 
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
 pytestmark = pytest.mark.e2e
@@ -55,30 +57,24 @@ def site(own_live_gateway: Any) -> Any:
     # Some disclosures to look at: a release with withheld fields, and a refusal.
     for code, purpose in (("POL-NE", "charging"), ("MHT-NE", "health-referral")):
         AgencyClient(gw.base_url, gw.clients[code], load_private_key(gw.key(code))).search(purpose, ADULT_NHS)
-    for username in ("auditor", "locky"):
-        subprocess.run(
-            [
-                CLI,
-                "staff",
-                "add",
-                "--username",
-                username,
-                "--name",
-                username.title(),
-                "--role",
-                "ig-auditor",
-                "--password-stdin",
-            ],
-            input=AUDITOR_PASSWORD + "\n",
-            env=gw.env,
-            text=True,
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
+    subprocess.run(
+        [CLI, "staff", "add", "--username", "auditor", "--name", "Auditor", "--role", "ig-auditor", "--password-stdin"],
+        input=AUDITOR_PASSWORD + "\n",
+        env=gw.env,
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     gw.admin_password = _demo_password(gw.tour)
-    # A lawful override recorded by the L&D service, for the review queue.
     engine = make_engine(gw.database_url)
+    # The account the lockout test locks, which never signs in: written straight into the server's
+    # database with the page tests' cheap argon2id (tests/ig/conftest.py) rather than by a second
+    # `ld-gateway staff add`, so that its wrong guesses are not 64 MiB hashes in the server. The server
+    # checks it by the same code (the parameters are read from the stored hash).
+    with make_session_factory(engine).begin() as session:
+        accounts.add_staff(session, "locky", "Locky", "ig-auditor", password=AUDITOR_PASSWORD, passwords=TEST_PASSWORDS)
+    # A lawful override recorded by the L&D service, for the review queue.
     with engine.connect() as conn:
         # One the L&D service itself published (the demo's second L&D service publishes too).
         assessment_id = conn.execute(
