@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from gateway import cli_support
 from gateway.cli_support import console, err_console
 from gateway.config import Settings, get_settings
 from gateway.terminal import page_lines, page_table
+
+if TYPE_CHECKING:
+    from gateway.policy.source import PolicySource
 
 policy_app = typer.Typer(help="The disclosure policy (Rego).", no_args_is_help=True)
 
@@ -62,7 +66,7 @@ def policy_matrix(
         raise typer.BadParameter("give at most one of --json, --csv, --html, --wide")
     settings = get_settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
-    engine = load_engine(settings, catalogue.ids, policy_dir=_active_policy_dir(settings))
+    engine = load_engine(settings, catalogue.ids, source=_active_policy_source(settings))
     if as_html:
         first = load_first_edition(settings.resolved_policy_dir())
         changes = changes_from_first_edition(compute_matrix(engine), first) if first is not None else []
@@ -142,25 +146,25 @@ def policy_diff(
         typer.echo(line)
 
 
-def _active_policy_dir(settings: Settings) -> Path | None:
+def _active_policy_source(settings: Settings) -> PolicySource | None:
     """The activated stored revision, as the gateway would serve it; None without one (or a database)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.policy.store import active_policy_dir
+    from gateway.policy.store import active_policy_source
 
     try:
-        return cli_support.read(lambda tx: active_policy_dir(tx, settings.data_dir))
+        return cli_support.read(lambda tx: active_policy_source(tx, settings.data_dir))
     except SQLAlchemyError:  # no database yet: the configured directory is the policy
         return None
 
 
-def _policy_source(spec: str, scratch: Path) -> Path:
-    """A policy directory, or a stored revision materialised under ``scratch``."""
+def _policy_source(spec: str, scratch: Path) -> Path | PolicySource:
+    """A policy directory, or a stored revision materialised under ``scratch`` (as read back, once)."""
     from gateway.policy.engine import PolicyLoadError
-    from gateway.policy.store import materialise
+    from gateway.policy.store import materialise_source
 
     if spec.startswith("sha256:"):
-        return cli_support.read(lambda tx: materialise(tx, spec, scratch))
+        return cli_support.read(lambda tx: materialise_source(tx, spec, scratch))
     path = Path(spec)
     if not path.is_dir():
         raise PolicyLoadError(f"{spec}: neither a policy directory nor a stored revision")
