@@ -10,9 +10,8 @@ import sys
 import pytest
 
 from adapters.agency_client import AgencyClient
-from adapters.agency_client.client import load_private_key
 from tests.conftest import ROOT
-from tests.fixtures.servers import copy_demo, free_port
+from tests.fixtures.servers import copy_demo, demo_key, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +52,7 @@ def test_the_first_pull_after_start_imports_nothing(tmp_path_factory):
     try:
         assert server.stdout is not None and server.stdin is not None
         assert server.stdout.readline().strip() == "ready"
-        police = AgencyClient(
-            base_url, demo.clients["POL-NE"], load_private_key(demo.data_dir / "demo-keys" / "POL-NE.pem")
-        )
+        police = AgencyClient(base_url, demo.clients["POL-NE"], demo_key(demo.data_dir / "demo-keys" / "POL-NE.pem"))
         found = police.search("custody", ADULT)
         assert found.status == 200 and found.disclosure_ids
         bundle_id = found.body["entry"][0]["resource"]["id"]
