@@ -77,6 +77,7 @@ def test_the_checks_catch_what_they_look_for(tmp_path, tmp_path_factory):
     """The checker run on made-up answers: each kind of loss it exists to find is reported."""
     gw = LiveGateway(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}")
     the_runs_demo(tmp_path_factory, "sqlite")(gw)  # a gateway's database and keys, none of these answers in its log
+    assert (gw.data_dir / "keys").is_dir(), "the gateway's keys (as init makes them) are in place"
     load = faults.Load(gw)
     load.seen = [
         faults.Seen(200, ("00000000-0000-4000-8000-000000000000",), "ab" * 32, "Bundle"),
