@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,25 +76,28 @@ def serve(
     ),
 ) -> None:
     """Run the API (uvicorn)."""
-    from gateway import server
-    from gateway.app import create_app
-    from gateway.app_logging import configure_logging
-    from gateway.keys import KeysMissing, load_keyring
+    with _starting():
+        from gateway import server
+        from gateway.app import create_app
+        from gateway.app_logging import configure_logging
+        from gateway.keys import KeysMissing, load_keyring
 
-    server.limit_malloc_arenas()
-    configure_logging()
-    settings = cli_support.settings()
-    if workers > 1 and not settings.database_url.startswith("postgresql"):
-        # Server-sent events reach only the process that committed on SQLite (no LISTEN/NOTIFY): refuse,
-        # rather than serve some clients a stream that never hears of other processes' work.
-        console.print("[red]--workers above 1 needs PostgreSQL (GATEWAY_DATABASE_URL=postgresql+psycopg://...)[/red]")
-        raise typer.Exit(2)
-    try:
-        # Each worker builds its own application; check the keys once here so a missing init fails loudly.
-        application = create_app(settings) if workers == 1 else load_keyring(settings.keys_dir)
-    except KeysMissing as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        server.limit_malloc_arenas()
+        configure_logging()
+        settings = cli_support.settings()
+        if workers > 1 and not settings.database_url.startswith("postgresql"):
+            # Server-sent events reach only the process that committed on SQLite (no LISTEN/NOTIFY): refuse,
+            # rather than serve some clients a stream that never hears of other processes' work.
+            console.print(
+                "[red]--workers above 1 needs PostgreSQL (GATEWAY_DATABASE_URL=postgresql+psycopg://...)[/red]"
+            )
+            raise typer.Exit(2)
+        try:
+            # Each worker builds its own application; check the keys once here so a missing init fails loudly.
+            application = create_app(settings) if workers == 1 else load_keyring(settings.keys_dir)
+        except KeysMissing as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     _serve_metrics(cli_support.settings())
     if workers == 1:
         server.run(application, host, port, settings.trusted_proxies)  # type: ignore[arg-type]
@@ -112,13 +118,28 @@ def serve(
 
 def worker_app() -> Any:
     """The application as each ``serve --workers N`` process builds it (uvicorn imports this by name)."""
-    from gateway.app import create_app
-    from gateway.app_logging import configure_logging
-    from gateway.server import limit_malloc_arenas
+    with _starting():
+        from gateway.app import create_app
+        from gateway.app_logging import configure_logging
+        from gateway.server import limit_malloc_arenas
 
-    limit_malloc_arenas()
-    configure_logging()
-    return create_app(cli_support.settings())
+        limit_malloc_arenas()
+        configure_logging()
+        return create_app(cli_support.settings())
+
+
+@contextmanager
+def _starting() -> Iterator[None]:
+    """A serving process's start (its imports, the application) without the cyclic garbage collector, then
+    what it made frozen (:func:`gc.freeze`). The start makes a few hundred thousand objects that live as long
+    as the process, and next to no garbage: collecting while it runs costs about a tenth of its CPU. Frozen,
+    they are not walked by the collections that requests trigger (without it, the first would walk them all)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+    gc.freeze()
 
 
 def _serve_metrics(settings: Settings) -> None:
