@@ -15,7 +15,9 @@ is configured with.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +32,7 @@ from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.db import unit_of_work
 from gateway.db.models import PolicyRevision
-from gateway.policy.source import PolicyLoadError, PolicySource, read_policy
+from gateway.policy.source import PolicyLoadError, PolicySource, policy_source, read_policy
 
 ACTIVATED_EVENT = AuditEvent.POLICY_ACTIVATED
 #: Who acted, in the log: the admin command line. The person is in policy_revisions.activated_by.
@@ -173,24 +175,48 @@ def materialise(session: Session, revision: str, root: Path) -> Path:
 
 
 def materialise_source(session: Session, revision: str, root: Path) -> PolicySource:
-    """:func:`materialise`, and the files written as read back once (what an engine loads)."""
+    """:func:`materialise`, and the policy as an engine loads it: built from the stored bytes, which must
+    hash to ``revision``, never read back from the files just written.
+
+    Several gateway processes can start at once on one data directory (``serve --workers N``) and write
+    the same revision side by side, so each file is written whole under a temporary name and renamed into
+    place (a reader sees the old file or the new one, never a half-written one), and a file that already
+    holds the stored bytes is left alone. What decides is the stored policy, whatever the directory holds.
+    """
     row = session.get(PolicyRevision, revision)
     if row is None:
         raise PolicyLoadError(f"no stored policy revision {revision}")
     target = Path(root) / revision.removeprefix("sha256:")
-    for rel, text in row.files.items():
-        path = target / rel
-        if not path.resolve().is_relative_to(target.resolve()):
+    files = [(rel, text.encode("utf-8")) for rel, text in row.files.items()]
+    for rel, _ in files:
+        if not (target / rel).resolve().is_relative_to(target.resolve()):
             raise PolicyLoadError(f"stored revision {revision} names a file outside its directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
     try:
-        source = read_policy(target, row.catalogue_ids)
+        source = policy_source(target, files, row.catalogue_ids)
     except PolicyLoadError as exc:
-        raise PolicyLoadError(f"stored revision {revision} cannot be read back: {exc}") from exc
+        raise PolicyLoadError(f"stored revision {revision} cannot be loaded: {exc}") from exc
     if source.revision != revision:
         raise PolicyLoadError(f"stored revision {revision} does not hash to its name")
+    for rel, content in source.files:
+        _write_whole(target / rel, content)
     return source
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Write ``content`` at ``path`` by an atomic rename, unless the file holds it already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == content:
+            return
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def active_policy_dir(session: Session, data_dir: Path) -> Path | None:

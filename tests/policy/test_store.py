@@ -20,6 +20,8 @@ from gateway.policy.store import (
     active_revision,
     list_revisions,
     materialise,
+    materialise_source,
+    read_revision,
     store_revision,
 )
 from tests.factories import NOW
@@ -215,5 +217,47 @@ def test_a_gateway_start_on_an_activated_revision_reads_its_files_once(
     assert create_app(settings).state.gateway.policy.revision == edited
 
     materialised = settings.data_dir / "policy" / edited.removeprefix("sha256:")
-    assert sorted(read) == _policy_files(materialised), "the materialised files, each read once"
+    assert read == [], "the engine loads the stored bytes, not the files written from them"
     assert len(hashed) == 1
+    assert _policy_files(materialised) == sorted(p for p in materialised.rglob("*") if p.is_file())
+
+
+def test_the_stored_bytes_decide_whatever_the_materialised_directory_holds(
+    session_factory, policy_copy, catalogue_ids, tmp_path
+):
+    """A half-written or stale file under data_dir/policy/<hash>/ (another process writing the same
+    revision, an operator's edit) never reaches the engine, and is put right."""
+    with session_factory.begin() as session:
+        revision = store_revision(session, policy_copy, catalogue_ids, NOW)
+    target = tmp_path / revision.removeprefix("sha256:")
+    target.mkdir()
+    (target / "data.json").write_text('{"gateway": {"half-writ')
+    with session_factory() as session:
+        source = materialise_source(session, revision, tmp_path)
+    assert source.revision == revision
+    assert (target / "data.json").read_bytes() == (policy_copy / "data.json").read_bytes()
+
+
+def test_an_activated_revision_is_served_under_its_own_catalogue(
+    settings, session_factory, policy_copy, keys_template, catalogue_ids
+):
+    """A release whose field catalogue gained a field does not re-derive the activated revision: the
+    gateway serves what IG activated (its log entries name a stored revision), and the new field, which
+    no activated rule covers, is released to no one until a revision covering it is activated."""
+    from gateway.app import create_app
+    from gateway.policy.matrix import compute_matrix
+    from tests.fixtures.keys import install_keys
+
+    install_keys(keys_template, settings.keys_dir)
+    gained = "vulnerability.summary"  # released at every stage by today's policy
+    then = [f for f in catalogue_ids if f != gained]
+    with session_factory.begin() as session:
+        activated = store_revision(session, policy_copy, then, NOW)
+        activate(session, activated, by="Jo Bloggs, IG lead", now=NOW)
+
+    policy = create_app(settings).state.gateway.policy
+    assert policy.revision == activated
+    with session_factory() as session:
+        assert read_revision(session, policy.revision) is not None
+    rows = compute_matrix(policy, catalogue_ids=catalogue_ids)
+    assert rows and not [row for row in rows if gained in row["released"]]
