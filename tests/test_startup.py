@@ -19,6 +19,10 @@ NOT_FOR_EVERY_COMMAND = (
     "argon2",  # staff passwords
     "fastapi",  # the API: `serve` and `demo`
     "uvicorn",
+    "gateway.config",  # the settings: read when a command first needs them, not for --help
+    "pydantic",
+    "pydantic_settings",
+    "regorus",  # the policy engine: the commands that decide, test or tabulate
 )
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from gateway import cli_support
 from gateway.cli_support import console, err_console
-from gateway.config import get_settings
 
 
 def import_export(
@@ -48,7 +48,7 @@ def import_export(
     from gateway.policy.loader import load_engine
     from gateway.policy.store import active_policy_dir
 
-    settings = get_settings()
+    settings = cli_support.settings()
     try:
         rows = list(read_rows(file, fmt))
     except (ExportError, OSError) as exc:

@@ -14,10 +14,10 @@ from rich.table import Table
 
 from gateway import cli_support
 from gateway.cli_support import console, err_console
-from gateway.config import Settings, get_settings
 from gateway.terminal import page_lines, page_table
 
 if TYPE_CHECKING:
+    from gateway.config import Settings
     from gateway.policy.source import PolicySource
 
 policy_app = typer.Typer(help="The disclosure policy (Rego).", no_args_is_help=True)
@@ -29,7 +29,7 @@ def policy_test() -> None:
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.rego_tests import format_report, run_rego_tests
 
-    settings = get_settings()
+    settings = cli_support.settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     report = run_rego_tests(settings.resolved_policy_dir(), catalogue.ids)
     for line in format_report(report):
@@ -64,7 +64,7 @@ def policy_matrix(
 
     if sum((as_json, as_csv, as_html, wide)) > 1:
         raise typer.BadParameter("give at most one of --json, --csv, --html, --wide")
-    settings = get_settings()
+    settings = cli_support.settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     engine = load_engine(settings, catalogue.ids, source=_active_policy_source(settings))
     if as_html:
@@ -126,7 +126,7 @@ def policy_diff(
     from gateway.policy.engine import EmbeddedRegoEngine, PolicyLoadError
     from gateway.policy.matrix import matrix_decisions
 
-    catalogue = load_catalogue(get_settings().resolved_schema_dir() / "field-catalogue.json")
+    catalogue = load_catalogue(cli_support.settings().resolved_schema_dir() / "field-catalogue.json")
     with tempfile.TemporaryDirectory(prefix="ld-gateway-diff-") as scratch:
         try:
             before, after = (EmbeddedRegoEngine(_policy_source(p, Path(scratch)), catalogue.ids) for p in (a, b))
@@ -183,7 +183,7 @@ def policy_store(
     from gateway.policy.source import read_policy
     from gateway.policy.store import store_policy
 
-    settings = get_settings()
+    settings = cli_support.settings()
     catalogue = load_catalogue(settings.resolved_schema_dir() / "field-catalogue.json")
     now = datetime.now(UTC)
     try:
