@@ -110,6 +110,14 @@ def test_importing_the_samples_twice_creates_no_duplicates(cli, sessions, tmp_pa
     assert {r["record_id"]: r["assessment_id"] for r in report["rows"]} == first_ids
 
 
+def test_an_import_screens_under_the_activated_policy_revision(cli, sessions, settings):
+    revision = cli("policy", "store").output.strip().splitlines()[-1]
+    cli("policy", "activate", revision, "--by", "IG lead")
+    assert "4 created" in cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE").output
+    # Loaded from the stored bytes, and written out beside the data as every reader of it expects.
+    assert (settings.data_dir / "policy" / revision.removeprefix("sha256:")).is_dir()
+
+
 def test_a_changed_row_is_a_new_version(cli, sessions, tmp_path):
     cli("import", str(SAMPLES / "export.csv"), "--agency", "LD-NE")
     text = (SAMPLES / "export.csv").read_text(encoding="utf-8")

@@ -46,7 +46,7 @@ def import_export(
     from gateway.ingest.text_screen import text_screen
     from gateway.keys import load_keyring
     from gateway.policy.loader import load_engine
-    from gateway.policy.store import active_policy_dir
+    from gateway.policy.store import active_policy_source
 
     settings = cli_support.settings()
     try:
@@ -65,8 +65,8 @@ def import_export(
     # The policy in force decides which text police and the CPS can receive (screened for diagnoses).
     schema_dir = settings.resolved_schema_dir()
     catalogue = load_catalogue(schema_dir / "field-catalogue.json")
-    active = unit_of_work.read(sessions, lambda tx: active_policy_dir(tx, settings.data_dir))
-    policy = load_engine(settings, catalogue.ids, policy_dir=active)
+    active = unit_of_work.read(sessions, lambda tx: active_policy_source(tx, settings.data_dir))
+    policy = load_engine(settings, catalogue.ids, source=active)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

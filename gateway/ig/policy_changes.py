@@ -17,7 +17,7 @@ from gateway.policy.decision import Decision
 from gateway.policy.diff import ViewChange, diff_decisions
 from gateway.policy.engine import EmbeddedRegoEngine, PolicyEngine, PolicyLoadError
 from gateway.policy.matrix import matrix_decisions
-from gateway.policy.store import StoredRevision, list_revisions, materialise
+from gateway.policy.store import StoredRevision, list_revisions, materialise_source
 
 Decisions = list[tuple[tuple[str, str, str, str], Decision]]
 
@@ -50,7 +50,8 @@ def policy_changes(
     if key not in cache:
         with tempfile.TemporaryDirectory(prefix="ld-gateway-ig-policy-") as scratch:
             try:
-                before = EmbeddedRegoEngine(materialise(session, previous.revision, Path(scratch)), catalogue_ids)
+                stored = materialise_source(session, previous.revision, Path(scratch))
+                before = EmbeddedRegoEngine(stored, catalogue_ids)
             except PolicyLoadError as exc:
                 return PolicyChanges(previous, (), f"the stored revision could not be loaded: {exc}")
         cache[key] = PolicyChanges(previous, tuple(diff_decisions(matrix_decisions(before), matrix_decisions(running))))
