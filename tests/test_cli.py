@@ -243,6 +243,47 @@ def test_client_keys_add_list_and_remove(cli, settings, tmp_path, keys_in_place,
     assert not orphan.exists(), "no key file is left for a key that was never registered"
 
 
+def test_a_client_key_is_made_only_for_an_accepted_request_and_outside_the_write(
+    cli, settings, tmp_path, keys_in_place, made_client_keys, monkeypatch
+):
+    """An RSA 4096 key is about a second of CPU: a refused request makes none (and leaves no key file),
+    and none is made while a write transaction (on SQLite, the database's write lock) is open."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from gateway.db import unit_of_work
+
+    cli("init")
+    cli("agency", "add", "--code", "POL-NE", "--name", "Northshire Police", "--type", "police")
+    writing: list[bool] = []  # one per write unit of work open now
+    made: list[bool] = []  # one per key made: whether a write was open meanwhile
+    run, generate = unit_of_work.run, rsa.generate_private_key  # the latter: made_client_keys' pool
+
+    def run_watched(sessions, work):
+        writing.append(True)
+        try:
+            return run(sessions, work)
+        finally:
+            writing.pop()
+
+    def generate_watched(public_exponent, key_size, backend=None):
+        made.append(bool(writing))
+        return generate(public_exponent=public_exponent, key_size=key_size)
+
+    monkeypatch.setattr(unit_of_work, "run", run_watched)
+    monkeypatch.setattr(rsa, "generate_private_key", generate_watched)
+    refused = tmp_path / "refused.pem"
+    add = ["client", "add", "--agency", "POL-NE", "--generate-key", str(refused)]
+    assert "ld-service" in cli(*add, "--purpose", "ld-service", code=1).output
+    assert "HS256" in cli(*add, "--purpose", "charging", "--alg", "HS256", code=1).output
+    cli("client", "keys", "add", "nobody", "--generate-key", str(refused), code=1)
+    assert made == [] and not refused.exists()
+
+    client_id = cli(*add[:-1], str(tmp_path / "police.pem"), "--purpose", "charging").output.strip().splitlines()[-1]
+    cli("client", "keys", "add", client_id, "--generate-key", str(tmp_path / "second.pem"))
+    assert made == [False, False]
+    assert (tmp_path / "police.pem").exists() and (tmp_path / "second.pem").exists()
+
+
 def test_policy_matrix_html_and_csv(cli, matrix_decided_once):
     page = cli("policy", "matrix", "--html").output
     assert page.startswith("<!DOCTYPE html>") and "Sign-off" in page

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from gateway import cli_support
-from gateway.auth.errors import RegistrationError, UnknownClient
+from gateway.auth.errors import RegistrationError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,8 +32,12 @@ T = TypeVar("T")
 def register(work: Callable[[Session], T]) -> T:
     """A registration command's work in one write transaction; a refusal rolls it back and is one clear
     line, exit 1."""
+    return _refusing(lambda: cli_support.write(work))
+
+
+def _refusing(call: Callable[[], T]) -> T:
     try:
-        return cli_support.write(work)
+        return call()
     except RegistrationError as exc:
         cli_support.err_console.print(f"error: {exc.message}")
         raise typer.Exit(1) from None
@@ -44,13 +48,21 @@ def _key_target(generate_key: Path | None) -> None:
         raise typer.BadParameter(f"{generate_key} exists; the gateway never overwrites a key file")
 
 
-def _given_jwks(jwks_file: Path | None, generate_key: Path | None) -> Any:
+def _given_jwks(jwks_file: Path | None, generate_key: Path | None, check: Callable[[Session], None]) -> Any:
     """The public keys in ``jwks_file``, or those of a key pair made now (its private key written to
-    ``generate_key``); ``None`` when neither is given."""
-    from gateway.auth import registry
+    ``generate_key``); ``None`` when neither is given.
 
+    A key is made only for a request that ``check`` (in a read transaction) does not refuse, and with
+    no transaction open: an RSA 4096 key is about a second of CPU, and no write lock waits on it.
+    """
     if generate_key is not None:
-        return {"keys": [registry.generate_client_key(generate_key)]}
+        from gateway.auth import registry
+        from gateway.auth._files import write_secret_file
+
+        _refusing(lambda: cli_support.read(check))
+        key = registry.new_client_key()
+        write_secret_file(generate_key, key.private_pem)
+        return {"keys": [key.public_jwk]}
     return json.loads(jwks_file.read_text()) if jwks_file is not None else None
 
 
@@ -102,16 +114,15 @@ def client_add(
 ) -> None:
     """Register an OAuth client for an agency. Prints the client_id alone on the last line."""
     from gateway.auth import registry
-    from gateway.auth.errors import UnknownAgency
 
     if sum(x is not None for x in (jwks_file, jwks_url, generate_key)) != 1:
         raise typer.BadParameter("give exactly one of --jwks-file, --jwks-url, --generate-key")
     _key_target(generate_key)
+    jwks = _given_jwks(
+        jwks_file, generate_key, lambda tx: registry.check_client(tx, agency, purpose, algorithms=alg or None)
+    )
 
     def work(tx: Session) -> str:
-        if registry.get_agency(tx, agency) is None:
-            raise UnknownAgency(f"no agency with code {agency!r}")
-        jwks = _given_jwks(jwks_file, generate_key)
         client = registry.add_client(
             tx, agency, purpose, jwks=jwks, jwks_url=jwks_url, algorithms=alg or None, dpop_required=dpop
         )
@@ -146,13 +157,8 @@ def keys_add(
     if (jwks_file is None) == (generate_key is None):
         raise typer.BadParameter("give exactly one of --jwks-file, --generate-key")
     _key_target(generate_key)
-
-    def work(tx: Session) -> list[str]:
-        if registry.get_client(tx, client_id) is None:
-            raise UnknownClient(f"no client with id {client_id!r}")
-        return registry.add_client_keys(tx, client_id, _given_jwks(jwks_file, generate_key))
-
-    kids = _register_keyed(work, generate_key)
+    jwks = _given_jwks(jwks_file, generate_key, lambda tx: registry.check_client_keys(tx, client_id))
+    kids = _register_keyed(lambda tx: registry.add_client_keys(tx, client_id, jwks), generate_key)
     cli_support.console.print(f"Client {client_id} keys: {', '.join(kids)}")
 
 

@@ -15,6 +15,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,16 +118,11 @@ def add_client(
     or widens the assertion algorithms from the default allow-list (within what the gateway supports);
     ``dpop_required`` (the default) means its access tokens must be DPoP-bound (RFC 9449).
     """
-    agency = get_agency(session, agency_code)
-    if agency is None:
-        raise UnknownAgency(f"no agency with code {agency_code!r}")
-    agency_type = _agency_type(agency.type)
-    chosen = _purposes(purposes, agency_type)
+    agency, chosen, chosen_algorithms = _client_request(session, agency_code, purposes, algorithms)
     if (jwks is None) == (jwks_url is None):
         raise InvalidJwks("give exactly one of a JWKS and a JWKS URL")
     stored_jwks = validate_public_jwks(jwks) if jwks is not None else None
     stored_url = validate_jwks_url(jwks_url) if jwks_url is not None else None
-    chosen_algorithms = _algorithms(algorithms)
     client = Client(
         client_id=secrets.token_hex(16),  # hex: never starts with '-', which CLIs would read as an option
         agency_id=agency.id,
@@ -141,6 +137,30 @@ def add_client(
     session.add(client)
     session.flush()
     return client
+
+
+def check_client(
+    session: Session, agency_code: str, purposes: Iterable[str], *, algorithms: Iterable[str] | None = None
+) -> None:
+    """Refuse, as :func:`add_client` would, a client of an unknown agency, for a purpose its agency may
+    not ask for, or with an algorithm the gateway does not support: what a request can be refused for
+    before a key is made for it. Reads only."""
+    _client_request(session, agency_code, purposes, algorithms)
+
+
+def _client_request(
+    session: Session, agency_code: str, purposes: Iterable[str], algorithms: Iterable[str] | None
+) -> tuple[Agency, list[Purpose], list[str] | None]:
+    agency = get_agency(session, agency_code)
+    if agency is None:
+        raise UnknownAgency(f"no agency with code {agency_code!r}")
+    return agency, _purposes(purposes, _agency_type(agency.type)), _algorithms(algorithms)
+
+
+def check_client_keys(session: Session, client_id: str) -> None:
+    """Refuse, as :func:`add_client_keys` would, keys for an unknown client or one that publishes its
+    keys at a JWKS URL. Reads only."""
+    _inline_jwks_client(session, client_id)
 
 
 def add_client_keys(session: Session, client_id: str, jwks: Mapping[str, Any]) -> list[str]:
@@ -235,11 +255,19 @@ def validate_jwks_url(url: str) -> str:
     raise InvalidJwks("the JWKS URL must use https:// (http:// only to localhost, for development)")
 
 
-def generate_client_key(path: Path) -> dict[str, Any]:
-    """Write a new RSA 4096 private key to ``path`` (PKCS #8 PEM, mode 0600); return its public JWK.
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """A client key pair made by the gateway: the private key (PKCS #8 PEM) for the agency, and the
+    public JWK the gateway registers."""
 
-    The JWK carries ``kid`` = its RFC 7638 thumbprint, ``alg`` RS512 and ``use`` sig. An existing
-    file is never overwritten.
+    private_pem: bytes = field(repr=False)
+    public_jwk: dict[str, Any]
+
+
+def new_client_key() -> ClientKey:
+    """A new RSA 4096 key pair, in memory (about a second of CPU: make it with no transaction open).
+
+    The JWK carries ``kid`` = its RFC 7638 thumbprint, ``alg`` RS512 and ``use`` sig.
     """
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=CLIENT_KEY_BITS)
     pem = private_key.private_bytes(
@@ -248,11 +276,18 @@ def generate_client_key(path: Path) -> dict[str, Any]:
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    write_secret_file(path, pem)
     key = RSAKey.import_key(public_pem)
     jwk = dict(key.as_dict(private=False))
     jwk.update({"kid": key.thumbprint(), "alg": CLIENT_KEY_ALG, "use": "sig"})
-    return jwk
+    return ClientKey(pem, jwk)
+
+
+def generate_client_key(path: Path) -> dict[str, Any]:
+    """Write a new RSA 4096 private key to ``path`` (PKCS #8 PEM, mode 0600); return its public JWK
+    (see :func:`new_client_key`). An existing file is never overwritten."""
+    key = new_client_key()
+    write_secret_file(path, key.private_pem)
+    return key.public_jwk
 
 
 def _agency_type(value: str) -> AgencyType:
