@@ -387,6 +387,17 @@ def test_load_schema_is_draft_2020_12(schema: dict[str, Any]) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
+def test_an_operators_schema_that_is_not_a_valid_schema_fails_to_load(tmp_path: Path) -> None:
+    """GATEWAY_SCHEMA_DIR may name an operator's own schemas: a broken one stops the gateway at start."""
+    from jsonschema.exceptions import SchemaError
+
+    broken = json.loads((SCHEMAS / "assessment.schema.json").read_text(encoding="utf-8"))
+    broken["properties"]["subject"]["type"] = "person"  # no such JSON type
+    (tmp_path / "assessment.schema.json").write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(SchemaError):
+        load_schema(tmp_path)
+
+
 # ------------------------------------------------------------------------------------- date of death
 
 
