@@ -9,8 +9,9 @@ functions), ``jwks`` (client public keys), ``signing`` (the gateway's token-sign
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gateway.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from gateway.auth.clients import AuthenticatedClient, ClientRecord
@@ -66,13 +67,7 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _HOMES)
 
 
 __all__ = [

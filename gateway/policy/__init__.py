@@ -3,8 +3,9 @@ directory, and the input, revision, unit-test and matrix helpers around them."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gateway.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
@@ -44,13 +45,7 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _HOMES)
 
 
 __all__ = [
