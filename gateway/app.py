@@ -138,6 +138,7 @@ def create_app(
         dpop_nonces=dpop_nonces,
         rate_limits=RateLimiter(settings.resource_rate_per_second, settings.resource_burst, clock=monotonic),
         agencies=agencies,
+        log_signer=log_key,
     )
 
     def on_token_denied(client_id: str | None, error: str, reason: str) -> None:
@@ -151,12 +152,14 @@ def create_app(
         unit_of_work.run(sessions, lambda tx: log.append(tx, entry))
 
     webhook_worker = WebhookWorker(sessions, keyring)
+    checkpointing = audit_api.checkpointing(settings, sessions, log_key)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Run by a real server (uvicorn), not by in-process test clients: they drive the worker themselves.
         webhook_worker.start()
-        yield
+        async with checkpointing(app):
+            yield
         webhook_worker.stop()
         requests.notifier.stop()
 
@@ -188,8 +191,8 @@ def create_app(
     app.include_router(fhir.router)
     app.include_router(fhir_inbound.router)
     app.include_router(health.router)
-    app.include_router(audit_api.build_router(settings, sessions, log_key))
-    app.include_router(audit_subjects_api.build_router(sessions))
+    app.include_router(audit_api.router)
+    app.include_router(audit_subjects_api.router)
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(access.router)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
 from gateway.assessments.catalogue import Catalogue
+from gateway.audit.c2sp_note import NoteSigner
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.rfc7009 import RevocationList
 from gateway.auth.rfc7523 import InMemoryReplayCache, ReplayCache
@@ -46,6 +47,8 @@ class Gateway:
     requests: RequestService
     # What open event streams check every moment: their own revocation view (gateway/api/stream_revocation.py)
     stream_revocations: DatabaseRevocations
+    # Signs the log's checkpoints and proves inclusion in them (gateway.audit.log_key)
+    log_signer: NoteSigner
     # issue 3: DPoP proof jti values (shared with client assertions' store) and optional server nonces
     replay_cache: ReplayCache = field(default_factory=InMemoryReplayCache)
     dpop_nonces: DpopNonces | None = None

@@ -27,8 +27,8 @@ import base64
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -58,6 +58,8 @@ from gateway.policy.store import read_revision
 
 logger = logging.getLogger("gateway.audit")
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
 NOTE_TYPE = "text/plain; charset=utf-8"
 #: Tree sizes are stored as 64-bit integers; anything larger is a bad request, not a server error.
 INT64_MAX = 2**63 - 1
@@ -82,7 +84,9 @@ def audit_caller(request: Request) -> AccessContext:
     return authenticate(request, AuditEvent.AUDIT_DENIED)
 
 
-def build_router(settings: Settings, sessions: sessionmaker[Session], signer: NoteSigner) -> APIRouter:
+def checkpointing(settings: Settings, sessions: sessionmaker[Session], signer: NoteSigner) -> Lifespan:
+    """What a server runs beside the routes: the ticker that signs checkpoints, and a start-up line on how
+    (or whether) they are witnessed."""
     ticker = CheckpointTicker(sessions, signer, settings.checkpoint_tick, witness_from(settings))
 
     @asynccontextmanager
@@ -98,189 +102,204 @@ def build_router(settings: Settings, sessions: sessionmaker[Session], signer: No
         finally:
             ticker.stop()
 
-    router = APIRouter(prefix="/audit", tags=["audit"], lifespan=lifespan)
+    return lifespan
 
-    @router.get("/log-key")
-    def log_key() -> dict[str, Any]:
-        verifier = signer.verifier
-        raw = verifier.public.public_bytes_raw()
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
-        return {"origin": signer.name, "vkey": verifier.vkey(), "key_id": verifier.key_id.hex(), "jwk": jwk}
 
-    @router.get("/checkpoints/latest")
-    def latest_checkpoint() -> Response:
-        row = unit_of_work.read(sessions, checkpoints.latest)
-        if row is None:
-            return _problem(404, "no checkpoint has been signed yet")
-        return PlainTextResponse(row.note, media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
+# Built once per process and included in every application: each route reads its application's log,
+# keys and settings from the request (gateway.context), never from what it was built with.
+router = APIRouter(prefix="/audit", tags=["audit"])
 
-    @router.get("/checkpoints/{size}")
-    def checkpoint_at(size: int = Path(..., ge=0, le=INT64_MAX)) -> Response:
-        row = unit_of_work.read(sessions, lambda tx: checkpoints.at_size(tx, size))
-        if row is None:
-            return _problem(404, f"no checkpoint at tree size {size}")
-        return PlainTextResponse(row.note, media_type=NOTE_TYPE)
 
-    @router.get("/proofs/consistency")
-    def consistency(
-        first: int = Query(..., ge=0, le=INT64_MAX), second: int = Query(..., ge=0, le=INT64_MAX)
-    ) -> Response:
-        """RFC 9162 consistency proof between two checkpointed tree sizes."""
-        if first > second:
-            return _problem(400, "first must not be larger than second")
+@router.get("/log-key")
+def log_key(request: Request) -> dict[str, Any]:
+    signer = gateway_of(request).log_signer
+    verifier = signer.verifier
+    raw = verifier.public.public_bytes_raw()
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+    return {"origin": signer.name, "vkey": verifier.vkey(), "key_id": verifier.key_id.hex(), "jwk": jwk}
 
-        def prove(tx: Session) -> list[bytes] | None:
-            if any(checkpoints.at_size(tx, s) is None for s in {first, second} if s):
-                return None
-            return tree.consistency_proof(tx, first, second)
 
-        proof = unit_of_work.read(sessions, prove, snapshot=True)
-        if proof is None:
-            return _problem(404, "both sizes must be checkpointed tree sizes (or 0)")
-        return JSONResponse({"first": first, "second": second, "proof": [_b64(p) for p in proof]})
+@router.get("/checkpoints/latest")
+def latest_checkpoint(request: Request) -> Response:
+    row = unit_of_work.read(gateway_of(request).sessions, checkpoints.latest)
+    if row is None:
+        return _problem(404, "no checkpoint has been signed yet")
+    return PlainTextResponse(row.note, media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
-    @router.get("/proofs/inclusion/{disclosure_id}")
-    def inclusion(
-        disclosure_id: str, request: Request, tree_size: int | None = Query(None, ge=1, le=INT64_MAX)
-    ) -> Response:
-        """RFC 9162 inclusion proof of one entry in a checkpointed tree (by default the newest)."""
-        ctx = audit_caller(request)
-        keyring = gateway_of(request).keyring
 
-        def may_see(session: Session, entry: queries.DisclosureRecord) -> bool:
-            return entry.client_id == ctx.client_id or _covers(session, keyring, ctx, entry)
+@router.get("/checkpoints/{size}")
+def checkpoint_at(request: Request, size: int = Path(..., ge=0, le=INT64_MAX)) -> Response:
+    row = unit_of_work.read(gateway_of(request).sessions, lambda tx: checkpoints.at_size(tx, size))
+    if row is None:
+        return _problem(404, f"no checkpoint at tree size {size}")
+    return PlainTextResponse(row.note, media_type=NOTE_TYPE)
 
-        found = proofs.inclusion(sessions, signer, disclosure_id, tree_size, may_see)
-        if isinstance(found, proofs.Unavailable):
-            return _problem(_UNAVAILABLE_STATUS[found.why], found.detail)
-        body = {
-            "disclosure_id": found.disclosure_id,
-            "leaf_index": found.leaf_index,
-            "leaf_hash": _b64(found.leaf_hash),
-            "tree_size": found.tree_size,
-            "proof": [_b64(p) for p in found.proof],
-            "checkpoint": found.checkpoint,
-        }
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    @router.get("/disclosures")
-    def disclosures(
-        request: Request,
-        nhs_number: str | None = Query(None, description="The person, matched through the identifier HMAC"),
-        agency: str | None = Query(None),
-        client_id: str | None = Query(None),
-        purpose: str | None = Query(None),
-        outcome: str | None = Query(None, pattern="^(released|denied)$"),
-        since: datetime | None = Query(None, description="From this instant (inclusive)"),
-        until: datetime | None = Query(None, description="Before this instant (exclusive)"),
-        override: bool | None = Query(None, description="Only entries that did (true) or did not rely on an override"),
-        limit: int = Query(50, ge=1, le=queries.MAX_LIMIT),
-        cursor: int | None = Query(None, ge=0, le=INT64_MAX, description="next_cursor of the previous page"),
-        format: str = Query("json", pattern="^(json|csv|fhir)$"),
-    ) -> Response:
-        """IG query over the log: JSON pages (keyset), or every match as CSV or a FHIR Bundle of AuditEvents."""
-        ctx = require_auditor(request)
-        search = DisclosureSearch.model_construct(
-            nhs_number=nhs_number,
-            agency=agency,
-            client_id=client_id,
-            purpose=purpose,
-            outcome=outcome,
-            since=since,
-            until=until,
-            override=override,
-            limit=limit,
-            cursor=cursor,
-            format=format,
+@router.get("/proofs/consistency")
+def consistency(
+    request: Request, first: int = Query(..., ge=0, le=INT64_MAX), second: int = Query(..., ge=0, le=INT64_MAX)
+) -> Response:
+    """RFC 9162 consistency proof between two checkpointed tree sizes."""
+    if first > second:
+        return _problem(400, "first must not be larger than second")
+
+    def prove(tx: Session) -> list[bytes] | None:
+        if any(checkpoints.at_size(tx, s) is None for s in {first, second} if s):
+            return None
+        return tree.consistency_proof(tx, first, second)
+
+    proof = unit_of_work.read(gateway_of(request).sessions, prove, snapshot=True)
+    if proof is None:
+        return _problem(404, "both sizes must be checkpointed tree sizes (or 0)")
+    return JSONResponse({"first": first, "second": second, "proof": [_b64(p) for p in proof]})
+
+
+@router.get("/proofs/inclusion/{disclosure_id}")
+def inclusion(
+    disclosure_id: str, request: Request, tree_size: int | None = Query(None, ge=1, le=INT64_MAX)
+) -> Response:
+    """RFC 9162 inclusion proof of one entry in a checkpointed tree (by default the newest)."""
+    ctx = audit_caller(request)
+    gw = gateway_of(request)
+
+    def may_see(session: Session, entry: queries.DisclosureRecord) -> bool:
+        return entry.client_id == ctx.client_id or _covers(session, gw.keyring, ctx, entry)
+
+    found = proofs.inclusion(gw.sessions, gw.log_signer, disclosure_id, tree_size, may_see)
+    if isinstance(found, proofs.Unavailable):
+        return _problem(_UNAVAILABLE_STATUS[found.why], found.detail)
+    body = {
+        "disclosure_id": found.disclosure_id,
+        "leaf_index": found.leaf_index,
+        "leaf_hash": _b64(found.leaf_hash),
+        "tree_size": found.tree_size,
+        "proof": [_b64(p) for p in found.proof],
+        "checkpoint": found.checkpoint,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/disclosures")
+def disclosures(
+    request: Request,
+    nhs_number: str | None = Query(None, description="The person, matched through the identifier HMAC"),
+    agency: str | None = Query(None),
+    client_id: str | None = Query(None),
+    purpose: str | None = Query(None),
+    outcome: str | None = Query(None, pattern="^(released|denied)$"),
+    since: datetime | None = Query(None, description="From this instant (inclusive)"),
+    until: datetime | None = Query(None, description="Before this instant (exclusive)"),
+    override: bool | None = Query(None, description="Only entries that did (true) or did not rely on an override"),
+    limit: int = Query(50, ge=1, le=queries.MAX_LIMIT),
+    cursor: int | None = Query(None, ge=0, le=INT64_MAX, description="next_cursor of the previous page"),
+    format: str = Query("json", pattern="^(json|csv|fhir)$"),
+) -> Response:
+    """IG query over the log: JSON pages (keyset), or every match as CSV or a FHIR Bundle of AuditEvents."""
+    ctx = require_auditor(request)
+    search = DisclosureSearch.model_construct(
+        nhs_number=nhs_number,
+        agency=agency,
+        client_id=client_id,
+        purpose=purpose,
+        outcome=outcome,
+        since=since,
+        until=until,
+        override=override,
+        limit=limit,
+        cursor=cursor,
+        format=format,
+    )
+    return _disclosures(request, ctx, search)
+
+
+@router.post("/disclosures/_search")
+async def disclosures_by_post(request: Request) -> Response:
+    """``GET /audit/disclosures`` with its parameters in a form body (no NHS number in the URL)."""
+    ctx = await run_in_threadpool(require_auditor, request)
+    params = await form_params(request)
+    if isinstance(params, Response):
+        return params
+    try:
+        search = DisclosureSearch.model_validate(params)
+    except ValidationError as exc:
+        return invalid([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
+    return await run_in_threadpool(_disclosures, request, ctx, search)
+
+
+def _disclosures(request: Request, ctx: AccessContext, search: DisclosureSearch) -> Response:
+    gw = gateway_of(request)
+    problems = _time_problems(search.since, search.until)
+    nhs_number = search.nhs_number.replace(" ", "") if search.nhs_number is not None else None
+    if nhs_number is not None and not is_valid_nhs_number(nhs_number):
+        problems.append("nhs_number is not a valid NHS number")
+    if problems:
+        return invalid(problems)
+    return unit_of_work.read(gw.sessions, lambda tx: _search(tx, gw, ctx, search, nhs_number))
+
+
+def _search(
+    session: Session, gw: Gateway, ctx: AccessContext, search: DisclosureSearch, nhs_number: str | None
+) -> Response:
+    keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
+    filters = queries.DisclosureFilter(
+        subject_keys=keys,
+        agency_code=search.agency,
+        client_id=search.client_id,
+        purpose=search.purpose,
+        outcome=search.outcome,
+        since=search.since,
+        until=search.until,
+        override=search.override,
+        scope=scope_of(session, gw.keyring, ctx),
+    )
+    if search.format == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(export.to_csv_rows(queries.iter_disclosures(session, filters)))
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="disclosures.csv"',
+                "Cache-Control": "no-store",
+            },
         )
-        return _disclosures(request, ctx, search)
+    if search.format == "fhir":
+        events = [balp.audit_event(r, server=gw.settings.issuer) for r in queries.iter_disclosures(session, filters)]
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
+        if not events:
+            del bundle["entry"]  # FHIR JSON has no empty arrays
+        return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
+    page = queries.list_disclosures(session, filters, limit=search.limit, before=search.cursor)
+    body = {"items": [r.to_json() for r in page.items], "next_cursor": page.next_cursor}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    @router.post("/disclosures/_search")
-    async def disclosures_by_post(request: Request) -> Response:
-        """``GET /audit/disclosures`` with its parameters in a form body (no NHS number in the URL)."""
-        ctx = await run_in_threadpool(require_auditor, request)
-        params = await form_params(request)
-        if isinstance(params, Response):
-            return params
-        try:
-            search = DisclosureSearch.model_validate(params)
-        except ValidationError as exc:
-            return invalid([f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
-        return await run_in_threadpool(_disclosures, request, ctx, search)
 
-    def _disclosures(request: Request, ctx: AccessContext, search: DisclosureSearch) -> Response:
-        gw = gateway_of(request)
-        problems = _time_problems(search.since, search.until)
-        nhs_number = search.nhs_number.replace(" ", "") if search.nhs_number is not None else None
-        if nhs_number is not None and not is_valid_nhs_number(nhs_number):
-            problems.append("nhs_number is not a valid NHS number")
-        if problems:
-            return invalid(problems)
-        return unit_of_work.read(sessions, lambda tx: _search(tx, gw, ctx, search, nhs_number))
+@router.get("/disclosures/{disclosure_id}")
+def disclosure(disclosure_id: str, request: Request) -> Response:
+    """One entry: who, when, why, released fields, withheld fields with rule and reason."""
+    ctx = require_auditor(request)
+    gw = gateway_of(request)
 
-    def _search(
-        session: Session, gw: Gateway, ctx: AccessContext, search: DisclosureSearch, nhs_number: str | None
-    ) -> Response:
-        keys = queries.subject_keys(session, gw.keyring, nhs_number) if nhs_number else None
-        filters = queries.DisclosureFilter(
-            subject_keys=keys,
-            agency_code=search.agency,
-            client_id=search.client_id,
-            purpose=search.purpose,
-            outcome=search.outcome,
-            since=search.since,
-            until=search.until,
-            override=search.override,
-            scope=scope_of(session, gw.keyring, ctx),
-        )
-        if search.format == "csv":
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(export.to_csv_rows(queries.iter_disclosures(session, filters)))
-            return Response(
-                buffer.getvalue(),
-                media_type="text/csv; charset=utf-8",
-                headers={
-                    "Content-Disposition": 'attachment; filename="disclosures.csv"',
-                    "Cache-Control": "no-store",
-                },
-            )
-        if search.format == "fhir":
-            events = [balp.audit_event(r, server=settings.issuer) for r in queries.iter_disclosures(session, filters)]
-            bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in events]}
-            if not events:
-                del bundle["entry"]  # FHIR JSON has no empty arrays
-            return JSONResponse(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
-        page = queries.list_disclosures(session, filters, limit=search.limit, before=search.cursor)
-        body = {"items": [r.to_json() for r in page.items], "next_cursor": page.next_cursor}
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    def find(tx: Session) -> queries.DisclosureRecord | None:
+        record = queries.get_disclosure(tx, disclosure_id)
+        # Another service's entry is answered as one that does not exist.
+        return record if record is not None and scope_of(tx, gw.keyring, ctx).sees(record) else None
 
-    @router.get("/disclosures/{disclosure_id}")
-    def disclosure(disclosure_id: str, request: Request) -> Response:
-        """One entry: who, when, why, released fields, withheld fields with rule and reason."""
-        ctx = require_auditor(request)
-        keyring = gateway_of(request).keyring
+    record = unit_of_work.read(gw.sessions, find)
+    if record is None:
+        return _problem(404, "no such disclosure")
+    return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
 
-        def find(tx: Session) -> queries.DisclosureRecord | None:
-            record = queries.get_disclosure(tx, disclosure_id)
-            # Another service's entry is answered as one that does not exist.
-            return record if record is not None and scope_of(tx, keyring, ctx).sees(record) else None
 
-        record = unit_of_work.read(sessions, find)
-        if record is None:
-            return _problem(404, "no such disclosure")
-        return JSONResponse(record.to_json(), headers={"Cache-Control": "no-store"})
-
-    @router.get("/policy-revisions/{revision}")
-    def policy_revision(revision: str, request: Request) -> Response:
-        """A stored policy revision whole: the rules that decided every entry naming it. The sharing
-        agreement holds no personal data, so any valid token may read it (a recipient included)."""
-        audit_caller(request)
-        stored = unit_of_work.read(sessions, lambda tx: read_revision(tx, revision))
-        if stored is None:
-            return _problem(404, "no such policy revision")
-        return JSONResponse(stored.as_shared_json(), headers={"Cache-Control": "no-store"})
-
-    return router
+@router.get("/policy-revisions/{revision}")
+def policy_revision(revision: str, request: Request) -> Response:
+    """A stored policy revision whole: the rules that decided every entry naming it. The sharing
+    agreement holds no personal data, so any valid token may read it (a recipient included)."""
+    audit_caller(request)
+    stored = unit_of_work.read(gateway_of(request).sessions, lambda tx: read_revision(tx, revision))
+    if stored is None:
+        return _problem(404, "no such policy revision")
+    return JSONResponse(stored.as_shared_json(), headers={"Cache-Control": "no-store"})
 
 
 class DisclosureSearch(BaseModel):
