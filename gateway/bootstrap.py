@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import witness
 from gateway.audit.log_key import load_or_create_log_key
-from gateway.auth.signing import ensure_signing_key
+from gateway.auth.signing import load_or_create_signing_key
 from gateway.config import Settings
 from gateway.db import unit_of_work
 from gateway.db.engine import make_engine, make_session_factory
@@ -17,9 +17,9 @@ from gateway.keys import load_or_create_keyring
 def initialise(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_or_create_keyring(settings.keys_dir)
-    # Made if absent, not read: checking an RSA private key costs a fifth of a second, and the processes
-    # that sign with it (serve, token-key rotate) load and check it themselves.
-    ensure_signing_key(settings.keys_dir)
+    # Loaded and checked, not only made if absent: an operator runs init to find out that the keys are
+    # usable (mode 0600, a private key of an allowed algorithm), as it does for the log key below.
+    load_or_create_signing_key(settings.keys_dir)
     load_or_create_log_key(settings.keys_dir)
     engine = make_engine(settings.database_url)
     try:

@@ -80,7 +80,9 @@ def serve(
         from gateway import server
         from gateway.app import create_app
         from gateway.app_logging import configure_logging
+        from gateway.auth.errors import KeyFileError
         from gateway.keys import KeysMissing, load_keyring
+        from gateway.policy.source import PolicyLoadError
 
         server.limit_malloc_arenas()
         configure_logging()
@@ -95,7 +97,7 @@ def serve(
         try:
             # Each worker builds its own application; check the keys once here so a missing init fails loudly.
             application = create_app(settings) if workers == 1 else load_keyring(settings.keys_dir)
-        except KeysMissing as exc:
+        except (KeysMissing, KeyFileError, PolicyLoadError) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
     _serve_metrics(cli_support.settings())

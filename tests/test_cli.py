@@ -401,3 +401,73 @@ def test_demo_loads_then_serves_one_process(cli, database_url, monkeypatch, tmp_
     out = cli("demo", "--port", "18999")
     assert "ld-gateway demo" in out.output and served == [("127.0.0.1", 18999)]
     assert json.loads((demo.data_dir / "demo-keys" / "clients.json").read_text()) == demo.clients
+
+
+# A private key file is left only for a registered client.
+def _setup(cli):
+    cli("init")
+    cli("agency", "add", "--code", "POL-NE", "--name", "Northshire Police", "--type", "police")
+
+
+def test_a_key_file_whose_write_fails_is_not_left_behind(cli, tmp_path, keys_in_place, made_client_keys, monkeypatch):
+    """A failure while writing the key (disk full at fsync) leaves no partial private key for no client."""
+    from gateway.auth import _files
+
+    _setup(cli)
+    target = tmp_path / "police.pem"
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_files.os, "fsync", failing_fsync)
+    result = cli("client", "add", "--agency", "POL-NE", "--purpose", "charging", "--generate-key", str(target), code=1)
+    assert not target.exists(), ("a private key file for no registered client was left", result.output)
+
+
+def test_a_key_file_that_appears_meanwhile_is_a_clean_refusal(
+    cli, tmp_path, keys_in_place, made_client_keys, monkeypatch
+):
+    """A key file created by someone else between the command's check and the write is theirs: kept, and
+    the refusal is one 'error:' line, exit 1, not a traceback."""
+    from gateway.auth import registry
+
+    _setup(cli)
+    target = tmp_path / "police.pem"
+    make = registry.new_client_key
+
+    def racing():
+        target.write_bytes(b"someone else's key")
+        return make()
+
+    monkeypatch.setattr(registry, "new_client_key", racing)
+    result = cli("client", "add", "--agency", "POL-NE", "--purpose", "charging", "--generate-key", str(target), code=1)
+    assert target.read_bytes() == b"someone else's key"
+    assert isinstance(result.exception, SystemExit), ("uncaught exception, not a clean refusal", result.exception)
+    assert "error:" in result.output
+
+
+# init checks the token-signing key it finds (as it does the log key); serve reports an unusable key
+# file as one clear line, exit 2, as it does missing keys.
+def test_init_refuses_a_signing_key_readable_by_others(cli, settings, keys_in_place):
+    path = settings.keys_dir / "token-signing.jwk.json"
+    assert path.exists()
+    path.chmod(0o644)
+    result = cli("init", code=1)
+    assert "chmod 600" in result.output or "readable" in str(result.exception)
+
+
+def test_init_refuses_a_signing_key_that_is_not_a_key(cli, settings, keys_in_place):
+    path = settings.keys_dir / "token-signing.jwk.json"
+    path.write_bytes(b"")  # e.g. truncated by a full disk
+    cli("init", code=1)
+
+
+def test_serve_reports_an_unusable_signing_key_as_it_does_missing_keys(cli, settings, keys_in_place, monkeypatch):
+    """A KeyFileError from create_app is one clear line and exit 2, as 'serve without init' is."""
+    from gateway import server
+
+    monkeypatch.setattr(server, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("served")))
+    cli("init")
+    (settings.keys_dir / "token-signing.jwk.json").chmod(0o644)
+    result = cli("serve", "--port", "1", code=2)
+    assert "chmod 600" in result.output

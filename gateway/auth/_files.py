@@ -24,8 +24,11 @@ def write_secret_file(path: Path, data: bytes) -> None:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        path.unlink(missing_ok=True)  # created here and never finished: half a secret is only a liability
+        raise
+    os.close(fd)
 
 
 def load_or_create_secret(path: Path, size: int = 32) -> bytes:

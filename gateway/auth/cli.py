@@ -61,7 +61,7 @@ def _given_jwks(jwks_file: Path | None, generate_key: Path | None, check: Callab
 
         _refusing(lambda: cli_support.read(check))
         key = registry.new_client_key()
-        write_secret_file(generate_key, key.private_pem)
+        _refusing(lambda: write_secret_file(generate_key, key.private_pem))  # KeyFileError: one clear line
         return {"keys": [key.public_jwk]}
     return json.loads(jwks_file.read_text()) if jwks_file is not None else None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,20 +23,19 @@ def load_engine(
     ``source`` (a policy already read, gateway/policy/source.py: what the caller goes on to store) or
     ``policy_dir`` (the activated stored revision, when there is one) overrides GATEWAY_POLICY_DIR.
 
-    A ``source`` is served under the field catalogue it was read or stored under, not ``catalogue_ids``:
-    an activated revision decides exactly as IG activated it, and every log entry names that stored
-    revision. A field the catalogue has gained since is decided by no rule, so it is released to no one
-    (a disclosure is built up from released fields only) until a revision covering it is activated.
+    A ``source`` must have been read or stored under ``catalogue_ids``: a revision IG activated under
+    another field catalogue is refused, never re-derived under this one (its log entries would name a
+    revision nobody stored or signed off) nor served as stored (a field it does not know would be
+    neither released nor withheld, and the renderer reads "not withheld" as released).
     """
     if source is not None and source.catalogue_ids != tuple(catalogue_ids):
         gained = sorted(set(catalogue_ids) - set(source.catalogue_ids))
-        logging.getLogger("gateway.policy").warning(
-            "the policy in force was stored under another field catalogue; fields it does not cover are "
-            "released to no one until a revision covering them is activated",
-            extra={"fields": {"policy_revision": source.revision, "uncovered_fields": gained}},
+        lost = sorted(set(source.catalogue_ids) - set(catalogue_ids))
+        raise PolicyLoadError(
+            f"policy revision {source.revision} was stored under another field catalogue "
+            f"(this one adds {', '.join(gained) or 'nothing'}; drops {', '.join(lost) or 'nothing'}, or reorders it): "
+            "store and activate a revision for this catalogue (`ld-gateway policy store`, `policy activate`)"
         )
-    if source is not None:
-        catalogue_ids = source.catalogue_ids
     policy: Path | PolicySource = source or policy_dir or settings.resolved_policy_dir()
     engine: PolicyEngine
     if settings.policy_engine is PolicyEngineKind.EMBEDDED:

@@ -170,8 +170,13 @@ def activate(session: Session, revision: str, *, by: str, now: datetime) -> None
 
 
 def materialise(session: Session, revision: str, root: Path) -> Path:
-    """Write a stored revision's files under ``root/<hash>/`` and check they hash to the revision."""
-    return materialise_source(session, revision, root).directory
+    """Write a stored revision's files under ``root/<hash>/`` and check that the directory, as handed
+    out (``ld-gateway policy show --out``), hashes to the revision: a module already there that the
+    revision lacks is refused, not exported with it."""
+    source = materialise_source(session, revision, root)
+    if read_policy(source.directory, source.catalogue_ids).revision != revision:
+        raise PolicyLoadError(f"{source.directory} holds files that revision {revision} does not; not exported")
+    return source.directory
 
 
 def materialise_source(session: Session, revision: str, root: Path) -> PolicySource:

@@ -81,7 +81,6 @@ def test_the_served_policy_is_stored_at_start_and_stays_fetchable_after_the_dire
     settings, session_factory, policy_copy, keys_template, cli
 ):
     from gateway.app import create_app
-    from gateway.policy.store import read_revision
     from tests.fixtures.keys import install_keys
 
     install_keys(keys_template, settings.keys_dir)
@@ -122,7 +121,7 @@ def test_storing_refuses_a_directory_changed_since_the_engine_loaded_it(
 def test_keeping_the_served_revision_stores_what_the_engine_loaded_not_a_later_edit(
     session_factory, policy_copy, catalogue_ids
 ):
-    from gateway.policy.store import keep_served_revision, read_revision
+    from gateway.policy.store import keep_served_revision
 
     original = (policy_copy / "data.json").read_text()
     loaded = EmbeddedRegoEngine(read_policy(policy_copy, catalogue_ids), catalogue_ids)
@@ -238,26 +237,33 @@ def test_the_stored_bytes_decide_whatever_the_materialised_directory_holds(
     assert (target / "data.json").read_bytes() == (policy_copy / "data.json").read_bytes()
 
 
-def test_an_activated_revision_is_served_under_its_own_catalogue(
+def test_a_revision_activated_under_another_catalogue_is_refused_not_rederived(
     settings, session_factory, policy_copy, keys_template, catalogue_ids
 ):
-    """A release whose field catalogue gained a field does not re-derive the activated revision: the
-    gateway serves what IG activated (its log entries name a stored revision), and the new field, which
-    no activated rule covers, is released to no one until a revision covering it is activated."""
+    """A release whose field catalogue gained a field must not serve the activated revision re-derived
+    under it (log entries would name a revision nobody stored or signed off), nor as stored (the gained
+    field would be neither released nor withheld): the start is refused, saying what to do."""
     from gateway.app import create_app
-    from gateway.policy.matrix import compute_matrix
     from tests.fixtures.keys import install_keys
 
     install_keys(keys_template, settings.keys_dir)
-    gained = "vulnerability.summary"  # released at every stage by today's policy
+    gained = "vulnerability.summary"
     then = [f for f in catalogue_ids if f != gained]
     with session_factory.begin() as session:
         activated = store_revision(session, policy_copy, then, NOW)
         activate(session, activated, by="Jo Bloggs, IG lead", now=NOW)
 
-    policy = create_app(settings).state.gateway.policy
-    assert policy.revision == activated
-    with session_factory() as session:
-        assert read_revision(session, policy.revision) is not None
-    rows = compute_matrix(policy, catalogue_ids=catalogue_ids)
-    assert rows and not [row for row in rows if gained in row["released"]]
+    with pytest.raises(PolicyLoadError, match=f"{activated}.*adds {gained}.*policy activate"):
+        create_app(settings)
+
+
+def test_a_materialised_directory_hashes_to_its_revision_or_is_refused(session_factory, tmp_path, catalogue_ids):
+    """``policy show --out`` says the export is hash-checked: a module already in the target directory
+    that the revision lacks is refused, not handed out with it."""
+    with session_factory.begin() as session:
+        revision = store_revision(session, POLICY_DIR, catalogue_ids, NOW)
+    target = tmp_path / revision.removeprefix("sha256:")
+    target.mkdir()
+    (target / "zz_extra.rego").write_text("package gateway.extra\n\nallow_everything := true\n")
+    with session_factory() as session, pytest.raises(PolicyLoadError, match="holds files that revision"):
+        materialise(session, revision, tmp_path)
