@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,3 +56,23 @@ def log_verdict(sessions: sessionmaker[Session]) -> VerifyResult:
     """The whole disclosure log, as stored now, checked entry by entry against its head."""
     with sessions() as session:
         return verify_rows(log.iter_rows(session), log.read_head(session))
+
+
+def in_threads(count: int, work: Callable[[int], object]) -> list[BaseException]:
+    """``work(0)`` … ``work(count - 1)``, each on its own thread, all started before any is joined; what
+    they raised, for the test to assert on in its own thread (an exception on another thread is only
+    printed, never a failure)."""
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +17,7 @@ from gateway.audit.rfc9162 import leaf_hash
 from gateway.audit.verify import verify_rows
 from gateway.cli import app
 from gateway.config import get_settings
+from tests.factories import in_threads
 
 
 def _append(session_factory, n: int, start: int = 0) -> list[str]:
@@ -113,19 +113,7 @@ def test_rewritten_entry_with_recomputed_hash_still_detected(session_factory, db
 
 
 def test_parallel_writers_keep_one_linear_order(session_factory):
-    errors: list[BaseException] = []
-
-    def writer(start: int) -> None:
-        try:
-            _append(session_factory, 25, start)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(i * 100,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(4, lambda i: _append(session_factory, 25, i * 100))
     assert not errors
     result = _verify(session_factory)
     assert result.ok, result.failure

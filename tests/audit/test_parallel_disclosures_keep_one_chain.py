@@ -3,7 +3,6 @@ pinned (it passed when written)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from gateway.audit.verify import verify_rows
 from gateway.auth.rfc9068 import AccessContext
 from gateway.auth.vocab import AgencyType, Purpose
 from gateway.db.models import DisclosureLogEntry
+from tests.factories import in_threads
 
 NHS = "9449305552"
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -31,22 +31,14 @@ def test_parallel_disclosures_keep_one_verifiable_chain(gateway):
         "j",
         datetime.now(UTC) + timedelta(minutes=5),
     )
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            for _ in range(6):
-                assert svc.search(ctx, NHS_SYSTEM, NHS, "http://testserver/fhir/Bundle").status == 200
-                assert svc.search(ctx, NHS_SYSTEM, "9000000009", "http://x").status == 404
-                svc.refuse(None, AuditEvent.BUNDLE_DENIED, "invalid_token:test", 401, b"{}")
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for _ in range(6):
+            assert svc.search(ctx, NHS_SYSTEM, NHS, "http://testserver/fhir/Bundle").status == 200
+            assert svc.search(ctx, NHS_SYSTEM, "9000000009", "http://x").status == 404
+            svc.refuse(None, AuditEvent.BUNDLE_DENIED, "invalid_token:test", 401, b"{}")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(6, work)
     assert not errors, errors
     with gateway.sessions() as session:
         result = verify_rows(log.iter_rows(session), log.read_head(session))

@@ -13,7 +13,7 @@ from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.verify import verify_rows
 from gateway.audit.verify_log import verify_log
 from gateway.audit.writer import LogWriter
-from tests.factories import log_verdict
+from tests.factories import in_threads, log_verdict
 
 
 def _entry(session, i: int):
@@ -40,11 +40,7 @@ def test_concurrent_jobs_are_durable_when_run_returns(session_factory):
         with lock:
             seen_after_return.append(committed)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert not in_threads(24, one)
     assert seen_after_return == [True] * 24
     assert writer.jobs == 24 and 1 <= writer.batches <= 24
     result = log_verdict(session_factory)

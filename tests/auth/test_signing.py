@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from gateway.auth.errors import KeyFileError
 from gateway.auth.signing import TOKEN_SIGNING_FILE, load_or_create_signing_key, load_signing_key
+from tests.factories import in_threads
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,7 @@ def test_public_jwks_has_no_private_members(created):
 
 def test_concurrent_creation_yields_one_key(tmp_path):
     results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(load_or_create_signing_key(tmp_path).kid)) for _ in range(3)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert not in_threads(3, lambda _: results.append(load_or_create_signing_key(tmp_path).kid))
     assert len(set(results)) == 1
     assert [p.name for p in tmp_path.iterdir()] == [TOKEN_SIGNING_FILE]
 

@@ -21,6 +21,7 @@ from gateway.policy import (
 )
 from gateway.policy.engine import DEFAULT_DENY_RULE, POLICY_ERROR
 from gateway.policy.matrix import AGE_GROUPS, AGENCY_TYPES, CONSENTS, PURPOSES, matrix_input
+from tests.factories import in_threads
 
 from .conftest import POLICY_DIR
 
@@ -185,21 +186,12 @@ def test_eight_threads_agree_with_one(engine):
     expected = [_fingerprint(engine.decide(i)) for i in inputs]
     barrier = threading.Barrier(8)
     results: dict[int, list[tuple[Any, ...]]] = {}
-    failures: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            barrier.wait()
-            results[n] = [_fingerprint(engine.decide(inputs[(n + k) % len(inputs)])) for k in range(200)]
-        except BaseException as exc:  # reported below, in the test's own thread
-            failures.append(exc)
+        barrier.wait()
+        results[n] = [_fingerprint(engine.decide(inputs[(n + k) % len(inputs)])) for k in range(200)]
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    failures = in_threads(8, work)
     assert not failures
     for n, got in results.items():
         assert got == [expected[(n + k) % len(inputs)] for k in range(200)]
