@@ -23,14 +23,16 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import checkpoints, log, log_scan, rfc9162
 from gateway.audit.c2sp_note import NoteSigner
@@ -89,12 +91,21 @@ def _database(kind: str, server: str | None, tmp: str) -> tuple[str, object]:
     return make_url(server).set(database=name).render_as_string(hide_password=False), drop
 
 
-def bench_store(kind: str, server: str | None, appends: int, tmp: str, signer: NoteSigner) -> None:
+@contextmanager
+def _migrated(kind: str, server: str | None, tmp: str) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    """A throw-away database of ``kind``, migrated; disposed of and dropped on the way out."""
     url, drop = _database(kind, server, tmp)
     engine = make_engine(url)
     try:
         upgrade(engine)
-        sessions = make_session_factory(engine)
+        yield engine, make_session_factory(engine)
+    finally:
+        engine.dispose()
+        drop()  # type: ignore[operator]
+
+
+def bench_store(kind: str, server: str | None, appends: int, tmp: str, signer: NoteSigner) -> None:
+    with _migrated(kind, server, tmp) as (engine, sessions):
         payload = "x" * 700  # about an entry's size
         raw = _raw_inserts(engine, appends, payload)
         rate = _append(sessions, appends)
@@ -138,9 +149,6 @@ def bench_store(kind: str, server: str | None, appends: int, tmp: str, signer: N
             )
 
         _verify_figures(kind, sessions, signer)
-    finally:
-        engine.dispose()
-        drop()  # type: ignore[operator]
 
 
 def _backend_cpu(session) -> Callable[[], float] | None:
@@ -199,11 +207,7 @@ def _verify_figures(kind: str, sessions, signer: NoteSigner, rounds: int = 5) ->
 
 def bench_verify_only(kind: str, server: str | None, entries: int, tmp: str, signer: NoteSigner) -> None:
     """The verify figure alone, over ``entries`` entries appended 1,000 to a transaction (not timed)."""
-    url, drop = _database(kind, server, tmp)
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        sessions = make_session_factory(engine)
+    with _migrated(kind, server, tmp) as (_engine, sessions):
         for done in range(0, entries, 1000):
             with sessions.begin() as session, log.batch(session):
                 for _ in range(min(1000, entries - done)):
@@ -211,9 +215,6 @@ def bench_verify_only(kind: str, server: str | None, entries: int, tmp: str, sig
         with sessions.begin() as session:
             checkpoints.checkpoint_if_due(session, signer, force=True)
         _verify_figures(kind, sessions, signer)
-    finally:
-        engine.dispose()
-        drop()  # type: ignore[operator]
 
 
 def bench_proofs(size: int) -> None:
