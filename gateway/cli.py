@@ -136,11 +136,13 @@ def _starting() -> Iterator[None]:
     what it made frozen (:func:`gc.freeze`). The start makes a few hundred thousand objects that live as long
     as the process, and next to no garbage: collecting while it runs costs about a tenth of its CPU. Frozen,
     they are not walked by the collections that requests trigger (without it, the first would walk them all)."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     gc.freeze()
 
 

@@ -10,20 +10,24 @@ A serving process also caps glibc's malloc arenas (:func:`limit_malloc_arenas`) 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# Imported at start so that no request pays for them: anyio loads its asyncio backend when first used,
-# and cryptography its OpenSSL backend at the first ECDSA signature checked (a DPoP proof).
-import anyio._backends._asyncio  # noqa: F401
+# Imported at start so that no request pays for them: cryptography loads its OpenSSL backend at the
+# first ECDSA signature checked (a DPoP proof), anyio its asyncio backend when first used (below).
 import cryptography.hazmat.backends.openssl  # noqa: F401
 import uvicorn
 from fastapi import FastAPI
 
 from gateway.context import gateway_of_app
+
+# anyio's backend is a private module: should anyio move it, the first request loads it instead, as before.
+with contextlib.suppress(ImportError):
+    import anyio._backends._asyncio  # noqa: F401
 
 #: glibc's mallopt parameter for the most malloc arenas (M_ARENA_MAX in malloc.h).
 _M_ARENA_MAX = -8

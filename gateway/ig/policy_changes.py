@@ -1,8 +1,8 @@
 """The policy page's "what changed": the running policy against the stored revision before it.
 
 Computed from decisions (issue 4's ``diff_decisions`` over every matrix question), so a change in how
-rules combine shows as surely as a change in the data. The previous revision is materialised from the
-database and checked against its hash before it is compiled; results are cached per pair of revisions.
+rules combine shows as surely as a change in the data. The previous revision is loaded from its stored
+bytes, checked against its hash before it is compiled; results are cached per pair of revisions.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def _active_policy_source(settings: Settings) -> PolicySource | None:
 
 
 def _policy_source(spec: str, scratch: Path) -> Path | PolicySource:
-    """A policy directory, or a stored revision materialised under ``scratch`` (as read back, once)."""
+    """A policy directory, or a stored revision as its stored bytes (its files written under ``scratch``)."""
     from gateway.policy.engine import PolicyLoadError
     from gateway.policy.store import materialise_source
 

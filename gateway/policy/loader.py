@@ -21,7 +21,7 @@ def load_engine(
     """The configured engine, behind the decision cache unless GATEWAY_POLICY_CACHE_SIZE=0.
 
     ``source`` (a policy already read, gateway/policy/source.py: what the caller goes on to store) or
-    ``policy_dir`` (the activated stored revision, when there is one) overrides GATEWAY_POLICY_DIR.
+    ``policy_dir`` (another policy directory) overrides GATEWAY_POLICY_DIR.
 
     A ``source`` must have been read or stored under ``catalogue_ids``: a revision IG activated under
     another field catalogue is refused, never re-derived under this one (its log entries would name a

@@ -7,9 +7,9 @@ at start (:func:`keep_served_revision`), so every revision a log entry names can
 (:func:`read_revision`: ``ld-gateway policy show``, ``GET /audit/policy-revisions/{revision}``).
 
 Activating one is an admin action: it is written to the disclosure log (``admin:policy:activated``) in
-the same transaction, and from then on a gateway starts only with that revision (it materialises it
-under GATEWAY_DATA_DIR/policy/<hash>/); with no revision activated it serves the policy directory it
-is configured with.
+the same transaction, and from then on a gateway starts only with that revision (served from its
+stored bytes, with a copy for operators under GATEWAY_DATA_DIR/policy/<hash>/); with no revision
+activated it serves the policy directory it is configured with.
 """
 
 from __future__ import annotations
@@ -224,13 +224,8 @@ def _write_whole(path: Path, content: bytes) -> None:
         raise
 
 
-def active_policy_dir(session: Session, data_dir: Path) -> Path | None:
-    """The activated revision, materialised under ``data_dir/policy/``; ``None`` when none is active."""
-    source = active_policy_source(session, data_dir)
-    return None if source is None else source.directory
-
-
 def active_policy_source(session: Session, data_dir: Path) -> PolicySource | None:
-    """:func:`active_policy_dir`, as read back once (what the gateway's engine loads)."""
+    """The activated revision as its engine loads it, from the stored bytes (:func:`materialise_source`,
+    which also writes the operators' copy under ``data_dir/policy/``); ``None`` when none is active."""
     revision = active_revision(session)
     return None if revision is None else materialise_source(session, revision, Path(data_dir) / "policy")

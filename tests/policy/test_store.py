@@ -16,7 +16,7 @@ from gateway.policy.source import read_policy
 from gateway.policy.store import (
     ACTIVATED_EVENT,
     activate,
-    active_policy_dir,
+    active_policy_source,
     active_revision,
     list_revisions,
     materialise,
@@ -37,7 +37,7 @@ def test_storing_is_idempotent_and_named_by_the_revision(session_factory, engine
     with session_factory() as session:
         assert [r.revision for r in list_revisions(session)] == [first]
         assert active_revision(session) is None
-        assert active_policy_dir(session, POLICY_DIR.parent) is None
+        assert active_policy_source(session, POLICY_DIR.parent) is None
 
 
 def test_activation_is_logged_and_the_gateway_materialises_the_active_revision(
@@ -54,7 +54,8 @@ def test_activation_is_logged_and_the_gateway_materialises_the_active_revision(
 
     with session_factory() as session:
         assert active_revision(session) == edited != original
-        directory = active_policy_dir(session, tmp_path)
+        active = active_policy_source(session, tmp_path)
+        directory = None if active is None else active.directory
         entries = [json.loads(e) for e in session.execute(select(DisclosureLogEntry.entry)).scalars()]
     assert directory is not None and directory.is_relative_to(tmp_path)
     assert EmbeddedRegoEngine(directory, catalogue_ids).revision == edited
