@@ -36,7 +36,7 @@ import regorus
 from gateway.policy.decision import Decision, LawfulBasis, OverrideUse, Withheld
 from gateway.policy.revision import DATA_FILE
 from gateway.policy.source import PolicyLoadError as PolicyLoadError  # raised by the reader; re-exported
-from gateway.policy.source import PolicySource, read_policy
+from gateway.policy.source import PolicySource, as_source
 
 QUERY = "data.gateway.disclosure.decision"
 
@@ -208,14 +208,6 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def policy_source(policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> PolicySource:
-    """``policy`` as read once: a directory is read here; a source already read is taken as it is
-    (under ``catalogue_ids``, which only re-derives its revision and data if they differ)."""
-    if isinstance(policy, PolicySource):
-        return policy.for_catalogue(catalogue_ids)
-    return read_policy(Path(policy), catalogue_ids)
-
-
 class RegoEngineBase:
     """What an in-process Rego engine does around its interpreter: the policy read once (a directory, or
     a :class:`PolicySource` already read), its revision, the probe decision and the fail-closed wrapper.
@@ -225,7 +217,7 @@ class RegoEngineBase:
     catalogue_ids: tuple[str, ...]
 
     def __init__(self, policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> None:
-        self.source = policy_source(policy, catalogue_ids)
+        self.source = as_source(policy, catalogue_ids)
         self.policy_dir = self.source.directory
         self.catalogue_ids = self.source.catalogue_ids
         # Data, modules and revision all come from the same bytes: the revision names what was loaded.

@@ -35,9 +35,8 @@ from gateway.policy.engine import (
     POLICY_MALFORMED,
     PolicyLoadError,
     decision_from_result,
-    policy_source,
 )
-from gateway.policy.source import PolicySource
+from gateway.policy.source import PolicySource, as_source
 
 POLICY_ID_PREFIX = "ld-gateway"
 DATA_ROOT = "gateway"
@@ -70,7 +69,7 @@ class OpaEngine:
     def __init__(
         self, url: str, policy: Path | PolicySource, catalogue_ids: Sequence[str], *, timeout: float = 1.0
     ) -> None:
-        self.source = policy_source(policy, catalogue_ids)
+        self.source = as_source(policy, catalogue_ids)
         self.policy_dir = self.source.directory
         self.catalogue_ids = self.source.catalogue_ids
         self.revision = self.source.revision

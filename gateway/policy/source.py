@@ -82,6 +82,15 @@ def read_policy(directory: Path, catalogue_ids: Sequence[str], *, with_tests: bo
     return policy_source(directory, files, catalogue_ids, tests=tests)
 
 
+def as_source(policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> PolicySource:
+    """``policy`` as read once, for an engine: a directory is read here; a source already read is taken
+    as it is (under ``catalogue_ids``, which only re-derives its revision and data if they differ: a
+    gateway refuses that for the policy it serves, gateway/policy/loader.py)."""
+    if isinstance(policy, PolicySource):
+        return policy.for_catalogue(catalogue_ids)
+    return read_policy(Path(policy), catalogue_ids)
+
+
 def compute_revision(policy_dir: Path, catalogue_ids: Sequence[str]) -> str:
     """The revision of the policy in ``policy_dir`` (gateway/policy/revision.py)."""
     return read_policy(policy_dir, catalogue_ids).revision
