@@ -28,6 +28,11 @@ from tests.conftest import ROOT
 from tests.fixtures.servers import CLI
 from tests.ig.conftest import TEST_PASSWORDS
 
+# Assertions about a page go through Playwright's expect, which waits (5 s) for the page to get there:
+# a click that submits a form returns before the next page is in the DOM, so an immediate is_visible()
+# reads the page the browser is leaving (it failed that way under CI's load).
+expect = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)").expect
+
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
 pytestmark = pytest.mark.e2e
 
@@ -135,8 +140,8 @@ def test_sign_in_page_is_keyboard_first(page, screens):
 def test_sign_in_search_and_see_withheld_fields_with_reasons(page, site, screens):
     sign_in(page, "ig-demo", site.admin_password)
     page.wait_for_url("**/ig/")
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
-    assert page.locator("svg#chart-agency-type").count() == 1
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator("svg#chart-agency-type")).to_have_count(1)
     screens.take(page, "dashboard")
 
     page.get_by_role("link", name="Disclosures", exact=True).click()
@@ -144,7 +149,7 @@ def test_sign_in_search_and_see_withheld_fields_with_reasons(page, site, screens
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r".*/ig/disclosures\?subject=.*"))
     assert ADULT_NHS not in page.url
-    assert page.get_by_role("heading", name=re.compile("2 entries found for this person")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("2 entries found for this person"))).to_be_visible()
     screens.take(page, "disclosures")
 
     row = page.locator("tr", has_text="fields shared")
@@ -158,8 +163,8 @@ def test_sign_in_search_and_see_withheld_fields_with_reasons(page, site, screens
     for cells in withheld.locator("tbody tr:not(.ig-group-row)").all():
         field, why = cells.locator("td").nth(0).inner_text(), cells.locator("td").nth(1)
         assert field.strip() and len(why.inner_text().strip()) > 5
-        assert why.locator("details code").count() == 1
-    assert page.get_by_text("Sharing rules in force").is_visible()
+        expect(why.locator("details code")).to_have_count(1)
+    expect(page.get_by_text("Sharing rules in force")).to_be_visible()
     screens.take(page, "disclosure-detail")
 
 
@@ -168,16 +173,16 @@ def test_every_page_renders_for_an_admin(page, site, screens):
     page.wait_for_url("**/ig/")
     for name, path in PAGES.items():
         page.goto(path)
-        assert page.locator("h1").count() == 1, name
+        expect(page.locator("h1"), name).to_have_count(1)
         if name not in screens.names:
             screens.take(page, name)
     page.goto("/ig/subjects")
     page.get_by_label("The person's NHS number").fill(ADULT_NHS)
     page.get_by_role("button", name="Create the report").click()
-    assert page.get_by_text("1 released, 1 refused").is_visible()
+    expect(page.get_by_text("1 released, 1 refused")).to_be_visible()
     screens.take(page, "subject-report")
     page.emulate_media(media="print")
-    assert not page.get_by_role("navigation", name="Main").is_visible()
+    expect(page.get_by_role("navigation", name="Main")).not_to_be_visible()
     page.emulate_media(media="screen")
 
 
@@ -195,41 +200,43 @@ def test_run_a_verification(page, site, screens):
 def test_review_an_override(page, site, screens):
     sign_in(page, "ig-demo", site.admin_password)
     page.wait_for_url("**/ig/")
-    assert page.get_by_text("1 awaiting review").is_visible()
+    expect(page.get_by_text("1 awaiting review")).to_be_visible()
     page.get_by_role("link", name="Overrides", exact=True).click()
+    expect(page.get_by_role("link", name=re.compile("^Review")).first).to_be_visible()
     screens.take(page, "override-queue")
     page.get_by_role("link", name=re.compile("^Review")).first.click()
-    assert page.get_by_text(OVERRIDE_REASON).is_visible()
+    expect(page.get_by_text(OVERRIDE_REASON)).to_be_visible()
     page.get_by_role("button", name="Record the review").click()  # nothing chosen: the error summary says so
-    assert page.get_by_role("link", name=re.compile("Choose whether to approve")).is_visible()
+    expect(page.get_by_role("link", name=re.compile("Choose whether to approve"))).to_be_visible()
     page.get_by_label("Raise a concern").check()
     page.get_by_label("Note").fill("Recipients wider than the basis needs; raised with the L&D lead.")
     screens.take(page, "override-review")
     page.get_by_role("button", name="Record the review").click()
-    assert page.get_by_role("heading", name="Review recorded").is_visible()
-    assert page.get_by_role("heading", name="Awaiting review (0)").is_visible()
+    expect(page.get_by_role("heading", name="Review recorded")).to_be_visible()
+    expect(page.get_by_role("heading", name="Awaiting review (0)")).to_be_visible()
 
 
 def test_auditor_is_refused_an_admin_action(page, site, screens):
     sign_in(page, "auditor", AUDITOR_PASSWORD)
     page.wait_for_url("**/ig/")
     page.goto("/ig/agencies")
-    assert page.get_by_role("link", name=re.compile("^Revoke")).count() == 0
+    expect(page.get_by_role("link", name=re.compile("^Revoke"))).to_have_count(0)
     response = page.goto(f"/ig/clients/{site.clients['YOT-NE']}/revoke")
     assert response.status == 403
-    assert page.get_by_role("heading", name="You cannot do this").is_visible()
-    assert page.get_by_text("ig-admin role").is_visible()
+    expect(page.get_by_role("heading", name="You cannot do this")).to_be_visible()
+    expect(page.get_by_text("ig-admin role")).to_be_visible()
     screens.take(page, "refused-admin-action")
 
 
 def test_a_locked_out_account(page, screens):
     for _ in range(5):
         sign_in(page, "locky", "not the password at all")
-        assert page.get_by_role("heading", name="There is a problem").is_visible()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     sign_in(page, "locky", AUDITOR_PASSWORD)  # the right password, too late
-    assert page.get_by_role("link", name=re.compile("Sign-in failed")).is_visible()
+    expect(page.get_by_role("link", name=re.compile("Sign-in failed"))).to_be_visible()
     assert "/ig/sign-in" in page.url
     # The error summary takes focus, so a screen reader announces the problem first.
+    expect(page.locator(".ig-error-summary")).to_be_focused()
     assert page.evaluate("document.activeElement.id") == ""
     assert page.evaluate("document.activeElement.className") == "ig-error-summary"
     screens.take(page, "locked-out")
@@ -267,23 +274,24 @@ def test_a_forged_form_is_rejected_for_csrf_and_confirmed_revoke_works(page, sit
         with page.expect_response(_Forger.target) as answer:
             page.get_by_role("button", name="Claim").click()
         assert answer.value.status == 403
-        assert page.get_by_role("heading", name="This form could not be accepted").is_visible()
+        expect(page.get_by_role("heading", name="This form could not be accepted")).to_be_visible()
         screens.take(page, "csrf-refused")
     finally:
         server.shutdown()
     page.goto("/ig/agencies")
     client_row = page.locator("tr", has_text=victim)
-    assert client_row.get_by_text("active").is_visible()
+    expect(client_row.get_by_text("active")).to_be_visible()
 
     # The real thing: the admin's own form, with its confirmation.
     client_row.get_by_role("link", name=re.compile("^Revoke")).click()
+    expect(page.get_by_role("button", name="Revoke client")).to_be_visible()
     screens.take(page, "revoke-confirm")
     page.get_by_role("button", name="Revoke client").click()
-    assert page.get_by_role("link", name="Confirm that you want to revoke this client").is_visible()
+    expect(page.get_by_role("link", name="Confirm that you want to revoke this client")).to_be_visible()
     page.get_by_label("I understand: revoke this client").check()
     page.get_by_role("button", name="Revoke client").click()
-    assert page.get_by_role("heading", name="Client revoked").is_visible()
-    assert page.locator("tr", has_text=victim).get_by_text("revoked").first.is_visible()
+    expect(page.get_by_role("heading", name="Client revoked")).to_be_visible()
+    expect(page.locator("tr", has_text=victim).get_by_text("revoked").first).to_be_visible()
     screens.take(page, "client-revoked")
 
 
@@ -334,27 +342,28 @@ def test_journey_who_saw_a_persons_record_and_why(page, limited, screens):
     page.get_by_role("link", name="Disclosures", exact=True).click()
     page.get_by_label("NHS number").fill(LIMITED_NHS)
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*/ig/disclosures\?subject=.*"))
     results = page.locator("table")
-    assert results.get_by_text("Northshire Police").is_visible()
-    assert results.get_by_text("Charging decision").is_visible()
-    assert results.get_by_text("This agency has no case with this person, so it may see nothing").is_visible()
+    expect(results.get_by_text("Northshire Police")).to_be_visible()
+    expect(results.get_by_text("Charging decision")).to_be_visible()
+    expect(results.get_by_text("This agency has no case with this person, so it may see nothing")).to_be_visible()
     _no_raw_code_outside_details_or_glossary(page)
     screens.take(page, "journey-1-who-saw-the-record")
 
     page.locator("tr", has_text="Northshire Police").get_by_role("link", name=re.compile("^View")).click()
-    assert page.get_by_role("heading", name="Shared with Northshire Police").is_visible()
+    expect(page.get_by_role("heading", name="Shared with Northshire Police")).to_be_visible()
     consent = page.locator("dd", has_text="Given on 19 Nov 2026")
     assert consent.first.inner_text().startswith("Given on 19 Nov 2026, only for Probation Service, Northshire region")
     # The reason a field was withheld never says consent was not given: it was, for another agency.
     withheld = page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Withheld")))
     assert "has not been given" not in withheld.inner_text()
-    assert withheld.get_by_text("The person's consent covers other agencies, not this one").first.is_visible()
+    expect(withheld.get_by_text("The person's consent covers other agencies, not this one").first).to_be_visible()
     # Fields in the document's sections, not in the order of their internal ids.
     sections = [h.inner_text() for h in page.locator("#released-title ~ h3").all()]
     assert sections[:2] == ["Identity", "Assessment"]
     _no_raw_code_outside_details_or_glossary(page)
     glossary = page.locator(".ig-glossary")
-    assert glossary.get_by_text("consent-limited-to-other-agency").is_visible()
+    expect(glossary.get_by_text("consent-limited-to-other-agency")).to_be_visible()
     screens.take(page, "journey-1-disclosure-and-why")
 
     # The code is one click away, for the service desk.
@@ -369,22 +378,22 @@ def test_journey_verify_the_log(page, limited, screens):
     sign_in(page, "auditor", AUDITOR_PASSWORD)
     page.wait_for_url("**/ig/")
     card = page.locator(".ig-card", has=page.get_by_role("heading", name="Log integrity"))
-    assert card.get_by_text("Intact").is_visible()
-    assert card.get_by_text(re.compile(r"Last verified .* by the ld-gateway audit verify command")).is_visible()
+    expect(card.get_by_text("Intact")).to_be_visible()
+    expect(card.get_by_text(re.compile(r"Last verified .* by the ld-gateway audit verify command"))).to_be_visible()
     screens.take(page, "journey-2-dashboard-after-the-command")
 
     page.get_by_role("link", name="Verify the log").click()
     page.get_by_role("button", name="Verify the whole log now").click()
     page.get_by_role("heading", name="The log is intact").wait_for(timeout=30_000)
-    assert page.get_by_text("nothing in the log has been changed, removed or put out of order").is_visible()
+    expect(page.get_by_text("nothing in the log has been changed, removed or put out of order")).to_be_visible()
     screens.take(page, "journey-2-verified")
     page.get_by_role("link", name="Dashboard", exact=True).click()
     card = page.locator(".ig-card", has=page.get_by_role("heading", name="Log integrity"))
-    assert card.get_by_text(re.compile(r"by the IG integrity page \(Auditor\)")).is_visible()
+    expect(card.get_by_text(re.compile(r"by the IG integrity page \(Auditor\)"))).to_be_visible()
     page.get_by_role("link", name="Integrity", exact=True).click()
     history = page.locator("table", has=page.get_by_role("columnheader", name="Run by"))
-    assert history.get_by_text("the ld-gateway audit verify command").first.is_visible()
-    assert history.get_by_text("the IG integrity page (Auditor)").first.is_visible()
+    expect(history.get_by_text("the ld-gateway audit verify command").first).to_be_visible()
+    expect(history.get_by_text("the IG integrity page (Auditor)").first).to_be_visible()
     screens.take(page, "journey-2-integrity-history")
 
 
@@ -394,17 +403,18 @@ def test_journey_answer_a_subject_access_request(page, limited, screens):
     page.get_by_role("link", name="Subject report", exact=True).click()
     page.get_by_label("The person's NHS number").fill(LIMITED_NHS)
     page.get_by_role("button", name="Create the report").click()
-    assert page.get_by_text("1 released, 1 refused").is_visible()
+    expect(page.get_by_text("1 released, 1 refused")).to_be_visible()
     report = page.locator("table")
     shared = report.locator("tr", has_text="Northshire Police")
-    assert shared.get_by_text(re.compile("^Identity:")).is_visible()
-    assert shared.get_by_text(re.compile("Given on 19 Nov 2026, only for Probation Service")).is_visible()
+    expect(shared.get_by_text(re.compile("^Identity:"))).to_be_visible()
+    expect(shared.get_by_text(re.compile("Given on 19 Nov 2026, only for Probation Service"))).to_be_visible()
     refused = report.locator("tr", has_text="Northshire Mental Health NHS Trust")
-    assert refused.get_by_text(re.compile("Nothing was shared. Refused because: This agency has no case")).is_visible()
+    refusal = re.compile("Nothing was shared. Refused because: This agency has no case")
+    expect(refused.get_by_text(refusal)).to_be_visible()
     _no_raw_code_outside_details_or_glossary(page)
     screens.take(page, "journey-3-subject-access-report")
     page.emulate_media(media="print")
-    assert not page.get_by_text("Details, including what was withheld and why").first.is_visible()
+    expect(page.get_by_text("Details, including what was withheld and why").first).not_to_be_visible()
     page.emulate_media(media="screen")
 
 
@@ -417,6 +427,7 @@ def test_every_page_fits_a_320_pixel_screen_and_has_a_favicon(chromium, limited,
         page.goto("/ig/disclosures")
         page.get_by_label("NHS number").fill(LIMITED_NHS)
         page.get_by_role("button", name="Search").click()
+        page.wait_for_url(re.compile(r".*/ig/disclosures\?subject=.*"))
         detail = page.locator("a", has_text=re.compile("^View")).first.get_attribute("href")
         for name, path in [*PAGES.items(), ("disclosure-detail", detail)]:
             page.goto(path)
