@@ -7,6 +7,7 @@ from gateway.fhir.capability import capability_statement
 from gateway.fhir.document import (
     RENDERED_FIELDS,
     DocumentMeta,
+    Projection,
     document_bytes,
     render_document,
     render_document_bytes,
@@ -21,6 +22,7 @@ __all__ = [
     "RENDERED_FIELDS",
     "DocumentMeta",
     "Issue",
+    "Projection",
     "capability_statement",
     "case_reference_system",
     "document_bytes",

@@ -41,11 +41,16 @@ class Doc:
         meta: DocumentMeta,
         projection: Mapping[str, Any],
         labels: Mapping[str, Sequence[str]],
+        released: frozenset[str],
     ) -> None:
         self.meta = meta
         self.projection = projection
         self.labels = labels
+        #: The rule that withheld each withheld field (what "not applicable" is said from).
         self.withheld: dict[str, str] = dict(meta.withheld)
+        #: The fields the decision released and did not also withhold: the only ones the document says
+        #: anything about. Not "every field not in ``withheld``": a field in neither is withheld.
+        self.released = released
         self.entries: list[dict[str, Any]] = []
         self._added: dict[str, dict[str, str]] = {}
         self._uuids: dict[str, str] = {}

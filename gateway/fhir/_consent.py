@@ -11,7 +11,9 @@ the decision released that field: the person who decided for them when it is in 
 person themselves when it was released and is empty. Where it is withheld there is no performer, for an
 adult as for a child: naming the person on some documents and nobody on others would tell the reader
 which ones someone else decided, and that another decided is family and capacity information
-(docs/decisions.md, "Who decided a consent").
+(docs/decisions.md, "Who decided a consent"). "Released" is the decision's released set: a field the
+decision left undecided is withheld here too (taking it for released and empty said that a child whose
+mother decided had decided themselves).
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ def _related_person(doc: Doc) -> dict[str, str]:
 def _performer(doc: Doc) -> list[dict[str, str]] | None:
     # Built from the released field alone, never from the rule that withheld something else (the
     # withheld rules say why consent did not count, which is what the recipient must not learn here).
-    if GIVEN_BY in doc.projection:
+    if GIVEN_BY in doc.projection:  # projected only when released (render_document refuses it otherwise)
         return [_related_person(doc)]
-    if GIVEN_BY not in doc.withheld:
+    if GIVEN_BY in doc.released:
         return [doc.patient_ref]  # released and empty: nobody decided for the person
-    return None
+    return None  # withheld, or not decided at all: nothing said
 
 
 def _provision(status: str, agencies: list[str], purposes: list[str]) -> dict[str, Any] | None:

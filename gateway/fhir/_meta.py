@@ -1,28 +1,57 @@
-"""What the disclosure path tells the renderer besides the projection (:class:`DocumentMeta`), and its check.
+"""What the disclosure path hands the renderer: the projection (:class:`Projection`, which says what the
+decision released) and what it knows besides (:class:`DocumentMeta`), and the check of the latter.
 
-A module of its own so that the document's builders (``_builder``, ``_labels``) can name the type without
+A module of its own so that the document's builders (``_builder``, ``_labels``) can name the types without
 importing :mod:`gateway.fhir.document`, which imports them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _ODS_CODE = re.compile(r"[A-Z0-9]{3,5}")
+
+
+class Projection(dict[str, Any]):
+    """The assessment as the decision released it: ``{field id: value}`` for each released field that
+    has a value, and :attr:`released`, every field id the decision released (with a value or not).
+
+    A field is released only if the decision released it. The renderer says something about a field
+    (its content, "nothing recorded" in its area, who decided a consent) only when it is in
+    :attr:`released` and not withheld; a field the decision neither released nor withheld (a new
+    catalogue field, an engine bug, a partial decision from a remote engine) is withheld for every
+    statement the document makes. Absence from ``DocumentMeta.withheld`` never means "released".
+
+    A dict, so it is read, written and hashed as the plain projection was; :attr:`released` is not among
+    its items (``orjson`` and ``json`` write the values alone), so a copy made with ``dict(...)`` or
+    ``{**...}`` loses it, and the renderer refuses a mapping that does not say what was released.
+    """
+
+    __slots__ = ("released",)
+
+    def __init__(self, values: Mapping[str, Any] | None = None, *, released: Iterable[str]) -> None:
+        super().__init__(values or {})
+        #: The released field ids, in the order given (the disclosure path gives the catalogue's order).
+        self.released: tuple[str, ...] = tuple(released)
+
+    def __repr__(self) -> str:
+        return f"Projection({dict.__repr__(self)}, released={self.released!r})"
 
 
 @dataclass(frozen=True)
 class DocumentMeta:
     """What the disclosure path knows about this rendering; none of it comes from the assessment's
     content. ``withheld`` is the decision's withheld fields as ``(field id, rule id)`` pairs, and
-    ``withheld_count`` must count them.
+    ``withheld_count`` must count them. What was released is the projection's (:class:`Projection`).
 
-    ``withheld`` has no default on purpose: the renderer reads it to say less (a withheld section is
-    marked, and who decided for a child is left out of the Consent), so a caller that forgot it would
-    get a document that says more than the decision allowed."""
+    ``withheld`` has no default on purpose: the renderer reads it for the rules (a field withheld as not
+    applying to this person is said to be "not applicable") and a field both released and withheld is
+    withheld, so a caller that forgot it could get a document that says more than the decision allowed."""
 
     bundle_id: str
     disclosure_id: str

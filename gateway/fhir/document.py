@@ -1,11 +1,18 @@
 """Render a projected assessment as a FHIR R4 document Bundle (plain dicts, no model objects).
 
-**Build up, never strip down.** :func:`render_document` receives a *projection*: a mapping from
-catalogue field id to that field's value, holding only the fields the policy released (and that are
-present). It never sees the assessment. Every resource, every narrative sentence and every sensitivity
-label is built from one projected field, so a field that is not in the projection leaves no trace.
-What the renderer knows besides is the decision (:class:`DocumentMeta`: which fields were withheld
-and by which rule, the obligations, whether the subject is a minor today), never the content.
+**Build up, never strip down.** :func:`render_document` receives a *projection* (:class:`Projection`):
+a mapping from catalogue field id to that field's value, holding only the fields the policy released
+(and that are present), and the set of fields the decision released. It never sees the assessment.
+Every resource, every narrative sentence and every sensitivity label is built from one projected field,
+so a field that is not in the projection leaves no trace. What the renderer knows besides is the
+decision (:class:`DocumentMeta`: which fields were withheld and by which rule, the obligations, whether
+the subject is a minor today), never the content.
+
+**Released means released.** What the document says *about* a field without its value ("nothing
+recorded" in an area, who decided a consent when nobody did) is said only of a field in the projection's
+released set and not withheld. A field the decision neither released nor withheld is withheld, for every
+statement the document makes (its area's section, the Consent's performer, ``withheldCount``), and a
+value projected for it is refused: absence from the withheld list is never taken for release.
 
 Shape of the document (``tests/fhir`` is the executable version; docs/fhir-profiles.md the prose):
 
@@ -39,7 +46,7 @@ from gateway.fhir import terminology as t
 from gateway.fhir._builder import Doc
 from gateway.fhir._identity import add_patient, add_publisher
 from gateway.fhir._labels import security_labels
-from gateway.fhir._meta import DocumentMeta, check_meta
+from gateway.fhir._meta import DocumentMeta, Projection, check_meta
 from gateway.fhir._values import XHTML_NS, instant, prune
 from gateway.fhir.sections import IDENTITY_FIELDS, RENDERED_FIELDS, SECTIONS, build_sections, withheld_areas
 from gateway.json_bytes import compact_json, compact_json_floatless, has_float
@@ -50,6 +57,7 @@ __all__ = [
     "SECTIONS",
     "XHTML_NS",
     "DocumentMeta",
+    "Projection",
     "document_bytes",
     "render_document",
     "render_document_bytes",
@@ -63,7 +71,7 @@ def document_bytes(bundle: Mapping[str, Any]) -> bytes:
 
 
 def render_document_bytes(
-    projection: Mapping[str, Any],
+    projection: Projection,
     meta: DocumentMeta,
     labels: Mapping[str, Sequence[str]],
     *,
@@ -80,7 +88,9 @@ def render_document_bytes(
     return document_bytes(bundle) if has_float(projection) else compact_json_floatless(bundle)
 
 
-def _composition(meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: str | None) -> dict[str, Any]:
+def _composition(
+    meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: str | None, withheld_count: int
+) -> dict[str, Any]:
     version = meta.assessment_version
     return prune(
         {
@@ -103,7 +113,7 @@ def _composition(meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: 
                             "url": "purposeOfUse",
                             "valueCoding": {"system": t.PURPOSE_OF_USE_SYSTEM, "code": meta.purpose},
                         },
-                        {"url": "withheldCount", "valueUnsignedInt": meta.withheld_count},
+                        {"url": "withheldCount", "valueUnsignedInt": withheld_count},
                     ],
                 },
             ],
@@ -133,7 +143,7 @@ def _composition(meta: DocumentMeta, doc: Doc, timestamp: str, confidentiality: 
 
 
 def render_document(
-    projection: Mapping[str, Any],
+    projection: Projection,
     meta: DocumentMeta,
     labels: Mapping[str, Sequence[str]],
     *,
@@ -147,6 +157,10 @@ def render_document(
     ``ValueError``: the caller must deny rather than send a document it could not build faithfully.
     ``id_keys``, when given, receives the key of every resource id the document holds (see
     :mod:`gateway.fhir.template`).
+
+    ``projection`` must be a :class:`Projection` (a mapping that does not say what the decision released
+    is refused, not read as "everything not withheld was released"); a value projected for a field the
+    decision did not release, or also withheld, is refused.
     """
     unknown = sorted(set(projection) - RENDERED_FIELDS)
     if unknown:
@@ -155,14 +169,25 @@ def render_document(
     if unlabelled:
         raise ValueError(f"no sensitivity labels given for released fields: {unlabelled}")
     check_meta(meta)
+    if not isinstance(projection, Projection):
+        raise ValueError("the projection does not say which fields the decision released (a Projection is needed)")
+    withheld_ids = {fid for fid, _ in meta.withheld}
+    # Released only if the decision released it; withheld wins where a decision says both.
+    released = frozenset(projection.released).difference(withheld_ids)
+    unreleased = sorted(fid for fid in projection if fid not in released)
+    if unreleased:
+        raise ValueError(f"projection has values for fields the decision did not release: {unreleased}")
+    # Every field the renderer knows that the decision did not release is withheld from this recipient:
+    # those it left undecided are counted with those it withheld by a rule.
+    undecided = RENDERED_FIELDS.difference(projection.released, withheld_ids)
     disclosure_uuid = str(uuid.UUID(meta.disclosure_id))
     timestamp = instant(meta.timestamp)
     security, confidentiality = security_labels(meta, projection, labels)
 
-    doc = Doc(meta, projection, labels)
+    doc = Doc(meta, projection, labels, released)
     add_patient(doc, projection)
     add_publisher(doc)
-    composition = _composition(meta, doc, timestamp, confidentiality)
+    composition = _composition(meta, doc, timestamp, confidentiality, meta.withheld_count + len(undecided))
     entries = [{"fullUrl": "urn:uuid:" + composition["id"], "resource": composition}, *doc.entries]
     if id_keys is not None:
         id_keys.extend(doc.id_keys)

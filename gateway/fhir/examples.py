@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.assessments.catalogue import Catalogue, resolve_pointer
 from gateway.fhir import terminology as t
-from gateway.fhir.document import DocumentMeta, render_document
+from gateway.fhir.document import DocumentMeta, Projection, render_document
 from gateway.fhir.inbound import profile as p
 
 EXAMPLE_ID = "00000000-0000-4000-8000-000000000000"
@@ -25,7 +25,10 @@ _NAMESPACE = uuid.UUID(EXAMPLE_ID)
 def publishable_document(assessment: Mapping[str, Any], catalogue: Catalogue, publisher_code: str) -> dict[str, Any]:
     """Every field of ``assessment`` as a document authored by ``publisher_code``, naming the service's
     own record reference (``local_reference``) as a publisher's document does."""
-    projection = {f.id: v for f in catalogue if (v := resolve_pointer(assessment, f.pointer)) is not None}
+    projection = Projection(
+        {f.id: v for f in catalogue if (v := resolve_pointer(assessment, f.pointer)) is not None},
+        released=catalogue.ids,
+    )
     meta = DocumentMeta(
         bundle_id=EXAMPLE_ID,
         disclosure_id=EXAMPLE_ID,

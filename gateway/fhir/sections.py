@@ -4,11 +4,16 @@ section is built from the projection and the decision.
 A section is emitted in one of three ways:
 
 * **content**: at least one of its fields was released and has a value;
-* **withheld**: the decision released none of its fields (and withheld at least one for a reason other
-  than not applying to this person): ``emptyReason`` ``list-empty-reason#withheld``, a sentence of
-  narrative, no entries. This comes from the decision alone, never from the content, so a recipient
-  sees the same withheld sections whether or not the person has anything recorded there;
+* **withheld**: the decision released none of its fields (and did not withhold every one of them as not
+  applying to this person): ``emptyReason`` ``list-empty-reason#withheld``, a sentence of narrative, no
+  entries. This comes from the decision alone, never from the content, so a recipient sees the same
+  withheld sections whether or not the person has anything recorded there;
 * **absent**: fields released but nothing recorded.
+
+"Released" is the decision's released set (``Doc.released``), never "not among the withheld": a field
+the decision neither released nor withheld counts as withheld, so an area none of whose fields was
+released is withheld, not absent (which would say "nothing recorded" of an area the recipient was never
+given).
 
 A field that does not apply to this person (community sentence treatment requirements for an under-18:
 the policy's age rule) is said to be "not applicable" in a section where the decision released
@@ -17,7 +22,7 @@ something, rather than silently missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,23 +140,35 @@ def _coding(section: Section) -> dict[str, Any]:
     return {"coding": [{"system": t.SECTION_SYSTEM, "code": section.code, "display": section.title}]}
 
 
-def withheld_areas(fields: Mapping[str, str]) -> list[str]:
+def withheld_areas(fields: Mapping[str, str], released: Collection[str] | None = None) -> list[str]:
     """The codes of the sections shown as withheld when the decision withholds ``fields`` (field id →
-    rule id): those with no released field and at least one field withheld for a reason other than not
-    applying to this person. Depends on the decision only."""
+    rule id) and releases ``released``: those with no field released (and not also withheld), other
+    than those whose every field was withheld as not applying to this person. Depends on the decision
+    only. A field in neither ``fields`` nor ``released`` is withheld.
+
+    ``released`` left out stands for a decision that decides every field the renderer knows (every
+    field not in ``fields`` released), as the policy engine's decisions do and the disclosure log keeps
+    them: for a reader of such a decision (a test reading the log). The renderer always passes it."""
+    if released is None:
+        released = RENDERED_FIELDS.difference(fields)
+    return _withheld_areas(fields, frozenset(released).difference(fields))
+
+
+def _withheld_areas(fields: Mapping[str, str], released: Set[str]) -> list[str]:
     out = []
     for section in SECTIONS:
         ids = [fid for fid, _ in section.fields]
-        released = [fid for fid in ids if fid not in fields]
+        if any(fid in released for fid in ids):
+            continue
         inapplicable = [fid for fid in ids if _inapplicable(fields, fid) is not None]
-        if not released and len(inapplicable) < len(ids):
+        if len(inapplicable) < len(ids):
             out.append(section.code)
     return out
 
 
 def build_sections(doc: Doc) -> list[dict[str, Any]]:
     """Every section of the document, in order, rendered from ``doc``'s projection and decision."""
-    withheld = set(withheld_areas(doc.withheld))
+    withheld = set(_withheld_areas(doc.withheld, doc.released))
     sections: list[dict[str, Any]] = []
     for section in SECTIONS:
         if section.code in withheld:
@@ -173,7 +190,7 @@ def build_sections(doc: Doc) -> list[dict[str, Any]]:
             )
             continue
         # "Not applicable" is said beside what the decision released in the area, never on its own.
-        any_released = any(fid not in doc.withheld for fid, _ in section.fields)
+        any_released = any(fid in doc.released for fid, _ in section.fields)
         fragments: list[str] = []
         refs: list[dict[str, str]] = []
         for fid, render in section.fields:
@@ -181,7 +198,7 @@ def build_sections(doc: Doc) -> list[dict[str, Any]]:
                 if not any_released:
                     continue
                 parts, entries = needs.not_applicable(doc, na.finding, na.label, na.why)
-            elif doc.projection.get(fid) is not None:
+            elif fid in doc.released and doc.projection.get(fid) is not None:
                 parts, entries = render(doc, fid, doc.projection[fid])
             else:
                 continue

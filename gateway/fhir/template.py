@@ -9,9 +9,11 @@ stand-ins replaced: the bytes :func:`render_document_bytes` writes for it, witho
 document again (rendering was the largest single part of a pull's CPU).
 
 What a rendering is kept under is everything it was made from but those three: the projection's bytes
-(so the content and what the decision released, whatever produced them), the labels of the projected
-fields and the rest of :class:`DocumentMeta`. Nothing is served from here that the request did not
-itself decrypt, decide and project: the projection is part of the key.
+(the content), the projection's released set (what the decision released, with a value or not: it is
+not in the projection's bytes, and the document depends on it, so it is keyed explicitly), the labels
+of the projected fields and the rest of :class:`DocumentMeta` (the withheld fields and rules among it).
+Nothing is served from here that the request did not itself decrypt, decide and project: the
+projection is part of the key.
 
 A rendering in which a stand-in does not appear exactly where the renderer writes it (a projected
 text that happens to hold the stand-in time, say) is not kept: that document is rendered in full.
@@ -26,13 +28,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from gateway.fhir._builder import uuid5_text
 from gateway.fhir._values import instant
-from gateway.fhir.document import DocumentMeta, render_document_bytes
+from gateway.fhir.document import DocumentMeta, Projection, render_document_bytes
 from gateway.json_bytes import has_float
 
 #: The stand-in time: no disclosure happens in year 1, and a projection that holds it anyway is caught
@@ -69,9 +70,7 @@ class _Template:
         return b"".join(out)
 
 
-def _template(
-    projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]
-) -> _Template | None:
+def _template(projection: Projection, meta: DocumentMeta, labels: Mapping[str, Sequence[str]]) -> _Template | None:
     stand_in = str(uuid.uuid4())
     keys: list[str] = []
     rendered = render_document_bytes(
@@ -103,7 +102,7 @@ class DocumentTemplates:
         self._items: dict[bytes, _Template | None] = {}
         self._lock = threading.Lock()
 
-    def render(self, projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]) -> bytes:
+    def render(self, projection: Projection, meta: DocumentMeta, labels: Mapping[str, Sequence[str]]) -> bytes:
         """The bytes :func:`render_document_bytes` writes for these arguments (it raises as that does)."""
         key = _key(projection, meta, labels)
         if key is None:
@@ -121,13 +120,20 @@ class DocumentTemplates:
         return template.fill(meta.disclosure_id, meta.timestamp)
 
 
-def _key(projection: Mapping[str, Any], meta: DocumentMeta, labels: Mapping[str, Sequence[str]]) -> bytes | None:
+def _key(projection: Projection, meta: DocumentMeta, labels: Mapping[str, Sequence[str]]) -> bytes | None:
     if has_float(projection):  # orjson writes NaN as null: two projections, one key. Rendered in full.
+        return None
+    if not isinstance(projection, Projection):  # does not say what was released: the renderer refuses it
         return None
     try:
         made_of = orjson.dumps(
             [
-                projection,
+                projection,  # its values only: orjson writes a dict subclass as the dict
+                # What the decision released, keyed in its own right: the projections of "released, nothing
+                # recorded" and "not released" hold the same values and render different documents (the
+                # area's section, the Consent's performer). As given (the catalogue's order from the
+                # disclosure path): the same set in another order is another key, never a wrong document.
+                projection.released,
                 {fid: list(labels[fid]) for fid in projection if fid in labels},
                 [getattr(meta, name) for name in _META_FIELDS],
             ],

@@ -17,7 +17,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from gateway.assessments.catalogue import Audience, Catalogue, field_value, load_catalogue
-from gateway.fhir import DocumentMeta
+from gateway.fhir import DocumentMeta, Projection
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE: Catalogue = load_catalogue(ROOT / "schemas" / "field-catalogue.json")
@@ -132,20 +132,32 @@ AUDIENCE = Audience(
 )
 
 
-def project(assessment: Mapping[str, Any], field_ids: Iterable[str] | None = None) -> dict[str, Any]:
+def project(
+    assessment: Mapping[str, Any], field_ids: Iterable[str] | None = None, *, released: Iterable[str] | None = None
+) -> Projection:
     """What the disclosure path hands the renderer: released, present fields only, each narrowed to what
-    it carries (its members; case links by audience)."""
-    wanted = set(CATALOGUE.ids if field_ids is None else field_ids)
+    it carries (its members; case links by audience), and what the decision released.
+
+    ``field_ids`` are the fields projected (default: all); ``released`` the decision's released set,
+    by default every catalogue field (a decision that released everything, of a person with nothing
+    recorded but ``field_ids``). A test of a real decision passes its released set as both."""
+    released_ids = tuple(CATALOGUE.ids if released is None else released)
+    wanted = set(released_ids if field_ids is None else field_ids) & set(released_ids)
     projection = {}
     for field in CATALOGUE:
         if field.id in wanted:
             value = field_value(assessment, field, AUDIENCE)
             if value is not None:
                 projection[field.id] = copy.deepcopy(value)
-    return projection
+    return Projection(projection, released=released_ids)
 
 
-def full_projection() -> dict[str, Any]:
+def released(values: Mapping[str, Any], field_ids: Iterable[str] | None = None) -> Projection:
+    """``values`` as projected by a decision that released ``field_ids`` (default: every catalogue field)."""
+    return Projection(values, released=CATALOGUE.ids if field_ids is None else field_ids)
+
+
+def full_projection() -> Projection:
     return project(FULL_ASSESSMENT)
 
 
@@ -202,7 +214,7 @@ def plant(value: Any, prefix: str, planted: list[str], key: str | None = None) -
     return value
 
 
-def canaried_projection() -> tuple[dict[str, Any], dict[str, list[str]]]:
+def canaried_projection() -> tuple[Projection, dict[str, list[str]]]:
     """The full projection with canaries in every field; returns it and field id -> its canaries."""
     projection = full_projection()
     canaries: dict[str, list[str]] = {}

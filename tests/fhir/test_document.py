@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.fhir import RENDERED_FIELDS, DocumentMeta, document_bytes, render_document
+from gateway.fhir import RENDERED_FIELDS, DocumentMeta, Projection, document_bytes, render_document
 from gateway.fhir import terminology as t
 from tests.fhir.fixtures import (
     CATALOGUE,
@@ -23,6 +23,7 @@ from tests.fhir.fixtures import (
     full_projection,
     make_meta,
     project,
+    released,
     resources_of,
     section_titles,
 )
@@ -66,6 +67,9 @@ SECTION_OF = {
 
 
 def render(projection, **meta):
+    """Render ``projection``; a plain mapping as released by a decision that released every field."""
+    if not isinstance(projection, Projection):
+        projection = released(projection)
     return render_document(projection, make_meta(**meta), LABELS)
 
 
@@ -244,7 +248,7 @@ def test_bytes_do_not_depend_on_mapping_order():
     projection = full_projection()
     keys = list(projection)
     random.Random(7).shuffle(keys)
-    shuffled = {k: projection[k] for k in keys}
+    shuffled = released({k: projection[k] for k in keys})
     labels = dict(reversed(list(LABELS.items())))
     assert document_bytes(render_document(shuffled, make_meta(), labels)) == document_bytes(render(projection))
 
@@ -326,12 +330,12 @@ def test_unknown_field_is_refused():
 
 def test_unlabelled_field_is_refused():
     with pytest.raises(ValueError, match="labels"):
-        render_document({"fitness.interview": {"status": "fit"}}, make_meta(), {})
+        render_document(released({"fitness.interview": {"status": "fit"}}), make_meta(), {})
 
 
 def test_unknown_sensitivity_label_is_refused():
     with pytest.raises(ValueError, match="sensitivity"):
-        render_document({"clinical.detail": "x"}, make_meta(), {"clinical.detail": ("XYZ",)})
+        render_document(released({"clinical.detail": "x"}), make_meta(), {"clinical.detail": ("XYZ",)})
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from tests.fhir.fixtures import (
     check_document,
     make_meta,
     project,
+    released,
     resources_of,
 )
 
@@ -113,7 +114,8 @@ def disclose(
         "subject_minor": doc["subject"]["date_of_birth"] > "2008-11-21",
     }
     values.update(meta)
-    bundle = render_document(project(doc, decision.released), make_meta(**values), LABELS)
+    projection = project(doc, decision.released, released=decision.released)
+    bundle = render_document(projection, make_meta(**values), LABELS)
     check_document(bundle)
     return bundle, decision
 
@@ -398,18 +400,18 @@ def test_every_rendered_document_reads_as_r4b(engine):
 
 
 def test_an_nhs_publisher_is_named_by_its_ods_code_and_others_by_the_local_code():
-    with_ods = render_document({}, make_meta(publisher_ods_code="RX4A1"), LABELS)
+    with_ods = render_document(released({}), make_meta(publisher_ods_code="RX4A1"), LABELS)
     check_document(with_ods)
     (org,) = resources_of(with_ods, "Organization")
     assert org["identifier"] == [
         {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RX4A1"},
         {"system": t.AGENCY_CODE_SYSTEM, "value": make_meta().publisher_code},
     ]
-    (org,) = resources_of(render_document({}, make_meta(), LABELS), "Organization")
+    (org,) = resources_of(render_document(released({}), make_meta(), LABELS), "Organization")
     assert org["identifier"] == [{"system": t.AGENCY_CODE_SYSTEM, "value": make_meta().publisher_code}]
     for bad in ("rx4", "R4", "RX4A12", "RX-4"):
         with pytest.raises(ValueError, match="publisher_ods_code"):
-            render_document({}, make_meta(publisher_ods_code=bad), LABELS)
+            render_document(released({}), make_meta(publisher_ods_code=bad), LABELS)
 
 
 UK_CORE = {

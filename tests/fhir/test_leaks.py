@@ -10,13 +10,16 @@ import random
 
 import pytest
 
-from gateway.fhir import document_bytes, render_document
-from tests.fhir.fixtures import CATALOGUE, LABELS, canaried_projection, canary_prefix, make_meta
+from gateway.fhir import Projection, document_bytes, render_document
+from tests.fhir.fixtures import CATALOGUE, LABELS, canaried_projection, canary_prefix, make_meta, released
 
 FIELD_INDEX = {field_id: index for index, field_id in enumerate(CATALOGUE.ids)}
 
 
 def render_bytes(projection):
+    """The document for ``projection``, as a decision that released every field projects it."""
+    if not isinstance(projection, Projection):
+        projection = released(projection)
     return document_bytes(render_document(projection, make_meta(), LABELS))
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.fhir import render_document_bytes
+from gateway.fhir import Projection, render_document_bytes
 from gateway.fhir.template import DocumentTemplates
 from tests.fhir.fixtures import CATALOGUE, FULL_ASSESSMENT, LABELS, example_assessments, make_meta, project
 
@@ -26,13 +26,24 @@ def _disclosures(count: int, seed: int) -> list[dict]:
     ]
 
 
-def _projections() -> list[dict]:
+def _projections() -> list[Projection]:
+    """Random subsets, each twice: released by a decision that released every field (nothing else
+    recorded), and by one that released the subset alone (the rest undecided): the same values, so the
+    same projection bytes, and documents that differ (withheld sections, the Consent's performer)."""
     rng = random.Random(20261206)
     ids = list(CATALOGUE.ids)
+    samples = [rng.sample(ids, rng.randint(0, len(ids))) for _ in range(25)]
     subsets = [project(FULL_ASSESSMENT)] + [
-        project(FULL_ASSESSMENT, rng.sample(ids, rng.randint(0, len(ids)))) for _ in range(25)
+        project(FULL_ASSESSMENT, sample, released=released) for sample in samples for released in (None, sample)
     ]
     return subsets + [project(a) for a in example_assessments().values()]
+
+
+def _without_values_of(projection: Projection, withheld: tuple[tuple[str, str], ...]) -> Projection:
+    """``projection`` with no value for a withheld field (a value for one is refused); its released set
+    as it was, so a field both released and withheld is rendered (and kept) as withheld."""
+    ids = {fid for fid, _ in withheld}
+    return Projection({k: v for k, v in projection.items() if k not in ids}, released=projection.released)
 
 
 def test_every_disclosure_gets_the_bytes_a_full_rendering_writes():
@@ -43,8 +54,9 @@ def test_every_disclosure_gets_the_bytes_a_full_rendering_writes():
         {"withheld_count": 1, "withheld": (("clinical.diagnoses", "stage-charging"),)},
         {"subject_minor": True, "publisher_ods_code": "RX4"},
     ]
-    for index, projection in enumerate(_projections()):
+    for index, decided in enumerate(_projections()):
         for overrides in metas:
+            projection = _without_values_of(decided, overrides.get("withheld", ()))
             for disclosure in _disclosures(3, index):
                 meta = make_meta(**overrides, **disclosure)
                 assert templates.render(projection, meta, LABELS) == render_document_bytes(projection, meta, LABELS)
