@@ -140,17 +140,12 @@ def _coding(section: Section) -> dict[str, Any]:
     return {"coding": [{"system": t.SECTION_SYSTEM, "code": section.code, "display": section.title}]}
 
 
-def withheld_areas(fields: Mapping[str, str], released: Collection[str] | None = None) -> list[str]:
+def withheld_areas(fields: Mapping[str, str], released: Collection[str]) -> list[str]:
     """The codes of the sections shown as withheld when the decision withholds ``fields`` (field id →
     rule id) and releases ``released``: those with no field released (and not also withheld), other
     than those whose every field was withheld as not applying to this person. Depends on the decision
-    only. A field in neither ``fields`` nor ``released`` is withheld.
-
-    ``released`` left out stands for a decision that decides every field the renderer knows (every
-    field not in ``fields`` released), as the policy engine's decisions do and the disclosure log keeps
-    them: for a reader of such a decision (a test reading the log). The renderer always passes it."""
-    if released is None:
-        released = RENDERED_FIELDS.difference(fields)
+    only. A field in neither ``fields`` nor ``released`` is withheld: there is no default for
+    ``released``, so no caller can have "not withheld" read as released."""
     return _withheld_areas(fields, frozenset(released).difference(fields))
 
 

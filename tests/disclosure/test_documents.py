@@ -49,10 +49,12 @@ def pull(service: DisclosureService, document: dict, code: str, agency_type: str
     return entry["resource"]
 
 
-def last_withheld(session_factory) -> dict[str, str]:
+def last_decision(session_factory) -> tuple[dict[str, str], list[str]]:
+    """The last log entry's decision: withheld (field → rule) and released, as the log keeps them."""
     with session_factory() as session:
         row = session.query(DisclosureLogEntry).order_by(DisclosureLogEntry.seq.desc()).first()
-        return {w["field"]: w["rule"] for w in json.loads(row.entry)["withheld"]}
+        entry = json.loads(row.entry)
+        return {w["field"]: w["rule"] for w in entry["withheld"]}, entry["released"]
 
 
 def test_every_disclosure_is_its_own_document_and_names_the_publisher_by_ods(gateway, session_factory):
@@ -67,7 +69,7 @@ def test_every_disclosure_is_its_own_document_and_names_the_publisher_by_ods(gat
         sections = {
             s["code"]["coding"][0]["code"] for s in first[-1]["entry"][0]["resource"]["section"] if "emptyReason" in s
         }
-        assert sections == set(withheld_areas(last_withheld(session_factory)))
+        assert sections == set(withheld_areas(*last_decision(session_factory)))
     amended = copy.deepcopy(document)
     amended["vulnerability_summary"] = document["vulnerability_summary"] + " Updated after review."
     publish(session_factory, keyring, amended)
