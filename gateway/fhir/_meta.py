@@ -32,12 +32,18 @@ class Projection(dict[str, Any]):
     ``{**...}`` loses it, and the renderer refuses a mapping that does not say what was released.
     """
 
-    __slots__ = ("released",)
+    __slots__ = ("_released",)
 
     def __init__(self, values: Mapping[str, Any] | None = None, *, released: Iterable[str]) -> None:
         super().__init__(values or {})
-        #: The released field ids, in the order given (the disclosure path gives the catalogue's order).
-        self.released: tuple[str, ...] = tuple(released)
+        self._released: tuple[str, ...] = tuple(released)
+
+    @property
+    def released(self) -> tuple[str, ...]:
+        """The released field ids, in the order given (the disclosure path gives the catalogue's order).
+        Read-only: what the decision released is fixed when the projection is made, and the template
+        cache keys on it."""
+        return self._released
 
     def __repr__(self) -> str:
         return f"Projection({dict.__repr__(self)}, released={self.released!r})"

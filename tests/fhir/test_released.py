@@ -224,3 +224,10 @@ def test_documents_kept_per_decision_tell_undecided_from_released_and_empty():
     assert documents[0] == documents[2] != documents[1]
     assert "performer" in consent_of(json.loads(documents[0]))
     assert "performer" not in consent_of(json.loads(documents[1]))
+
+
+def test_what_a_projection_says_was_released_cannot_be_changed_after_it_is_made():
+    projection = Projection({"identity.name": "Ada"}, released=["identity.name"])
+    with pytest.raises(AttributeError):
+        projection.released = ("identity.name", "clinical.diagnoses")  # type: ignore[misc]
+    assert projection.released == ("identity.name",)
