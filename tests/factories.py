@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +19,8 @@ from gateway.audit import log
 from gateway.audit.verify import VerifyResult, verify_rows
 from gateway.db.models import Agency
 from gateway.keys import KeyRing
+from gateway.policy.decision import Decision
+from gateway.policy.engine import POLICY_ERROR
 from tests.fixtures import ROOT
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -76,3 +80,28 @@ def in_threads(count: int, work: Callable[[int], object]) -> list[BaseException]
     for thread in threads:
         thread.join()
     return failures
+
+
+class ErringEngine:
+    """A policy engine that fails on every question, as one does during an OPA timeout or while the
+    embedded engine's thread is busy: each answer is a ``policy-error`` denial carrying the engine's error,
+    never the policy's answer. Its revision is new each time, so nothing kept per revision is shared."""
+
+    def __init__(self, catalogue_ids: Sequence[str] | None = None, error: str = "OPA timed out") -> None:
+        self.revision = f"erring-{uuid.uuid4()}"
+        self.catalogue_ids = tuple(catalogue_ids if catalogue_ids is not None else _catalogue_ids())
+        self.error = error
+        self.questions = 0
+
+    def decide(self, policy_input: object) -> Decision:
+        self.questions += 1
+        return Decision.denied(
+            POLICY_ERROR, policy_revision=self.revision, decision_id=str(uuid.uuid4()), errors=(self.error,)
+        )
+
+
+@cache
+def _catalogue_ids() -> tuple[str, ...]:
+    from gateway.assessments.catalogue import load_catalogue
+
+    return load_catalogue(ROOT / "schemas" / "field-catalogue.json").ids

@@ -7,6 +7,11 @@ the minimum, and an override or emergency only adds fields the purpose already n
 reaches police or the CPS that the consenting view does not hold. The answer is kept per policy
 revision (a new revision asks again).
 
+When the engine fails on any of those questions (an OPA timeout, the embedded engine's thread busy: see
+:func:`gateway.policy.engine.engine_failed`), its denial is not the policy saying "nothing": every
+free-text field is screened (fail closed, the widest set), and that answer is not kept, so the next
+publish asks again.
+
 The screen warns; it never refuses (``gateway.assessments.free_text``).
 """
 
@@ -21,7 +26,7 @@ from typing import Any, Final
 from gateway.assessments.catalogue import Catalogue, CatalogueField
 from gateway.assessments.free_text import DiagnosticTerms, diagnostic_term_warnings, load_diagnostic_terms
 from gateway.issue import Issue
-from gateway.policy.engine import PolicyEngine
+from gateway.policy.engine import PolicyEngine, engine_failed
 from gateway.policy.matrix import AGE_GROUPS, PURPOSES, matrix_input
 
 #: The recipients whose text must carry no diagnosis (DOMAIN.md: diagnoses and clinical detail never go
@@ -49,25 +54,35 @@ _fields_by_revision: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
 
 def fields_for_audience(engine: PolicyEngine, catalogue: Catalogue) -> tuple[CatalogueField, ...]:
-    """The catalogue's free-text fields that the policy in force releases to police or the CPS."""
+    """The catalogue's free-text fields that the policy in force releases to police or the CPS; every
+    free-text field when the engine fails to answer any of the questions (never kept)."""
     key = (engine.revision, catalogue.ids)
     with _lock:
         ids = _fields_by_revision.get(key)
     if ids is None:
-        released: set[str] = set()
-        complete = True
-        for agency_type in AUDIENCE:
-            for purpose in PURPOSES:
-                for age_group in AGE_GROUPS:
-                    decision = engine.decide(matrix_input(agency_type, purpose, "given", age_group))
-                    complete = complete and not decision.errors
-                    if decision.allowed:
-                        released.update(decision.released)
+        released = _released_to_audience(engine)
+        if released is None:  # an engine error is not the policy's answer: screen everything, ask again next time
+            return tuple(f for f in catalogue if f.free_text is not None)
         ids = tuple(f.id for f in catalogue if f.free_text is not None and f.id in released)
-        if complete:  # an engine error is not the policy's answer: ask again next time
-            with _lock:
-                _fields_by_revision[key] = ids
+        with _lock:
+            _fields_by_revision[key] = ids
     return tuple(catalogue.get(i) for i in ids)
+
+
+def _released_to_audience(engine: PolicyEngine) -> set[str] | None:
+    """Every field the policy releases to police or the CPS with consent given; None as soon as the
+    engine fails on one question (the rest are not asked: during an OPA outage each would wait for its
+    timeout, and the answer is every free-text field whatever they say)."""
+    released: set[str] = set()
+    for agency_type in AUDIENCE:
+        for purpose in PURPOSES:
+            for age_group in AGE_GROUPS:
+                decision = engine.decide(matrix_input(agency_type, purpose, "given", age_group))
+                if engine_failed(decision):
+                    return None
+                if decision.allowed:
+                    released.update(decision.released)
+    return released
 
 
 def text_screen(

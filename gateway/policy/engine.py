@@ -51,6 +51,15 @@ POLICY_UNKNOWN_FIELD = "policy-unknown-field"
 POLICY_CONTRADICTION = "policy-contradiction"
 POLICY_DENIED = "policy-denied"
 
+
+def engine_failed(decision: Decision) -> bool:
+    """Whether ``decision`` is the engine's failure rather than the policy's answer: an error or timeout
+    (``policy-error``), or an answer the engine could not trust (undefined, malformed, unknown fields),
+    each of which carries its ``errors``. Such a denial keeps a disclosure from going out, but says
+    nothing about what the policy would release: nothing may read it as the policy refusing."""
+    return bool(decision.errors) or decision.deny_reason == POLICY_ERROR
+
+
 # The embedded engine's limits (seconds). A decision takes about a millisecond; one that waits longer than
 # this behind the engine's one thread is denied (POLICY_ERROR), as an OPA server's timeout is. Parsing
 # the policy takes tens of milliseconds; a load that never finishes is refused, not waited on.
