@@ -29,10 +29,11 @@ from gateway.ig.context import (
 )
 from gateway.ig.policy_changes import policy_changes
 from gateway.policy.editions import changes_from_first_edition, load_first_edition
-from gateway.policy.matrix import AGE_GROUPS, CONSENTS, compute_matrix
+from gateway.policy.matrix import AGE_GROUPS, CONSENTS, MatrixIncomplete, compute_matrix
 
 if TYPE_CHECKING:
     from gateway.db.models import VerificationRun
+    from gateway.ig.sessions import Current
 
 router = APIRouter()
 
@@ -151,9 +152,12 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         errors.append(("age_group", "Choose an age group from the list"))
         age_group = "adult"
     revision = str(getattr(engine, "revision", "unknown"))
-    rows = ig.matrix_cache.get(revision)
-    if rows is None:
-        rows = ig.matrix_cache.setdefault(revision, compute_matrix(engine, catalogue_ids=ig.gateway.catalogue.ids))
+    try:
+        rows = ig.matrix_cache.get(revision)
+        if rows is None:
+            rows = ig.matrix_cache.setdefault(revision, compute_matrix(engine, catalogue_ids=ig.gateway.catalogue.ids))
+    except MatrixIncomplete as failure:
+        return _engine_did_not_answer(request, cur, failure, revision, consent, age_group)
     titles = {f.id: f.title for f in ig.gateway.catalogue}
     shown = [r for r in rows if r["consent"] == consent and r["age_group"] == age_group]
     # The second edition's departures from the first, each with its reason, for the views shown.
@@ -179,6 +183,30 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         changes=changes,
         edition=edition,
     )
+
+
+def _engine_did_not_answer(
+    request: Request, cur: Current, failure: MatrixIncomplete, revision: str, consent: str, age_group: str
+) -> Response:
+    """503: the policy engine failed on a matrix question (an OPA timeout, the embedded engine's thread
+    busy). No matrix: its failures would read as the policy refusing. Nothing is kept: the next view asks
+    again."""
+    response = page(
+        request,
+        "policy_unavailable.html",
+        cur,
+        503,
+        title="Disclosure policy: the policy engine did not answer",
+        cell=failure.cell,
+        reason=failure.decision.deny_reason or "",
+        detail="; ".join(failure.decision.errors),
+        revision=revision,
+        retry="/ig/policy?" + urlencode({"consent": consent, "age_group": age_group}),
+        agency_types=plain.AGENCY_TYPES,
+        consent_words=plain.CONSENT_STATUSES,
+    )
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 # -- agencies and clients -------------------------------------------------------------------------

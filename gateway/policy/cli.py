@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,17 +71,19 @@ def policy_matrix(
     engine = load_engine(settings, catalogue.ids, source=_active_policy_source(settings))
     if as_html:
         first = load_first_edition(settings.resolved_policy_dir())
-        changes = changes_from_first_edition(compute_matrix(engine), first) if first is not None else []
-        page = render_matrix_html(
-            matrix_decisions(engine),
-            field_titles={f.id: f.title for f in catalogue},
-            revision=engine.revision,
-            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            edition_changes=changes,
-        )
+        with _matrix_or_exit():
+            changes = changes_from_first_edition(compute_matrix(engine), first) if first is not None else []
+            page = render_matrix_html(
+                matrix_decisions(engine),
+                field_titles={f.id: f.title for f in catalogue},
+                revision=engine.revision,
+                generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                edition_changes=changes,
+            )
         typer.echo(page, nl=False)
         return
-    rows = compute_matrix(engine)
+    with _matrix_or_exit():
+        rows = compute_matrix(engine)
     if agency_type:
         unknown = sorted(set(agency_type) - {r["agency_type"] for r in rows})
         if unknown:
@@ -133,7 +137,8 @@ def policy_diff(
         except PolicyLoadError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(1) from None
-    changes = diff_decisions(matrix_decisions(before), matrix_decisions(after))
+    with _matrix_or_exit():
+        changes = diff_decisions(matrix_decisions(before), matrix_decisions(after))
     if as_json:
         typer.echo(
             json.dumps(
@@ -144,6 +149,19 @@ def policy_diff(
     typer.echo(f"from {before.revision}\n  to {after.revision}")
     for line in format_diff(changes):
         typer.echo(line)
+
+
+@contextmanager
+def _matrix_or_exit() -> Iterator[None]:
+    """The engine failed on a matrix question (an OPA timeout, the embedded engine's thread busy): one
+    line on stderr and exit 2, with nothing on stdout; never a matrix that shows the failure as a refusal."""
+    from gateway.policy.matrix import MatrixIncomplete
+
+    try:
+        yield
+    except MatrixIncomplete as exc:
+        typer.echo(f"error: {exc}; nothing was printed: try again", err=True)
+        raise typer.Exit(2) from None
 
 
 def _active_policy_source(settings: Settings) -> PolicySource | None:

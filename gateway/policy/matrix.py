@@ -3,6 +3,12 @@
 Computed by asking the engine, never by reading the policy data, so the matrix shows what the
 running policy actually does. Every combination is listed, including the ones the policy denies
 (released empty, every field withheld), so an IG reviewer sees the whole picture.
+
+A matrix is the policy's answers or nothing: when the engine fails on any question (an OPA timeout, the
+embedded engine's thread busy, an answer it could not trust: :func:`gateway.policy.engine.engine_failed`),
+:class:`MatrixIncomplete` is raised, naming the first such cell and the engine's error. Its denial keeps
+a disclosure from going out, but it is not the policy refusing, and a matrix that showed it as a refusal
+would tell IG the policy refuses what it was never asked to decide.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from gateway.policy.decision import Decision
-from gateway.policy.engine import PolicyEngine
+from gateway.policy.engine import PolicyEngine, engine_failed
 from gateway.policy.input import build_input
 
 AGENCY_TYPES = ("police", "cps", "court", "probation", "yot", "health")
@@ -41,15 +47,44 @@ def matrix_input(agency_type: str, purpose: str, consent: str, age_group: str) -
     )
 
 
-def matrix_decisions(engine: PolicyEngine) -> list[tuple[tuple[str, str, str, str], Decision]]:
-    """The engine's decision for every cell, keyed (agency type, purpose, consent, age group)."""
-    return [
-        ((a, p, c, g), engine.decide(matrix_input(a, p, c, g)))
-        for a in AGENCY_TYPES
-        for p in PURPOSES
-        for c in CONSENTS
-        for g in AGE_GROUPS
-    ]
+Cell = tuple[str, str, str, str]  # (agency type, purpose, consent, age group)
+
+
+class MatrixIncomplete(RuntimeError):
+    """The policy engine failed on a matrix question, so there is no matrix to show: ``cell`` is the
+    first such question and ``decision`` the engine's failed answer (its ``errors`` say why)."""
+
+    def __init__(self, cell: Cell, decision: Decision) -> None:
+        agency_type, purpose, consent, age_group = cell
+        why = "; ".join(decision.errors) or "no error given"
+        super().__init__(
+            f"the policy engine did not answer for {agency_type} at {purpose}, consent {consent}, {age_group} "
+            f"(policy revision {decision.policy_revision}): {decision.deny_reason}: {why}"
+        )
+        self.cell = cell
+        self.decision = decision
+
+
+def answered(cell: Cell, decision: Decision) -> Decision:
+    """``decision``, when it is the policy's answer; :class:`MatrixIncomplete` when the engine failed."""
+    if engine_failed(decision):
+        raise MatrixIncomplete(cell, decision)
+    return decision
+
+
+def matrix_decisions(engine: PolicyEngine) -> list[tuple[Cell, Decision]]:
+    """The engine's decision for every cell, keyed (agency type, purpose, consent, age group).
+
+    Raises :class:`MatrixIncomplete` at the first cell the engine fails on (the rest are not asked:
+    during an OPA outage each would wait for its own timeout)."""
+    decisions = []
+    for a in AGENCY_TYPES:
+        for p in PURPOSES:
+            for c in CONSENTS:
+                for g in AGE_GROUPS:
+                    cell = (a, p, c, g)
+                    decisions.append((cell, answered(cell, engine.decide(matrix_input(*cell)))))
+    return decisions
 
 
 def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -57,13 +92,16 @@ def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None 
     ``{agency_type, purpose, consent, age_group, released: [ids], withheld: [ids]}``.
 
     ``catalogue_ids`` (every field, listed as withheld on a denied row) defaults to the engine's own.
+    A denied row is the policy refusing; :class:`MatrixIncomplete` when the engine failed on any cell.
     """
     ids = catalogue_ids if catalogue_ids is not None else getattr(engine, "catalogue_ids", None)
     if ids is None:
         raise ValueError("compute_matrix needs catalogue_ids for an engine that does not expose them")
     every_field = sorted(ids)
     rows = []
-    for (agency_type, purpose, consent, age_group), decision in matrix_decisions(engine):
+    for cell, decision in matrix_decisions(engine):
+        agency_type, purpose, consent, age_group = cell
+        answered(cell, decision)  # whatever supplied the decisions: never a failure drawn as a refusal
         if decision.allowed:
             released = sorted(decision.released)
             withheld = sorted(w.field for w in decision.withheld)

@@ -7,6 +7,10 @@ names its rule; the rules are listed with their plain-English reasons. Each cell
 first edition of the agreement says so and links to the reason (``gateway.policy.editions``), and the
 departures are listed with their reasons. The page ends with the policy revision it shows and a sign-off
 block.
+
+Only the policy's own answers are drawn: a decision on which the engine failed (an error, a timeout, an
+answer it could not trust) raises :class:`gateway.policy.matrix.MatrixIncomplete` rather than print as
+"Withheld" on a page someone signs.
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ from html import escape
 
 from gateway.policy.decision import Decision
 from gateway.policy.editions import CellChange
-from gateway.policy.matrix import AGE_GROUPS, CONSENTS
-
-Cell = tuple[str, str, str, str]
+from gateway.policy.matrix import AGE_GROUPS, CONSENTS, Cell, answered
 
 _CONSENT_LABEL = {
     "given": "consent given",
@@ -55,8 +57,9 @@ def render_matrix_html(
 ) -> str:
     """The page for ``decisions`` (from :func:`gateway.policy.matrix.matrix_decisions`); ``edition_changes``
     (from :func:`gateway.policy.editions.changes_from_first_edition`) marks the cells that depart from the
-    first edition, each with its reason."""
-    by_cell = dict(decisions)
+    first edition, each with its reason. :class:`~gateway.policy.matrix.MatrixIncomplete` when any decision
+    is the engine's failure rather than the policy's answer."""
+    by_cell = {cell: answered(cell, decision) for cell, decision in decisions}
     departed = {(c.cell, c.field): c for c in edition_changes}
     pairs = list(dict.fromkeys((a, p) for (a, p, _, _) in by_cell))
     allowed_pairs = [
