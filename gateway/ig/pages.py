@@ -152,12 +152,13 @@ def policy(request: Request, consent: str = "given", age_group: str = "adult") -
         errors.append(("age_group", "Choose an age group from the list"))
         age_group = "adult"
     revision = str(getattr(engine, "revision", "unknown"))
-    try:
-        rows = ig.matrix_cache.get(revision)
-        if rows is None:
-            rows = ig.matrix_cache.setdefault(revision, compute_matrix(engine, catalogue_ids=ig.gateway.catalogue.ids))
-    except MatrixIncomplete as failure:
-        return _engine_did_not_answer(request, cur, failure, revision, consent, age_group)
+    rows = ig.matrix_cache.get(revision)
+    if rows is None:  # computed only on a miss, and kept only when the engine answered every question
+        try:
+            rows = compute_matrix(engine, catalogue_ids=ig.gateway.catalogue.ids)
+        except MatrixIncomplete as failure:
+            return _engine_did_not_answer(request, cur, failure, revision, consent, age_group)
+        ig.matrix_cache[revision] = rows
     titles = {f.id: f.title for f in ig.gateway.catalogue}
     shown = [r for r in rows if r["consent"] == consent and r["age_group"] == age_group]
     # The second edition's departures from the first, each with its reason, for the views shown.

@@ -2,7 +2,10 @@
 
 Computed from decisions (issue 4's ``diff_decisions`` over every matrix question), so a change in how
 rules combine shows as surely as a change in the data. The previous revision is loaded from its stored
-bytes, checked against its hash before it is compiled; results are cached per pair of revisions.
+bytes, checked against its hash before it is compiled; results are cached per pair of revisions, but
+only a comparison of the two policies' answers: when either engine fails on a question (an OPA timeout,
+the embedded engine's thread busy), the page says "not compared" and the next view asks again, never a
+"now refused: policy-error" that the policy did not decide, kept for the revision's lifetime.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.policy.decision import Decision
 from gateway.policy.diff import ViewChange, diff_decisions
 from gateway.policy.engine import EmbeddedRegoEngine, PolicyEngine, PolicyLoadError
-from gateway.policy.matrix import matrix_decisions
+from gateway.policy.matrix import MatrixIncomplete, matrix_decisions
 from gateway.policy.store import StoredRevision, list_revisions, materialise_source
 
 Decisions = list[tuple[tuple[str, str, str, str], Decision]]
@@ -54,5 +57,9 @@ def policy_changes(
                 before = EmbeddedRegoEngine(stored, catalogue_ids)
             except PolicyLoadError as exc:
                 return PolicyChanges(previous, (), f"the stored revision could not be loaded: {exc}")
-        cache[key] = PolicyChanges(previous, tuple(diff_decisions(matrix_decisions(before), matrix_decisions(running))))
+        try:
+            changes = diff_decisions(matrix_decisions(before), matrix_decisions(running))
+        except MatrixIncomplete as exc:  # not kept: the next view asks again
+            return PolicyChanges(previous, (), f"{exc}; try again")
+        cache[key] = PolicyChanges(previous, tuple(changes))
     return cache[key]
