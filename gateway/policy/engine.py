@@ -106,18 +106,39 @@ def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+CONFIDENTIALITY_PREFIX = "confidentiality:"
+
+
+def always_obligations(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The obligations the policy data says every allowed decision carries (``data.gateway.obligations.
+    always``: in policies/, the refrains NORDSCLCD and NOREUSE); none when the data names none. Data that
+    names them as anything but a list of strings does not load (:class:`PolicyLoadError`)."""
+    gateway = data.get("gateway")
+    obligations = gateway.get("obligations") if isinstance(gateway, Mapping) else None
+    if obligations is None:
+        return ()
+    always: Any = obligations.get("always", []) if isinstance(obligations, Mapping) else None
+    if not _is_str_list(always) or not all(always):
+        raise PolicyLoadError("policy data: gateway.obligations.always must be a list of obligation strings")
+    return tuple(always)
+
+
 def decision_from_result(
     result: Any,
     *,
     catalogue_ids: Sequence[str],
     policy_revision: str,
     decision_id: str,
+    always: Sequence[str],
 ) -> Decision:
     """Turn the policy's answer into a :class:`Decision`, denying anything that is not clean.
 
     Checked: the shape of every key; released and withheld name only catalogue fields, never the same
-    field twice and never one field both ways. A catalogue field the policy neither released nor
-    withheld is withheld under ``default-deny``.
+    field twice and never one field both ways; an allowed decision carries every obligation in
+    ``always`` (:func:`always_obligations` of the data the engine was given) and a confidentiality code
+    (``confidentiality:<code>``), so no document goes out without its refrains and its confidentiality
+    label, whatever a remote engine serves. A catalogue field the policy neither released nor withheld is
+    withheld under ``default-deny``.
     """
 
     def deny(code: str, *errors: str) -> Decision:
@@ -147,6 +168,11 @@ def decision_from_result(
     obligations = result["obligations"]
     if not _is_str_list(obligations):
         return deny(POLICY_MALFORMED, "obligations is not a list of strings")
+    lacking = [o for o in always if o not in obligations]
+    if lacking:
+        return deny(POLICY_MALFORMED, f"an allowed decision lacks the obligations {', '.join(lacking)}")
+    if not any(o.startswith(CONFIDENTIALITY_PREFIX) and o != CONFIDENTIALITY_PREFIX for o in obligations):
+        return deny(POLICY_MALFORMED, "an allowed decision carries no confidentiality code")
     raw_withheld = result["withheld"]
     if not isinstance(raw_withheld, list):
         return deny(POLICY_MALFORMED, "withheld is not a list")
@@ -233,6 +259,7 @@ class RegoEngineBase:
         self._data = self.source.data
         self._modules = self.source.modules
         self.revision = self.source.revision
+        self.always_obligations = always_obligations(self._data)
 
     def _probe(self) -> None:
         decision = self.decide(_PROBE_INPUT)
@@ -255,7 +282,11 @@ class RegoEngineBase:
                 POLICY_ERROR, policy_revision=self.revision, decision_id=decision_id, errors=(short_error(exc),)
             )
         return decision_from_result(
-            result, catalogue_ids=self.catalogue_ids, policy_revision=self.revision, decision_id=decision_id
+            result,
+            catalogue_ids=self.catalogue_ids,
+            policy_revision=self.revision,
+            decision_id=decision_id,
+            always=self.always_obligations,
         )
 
     def _evaluate(self, input_json: str) -> Any:

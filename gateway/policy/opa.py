@@ -34,6 +34,7 @@ from gateway.policy.engine import (
     POLICY_ERROR,
     POLICY_MALFORMED,
     PolicyLoadError,
+    always_obligations,
     decision_from_result,
 )
 from gateway.policy.source import PolicySource, as_source
@@ -73,6 +74,9 @@ class OpaEngine:
         self.policy_dir = self.source.directory
         self.catalogue_ids = self.source.catalogue_ids
         self.revision = self.source.revision
+        # What the pushed data says every allowed decision carries: a server answering from other data
+        # (its own bundle) that drops them is denied, not trusted.
+        self.always_obligations = always_obligations(self.source.data)
         self._client = _client(url, timeout)
         try:
             for name, module in self.source.modules:
@@ -111,4 +115,5 @@ class OpaEngine:
             catalogue_ids=self.catalogue_ids,
             policy_revision=self.revision,
             decision_id=decision_id,
+            always=self.always_obligations,
         )

@@ -368,7 +368,8 @@ package gateway.disclosure
 
 import rego.v1
 
-ok := {"allow": true, "released": ["identity.name"], "obligations": [], "overrides": [], "deny_reason": null,
+ok := {"allow": true, "released": ["identity.name"], "overrides": [], "deny_reason": null,
+       "obligations": ["refrain:NORDSCLCD", "refrain:NOREUSE", "confidentiality:R"],
        "withheld": [{"field": "identity.date_of_birth", "rule": "r", "reason": "because"}],
        "lawful_basis": [{"basis": "consent", "statute": "s"}]}
 
@@ -386,6 +387,10 @@ decision := object.remove(ok, ["obligations"]) if input.purpose == "incomplete"
 
 decision := object.remove(ok, ["lawful_basis"]) if input.purpose == "baseless"
 
+decision := object.union(ok, {"obligations": []}) if input.purpose == "unobligated"
+
+decision := object.union(ok, {"obligations": ["refrain:NORDSCLCD", "refrain:NOREUSE"]}) if input.purpose == "unlabelled"
+
 decision := {"allow": false} if input.purpose == "silent-denial"
 
 decision := 1 if input.purpose == "conflict"
@@ -397,7 +402,9 @@ decision := 2 if input.purpose == "conflict"
 @pytest.fixture
 def rigged(tmp_path) -> EmbeddedRegoEngine:
     (tmp_path / "rigged.rego").write_text(RIGGED)
-    (tmp_path / "data.json").write_text('{"gateway": {}}')
+    (tmp_path / "data.json").write_text(
+        '{"gateway": {"obligations": {"always": ["refrain:NORDSCLCD", "refrain:NOREUSE"]}}}'
+    )
     return EmbeddedRegoEngine(tmp_path, ["identity.name", "identity.date_of_birth", "identity.pnc_id"])
 
 
@@ -410,6 +417,10 @@ def rigged(tmp_path) -> EmbeddedRegoEngine:
         ("health-referral", "policy-contradiction"),
         ("incomplete", "policy-malformed"),
         ("baseless", "policy-malformed"),
+        # An allowed decision carries the data's always-obligations and a confidentiality code: with none
+        # (or no confidentiality code), a document would go out unlabelled and without its refrains.
+        ("unobligated", "policy-malformed"),
+        ("unlabelled", "policy-malformed"),
         ("silent-denial", "policy-malformed"),
         ("conflict", "policy-error"),
     ],
@@ -439,17 +450,23 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
         "allow": True,
         "released": ["a"],
         "withheld": [{"field": "b", "rule": "r", "reason": "x"}],
-        "obligations": ["o"],
+        "obligations": ["o", "confidentiality:R"],
         "overrides": [],
         "deny_reason": None,
         "lawful_basis": [{"basis": "consent", "statute": "s"}],
     }
 
-    decision = decision_from_result(result, catalogue_ids=["a", "b", "c"], policy_revision="rev", decision_id="id")
+    decision = decision_from_result(
+        result, catalogue_ids=["a", "b", "c"], policy_revision="rev", decision_id="id", always=["o"]
+    )
 
     assert decision.allowed
     assert decision.withheld == (Withheld("b", "r", "x"), Withheld("c", DEFAULT_DENY_RULE, decision.withheld[1].reason))
     assert decision.lawful_basis == (LawfulBasis("consent", "s"),)
+
+
+# What an allowed answer carries in the cases below: each case is denied for its own fault.
+OBLIGED = ["refrain:NOREUSE", "confidentiality:R"]
 
 
 @pytest.mark.parametrize(
@@ -458,7 +475,14 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
         (None, "policy-undefined"),
         ([], "policy-malformed"),
         (
-            {"allow": "yes", "released": [], "withheld": [], "obligations": [], "overrides": [], "deny_reason": None},
+            {
+                "allow": "yes",
+                "released": [],
+                "withheld": [],
+                "obligations": OBLIGED,
+                "overrides": [],
+                "deny_reason": None,
+            },
             "policy-malformed",
         ),
         (
@@ -466,7 +490,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "allow": True,
                 "released": ["a", "a"],
                 "withheld": [],
-                "obligations": [],
+                "obligations": OBLIGED,
                 "overrides": [],
                 "deny_reason": None,
                 "lawful_basis": [{"basis": "consent", "statute": "s"}],
@@ -478,7 +502,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "allow": True,
                 "released": [],
                 "withheld": [{"field": "a", "rule": "r"}],
-                "obligations": [],
+                "obligations": OBLIGED,
                 "overrides": [],
                 "deny_reason": None,
                 "lawful_basis": [{"basis": "consent", "statute": "s"}],
@@ -492,7 +516,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                     "allow": True,
                     "released": ["a"],
                     "withheld": [],
-                    "obligations": [],
+                    "obligations": OBLIGED,
                     "overrides": [],
                     "deny_reason": None,
                     **bases,
@@ -507,7 +531,14 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
             )
         ),
         (
-            {"allow": True, "released": ["a"], "withheld": [], "obligations": [], "overrides": [], "deny_reason": "x"},
+            {
+                "allow": True,
+                "released": ["a"],
+                "withheld": [],
+                "obligations": OBLIGED,
+                "overrides": [],
+                "deny_reason": "x",
+            },
             "policy-malformed",
         ),
         (
@@ -515,7 +546,7 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
                 "allow": False,
                 "released": ["a"],
                 "withheld": [],
-                "obligations": [],
+                "obligations": OBLIGED,
                 "overrides": [],
                 "deny_reason": "nope",
             },
@@ -524,7 +555,9 @@ def test_default_deny_fills_in_what_the_policy_did_not_decide():
     ],
 )
 def test_decision_from_result_fails_closed(result, reason):
-    decision = decision_from_result(result, catalogue_ids=["a", "b"], policy_revision="rev", decision_id="id")
+    decision = decision_from_result(
+        result, catalogue_ids=["a", "b"], policy_revision="rev", decision_id="id", always=["refrain:NOREUSE"]
+    )
 
     assert not decision.allowed
     assert decision.deny_reason == reason
