@@ -26,7 +26,9 @@ def load_engine(
     A ``source`` must have been read or stored under ``catalogue_ids``: a revision IG activated under
     another field catalogue is refused, never re-derived under this one (its log entries would name a
     revision nobody stored or signed off) nor served as stored (a field it does not know would be
-    neither released nor withheld, and the renderer reads "not withheld" as released).
+    neither released nor withheld by its decisions: the renderer withholds it, since it releases only
+    what a decision released (``Projection.released``), but no decision would name the field or say why
+    it was withheld, and no IG sign-off covered it).
     """
     if source is not None and source.catalogue_ids != tuple(catalogue_ids):
         gained = sorted(set(catalogue_ids) - set(source.catalogue_ids))
