@@ -20,11 +20,10 @@ differential test replays on the gateway's engine and on regopy (tests/policy/te
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,28 +98,18 @@ def find_tests(source: str) -> tuple[str, list[str]]:
     return package.group(1), list(dict.fromkeys(_TEST_RULE.findall(source)))
 
 
-_REPORTS_KEPT = 4
-_ReportKey = tuple[Path, tuple[str, ...], tuple[tuple[str, bytes], ...], tuple[tuple[str, str], ...]]
-_reports: dict[_ReportKey, RegoTestReport] = {}
-
-
-def run_rego_tests(policy_dir: Path, catalogue_ids: Sequence[str]) -> RegoTestReport:
-    """Read the directory once, production modules, data and tests (gateway/policy/source.py, the reader
-    the engines use), and run each test."""
+def run_rego_tests(policy: Path | PolicySource, catalogue_ids: Sequence[str]) -> RegoTestReport:
+    """Run each test of ``policy``. A directory is read here, once: production modules, data and tests
+    (gateway/policy/source.py, the reader the engines use). A source already read is run as it is: read
+    it ``with_tests``, or it has no tests to run."""
     try:
-        source = read_policy(Path(policy_dir), catalogue_ids, with_tests=True)
+        if isinstance(policy, PolicySource):
+            source = policy.for_catalogue(catalogue_ids)
+        else:
+            source = read_policy(Path(policy), catalogue_ids, with_tests=True)
     except PolicyLoadError as exc:
         return RegoTestReport((), (str(exc),))
-    # A report depends on nothing but the bytes read and the catalogue, so a process that runs the same
-    # bytes again (the test suite does, from several places) is given the first run's report.
-    key = (source.directory, source.catalogue_ids, source.files, source.tests)
-    report = _reports.get(key)
-    if report is None:
-        report = _reports[key] = _run(source)
-        while len(_reports) > _REPORTS_KEPT:
-            del _reports[next(iter(_reports))]
-    # Each caller gets cases of its own: they are dicts, and a caller may change what it was given.
-    return replace(report, cases=copy.deepcopy(report.cases))
+    return _run(source)
 
 
 def _run(policy: PolicySource) -> RegoTestReport:

@@ -8,7 +8,9 @@ other input already decided are not evaluated again in every file. A cached answ
 (the cache keys on the revision and the whole input; gateway/policy/cache.py). The tests of an engine
 itself (compilation, errors, the engine against its oracle, the matrix against ``decide``) use ``engine``.
 ``rego_report`` is the production policy's own Rego unit tests, run once: test_rego_unit reads the report and
-the differential test replays the inputs it collected.
+the differential test replays the inputs it collected. ``rego_reports`` runs a policy's Rego unit tests
+once per session for each policy it is given, keyed by its bytes (tests/policy/rego_reports.py); the
+product's ``run_rego_tests`` keeps nothing between runs.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from gateway.assessments.catalogue import load_catalogue
-from gateway.policy import EmbeddedRegoEngine, RegoTestReport, run_rego_tests
+from gateway.policy import EmbeddedRegoEngine, RegoTestReport
 from gateway.policy.cache import CachingEngine
 
+from .rego_reports import RegoReports
 from .regopy_oracle import RegopyEngine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +55,14 @@ def regopy_oracle(catalogue_ids: tuple[str, ...]) -> RegopyEngine:
 
 
 @pytest.fixture(scope="session")
-def rego_report(catalogue_ids: tuple[str, ...]) -> RegoTestReport:
+def rego_reports() -> RegoReports:
+    return RegoReports()
+
+
+@pytest.fixture(scope="session")
+def rego_report(rego_reports: RegoReports, catalogue_ids: tuple[str, ...]) -> RegoTestReport:
     """``ld-gateway policy test`` on policies/, run once per session."""
-    return run_rego_tests(POLICY_DIR, catalogue_ids)
+    return rego_reports(POLICY_DIR, catalogue_ids)
 
 
 @pytest.fixture
@@ -62,4 +70,24 @@ def policy_copy(tmp_path: Path) -> Path:
     """A private copy of policies/ to edit."""
     target = tmp_path / "policies"
     shutil.copytree(POLICY_DIR, target)
+    return target
+
+
+@pytest.fixture
+def tiny_policy(tmp_path: Path) -> Path:
+    """A policy of one rule and one Rego test (which passes and prints one case): for tests of when the
+    Rego tests run, not of what they say."""
+    target = tmp_path / "tiny"
+    target.mkdir()
+    (target / "data.json").write_text('{"gateway": {}}')
+    (target / "tiny.rego").write_text(
+        'package gateway.disclosure\n\nimport rego.v1\n\ndecision := {"allow": input.purpose == "charging"}\n'
+    )
+    (target / "tiny_test.rego").write_text(
+        "package gateway.disclosure_test\n\nimport rego.v1\n\nimport data.gateway.disclosure\n\n"
+        "test_decides if {\n"
+        '\tprint("ld-gateway:case", json.marshal({"purpose": "charging"}))\n'
+        '\tdisclosure.decision.allow with input as {"purpose": "charging"}\n'
+        "}\n"
+    )
     return target

@@ -6,6 +6,7 @@ import pytest
 
 from gateway.policy import RegoTestReport, format_report, run_rego_tests
 from gateway.policy.rego_tests import find_tests
+from gateway.policy.source import read_policy
 
 
 @pytest.fixture
@@ -132,35 +133,27 @@ def test_a_data_rule_no_decision_names_fails_the_run(policy_copy, catalogue_ids)
     assert not report.ok
 
 
-def test_the_same_bytes_give_the_same_report_and_an_edit_runs_the_tests_again(tmp_path, catalogue_ids, monkeypatch):
+def test_each_run_runs_the_tests_again(tiny_policy, catalogue_ids, monkeypatch):
+    """The command keeps nothing between runs (the suite keeps reports: tests/policy/rego_reports.py)."""
     from gateway.policy import rego_tests
 
-    # A policy of one rule and one test: what is pinned here is when the tests run, not what they say.
-    (tmp_path / "data.json").write_text('{"gateway": {}}')
-    (tmp_path / "tiny.rego").write_text(
-        'package gateway.disclosure\n\nimport rego.v1\n\ndecision := {"allow": input.purpose == "charging"}\n'
-    )
-    tests = tmp_path / "tiny_test.rego"
-    tests.write_text(
-        "package gateway.disclosure_test\n\nimport rego.v1\n\nimport data.gateway.disclosure\n\n"
-        "test_decides if {\n"
-        '\tprint("ld-gateway:case", json.marshal({"purpose": "charging"}))\n'
-        '\tdisclosure.decision.allow with input as {"purpose": "charging"}\n'
-        "}\n"
-    )
     runs: list[str] = []
     real = rego_tests._run
     monkeypatch.setattr(rego_tests, "_run", lambda source: runs.append(source.revision) or real(source))
-    first = run_rego_tests(tmp_path, catalogue_ids)
-    again = run_rego_tests(tmp_path, catalogue_ids)
+    first = run_rego_tests(tiny_policy, catalogue_ids)
+    again = run_rego_tests(tiny_policy, catalogue_ids)
 
     assert first.passed == 1 and first.cases == ({"purpose": "charging"},)
-    assert again == first and len(runs) == 1
-    again.cases[0]["purpose"] = "changed by a caller"
-    assert run_rego_tests(tmp_path, catalogue_ids).cases == first.cases, "each caller's cases are its own"
-
-    tests.write_text(tests.read_text() + "\ntest_one_more if true\n")
-    edited = run_rego_tests(tmp_path, catalogue_ids)
-
+    assert again == first and again.cases[0] is not first.cases[0]
     assert len(runs) == 2
-    assert [r.name for r in edited.results] == ["test_decides", "test_one_more"]
+
+
+def test_a_policy_already_read_is_run_as_read(tiny_policy, catalogue_ids):
+    with_tests = read_policy(tiny_policy, catalogue_ids, with_tests=True)
+    from_directory = run_rego_tests(tiny_policy, catalogue_ids)
+    (tiny_policy / "tiny_test.rego").unlink()  # what was read is run, not the directory as it is now
+
+    assert run_rego_tests(with_tests, catalogue_ids) == from_directory
+    assert from_directory.passed == 1
+    without = run_rego_tests(read_policy(tiny_policy, catalogue_ids), catalogue_ids)
+    assert not without.ok and "no Rego unit tests" in without.errors[0]
