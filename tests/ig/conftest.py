@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from argon2 import PasswordHasher
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.ig import accounts
 from gateway.ig.context import Ig
 from tests.fixtures.gateway import Gateway
+from tests.fixtures.loop_thread import LoopThread
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,22 +41,40 @@ def ig_state(gateway: Gateway) -> Ig:
 
 
 class StaffBrowser:
-    """Requests into the ASGI app with a cookie jar, the way a browser on https would send them."""
+    """Requests into the ASGI app with a cookie jar, the way a browser on https would send them.
+
+    Requests run on one event loop per browser (tests/fixtures/loop_thread.py, as the suite's
+    ``AppClient``); :meth:`close` (or leaving ``with``) stops it, and a browser dropped unclosed stops
+    it when collected.
+    """
 
     def __init__(self, app: FastAPI, base_url: str = "https://testserver") -> None:
         self.app = app
         self.base_url = base_url
         self.cookies = httpx.Cookies()
+        self._loop = LoopThread()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url=self.base_url, cookies=self.cookies) as client:
-                response = await client.request(method, url, **kwargs)
-                self.cookies = httpx.Cookies(client.cookies)
-                return response
+        # ``call`` keeps no reference to the browser: the loop's thread must never drop the last one.
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+        base_url, cookies = self.base_url, self.cookies
 
-        return anyio.run(call)
+        async def call() -> tuple[httpx.Response, httpx.Cookies]:
+            async with httpx.AsyncClient(transport=transport, base_url=base_url, cookies=cookies) as client:
+                response = await client.request(method, url, **kwargs)
+                return response, httpx.Cookies(client.cookies)
+
+        response, self.cookies = self._loop.call(call)
+        return response
+
+    def close(self) -> None:
+        self._loop.close()
+
+    def __enter__(self) -> StaffBrowser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
@@ -104,4 +122,5 @@ def staff(gateway: Gateway, passwords: accounts.Passwords) -> dict[str, str]:
 
 @pytest.fixture
 def browser(gateway: Gateway) -> Iterator[StaffBrowser]:
-    yield StaffBrowser(gateway.app)
+    with StaffBrowser(gateway.app) as browser:
+        yield browser
