@@ -6,7 +6,7 @@
 - appends/s through ``log.append`` (entry, hash chain, Merkle subtrees, head; one transaction each)
   against raw single-row INSERTs of the same size, one transaction each, on SQLite and PostgreSQL;
 - verification entries/s (``verify_log``: every check) against a plain read of the same rows and
-  columns through the same cursor (``log_scan.row_batches``, nothing checked), wall clock and per CPU
+  columns through the same cursor and batches (``log_scan.row_batches``, nothing checked), wall clock and per CPU
   second of this process (and, on a local PostgreSQL, of the server backend), interleaved, best of 5
   (``--verify-only N``: only this, over a log of N entries written in batches, untimed);
 - proof size and time at ``--proof-size`` entries (an in-memory store of the same complete subtrees
@@ -34,11 +34,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.audit import checkpoints, log, log_scan, rfc9162
+from gateway.audit import checkpoints, log, log_scan, rfc9162, verify_log
 from gateway.audit.c2sp_note import NoteSigner
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
-from gateway.audit.verify_log import verify_log
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.migrate import upgrade
 
@@ -171,12 +170,13 @@ def _verify_figures(kind: str, sessions, signer: NoteSigner, rounds: int = 5) ->
     """verify_log against a plain read of the same rows and columns, interleaved, best of ``rounds``."""
 
     def verify(session) -> int:
-        result = verify_log(session, signer.verifier)
+        result = verify_log.verify_log(session, signer.verifier)
         assert result.ok, result.failure
         return result.entries
 
     def read(session) -> int:
-        return sum(len(rows) for rows in log_scan.row_batches(session))
+        # The rows as verify_log fetches them: the same cursor, the same batches.
+        return sum(len(rows) for rows in log_scan.row_batches(session, batch=verify_log.FETCH))
 
     best = {"verify": [1e9, 1e9], "read": [1e9, 1e9]}  # wall, this process's CPU: best of the rounds
     server = {"verify": 0.0, "read": 0.0}  # the backend's CPU, summed (its clock ticks are coarse)

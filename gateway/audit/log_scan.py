@@ -24,13 +24,17 @@ COLUMNS = (
 )
 
 
+ROUND_TRIP = 5000
+
+
 def row_batches(session: Session, start: int = 0, batch: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
     """Every row from ``start`` in ``seq`` order, ``batch`` rows at a time, as the driver returns them
     but for ``entry``, which is its UTF-8 bytes.
 
     On PostgreSQL a server-side (named) cursor streams them in the binary protocol (no text rendering
     of each value on the server, no parsing on the client); SQLite's cursor steps lazily. Each batch is
-    one ``fetchmany``: the driver builds the whole list in one call. ``created_at`` is, on PostgreSQL,
+    one ``fetchmany`` (on PostgreSQL, one round trip per :data:`ROUND_TRIP` rows at least, handed on in
+    batches): the driver builds the whole list in one call. ``created_at`` is, on PostgreSQL,
     the instant as a naive ``datetime`` in UTC (``AT TIME ZONE 'UTC'``: no time zone object to build or
     consult per row), on SQLite SQLAlchemy's stored text; :func:`stored_instant` makes either what
     :func:`gateway.audit.verify.check_row` compares.
@@ -52,12 +56,18 @@ def row_batches(session: Session, start: int = 0, batch: int = 5000) -> Iterator
         cursor = dbapi.cursor()
     columns = COLUMNS.format(entry=entry, created_at=created_at)
     query = f"SELECT {columns} FROM disclosure_log WHERE seq >= {int(start)} ORDER BY seq"  # noqa: S608 (an int)
+    # PostgreSQL: a round trip per ROUND_TRIP rows at least, handed on ``batch`` at a time.
+    fetch = max(batch, ROUND_TRIP) if postgres else batch
     try:
         cursor.execute(query)
-        while rows := cursor.fetchmany(batch):
+        while rows := cursor.fetchmany(fetch):
             if recode:
                 rows = [(*row[:9], None if row[9] is None else row[9].encode(), *row[10:]) for row in rows]
-            yield rows
+            if len(rows) <= batch:
+                yield rows
+            else:
+                for first in range(0, len(rows), batch):
+                    yield rows[first : first + batch]
     finally:
         cursor.close()
 

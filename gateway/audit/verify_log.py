@@ -17,7 +17,6 @@ The first failure is named: entry (its position and disclosure id), checkpoint (
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,11 +30,14 @@ from sqlalchemy.orm import Session
 from gateway.audit import checkpoints, log, log_scan, tree
 from gateway.audit.c2sp_note import NoteError, NoteVerifier, open_checkpoint
 from gateway.audit.entry import GENESIS_HASH
-from gateway.audit.rfc9162 import LEAF_PREFIX, NODE_PREFIX, fold, root_plan
+from gateway.audit.rfc9162 import HASH_SIZE, compact_extend, fold, leaf_hashes, root_plan
 from gateway.audit.verify import StoredRow, VerifyFailure, check_row
 from gateway.db.models import LogHead
 
-BATCH = 5000
+# Rows per fetch (and per chunk of whole-chunk comparisons): small enough that a chunk's rows, hashes
+# and parsed values stay in the CPU's caches. The stored subtrees are compared every BATCH entries.
+FETCH = 256
+BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -124,63 +126,29 @@ def verify_log(
     created = _no_nodes()
     batch_start = count
     next_check = pending[0][0] if pending else -1
-    # The tight loop: one pass over the raw rows, a batch per fetch. Each row is accepted by a fast path
-    # that checks what check_row checks (position, leaf hash, link, mirrored columns) on the driver's
-    # values; any row it cannot accept goes to check_row itself, so the answer and the message are
+    # One pass over the raw rows, a batch per fetch, each batch in chunks that end where a checkpoint
+    # does (its root is the root of the tree at that size). A chunk is accepted by whole-chunk
+    # comparisons (_accepted) that make, for every row, the checks check_row makes; a chunk they do
+    # not accept is judged row by row by check_row itself, so the answer and the message are
     # check_row's, always. The fast path never says "bad", only "accepted" or "look closer".
-    # Per row that is one SHA-256, one orjson parse and a few comparisons of values the driver already
-    # made: the entry arrives as its stored bytes (hashed and parsed as they are), and no object is
-    # built that the comparison does not need.
-    sha256, loads, leaf_prefix, node_prefix = hashlib.sha256, orjson.loads, LEAF_PREFIX, NODE_PREFIX
-    fromisoformat = datetime.fromisoformat
-    mirrored = _MIRRORED_KEYS
-    stack = compact
-    for rows in log_scan.row_batches(session, start=count, batch=BATCH):
-        for raw_row in rows:
-            accepted = False
-            try:
-                digest = sha256(leaf_prefix + raw_row[9]).digest()
-                leaf_hex = digest.hex()
-                if raw_row[0] == count and leaf_hex == raw_row[11] and raw_row[10] == prev:
-                    # The hashed entry says what the columns say: the eight mirrored columns in one
-                    # tuple comparison, then the link and the instant. orjson accepts a subset of what
-                    # json.loads does, with the same values; whatever it refuses goes to check_row.
-                    data = loads(raw_row[9])
-                    if mirrored(data) == raw_row[:8] and data["prev_hash"] == prev:
-                        hashed, created_at = data["created_at"], raw_row[8]
-                        accepted = (
-                            # SQLite keeps SQLAlchemy's naive UTC rendering: the hashed text is that
-                            # rendering with T for the space and +00:00 added, so the same instant.
-                            created_at[10:11] == " " and hashed == f"{created_at[:10]}T{created_at[11:]}+00:00"
-                            if type(created_at) is str
-                            # PostgreSQL's instant comes as naive UTC: a hashed UTC instant is compared
-                            # as one too. Any other offset or rendering is check_row's to judge.
-                            else hashed[-6:] == "+00:00" and fromisoformat(hashed[:-6]) == created_at
-                        )
-            except Exception:
-                accepted = False
-            if not accepted:
-                stored_row = _stored_row(raw_row)
-                wrong = stored_row if isinstance(stored_row, str) else check_row(stored_row, count, prev)
-                if wrong:
-                    return result(VerifyFailure(count, raw_row[1], wrong))
-                # check_row accepted it: its leaf hash is the one just compared, equal to the stored one.
-                leaf_hex = raw_row[11]
-                digest = bytes.fromhex(leaf_hex)
-            # RFC 9162 compact range, inlined from compact_append: one node hash per completed subtree,
-            # kept per level in index order (the order the stored subtrees are read back in).
-            current, level, index = digest, 0, count
-            while index & 1:
-                current = sha256(node_prefix + stack.pop() + current).digest()
-                level, index = level + 1, index >> 1
-                created[level].append(current)
-            stack.append(current)
-            prev = leaf_hex
-            count += 1
+    for rows in log_scan.row_batches(session, start=count, batch=min(FETCH, BATCH)):
+        done = 0
+        while done < len(rows):
+            # (Checkpoint sizes are distinct and ascending: the next one is always ahead, when there is one.)
+            take = min(len(rows) - done, next_check - count) if next_check > count else len(rows) - done
+            chunk = rows if take == len(rows) else rows[done : done + take]
+            accepted = _accepted(chunk, count, prev) or _judged(chunk, count, prev)
+            if isinstance(accepted, VerifyFailure):
+                return result(accepted)
+            leaves, prev = accepted
+            compact, made = compact_extend(compact, count, leaves)
+            for level in range(1, len(made)):
+                created[level] += made[level]
+            count, done = count + take, done + take
             if count == next_check:
                 size, root = pending.pop(0)
                 next_check = pending[0][0] if pending else -1
-                if fold(stack) != root:
+                if fold(compact) != root:
                     return result(VerifyFailure(size, None, "signed root is not the root of the entries", "checkpoint"))
         if count - batch_start >= BATCH:
             failure = _check_nodes(session, batch_start, count, created)
@@ -215,10 +183,80 @@ def verify_log(
     return result(None)
 
 
-# The columns of StoredRow that mirror the hashed entry, in its order (seq .. outcome), as one getter.
-_MIRRORED_KEYS = itemgetter(
-    "seq", "disclosure_id", "event", "client_id", "agency_code", "purpose", "subject_key", "outcome"
+# What the hashed entry says that the row must say too, in StoredRow's order for the mirrored columns
+# (seq .. outcome), then the link and the instant.
+_HASHED = itemgetter(
+    "seq",
+    "disclosure_id",
+    "event",
+    "client_id",
+    "agency_code",
+    "purpose",
+    "subject_key",
+    "outcome",
+    "prev_hash",
+    "created_at",
 )
+_SEPARATOR, _TIME = itemgetter(slice(10, 11)), itemgetter(slice(11, None))
+_LOCAL, _OFFSET = itemgetter(slice(-6)), itemgetter(slice(-6, None))
+_HEX = 2 * HASH_SIZE
+
+
+def _accepted(rows: list[tuple[Any, ...]], count: int, prev: str) -> tuple[list[bytes], str] | None:
+    """The leaf hashes of ``rows`` (the entries from position ``count``, after the leaf hash ``prev``)
+    and the last one in hex, when every row passes each check :func:`check_row` makes; else None.
+
+    The checks are made on whole columns at once, each a comparison in C over the chunk: position,
+    leaf hash (recomputed from the stored bytes), link (the stored previous hash and the hashed one),
+    the mirrored columns and the instant, for every row. Hex hashes are compared as one comma-joined
+    string per column: no computed item holds a comma, so equal strings have equal items, in order.
+    Only what check_row would accept is accepted; anything else (an exception included) is None.
+    """
+    try:
+        if "," in prev or not rows:
+            return None
+        columns = tuple(zip(*rows, strict=True))
+        seqs, instants, entries, links, leaf_hexes = columns[0], columns[8], columns[9], columns[10], columns[11]
+        if seqs != tuple(range(count, count + len(rows))):
+            return None
+        leaves = leaf_hashes(entries)
+        computed = b"".join(leaves).hex(",", HASH_SIZE)
+        linked = f"{prev},{computed}"[: -_HEX - 1]  # each row's expected previous hash
+        if computed != ",".join(leaf_hexes) or linked != ",".join(links):
+            return None
+        # The hashed entry, parsed (orjson accepts a subset of what json.loads does, with the same
+        # values; whatever it refuses leaves the fast path) and only its compared values kept.
+        hashed = tuple(zip(*map(_HASHED, map(orjson.loads, entries)), strict=True))
+        if hashed[:8] != columns[:8] or ",".join(hashed[8]) != linked:
+            return None
+        if type(instants[0]) is str:
+            # SQLite keeps SQLAlchemy's naive UTC rendering: the hashed text is that rendering with T
+            # for the space and +00:00 added, so the same instant.
+            rendered = tuple(map("{:.10}T{}+00:00".format, instants, map(_TIME, instants)))  # [:10] T [11:]
+            same = hashed[9] == rendered and all(map(" ".__eq__, map(_SEPARATOR, instants)))
+        else:
+            # PostgreSQL's instant comes as naive UTC: a hashed UTC instant is compared as one too. Any
+            # other offset or rendering is check_row's to judge.
+            local = tuple(map(datetime.fromisoformat, map(_LOCAL, hashed[9])))
+            same = local == instants and all(map("+00:00".__eq__, map(_OFFSET, hashed[9])))
+        return (leaves, computed[-_HEX:]) if same else None
+    except Exception:  # anything unexpected is for check_row to judge
+        return None
+
+
+def _judged(rows: list[tuple[Any, ...]], count: int, prev: str) -> tuple[list[bytes], str] | VerifyFailure:
+    """``rows`` judged one by one by :func:`check_row`: their leaf hashes and the last one in hex, or the
+    first failure."""
+    leaves = []
+    for raw_row in rows:
+        stored_row = _stored_row(raw_row)
+        wrong = stored_row if isinstance(stored_row, str) else check_row(stored_row, count, prev)
+        if wrong:
+            return VerifyFailure(count, raw_row[1], wrong)
+        # check_row accepted it: its stored leaf hash is the one it computed.
+        prev, count = raw_row[11], count + 1
+        leaves.append(bytes.fromhex(prev))
+    return leaves, prev
 
 
 def _stored_row(raw_row: tuple[Any, ...]) -> StoredRow | str:
@@ -253,7 +291,7 @@ def _check_nodes(session: Session, first: int, end: int, created: list[list[byte
     # lo..hi in the order their hashes come in, and the hashes the computed ones. (Comma-joined: the
     # computed hashes hold no comma and a NULL is an empty item, so equal strings are equal lists.)
     expected = [
-        (level, ",".join(map(str, range(lo, hi + 1))), ",".join(map(bytes.hex, created[level])))
+        (level, ",".join(map(str, range(lo, hi + 1))), b"".join(created[level]).hex(",", HASH_SIZE))
         for level, lo, hi in ranges
     ]
     if log_scan.tree_levels(session, ranges) == expected:

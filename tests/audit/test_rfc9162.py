@@ -17,9 +17,11 @@ from gateway.audit.rfc9162 import (
     EMPTY_ROOT,
     ProofError,
     compact_append,
+    compact_extend,
     consistency_plan,
     inclusion_plan,
     leaf_hash,
+    leaf_hashes,
     materialise,
     merkle_tree_hash,
     range_coords,
@@ -203,3 +205,36 @@ def test_plans_stay_logarithmic():
 def test_compact_append_refuses_a_wrong_range():
     with pytest.raises(ValueError):
         compact_append([], 3, LEAVES[0])
+
+
+def test_compact_extend_is_compact_append_leaf_by_leaf():
+    """Any run of leaves appended at once, from any size, gives the range and the subtrees (each at the
+    index the docstring names) that appending them one by one gives, and the definition's hashes."""
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(70)]
+    store = _subtree_hashes(leaves)
+    ranges: list[list[bytes]] = [[]]
+    for n in range(len(leaves)):
+        ranges.append(compact_append(ranges[n], n, leaves[n])[0])
+    for size in range(len(leaves) + 1):
+        for count in range(len(leaves) - size + 1):
+            compact, created = compact_extend(ranges[size], size, leaves[size : size + count])
+            assert compact == ranges[size + count], (size, count)
+            assert created[0] == []
+            for level in range(1, len(created)):
+                first = ((size + (1 << level)) >> level) - 1
+                expected = [store[(level, index)] for index in range(first, ((size + count) >> level))]
+                assert created[level] == expected, (size, count, level)
+            assert ((size + count) >> len(created)) <= (size >> len(created)), "no completed level left out"
+            assert root_from_compact(compact) == merkle_tree_hash(leaves[: size + count])
+
+
+def test_compact_extend_refuses_a_wrong_range():
+    with pytest.raises(ValueError):
+        compact_extend([], 3, LEAVES[:2])
+
+
+def test_leaf_hashes_are_each_leaf_hash():
+    entries = [b"", b"\x00", *(bytes.fromhex(x) for x in VECTORS["leaves"]), b"x" * 5000]
+    assert leaf_hashes(entries) == [leaf_hash(e) for e in entries]
+    assert leaf_hashes([]) == []
+    assert leaf_hashes(entries[2 : 2 + len(LEAVES)]) == LEAVES

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from gateway.audit import checkpoints, log, verify_log
-from gateway.audit.c2sp_note import NoteSigner
+from gateway.audit.c2sp_note import Checkpoint, NoteSigner
 from gateway.audit.entry import NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import leaf_hash, merkle_tree_hash
@@ -212,3 +212,105 @@ def test_an_entry_that_is_not_utf8_is_named(session_factory, signer, fast_log, d
         failure = verify_log.verify_log(session, signer.verifier).failure
     assert failure is not None
     assert (failure.kind, failure.seq, failure.problem) == ("entry", 6, "entry is not UTF-8 text")
+
+
+@pytest.fixture
+def odd_chunks(monkeypatch):
+    """Chunks of 3 rows, subtrees compared every 8 entries: neither boundary is the other's, nor a power
+    of two, and the checkpoint at 10 falls inside the chunk 9..11 (which is cut there)."""
+    monkeypatch.setattr(verify_log, "FETCH", 3)
+    monkeypatch.setattr(verify_log, "BATCH", 8)
+
+
+def test_an_intact_log_in_chunks_cut_by_checkpoints_is_accepted_by_the_fast_comparisons(
+    session_factory, signer, fast_log, odd_chunks, monkeypatch
+):
+    _slow_checks_refused(monkeypatch)
+    with session_factory() as session:
+        full = verify_log.verify_log(session, signer.verifier)
+        partial = verify_log.verify_log(session, signer.verifier, from_size=10)
+    assert full.ok and partial.ok, (full.failure, partial.failure)
+    assert (full.entries, full.checkpoints, partial.root) == (ENTRIES, 2, full.root)
+
+
+# 9 and 11 end and start a chunk; 10 is where the checkpoint cuts the chunk 9..11; 13 is in the
+# middle of a chunk (12..14); 15 starts one; 22 is the last entry, alone in its chunk (21..22 cut
+# nowhere else), and 0 the first.
+@pytest.mark.parametrize("seq", [0, 9, 10, 11, 13, 15, 22])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE disclosure_log SET purpose = 'sentencing' WHERE seq = :seq",
+        "UPDATE disclosure_log SET created_at = :later WHERE seq = :seq",
+        "UPDATE disclosure_log SET prev_hash = leaf_hash WHERE seq = :seq",
+        "UPDATE disclosure_log SET leaf_hash = prev_hash WHERE seq = :seq",
+        "UPDATE disclosure_log SET entry = replace(entry, 'charging', 'sentencing') WHERE seq = :seq",
+        "DELETE FROM disclosure_log WHERE seq = :seq",
+    ],
+)
+def test_a_tampered_row_anywhere_in_a_chunk_is_named_exactly(
+    session_factory, signer, fast_log, odd_chunks, statement, seq
+):
+    """Whole-chunk comparisons only accept or hand the chunk to check_row: the failure is check_row's,
+    for the first bad entry, wherever it lies in its chunk."""
+    _sql(session_factory, statement, seq=seq, later=datetime(2026, 11, 26, 13, 0, tzinfo=UTC))
+    streamed, by_row = _both(session_factory, signer)
+    assert not by_row.ok
+    if seq == ENTRIES - 1 and statement.startswith("DELETE"):
+        # The last entry gone: every entry left verifies; the signed checkpoint of 23 says one is missing.
+        assert (streamed.failure.kind, streamed.failure.seq) == ("checkpoint", ENTRIES)
+        return
+    assert streamed.failure == by_row.failure
+    assert (streamed.failure.kind, streamed.failure.seq) == ("entry", seq)
+
+
+def test_two_tampered_rows_in_one_chunk_name_the_first(session_factory, signer, fast_log, odd_chunks):
+    _sql(session_factory, "UPDATE disclosure_log SET outcome = 'denied' WHERE seq = 14")
+    _sql(session_factory, "UPDATE disclosure_log SET agency_code = 'POL-XX' WHERE seq = 13")
+    streamed, by_row = _both(session_factory, signer)
+    assert streamed.failure == by_row.failure
+    assert (streamed.failure.seq, streamed.failure.problem) == (
+        13,
+        "column agency_code differs from the hashed entry (row modified)",
+    )
+
+
+@pytest.mark.parametrize("level, index", [(1, 4), (1, 5), (2, 2), (3, 1)])
+def test_a_modified_stored_subtree_is_named_across_chunk_boundaries(
+    session_factory, signer, fast_log, odd_chunks, level, index
+):
+    """Subtrees completed across two chunks (1, 4 covers 8..9; 2, 2 covers 8..11, cut by the checkpoint)."""
+    _sql(
+        session_factory,
+        "UPDATE log_tree_nodes SET hash = :h WHERE level = :lv AND idx = :ix",
+        h="00" * 32,
+        lv=level,
+        ix=index,
+    )
+    with session_factory() as session:
+        failure = verify_log.verify_log(session, signer.verifier).failure
+    first, last = index << level, ((index + 1) << level) - 1
+    assert failure is not None
+    assert (failure.kind, failure.seq) == ("tree", first)
+    assert failure.problem == f"stored subtree over entries {first}..{last} differs from the entries under it"
+
+
+def test_a_wrong_checkpoint_root_inside_a_chunk_is_named(session_factory, signer, fast_log, odd_chunks):
+    """The checkpoint of 10 cuts the chunk 9..11: its root is compared at exactly 10 entries."""
+    with session_factory() as session:
+        leaf_10 = next(r.leaf_hash for r in log.iter_rows(session) if r.seq == 9)
+    forged = signer.sign(Checkpoint(signer.name, 10, bytes.fromhex(leaf_10)).text())
+    _sql(
+        session_factory,
+        "UPDATE log_checkpoints SET note = :n, root_hash = :r WHERE tree_size = 10",
+        n=forged,
+        r=leaf_10,
+    )
+    with session_factory() as session:
+        failure = verify_log.verify_log(session, signer.verifier).failure
+    assert failure is not None
+    assert (failure.kind, failure.seq, failure.problem) == (
+        "checkpoint",
+        10,
+        "signed root is not the root of the entries",
+    )
