@@ -27,9 +27,23 @@ CLI = str(Path(sys.executable).with_name("ld-gateway"))
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port for a server that binds it later (with SO_REUSEADDR, as uvicorn, http.server and PostgreSQL do).
+
+    A port merely bound and released is free for anyone: the kernel hands it to the next ``bind`` to port 0
+    of any process (another test worker's server, a test's receiver), which can take it in the seconds
+    before our server binds it. So it is left in TIME_WAIT (a connection accepted on it and closed from
+    this side first): for a minute no other ``bind`` to port 0 and no outgoing connection is given it,
+    while a server that binds it with SO_REUSEADDR may."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        address = listener.getsockname()
+        with socket.socket() as client:
+            client.connect(address)
+            accepted, _ = listener.accept()
+            accepted.close()
+        return int(address[1])
 
 
 def rss_kib(pid: int) -> dict[str, int]:

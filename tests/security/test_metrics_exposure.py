@@ -7,7 +7,6 @@ token; by default the counters are on a loopback listener of their own.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from bench.live import free_port
 from gateway.config import Settings
 from tests.auth.conftest import KeyPair
 from tests.security.conftest import SecurityGateway, build_gateway, sqlite_copy
@@ -78,9 +78,7 @@ def test_bad_metrics_settings_fail_loudly(tmp_path: Path, field: str, value: str
 def test_the_separate_listener_serves_the_metrics(tmp_path: Path) -> None:
     from gateway.cli import _serve_metrics
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # kept from other binds until the listener takes it
     _serve_metrics(Settings(data_dir=tmp_path, metrics_address=f"127.0.0.1:{port}"))
     response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     assert response.status_code == 200
