@@ -137,8 +137,9 @@ class Load:
         for thread in threads:
             thread.join(timeout=60)
 
-    def settle(self, min_200: int = 20, min_published: int = 5, timeout: float = 30) -> None:
-        """Let the load run on until enough got through for the checks to mean something."""
+    def settle(self, min_200: int = 20, min_published: int = 5, timeout: float = 120) -> None:
+        """Let the load run on until enough got through for the checks to mean something (returns as soon
+        as it has: ``timeout`` is a bound for a loaded machine, where the restarts alone take seconds)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if sum(s.status == 200 for s in self.seen) >= min_200 and len(self.published) >= min_published:
@@ -147,6 +148,11 @@ class Load:
 
     def statuses(self) -> dict[str, int]:
         return {str(k): v for k, v in sorted(Counter(s.status for s in self.seen).items())}
+
+
+def _answered_since(load: Load, mark: int, stopped: float) -> bool:
+    """An answer has come since ``load.seen[mark]`` other than a 200 to a request sent before ``stopped``."""
+    return any(not (s.status == 200 and s.sent < stopped) for s in load.seen[mark:])
 
 
 def check(gw: LiveGateway, load: Load) -> list[str]:
@@ -288,6 +294,11 @@ def pg_outage_run(
                 pg.stop("immediate")
                 stopped, mark = time.monotonic(), len(load.seen)
                 time.sleep(down_seconds)
+                # Down at least that long, and until a client has had an answer while it was: on a loaded
+                # machine one request can outlast the outage, and an outage nobody was answered in tests
+                # nothing (returns as soon as one came; ``recover_within`` only bounds a hung gateway).
+                while not _answered_since(load, mark, stopped) and time.monotonic() - stopped < recover_within:
+                    time.sleep(0.05)
                 # Everything answered while the database was down, the tail of requests in flight at
                 # the stop included; but a 200 to a request sent before the stop had finished may have
                 # committed first (on a loaded machine its answer can be recorded well after the
