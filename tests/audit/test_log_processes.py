@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from datetime import UTC, datetime
+from multiprocessing.synchronize import Event as EventType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -21,9 +22,13 @@ from gateway.db.engine import make_engine, make_session_factory
 PROCESSES_CONTEXT = multiprocessing.get_context("fork")
 
 
-def write(url: str, worker: int, count: int) -> None:
+def write(url: str, worker: int, count: int, first_signed: EventType) -> None:
     sessions = make_session_factory(make_engine(url))
     for i in range(count):
+        if i == count // 2:
+            # Half-way, until a checkpoint is signed: so one is signed while the appends are under way,
+            # however the processes are scheduled (a bound, should the signer have died).
+            first_signed.wait(BOUND)
         with sessions.begin() as session:
             log.append(
                 session,
@@ -37,32 +42,47 @@ def write(url: str, worker: int, count: int) -> None:
             )
 
 
-# A fifth process signs checkpoints while the writers append, as each serving process's ticker does.
-def sign_checkpoints(url: str, key: Ed25519PrivateKey, total: int) -> None:
+# A fifth process signs checkpoints while the writers append, as each serving process's ticker does,
+# until it has signed every entry or the writers are done (then its last try saw all they wrote).
+def sign_checkpoints(
+    url: str, key: Ed25519PrivateKey, total: int, first_signed: EventType, writers_done: EventType
+) -> None:
     signer = NoteSigner("gateway.test/disclosure-log", key)
     sessions = make_session_factory(make_engine(url))
-    deadline = time.monotonic() + 200
-    while time.monotonic() < deadline:
+    while True:
+        finished = writers_done.is_set()
         with sessions.begin() as session:
             made = checkpoints.checkpoint_if_due(session, signer, force=True)
-        if made is not None and made.tree_size >= total:
-            break
+        if made is not None:
+            first_signed.set()
+            if made.tree_size >= total:
+                return
+        if finished:
+            return
         time.sleep(0.05)
 
 
 PROCESSES = 4
+BOUND = 600  # seconds: a bound on a broken build, never reached by a working one
 APPENDS = {"postgresql": 500, "sqlite": 100}
 
 
 def test_parallel_processes_append_in_one_order(database_url, session_factory):
     count = APPENDS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
     key = Ed25519PrivateKey.generate()
-    checkpointer = PROCESSES_CONTEXT.Process(target=sign_checkpoints, args=(database_url, key, PROCESSES * count))
-    workers = [PROCESSES_CONTEXT.Process(target=write, args=(database_url, w, count)) for w in range(PROCESSES)]
+    first_signed, writers_done = PROCESSES_CONTEXT.Event(), PROCESSES_CONTEXT.Event()
+    checkpointer = PROCESSES_CONTEXT.Process(
+        target=sign_checkpoints, args=(database_url, key, PROCESSES * count, first_signed, writers_done)
+    )
+    workers = [
+        PROCESSES_CONTEXT.Process(target=write, args=(database_url, w, count, first_signed)) for w in range(PROCESSES)
+    ]
     for process in (checkpointer, *workers):
         process.start()
-    for process in (*workers, checkpointer):
-        process.join(timeout=300)
+    for worker in workers:
+        worker.join(timeout=BOUND)
+    writers_done.set()
+    checkpointer.join(timeout=BOUND)
     assert [w.exitcode for w in workers] == [0] * PROCESSES
     assert checkpointer.exitcode == 0
     with session_factory() as session:
