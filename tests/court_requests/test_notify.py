@@ -10,15 +10,17 @@ from gateway.court_requests.notify import LocalNotifier, Notification, PostgresN
 from gateway.db.engine import make_engine, make_session_factory
 
 
-async def _collect(notifier, publish, wants=lambda n: True, wait: float = 5.0) -> list[Notification]:
+async def _collect(notifier, publish, wants=lambda n: True, wait: float = 60.0) -> list[Notification]:
     notifier.start()
     subscription = notifier.hub.subscribe(wants)
     try:
         await asyncio.to_thread(publish)
         got = []
+        # The first is awaited as long as a loaded machine may take to hand it over from PostgreSQL's
+        # listening thread (it comes back as soon as it is there); after it, only what is already on its way.
         while (item := await subscription.next(wait)) is not None:
             got.append(item)
-            wait = 0.5  # after the first, only what is already on its way
+            wait = 0.5
         return got
     finally:
         subscription.close()
