@@ -30,11 +30,17 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Module-scoped: Playwright's sync API runs an event loop on this thread while it is open, and the
-    suite's ASGI clients (anyio.run) cannot start theirs until it has stopped."""
+    """Module-scoped: Playwright's sync API runs an event loop on this thread while it is open, so one
+    browser serves a module's tests rather than one per test.
+
+    Its ``expect`` waits up to 30 s (Playwright's default is 5 s) for a page to get where a test says it
+    will: after a form is submitted, the next page comes from a real server that may be hashing a
+    password with argon2id on a machine CI keeps busy. A bound for a loaded machine, not a timing claim:
+    a page that is right passes as soon as it is."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)")
+    sync_api.expect.set_options(timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)

@@ -28,9 +28,9 @@ from tests.conftest import ROOT
 from tests.fixtures.servers import CLI
 from tests.ig.conftest import TEST_PASSWORDS
 
-# Assertions about a page go through Playwright's expect, which waits (5 s) for the page to get there:
-# a click that submits a form returns before the next page is in the DOM, so an immediate is_visible()
-# reads the page the browser is leaving (it failed that way under CI's load).
+# Assertions about a page go through Playwright's expect, which waits (up to 30 s: tests/e2e/ig/conftest.py)
+# for the page to get there: a click that submits a form returns before the next page is in the DOM, so an
+# immediate is_visible() reads the page the browser is leaving (it failed that way under CI's load).
 expect = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)").expect
 
 # The pages' storage is tested on both databases in tests/ig; the browser runs against SQLite only.
