@@ -101,7 +101,6 @@ def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None 
     rows = []
     for cell, decision in matrix_decisions(engine):
         agency_type, purpose, consent, age_group = cell
-        answered(cell, decision)  # whatever supplied the decisions: never a failure drawn as a refusal
         if decision.allowed:
             released = sorted(decision.released)
             withheld = sorted(w.field for w in decision.withheld)
