@@ -176,7 +176,7 @@ def _verify_figures(kind: str, sessions, signer: NoteSigner, rounds: int = 5) ->
 
     def read(session) -> int:
         # The rows as verify_log fetches them: the same cursor, the same batches.
-        return sum(len(rows) for rows in log_scan.row_batches(session, batch=verify_log.FETCH))
+        return sum(len(rows) for rows in log_scan.row_batches(session, batch=verify_log.CHUNK))
 
     best = {"verify": [1e9, 1e9], "read": [1e9, 1e9]}  # wall, this process's CPU: best of the rounds
     server = {"verify": 0.0, "read": 0.0}  # the backend's CPU, summed (its clock ticks are coarse)

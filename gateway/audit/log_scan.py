@@ -23,7 +23,10 @@ COLUMNS = (
     "prev_hash, leaf_hash"
 )
 
-
+# Rows a PostgreSQL server-side cursor fetches per round trip (one FETCH command to the server), or
+# the caller's batch when that is larger. The caller's smaller batches (audit verify's chunks of
+# verify_log.CHUNK rows, sized for the CPU's caches) are cut from it, so a small batch does not mean a
+# round trip per few hundred rows. SQLite has no round trip: its cursor is asked for each batch as it is.
 ROUND_TRIP = 5000
 
 

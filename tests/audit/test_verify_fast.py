@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gateway.audit import checkpoints, log, verify_log
 from gateway.audit.c2sp_note import Checkpoint, NoteSigner
-from gateway.audit.entry import NewEntry
+from gateway.audit.entry import GENESIS_HASH, NewEntry
 from gateway.audit.events import AuditEvent, Outcome
 from gateway.audit.rfc9162 import leaf_hash, merkle_tree_hash
 from gateway.audit.verify import verify_rows
@@ -160,6 +160,7 @@ def test_a_tampered_row_in_a_later_batch_is_named_as_check_row_names_it(session_
     streamed, by_row = _both(session_factory, signer)
     assert not streamed.ok and not by_row.ok
     assert streamed.failure == by_row.failure
+    assert (streamed.entries, streamed.head_hash) == (by_row.entries, by_row.head_hash)
 
 
 def test_an_entry_whose_leaf_hash_was_recomputed_is_named_where_check_row_names_it(session_factory, signer, fast_log):
@@ -178,8 +179,38 @@ def test_an_entry_whose_leaf_hash_was_recomputed_is_named_where_check_row_names_
     assert (streamed.failure.seq, streamed.failure.problem) == (14, problem)
 
 
-@pytest.mark.parametrize("level, index", [(1, 7), (2, 3), (3, 1), (4, 0)])
-def test_a_modified_stored_subtree_in_any_batch_is_named(session_factory, signer, fast_log, level, index):
+def _odd_chunks(monkeypatch) -> None:
+    """Chunks of 3 rows, subtrees compared every 8 entries: neither boundary is the other's, nor a power
+    of two, and the checkpoint at 10 falls inside the chunk 9..11 (which is cut there)."""
+    monkeypatch.setattr(verify_log, "CHUNK", 3)
+    monkeypatch.setattr(verify_log, "BATCH", 8)
+
+
+@pytest.fixture
+def odd_chunks(monkeypatch):
+    _odd_chunks(monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "chunks, level, index",
+    [
+        ("default", 1, 7),
+        ("default", 2, 3),
+        ("default", 3, 1),
+        ("default", 4, 0),
+        # Subtrees completed across two chunks of 3 (1, 4 covers 8..9; 2, 2 covers 8..11, cut by the
+        # checkpoint of 10), compared every 8 entries.
+        ("odd", 1, 4),
+        ("odd", 1, 5),
+        ("odd", 2, 2),
+        ("odd", 3, 1),
+    ],
+)
+def test_a_modified_stored_subtree_in_any_batch_is_named(
+    session_factory, signer, fast_log, monkeypatch, chunks, level, index
+):
+    if chunks == "odd":
+        _odd_chunks(monkeypatch)
     _sql(
         session_factory,
         "UPDATE log_tree_nodes SET hash = :h WHERE level = :lv AND idx = :ix",
@@ -212,14 +243,6 @@ def test_an_entry_that_is_not_utf8_is_named(session_factory, signer, fast_log, d
         failure = verify_log.verify_log(session, signer.verifier).failure
     assert failure is not None
     assert (failure.kind, failure.seq, failure.problem) == ("entry", 6, "entry is not UTF-8 text")
-
-
-@pytest.fixture
-def odd_chunks(monkeypatch):
-    """Chunks of 3 rows, subtrees compared every 8 entries: neither boundary is the other's, nor a power
-    of two, and the checkpoint at 10 falls inside the chunk 9..11 (which is cut there)."""
-    monkeypatch.setattr(verify_log, "FETCH", 3)
-    monkeypatch.setattr(verify_log, "BATCH", 8)
 
 
 def test_an_intact_log_in_chunks_cut_by_checkpoints_is_accepted_by_the_fast_comparisons(
@@ -262,6 +285,7 @@ def test_a_tampered_row_anywhere_in_a_chunk_is_named_exactly(
         return
     assert streamed.failure == by_row.failure
     assert (streamed.failure.kind, streamed.failure.seq) == ("entry", seq)
+    assert (streamed.entries, streamed.head_hash) == (by_row.entries, by_row.head_hash)
 
 
 def test_two_tampered_rows_in_one_chunk_name_the_first(session_factory, signer, fast_log, odd_chunks):
@@ -275,26 +299,6 @@ def test_two_tampered_rows_in_one_chunk_name_the_first(session_factory, signer, 
     )
 
 
-@pytest.mark.parametrize("level, index", [(1, 4), (1, 5), (2, 2), (3, 1)])
-def test_a_modified_stored_subtree_is_named_across_chunk_boundaries(
-    session_factory, signer, fast_log, odd_chunks, level, index
-):
-    """Subtrees completed across two chunks (1, 4 covers 8..9; 2, 2 covers 8..11, cut by the checkpoint)."""
-    _sql(
-        session_factory,
-        "UPDATE log_tree_nodes SET hash = :h WHERE level = :lv AND idx = :ix",
-        h="00" * 32,
-        lv=level,
-        ix=index,
-    )
-    with session_factory() as session:
-        failure = verify_log.verify_log(session, signer.verifier).failure
-    first, last = index << level, ((index + 1) << level) - 1
-    assert failure is not None
-    assert (failure.kind, failure.seq) == ("tree", first)
-    assert failure.problem == f"stored subtree over entries {first}..{last} differs from the entries under it"
-
-
 def test_a_wrong_checkpoint_root_inside_a_chunk_is_named(session_factory, signer, fast_log, odd_chunks):
     """The checkpoint of 10 cuts the chunk 9..11: its root is compared at exactly 10 entries."""
     with session_factory() as session:
@@ -306,11 +310,39 @@ def test_a_wrong_checkpoint_root_inside_a_chunk_is_named(session_factory, signer
         n=forged,
         r=leaf_10,
     )
-    with session_factory() as session:
-        failure = verify_log.verify_log(session, signer.verifier).failure
+    streamed, by_row = _both(session_factory, signer)
+    failure = streamed.failure
     assert failure is not None
     assert (failure.kind, failure.seq, failure.problem) == (
         "checkpoint",
         10,
         "signed root is not the root of the entries",
     )
+    # Reported with it: the 10 entries the signed root was compared with, all verified, and their true
+    # root. verify_rows reads no checkpoint (it accepts the whole log); on those 10 entries it agrees.
+    assert by_row.ok and by_row.entries == ENTRIES
+    with session_factory() as session:
+        rows = list(log.iter_rows(session))[:10]
+    first_ten = verify_rows(rows, (10, leaf_10))
+    assert first_ten.ok and (streamed.entries, streamed.head_hash) == (first_ten.entries, first_ten.head_hash)
+    assert (streamed.entries, streamed.head_hash) == (10, leaf_10)
+    assert streamed.root == merkle_tree_hash([bytes.fromhex(r.leaf_hash) for r in rows]).hex() != leaf_10
+
+
+# 0: nothing verified (the empty log's head hash and root); 10: the checkpoint of 10 ended the chunk
+# before; 13 is in the middle of the chunk 12..14; 22 is the last entry.
+@pytest.mark.parametrize("seq", [0, 10, 13, 22])
+def test_a_failed_verification_reports_what_was_verified_before_the_bad_entry(
+    session_factory, signer, fast_log, odd_chunks, seq
+):
+    """``audit verify --json`` and the IG integrity page report ``entries``, ``head_hash`` and ``root``
+    with a failure: the entries verified before the first bad one, as verify_rows reports them, not the
+    start of the chunk the bad entry happens to fall in (13 is in the middle of the chunk 12..14)."""
+    _sql(session_factory, "UPDATE disclosure_log SET purpose = 'sentencing' WHERE seq = :seq", seq=seq)
+    streamed, by_row = _both(session_factory, signer)
+    assert streamed.failure == by_row.failure and streamed.failure.seq == seq
+    with session_factory() as session:
+        leaves = [leaf_hash(r.entry.encode()) for r in log.iter_rows(session)][:seq]
+    head_hash = leaves[-1].hex() if leaves else GENESIS_HASH
+    assert (streamed.entries, streamed.head_hash) == (by_row.entries, by_row.head_hash) == (seq, head_hash)
+    assert streamed.root == merkle_tree_hash(leaves).hex()
