@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ig import accounts
 from gateway.ig.context import Ig
+from tests.asgi import AppClient
 from tests.fixtures.gateway import Gateway
-from tests.fixtures.loop_thread import LoopThread
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -40,24 +40,19 @@ def ig_state(gateway: Gateway) -> Ig:
     return ig
 
 
-class StaffBrowser:
-    """Requests into the ASGI app with a cookie jar, the way a browser on https would send them.
+class StaffBrowser(AppClient):
+    """Requests into the ASGI app with a cookie jar, the way a browser on https would send them, from
+    ``client_address`` when a test needs one (its own event loop, as every ``AppClient``)."""
 
-    Requests run on one event loop per browser (tests/fixtures/loop_thread.py, as the suite's
-    ``AppClient``); :meth:`close` (or leaving ``with``) stops it, and a browser dropped unclosed stops
-    it when collected.
-    """
-
-    def __init__(self, app: FastAPI, base_url: str = "https://testserver") -> None:
-        self.app = app
-        self.base_url = base_url
+    def __init__(
+        self, app: FastAPI, base_url: str = "https://testserver", client_address: tuple[str, int] | None = None
+    ) -> None:
+        super().__init__(app, raise_app_exceptions=False, base_url=base_url, client_address=client_address)
         self.cookies = httpx.Cookies()
-        self._loop = LoopThread()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         # ``call`` keeps no reference to the browser: the loop's thread must never drop the last one.
-        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-        base_url, cookies = self.base_url, self.cookies
+        transport, base_url, cookies = self.transport(), self.base_url, self.cookies
 
         async def call() -> tuple[httpx.Response, httpx.Cookies]:
             async with httpx.AsyncClient(transport=transport, base_url=base_url, cookies=cookies) as client:
@@ -66,21 +61,6 @@ class StaffBrowser:
 
         response, self.cookies = self._loop.call(call)
         return response
-
-    def close(self) -> None:
-        self._loop.close()
-
-    def __enter__(self) -> StaffBrowser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
 
     def csrf(self, url: str) -> str:
         page = self.get(url)

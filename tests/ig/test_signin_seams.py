@@ -15,8 +15,6 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
@@ -77,22 +75,9 @@ def write_lock_free(gateway: Any) -> bool:
         return busy == 0
 
 
-class Browser(StaffBrowser):
+def browser_at(app: Any, address: str) -> StaffBrowser:
     """A staff browser at a chosen client address."""
-
-    def __init__(self, app: Any, address: str) -> None:
-        super().__init__(app)
-        self.address = address
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False, client=(self.address, 40000))
-            async with httpx.AsyncClient(transport=transport, base_url=self.base_url, cookies=self.cookies) as client:
-                response = await client.request(method, url, **kwargs)
-                self.cookies = httpx.Cookies(client.cookies)
-                return response
-
-        return anyio.run(call)
+    return StaffBrowser(app, client_address=(address, 40000))
 
 
 def test_the_password_hash_runs_with_no_transaction_open_and_a_pull_goes_through(gateway, staff, browser):
@@ -149,14 +134,14 @@ def test_one_address_is_throttled_across_usernames_known_or_not(gateway, staff):
         address_per_minute=1, address_burst=3, account_per_minute=60, account_burst=100, clock=stopped_clock
     )
     hashes = count_hashes(gateway)
-    guesser = Browser(gateway.app, "203.0.113.7")
+    guesser = browser_at(gateway.app, "203.0.113.7")
     answers = [
         guesser.sign_in(name, "guess guess guess").status_code for name in ("a1", "auditor", "b2", "c3", "admin")
     ]
     assert answers == [401, 401, 401, 429, 429]
     assert len(hashes) == 3  # refused before any hash
     # Someone else, elsewhere, is not held up by it.
-    assert Browser(gateway.app, "198.51.100.1").sign_in("admin").status_code == 303
+    assert browser_at(gateway.app, "198.51.100.1").sign_in("admin").status_code == 303
     throttled = [e for e in staff_events(gateway, "ig:staff:signin-failed") if e["reason"] == "sign-in:throttled"]
     assert len(throttled) == 1  # logged once, not once per refusal
 
@@ -167,7 +152,7 @@ def test_one_username_is_throttled_across_addresses(gateway, staff, username):
         address_per_minute=60, address_burst=100, account_per_minute=1, account_burst=2, clock=stopped_clock
     )
     hashes = count_hashes(gateway)
-    answers = [Browser(gateway.app, f"192.0.2.{i}").sign_in(username, "guess guess guess") for i in range(4)]
+    answers = [browser_at(gateway.app, f"192.0.2.{i}").sign_in(username, "guess guess guess") for i in range(4)]
     assert [a.status_code for a in answers] == [401, 401, 429, 429]
     assert answers[2].headers["retry-after"].isdigit()
     assert len(hashes) == 2
