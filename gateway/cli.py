@@ -106,8 +106,9 @@ def serve(
         return
     import uvicorn
 
-    # Several processes under uvicorn's supervisor, each building its own application (worker_app),
-    # with the same options as one (server.options: no access log, forwarding headers as configured).
+    # Several processes under uvicorn's supervisor, each building its own application (worker_app, which
+    # also has it end its event streams when told to stop: server.end_streams_when_stopped), with the same
+    # options as one (server.options: no access log, forwarding headers as configured).
     uvicorn.run(
         "gateway.cli:worker_app",
         factory=True,
@@ -123,11 +124,13 @@ def worker_app() -> Any:
     with _starting():
         from gateway.app import create_app
         from gateway.app_logging import configure_logging
-        from gateway.server import limit_malloc_arenas
+        from gateway.server import end_streams_when_stopped, limit_malloc_arenas
 
         limit_malloc_arenas()
         configure_logging()
-        return create_app(cli_support.settings())
+        application = create_app(cli_support.settings())
+        end_streams_when_stopped(application)
+        return application
 
 
 @contextmanager

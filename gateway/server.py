@@ -4,17 +4,24 @@ uvicorn's graceful shutdown waits for every open response to finish before it ru
 lifespan shutdown, and a ``GET /events`` stream only finishes when its access token expires (up to
 300 s). So the server ends the streams itself, first: each gets end-of-stream at once (its client
 reconnects to another process, as the stream's ``retry`` field tells it), and the shutdown proceeds.
+One process runs :class:`GatewayServer`; each ``--workers`` process ends its streams when it is told to
+stop (:func:`end_streams_when_stopped`).
 
 A serving process also caps glibc's malloc arenas (:func:`limit_malloc_arenas`) before its threads start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 # Imported at start so that no request pays for them: cryptography loads its OpenSSL backend at the
@@ -28,6 +35,12 @@ from gateway.context import gateway_of_app
 # anyio's backend is a private module: should anyio move it, the first request loads it instead, as before.
 with contextlib.suppress(ImportError):
     import anyio._backends._asyncio  # noqa: F401
+
+logger = logging.getLogger(__name__)
+
+#: The signals on which uvicorn's server begins its graceful shutdown (a ``--workers`` supervisor sends
+#: its workers SIGTERM; a terminal's Ctrl-C sends the whole process group SIGINT).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 #: glibc's mallopt parameter for the most malloc arenas (M_ARENA_MAX in malloc.h).
 _M_ARENA_MAX = -8
@@ -62,6 +75,55 @@ class GatewayServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _end_streams(application: FastAPI) -> Callable[[], None]:
+    """What ends every event stream of ``application`` at once, and every later one (the notifier hub's
+    ``close``; idempotent)."""
+    return gateway_of_app(application).requests.notifier.hub.close
+
+
+def end_streams_when_stopped(application: FastAPI) -> None:
+    """In a ``serve --workers`` process, as its application is built: end the event streams as soon as
+    the process is told to stop (SIGTERM or SIGINT), before uvicorn's graceful shutdown waits on them.
+
+    Why a signal handler, not :class:`GatewayServer`: uvicorn's supervisor builds a plain
+    ``uvicorn.Server`` in each worker and (0.55, the release in use) takes no server or target of ours
+    (``Multiprocess(config, sockets)``); subclassing its private ``Process`` would tie the gateway to one
+    uvicorn release (pyproject allows 0.30 on), and the documented ``timeout_graceful_shutdown`` only
+    cuts the wait short by cancelling the streams (a broken connection, not end-of-stream). A stop signal
+    is how the supervisor (and a terminal) tells a worker to stop, and the worker's server handles it with
+    Python handlers (``signal.signal``, in the main thread) installed before it builds the application
+    (``worker_app``, the factory, runs inside its ``serve``). So this handler runs first, then uvicorn's:
+    it schedules the ending on the event loop (the hub takes a lock, which a signal handler must not wait
+    on), and uvicorn's shutdown finds the streams finishing. uvicorn puts back the earlier handlers when
+    it is done.
+    tests/e2e/test_workers.py stops two workers with a stream open.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # no signal handlers outside the main thread: uvicorn installs none there either
+    loop = asyncio.get_running_loop()
+    end = _end_streams(application)
+    for stop in _STOP_SIGNALS:
+        uvicorns = signal.getsignal(stop)
+        if callable(uvicorns):
+            signal.signal(stop, _ending_first(loop, end, uvicorns))
+        else:
+            logger.warning(
+                "event streams will hold this process's shutdown",
+                extra={"fields": {"signal": signal.Signals(stop).name, "handler": repr(uvicorns)}},
+            )
+
+
+def _ending_first(
+    loop: asyncio.AbstractEventLoop, end: Callable[[], None], then: Callable[[int, FrameType | None], Any]
+) -> Callable[[int, FrameType | None], None]:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to end
+            loop.call_soon_threadsafe(end)
+        then(signum, frame)
+
+    return handle
+
+
 def options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
     """uvicorn's options, for one process and for ``--workers`` alike.
 
@@ -85,6 +147,6 @@ def config(application: FastAPI, host: str, port: int, trusted_proxies: Sequence
 def run(application: FastAPI, host: str, port: int, trusted_proxies: Sequence[str] = ()) -> None:
     server = GatewayServer(
         config(application, host, port, trusted_proxies),
-        before_shutdown=gateway_of_app(application).requests.notifier.hub.close,
+        before_shutdown=_end_streams(application),
     )
     server.run()
