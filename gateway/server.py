@@ -117,9 +117,11 @@ def _ending_first(
     loop: asyncio.AbstractEventLoop, end: Callable[[], None], then: Callable[[int, FrameType | None], Any]
 ) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to end
-            loop.call_soon_threadsafe(end)
-        then(signum, frame)
+        try:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to end
+                loop.call_soon_threadsafe(end)
+        finally:
+            then(signum, frame)  # whatever happened above, the process still stops as uvicorn stops it
 
     return handle
 
