@@ -22,7 +22,7 @@ from typing import Any
 
 from gateway.json_bytes import canonical_json
 from gateway.policy.decision import Decision
-from gateway.policy.engine import POLICY_ERROR, PolicyEngine
+from gateway.policy.engine import PolicyEngine, engine_failed
 
 
 class CachingEngine:
@@ -61,7 +61,7 @@ class CachingEngine:
         decision = self.inner.decide(policy_input)
         with self._lock:
             self.misses += 1
-            if not decision.errors and decision.deny_reason != POLICY_ERROR:
+            if not engine_failed(decision):
                 self._entries[key] = decision
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.maxsize:

@@ -60,7 +60,7 @@ def policy_matrix(
     from gateway.assessments.catalogue import load_catalogue
     from gateway.policy.editions import changes_from_first_edition, load_first_edition
     from gateway.policy.loader import load_engine
-    from gateway.policy.matrix import compute_matrix, matrix_csv, matrix_decisions
+    from gateway.policy.matrix import compute_matrix, matrix_csv, matrix_decisions, matrix_rows
     from gateway.policy.matrix_grid import format_grid
     from gateway.policy.matrix_html import render_matrix_html
 
@@ -72,9 +72,11 @@ def policy_matrix(
     if as_html:
         first = load_first_edition(settings.resolved_policy_dir())
         with _matrix_or_exit():
-            changes = changes_from_first_edition(compute_matrix(engine), first) if first is not None else []
+            decisions = matrix_decisions(engine)  # asked once, for the page and for its changes
+            rows = matrix_rows(decisions, catalogue.ids)
+            changes = changes_from_first_edition(rows, first) if first is not None else []
             page = render_matrix_html(
-                matrix_decisions(engine),
+                decisions,
                 field_titles={f.id: f.title for f in catalogue},
                 revision=engine.revision,
                 generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -97,10 +97,15 @@ def compute_matrix(engine: PolicyEngine, *, catalogue_ids: Sequence[str] | None 
     ids = catalogue_ids if catalogue_ids is not None else getattr(engine, "catalogue_ids", None)
     if ids is None:
         raise ValueError("compute_matrix needs catalogue_ids for an engine that does not expose them")
-    every_field = sorted(ids)
+    return matrix_rows(matrix_decisions(engine), ids)
+
+
+def matrix_rows(decisions: Sequence[tuple[Cell, Decision]], catalogue_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """:func:`compute_matrix`'s rows from decisions already asked (:func:`matrix_decisions`, which refuses
+    an engine failure), for a caller that also needs the decisions themselves."""
+    every_field = sorted(catalogue_ids)
     rows = []
-    for cell, decision in matrix_decisions(engine):
-        agency_type, purpose, consent, age_group = cell
+    for (agency_type, purpose, consent, age_group), decision in decisions:
         if decision.allowed:
             released = sorted(decision.released)
             withheld = sorted(w.field for w in decision.withheld)
