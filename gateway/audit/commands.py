@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from gateway import cli_support
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -23,18 +25,16 @@ def checkpoint(
     from gateway.audit import checkpoints, witness
     from gateway.audit.checkpoints import CheckpointRefused
     from gateway.audit.log_key import log_signer
-    from gateway.config import get_settings
     from gateway.db import unit_of_work
-    from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing
 
-    settings = get_settings()
+    settings = cli_support.settings()
     try:
         signer = log_signer(settings)
     except KeysMissing as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(2) from None
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = cli_support.sessions()
     try:
         unit_of_work.run(sessions, lambda tx: checkpoints.checkpoint_if_due(tx, signer, force=True))
     except CheckpointRefused as exc:
@@ -62,18 +62,16 @@ def export(
     """Export the log (entries, checkpoints, verifier key) for an offline auditor; see docs/audit.md."""
     from gateway.audit.export import write_export
     from gateway.audit.log_key import log_signer
-    from gateway.config import get_settings
     from gateway.db import unit_of_work
-    from gateway.db.engine import make_engine, make_session_factory
     from gateway.keys import KeysMissing
 
-    settings = get_settings()
+    settings = cli_support.settings()
     try:
         verifier = log_signer(settings).verifier
     except KeysMissing as exc:
         err_console.print(f"error: {exc}")
         raise typer.Exit(2) from None
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = cli_support.sessions()
     try:
         # A read: on SQLite a whole-log export holds no write lock, so a serving gateway is not held up.
         summary = unit_of_work.read(sessions, lambda tx: write_export(tx, directory, verifier), snapshot=True)

@@ -23,9 +23,11 @@ class Projection(dict[str, Any]):
 
     A field is released only if the decision released it. The renderer says something about a field
     (its content, "nothing recorded" in its area, who decided a consent) only when it is in
-    :attr:`released` and not withheld; a field the decision neither released nor withheld (a new
-    catalogue field, an engine bug, a partial decision from a remote engine) is withheld for every
-    statement the document makes. Absence from ``DocumentMeta.withheld`` never means "released".
+    :attr:`released` and not withheld; a field the decision neither released nor withheld is withheld
+    for every statement the document makes. Absence from ``DocumentMeta.withheld`` never means
+    "released". Defence in depth: the engines withhold (``default-deny``) every catalogue field a
+    decision leaves out, so such a field is one the renderer knows and the engine's catalogue lacks, or
+    an engine defect.
 
     A dict, so it is read, written and hashed as the plain projection was; :attr:`released` is not among
     its items (``orjson`` and ``json`` write the values alone), so a copy made with ``dict(...)`` or

@@ -187,7 +187,7 @@ def render_document(
     doc = Doc(meta, projection, labels, released)
     add_patient(doc, projection)
     add_publisher(doc)
-    composition = _composition(meta, doc, timestamp, confidentiality, meta.withheld_count + len(undecided))
+    composition = _composition(meta, doc, timestamp, confidentiality, len(meta.withheld) + len(undecided))
     entries = [{"fullUrl": "urn:uuid:" + composition["id"], "resource": composition}, *doc.entries]
     if id_keys is not None:
         id_keys.extend(doc.id_keys)

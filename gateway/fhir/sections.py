@@ -193,6 +193,8 @@ def build_sections(doc: Doc) -> list[dict[str, Any]]:
                 if not any_released:
                     continue
                 parts, entries = needs.not_applicable(doc, na.finding, na.label, na.why)
+            # render_document already refuses a value for a field not released; asked again here so
+            # that no section renders from the projection alone (defence in depth, a set lookup).
             elif fid in doc.released and doc.projection.get(fid) is not None:
                 parts, entries = render(doc, fid, doc.projection[fid])
             else:

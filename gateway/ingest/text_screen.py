@@ -20,14 +20,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any, Final
 
 from gateway.assessments.catalogue import Catalogue, CatalogueField
 from gateway.assessments.free_text import DiagnosticTerms, diagnostic_term_warnings, load_diagnostic_terms
 from gateway.issue import Issue
-from gateway.policy.engine import PolicyEngine, engine_failed
-from gateway.policy.matrix import AGE_GROUPS, PURPOSES, matrix_input
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.matrix import AGE_GROUPS, PURPOSES, MatrixIncomplete, answered, matrix_input
 
 #: The recipients whose text must carry no diagnosis (DOMAIN.md: diagnoses and clinical detail never go
 #: to police or the CPS, at custody or charging).
@@ -71,17 +72,17 @@ def fields_for_audience(engine: PolicyEngine, catalogue: Catalogue) -> tuple[Cat
 
 def _released_to_audience(engine: PolicyEngine) -> set[str] | None:
     """Every field the policy releases to police or the CPS with consent given; None as soon as the
-    engine fails on one question (the rest are not asked: during an OPA outage each would wait for its
-    timeout, and the answer is every free-text field whatever they say)."""
+    engine fails on one question (:func:`~gateway.policy.matrix.answered`; the rest are not asked: during
+    an OPA outage each would wait for its timeout, and the answer is every free-text field whatever they
+    say)."""
     released: set[str] = set()
-    for agency_type in AUDIENCE:
-        for purpose in PURPOSES:
-            for age_group in AGE_GROUPS:
-                decision = engine.decide(matrix_input(agency_type, purpose, "given", age_group))
-                if engine_failed(decision):
-                    return None
-                if decision.allowed:
-                    released.update(decision.released)
+    try:
+        for cell in product(AUDIENCE, PURPOSES, ("given",), AGE_GROUPS):
+            decision = answered(cell, engine.decide(matrix_input(*cell)))
+            if decision.allowed:
+                released.update(decision.released)
+    except MatrixIncomplete:
+        return None
     return released
 
 

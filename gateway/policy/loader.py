@@ -15,13 +15,12 @@ def load_engine(
     settings: Settings,
     catalogue_ids: Sequence[str],
     *,
-    policy_dir: Path | None = None,
     source: PolicySource | None = None,
 ) -> PolicyEngine:
     """The configured engine, behind the decision cache unless GATEWAY_POLICY_CACHE_SIZE=0.
 
-    ``source`` (a policy already read, gateway/policy/source.py: what the caller goes on to store) or
-    ``policy_dir`` (another policy directory) overrides GATEWAY_POLICY_DIR.
+    ``source`` (a policy already read, gateway/policy/source.py: what the caller goes on to store)
+    overrides GATEWAY_POLICY_DIR.
 
     A ``source`` must have been read or stored under ``catalogue_ids``: a revision IG activated under
     another field catalogue is refused, never re-derived under this one (its log entries would name a
@@ -38,7 +37,7 @@ def load_engine(
             f"(this one adds {', '.join(gained) or 'nothing'}; drops {', '.join(lost) or 'nothing'}, or reorders it): "
             "store and activate a revision for this catalogue (`ld-gateway policy store`, `policy activate`)"
         )
-    policy: Path | PolicySource = source or policy_dir or settings.resolved_policy_dir()
+    policy: Path | PolicySource = source or settings.resolved_policy_dir()
     engine: PolicyEngine
     if settings.policy_engine is PolicyEngineKind.EMBEDDED:
         engine = EmbeddedRegoEngine(policy, catalogue_ids)
